@@ -1,0 +1,228 @@
+"""Speed of DACL pretraining on this machine: ``dacl bench``.
+
+Measured in one run, per batch size and precision: samples/s of the real training loop
+(``dacl.train.pretrain``), the model FLOP/s it reaches against this machine's matrix-multiply
+FLOP/s (the roofline), the same step written the straightforward way from common parts, the share
+of a step spent in the noise and in the loss, and the peak resident memory. Each configuration runs
+in a fresh process so that its peak memory is its own.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing as mp
+import platform
+import resource
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+from dacl.losses import NTXentLoss
+from dacl.models import MLPEncoder, ProjectionHead
+from dacl.noise import MixupPlus
+from dacl.train import PretrainConfig, pretrain
+
+__all__ = ["BenchSetup", "bench_table", "matmul_flops", "model_flops_per_sample", "run_bench"]
+
+
+@dataclass
+class BenchSetup:
+    """The model benchmarked: the paper's tabular encoder (12 x 1024) with its head, input 784."""
+
+    in_features: int = 784
+    width: int = 1024
+    depth: int = 12
+    head_depth: int = 3
+    projection_dim: int = 128
+    steps: int = 10
+    method: str = "dacl+"
+
+    def config(self, batch_size: int, precision: str, epochs: int) -> PretrainConfig:
+        return PretrainConfig(
+            method=self.method, depth=self.depth, width=self.width, head_depth=self.head_depth,
+            projection_dim=self.projection_dim, epochs=epochs, batch_size=batch_size, precision=precision,
+            warmup_epochs=0,
+        )  # fmt: skip
+
+
+def _best_time(fn, repeats: int) -> float:
+    fn()
+    best = float("inf")
+    for _ in range(repeats):
+        started = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - started)
+    return best
+
+
+def matmul_flops(dtype: torch.dtype, size: int = 2048, repeats: int = 5) -> float:
+    """This machine's matrix-multiply FLOP/s at ``dtype`` (square ``size`` matrices, best of ``repeats``)."""
+    a = torch.randn(size, size).to(dtype)
+    b = torch.randn(size, size).to(dtype)
+    return 2 * size**3 / _best_time(lambda: torch.mm(a, b), repeats)
+
+
+def model_flops_per_sample(setup: BenchSetup, batch_size: int) -> float:
+    """Matrix-multiply FLOPs of one training step per sample: both views forward (2 views) and
+    backward (2x forward) through every Linear layer, plus the (2N x 2N) similarity matrix."""
+    sizes = [setup.in_features] + [setup.width] * setup.depth
+    linear = sum(a * b for a, b in zip(sizes[:-1], sizes[1:]))
+    head = [setup.width] * setup.head_depth + [setup.projection_dim]
+    linear += sum(a * b for a, b in zip(head[:-1], head[1:]))
+    per_view_forward = 2 * linear
+    similarity = 2 * (2 * batch_size) * setup.projection_dim * 2  # (2N x K) @ (K x 2N), per sample
+    return 3 * (2 * per_view_forward + similarity)
+
+
+def _measure_loop(setup: BenchSetup, batch_size: int, precision: str) -> float:
+    """Samples/s of ``dacl.train.pretrain`` itself: the last of two epochs of ``steps`` steps."""
+    data = torch.rand(batch_size * setup.steps, setup.in_features)
+    result = pretrain(data, setup.config(batch_size, precision, epochs=2), progress=False)
+    return result.history[-1]["samples_per_s"]
+
+
+def _straightforward_step_time(setup: BenchSetup, batch_size: int, precision: str) -> float:
+    """Seconds per step of the step written from common parts: a DataLoader over a TensorDataset,
+    DACL+ mixup done per batch in plain Python, each view through the network separately, and the
+    usual NT-Xent (exp, masked sum, log)."""
+    from torch.utils.data import DataLoader, TensorDataset
+
+    torch.manual_seed(0)
+    encoder = MLPEncoder(setup.in_features, setup.width, setup.depth)
+    head = ProjectionHead(setup.width, setup.width, setup.projection_dim, setup.head_depth)
+    params = list(encoder.parameters()) + list(head.parameters())
+    optimizer = torch.optim.SGD(params, lr=0.01, momentum=0.9)
+    loader = DataLoader(TensorDataset(torch.rand(batch_size * setup.steps, setup.in_features)),
+                        batch_size=batch_size, shuffle=True, drop_last=True)
+    tau = 0.5
+
+    def mix(x):
+        n = x.shape[0]
+        partner = x[(torch.arange(n) + torch.randint(1, n, (n,))) % n]
+        kind = torch.randint(0, 3, (n, 1))
+        lam = 0.9 + 0.1 * torch.rand(n, 1)
+        linear = lam * x + (1 - lam) * partner
+        geometric = x.pow(lam) * partner.pow(1 - lam)
+        mask = (torch.rand_like(x) > 0.3).float()
+        binary = x * mask + partner * (1 - mask)
+        return torch.where(kind == 0, linear, torch.where(kind == 1, geometric, binary))
+
+    def ntxent(z1, z2):
+        z = F.normalize(torch.cat([z1, z2]), dim=1)
+        n = z1.shape[0]
+        sim = torch.exp(z @ z.T / tau)
+        mask = ~torch.eye(2 * n, dtype=torch.bool)
+        denominator = (sim * mask).sum(1)
+        positive = torch.exp((z[:n] * z[n:]).sum(1) / tau).repeat(2)
+        return -torch.log(positive / denominator).mean()
+
+    def epoch():
+        for (x,) in loader:
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bfloat16"):
+                z1 = head(encoder(mix(x)))
+                z2 = head(encoder(mix(x)))
+                loss = ntxent(z1.float(), z2.float())
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+
+    epoch()  # warm-up
+    started = time.perf_counter()
+    epoch()
+    return (time.perf_counter() - started) / setup.steps
+
+
+def _shares(setup: BenchSetup, batch_size: int, precision: str, samples_per_s: float) -> tuple[float, float]:
+    """Seconds of the noise (both views of a batch) and of the loss (forward and backward), as
+    shares of one training step at the measured speed."""
+    step = batch_size / samples_per_s
+    x = torch.rand(batch_size, setup.in_features)
+    generator = torch.Generator().manual_seed(0)
+    noise = MixupPlus()
+    noise_time = _best_time(lambda: noise(x, generator), 5)
+    z = torch.randn(2 * batch_size, setup.projection_dim, requires_grad=True)
+    criterion = NTXentLoss(0.5)
+
+    def loss_pass():
+        criterion(z[:batch_size], z[batch_size:]).backward()
+
+    loss_time = _best_time(loss_pass, 5)
+    return noise_time / step, loss_time / step
+
+
+def _one_configuration(setup: BenchSetup, batch_size: int, precision: str, queue) -> None:
+    samples_per_s = _measure_loop(setup, batch_size, precision)
+    straightforward = batch_size / _straightforward_step_time(setup, batch_size, precision)
+    noise_share, loss_share = _shares(setup, batch_size, precision, samples_per_s)
+    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    queue.put({
+        "samples_per_s": samples_per_s,
+        "straightforward_samples_per_s": straightforward,
+        "speedup_vs_straightforward": samples_per_s / straightforward,
+        "noise_share": noise_share,
+        "loss_share": loss_share,
+        "peak_rss_mb": peak_kb / 1024,
+    })  # fmt: skip
+
+
+def run_bench(
+    out: str | Path | None = None,
+    setup: BenchSetup | None = None,
+    batch_sizes: tuple[int, ...] = (1024, 4096),
+    precisions: tuple[str, ...] = ("float32", "bfloat16"),
+    roofline_size: int = 2048,
+) -> dict[str, Any]:
+    """Measure every (batch size, precision) pair; write ``bench.json`` into ``out`` if given."""
+    setup = setup or BenchSetup()
+    dtypes = {"float32": torch.float32, "bfloat16": torch.bfloat16}
+    rooflines = {p: matmul_flops(dtypes[p], roofline_size) for p in precisions}
+    context = mp.get_context("spawn")
+    rows = []
+    for batch_size in batch_sizes:
+        for precision in precisions:
+            queue = context.Queue()
+            worker = context.Process(target=_one_configuration, args=(setup, batch_size, precision, queue))
+            worker.start()
+            measured = queue.get()
+            worker.join()
+            flops = measured["samples_per_s"] * model_flops_per_sample(setup, batch_size)
+            rows.append({
+                "batch_size": batch_size,
+                "precision": precision,
+                **measured,
+                "model_flops_per_s": flops,
+                "roofline_flops_per_s": rooflines[precision],
+                "roofline_fraction": flops / rooflines[precision],
+            })  # fmt: skip
+    report = {
+        "setup": setup.__dict__,
+        "rooflines": rooflines,
+        "rows": rows,
+        "machine": {"processor": platform.processor() or platform.machine(), "threads": torch.get_num_threads(),
+                    "torch": torch.__version__},
+    }  # fmt: skip
+    if out is not None:
+        from dacl.checkpoint import write_atomic
+
+        write_atomic(Path(out) / "bench.json", json.dumps(report, indent=2).encode())
+    return report
+
+
+def bench_table(report: dict[str, Any]) -> str:
+    """The bench rows as a Markdown table."""
+    lines = [
+        "| batch | precision | samples/s | model GFLOP/s | roofline fraction | vs straightforward | noise share | "
+        "loss share | peak RSS (MB) |",
+        "|---:|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in report["rows"]:
+        lines.append(
+            f"| {r['batch_size']} | {r['precision']} | {r['samples_per_s']:.0f} | {r['model_flops_per_s'] / 1e9:.1f} | "
+            f"{r['roofline_fraction']:.2f} | {r['speedup_vs_straightforward']:.2f}x | {100 * r['noise_share']:.1f}% | "
+            f"{100 * r['loss_share']:.1f}% | {r['peak_rss_mb']:.0f} |"
+        )
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,126 @@
+"""Atomic, code-free checkpoints: safetensors for every tensor, JSON for everything else.
+
+One ``checkpoint.safetensors`` holds the model weights, the optimiser's tensors and the random
+generator's state, with the run's JSON state (config, epoch, step, history, optimiser settings) in
+its metadata, so a single atomic rename makes a checkpoint whole; ``checkpoint.json`` mirrors that
+JSON state for people and tools. Loading parses JSON and raw tensors only: no pickle, no code runs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import safe_open
+from safetensors.torch import save as save_safetensors
+from torch import Tensor, nn
+
+__all__ = ["CHECKPOINT_FILE", "load_checkpoint", "read_state", "save_checkpoint", "write_atomic"]
+
+CHECKPOINT_FILE = "checkpoint.safetensors"
+STATE_FILE = "checkpoint.json"
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file in the same folder, fsync, then rename."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _optimizer_tensors(optimizer: torch.optim.Optimizer) -> tuple[dict[str, Tensor], dict[str, Any]]:
+    state = optimizer.state_dict()
+    tensors: dict[str, Tensor] = {}
+    scalars: dict[str, dict[str, Any]] = {}
+    for index, entries in state["state"].items():
+        for key, value in entries.items():
+            if isinstance(value, Tensor):
+                tensors[f"optimizer.{index}.{key}"] = value.detach().cpu().contiguous()
+            else:
+                scalars.setdefault(str(index), {})[key] = value
+    return tensors, {"param_groups": state["param_groups"], "scalars": scalars}
+
+
+def save_checkpoint(
+    directory: str | Path,
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer | None,
+    generator: torch.Generator | None,
+    state: dict[str, Any],
+) -> Path:
+    """Write the checkpoint into ``directory`` atomically and return the tensor file's path."""
+    directory = Path(directory)
+    tensors = {f"model.{k}": v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    state = dict(state)
+    if optimizer is not None:
+        optimizer_tensors, state["optimizer"] = _optimizer_tensors(optimizer)
+        tensors.update(optimizer_tensors)
+    if generator is not None:
+        tensors["generator.state"] = generator.get_state()
+    text = json.dumps(state)
+    write_atomic(directory / CHECKPOINT_FILE, save_safetensors(tensors, metadata={"dacl_state": text}))
+    write_atomic(directory / STATE_FILE, json.dumps(state, indent=2).encode())
+    return directory / CHECKPOINT_FILE
+
+
+def _checkpoint_path(directory: str | Path) -> Path:
+    path = Path(directory) / CHECKPOINT_FILE
+    if not path.is_file():
+        raise FileNotFoundError(f"no checkpoint at {path}; train with a checkpoint folder set first.")
+    return path
+
+
+def _state_of(handle, path: Path) -> dict[str, Any]:
+    metadata = handle.metadata() or {}
+    if "dacl_state" not in metadata:
+        raise ValueError(f"{path} is a safetensors file but not a dacl checkpoint (no dacl_state metadata).")
+    return json.loads(metadata["dacl_state"])
+
+
+def read_state(directory: str | Path) -> dict[str, Any]:
+    """The JSON state of the checkpoint in ``directory``, without loading its tensors."""
+    path = _checkpoint_path(directory)
+    with safe_open(str(path), framework="pt") as f:
+        return _state_of(f, path)
+
+
+def load_checkpoint(
+    directory: str | Path,
+    model: nn.Module | None = None,
+    optimizer: torch.optim.Optimizer | None = None,
+    generator: torch.Generator | None = None,
+) -> dict[str, Any]:
+    """Restore what is passed in from ``directory`` and return the JSON state."""
+    path = _checkpoint_path(directory)
+    with safe_open(str(path), framework="pt") as f:
+        state = _state_of(f, path)
+        tensors = {key: f.get_tensor(key) for key in f.keys()}
+    if model is not None:
+        weights = {k[len("model.") :]: v for k, v in tensors.items() if k.startswith("model.")}
+        model.load_state_dict(weights)
+    if optimizer is not None:
+        saved = state["optimizer"]
+        per_param: dict[int, dict[str, Any]] = {}
+        for key, value in tensors.items():
+            if key.startswith("optimizer."):
+                _, index, name = key.split(".", 2)
+                per_param.setdefault(int(index), {})[name] = value
+        for index, scalars in saved["scalars"].items():
+            per_param.setdefault(int(index), {}).update(scalars)
+        optimizer.load_state_dict({"state": per_param, "param_groups": saved["param_groups"]})
+    if generator is not None:
+        generator.set_state(tensors["generator.state"])
+    return state

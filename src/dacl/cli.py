@@ -1,0 +1,305 @@
+"""The ``dacl`` command: pretrain, evaluate, compare, demo.
+
+Every subcommand also reads its options from a YAML or TOML file (``--config FILE``); options
+given on the command line win over the file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from dacl.train import PretrainConfig
+
+DEMO_METHODS = ["none", "gaussian", "dacl", "dacl+", "supervised", "raw"]
+# The demo's budget: the paper's protocol (LARS, warm-up + cosine, tau 0.5, alpha 0.9, 3-layer
+# head) on a smaller encoder so that all six rows run in under 3 minutes on 2 CPU cores.
+DEMO_CONFIG = {"depth": 4, "width": 256, "epochs": 100, "batch_size": 256}
+
+_CONFIG_FIELDS = {f.name: f for f in dataclasses.fields(PretrainConfig)}
+
+
+def _config_type(name: str):
+    default = getattr(PretrainConfig(), name)
+    if name == "beta":
+        return float
+    if name == "mixup_types":
+        return lambda text: tuple(t.strip() for t in text.split(",") if t.strip())
+    return type(default)
+
+
+def _add_pretrain_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("pretraining (defaults: dacl.PretrainConfig)")
+    for name in _CONFIG_FIELDS:
+        group.add_argument(
+            f"--{name.replace('_', '-')}",
+            dest=name,
+            type=_config_type(name),
+            default=None,
+            help=f"default {getattr(PretrainConfig(), name)!r}",
+        )
+
+
+# Options a command cannot run without; checked after the config file is merged, so either may give them.
+REQUIRED = {"pretrain": ("data", "out"), "evaluate": ("checkpoint",), "compare": ("data", "out")}
+
+
+def _add_data_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("data")
+    group.add_argument("--data", default=None, help="a dataset name (digits) or a .csv/.parquet/.npy/.npz file")
+    group.add_argument("--label", default=None, help="label column of a CSV/Parquet file (name or index)")
+    group.add_argument("--test", default=None, help="a separate test file (else a stratified split)")
+    group.add_argument("--test-size", dest="test_size", type=float, default=0.2)
+    group.add_argument("--data-seed", dest="data_seed", type=int, default=0, help="seed of the train/test split")
+    group.add_argument("--scale", choices=["minmax", "standard"], default="minmax")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="dacl", description="Domain-agnostic contrastive learning (DACL).")
+    parser.add_argument("--version", action="version", version=f"dacl {_version()}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    pretrain = sub.add_parser("pretrain", help="pretrain an encoder and write checkpoints")
+    _add_data_options(pretrain)
+    _add_pretrain_options(pretrain)
+    pretrain.add_argument("--out", default=None, help="checkpoint folder (required)")
+    pretrain.add_argument("--checkpoint-every", dest="checkpoint_every", type=int, default=0)
+    pretrain.add_argument("--resume", action="store_true", help="continue from the checkpoint in --out")
+
+    evaluate = sub.add_parser("evaluate", help="linear probe and k-NN accuracy of a checkpoint")
+    evaluate.add_argument("--checkpoint", default=None, help="folder written by dacl pretrain (required)")
+    _add_data_options(evaluate)
+    evaluate.add_argument("--out", default=None, help="folder for results.json and results.md")
+
+    compare = sub.add_parser("compare", help="several methods on one dataset, side by side")
+    _add_data_options(compare)
+    _add_pretrain_options(compare)
+    compare.add_argument("--methods", default=",".join(DEMO_METHODS), help="comma-separated")
+    compare.add_argument("--out", default=None, help="folder for results.json, results.md, results.png (required)")
+
+    demo = sub.add_parser("demo", help="compare all methods on the embedded digits dataset (< 3 minutes)")
+    demo.add_argument("--out", default="demo-out", help="folder for results.json, results.md, results.png")
+    demo.add_argument(
+        "--epochs",
+        type=int,
+        default=None,
+        help=f"pretraining epochs (default {DEMO_CONFIG['epochs']}; fewer for a quick look)",
+    )
+
+    bench = sub.add_parser("bench", help="pretraining speed on this machine (writes bench.json)")
+    bench.add_argument("--out", default="bench-out", help="folder for bench.json and bench.md")
+    bench.add_argument("--batch-sizes", dest="batch_sizes", default="1024,4096")
+    bench.add_argument("--precisions", default="float32,bfloat16")
+    bench.add_argument("--width", type=int, default=1024)
+    bench.add_argument("--depth", type=int, default=12)
+    bench.add_argument("--in-features", dest="in_features", type=int, default=784)
+    bench.add_argument("--steps", type=int, default=10, help="timed steps per configuration")
+
+    for command in sub.choices.values():
+        command.add_argument("--config", default=None, help="YAML or TOML file with options of this command")
+        command.add_argument("--quiet", action="store_true", help="no progress bars")
+    return parser
+
+
+def _version() -> str:
+    from dacl import __version__
+
+    return __version__
+
+
+def load_config_file(path: str | Path) -> dict[str, Any]:
+    """Options from a YAML (.yaml/.yml) or TOML (.toml) file, keys as the long option names."""
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"config file {path} does not exist.")
+    text = path.read_text()
+    if path.suffix == ".toml":
+        import tomllib
+
+        values = tomllib.loads(text)
+    elif path.suffix in (".yaml", ".yml"):
+        import yaml
+
+        values = yaml.safe_load(text) or {}
+    else:
+        raise ValueError(f"config file {path} must end in .yaml, .yml or .toml.")
+    if not isinstance(values, dict):
+        raise ValueError(f"config file {path} must hold a mapping of option names to values.")
+    return {str(k).replace("-", "_"): v for k, v in values.items()}
+
+
+def _subcommand(parser: argparse.ArgumentParser, name: str) -> argparse.ArgumentParser:
+    actions = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    return actions[0].choices[name]
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.config:
+        values = load_config_file(args.config)
+        command = _subcommand(parser, args.command)
+        known = {action.dest for action in command._actions} - {"help", "config"}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            parser.error(f"{args.config}: unknown option(s) for 'dacl {args.command}': {', '.join(unknown)}")
+        for key, value in values.items():
+            if isinstance(value, list):
+                values[key] = ",".join(map(str, value)) if key == "methods" else tuple(value)
+        command.set_defaults(**values)
+        args = parser.parse_args(argv)
+    missing = [f"--{name}" for name in REQUIRED.get(args.command, ()) if getattr(args, name) is None]
+    if missing:
+        parser.error(f"dacl {args.command} needs {', '.join(missing)} (on the command line or in --config)")
+    return args
+
+
+def _pretrain_config(args: argparse.Namespace, base: dict[str, Any] | None = None) -> PretrainConfig:
+    values = dict(base or {})
+    values.update({name: getattr(args, name) for name in _CONFIG_FIELDS if getattr(args, name, None) is not None})
+    return PretrainConfig.from_dict(values)
+
+
+def _data_spec(args: argparse.Namespace) -> dict[str, Any]:
+    return {k: getattr(args, k) for k in ("data", "label", "test", "test_size", "data_seed", "scale")}
+
+
+def _load(spec: dict[str, Any]):
+    from dacl.data import load_dataset
+    from dacl.experiment import prepare_features
+
+    dataset = load_dataset(spec["data"], spec["label"], spec["test"], spec["test_size"], spec["data_seed"])
+    return dataset, prepare_features(dataset, spec["scale"])
+
+
+def _print_results(results: dict[str, Any], paths: dict[str, Path] | None) -> None:
+    from dacl.report import markdown_table
+
+    print(markdown_table(results["rows"]), end="")
+    if paths:
+        print("wrote " + ", ".join(str(p) for p in paths.values()))
+
+
+def cmd_pretrain(args: argparse.Namespace) -> None:
+    from dacl.train import pretrain
+
+    config = _pretrain_config(args)
+    spec = _data_spec(args)
+    dataset, features = _load(spec)
+    result = pretrain(
+        features.X_train,
+        config,
+        features.y_train,
+        checkpoint_dir=args.out,
+        checkpoint_every=args.checkpoint_every,
+        resume=args.resume,
+        progress=not args.quiet,
+        metadata={"data": spec, "dataset": dataset.name},
+    )
+    loss = result.history[-1]["loss"] if result.history else float("nan")
+    epochs = len(result.history)
+    print(f"{config.method} on {dataset.name}: {epochs} epochs, final loss {loss:.4f}; checkpoint in {args.out}")
+
+
+def cmd_evaluate(args: argparse.Namespace) -> None:
+    from dacl.checkpoint import read_state
+    from dacl.experiment import evaluate_encoder
+    from dacl.report import write_results
+    from dacl.train import load_model
+
+    spec = _data_spec(args) if args.data else read_state(args.checkpoint).get("metadata", {}).get("data")
+    if not spec:
+        raise ValueError("this checkpoint records no dataset: pass --data (and --label for a file).")
+    started = time.perf_counter()
+    result = load_model(args.checkpoint)
+    dataset, features = _load(spec)
+    scores = evaluate_encoder(result, features)
+    row = {"method": result.config.method, "dataset": dataset.name, **scores, "seconds": time.perf_counter() - started}
+    results = {"rows": [row], "config": result.config.to_dict(), "checkpoint": str(args.checkpoint)}
+    paths = None
+    if args.out:
+        paths = write_results(results, args.out)
+    _print_results(results, paths)
+
+
+def cmd_compare(args: argparse.Namespace, base: dict[str, Any] | None = None) -> dict[str, Any]:
+    from dacl.experiment import COMPARE_METHODS, compare
+    from dacl.report import write_results
+
+    methods = [m.strip() for m in str(args.methods).split(",") if m.strip()]
+    unknown = [m for m in methods if m not in COMPARE_METHODS]
+    if unknown:
+        raise ValueError(f"unknown method(s) {', '.join(unknown)}; choose from {', '.join(COMPARE_METHODS)}.")
+    config = _pretrain_config(args, base)
+    spec = _data_spec(args)
+    from dacl.data import load_dataset
+
+    dataset = load_dataset(spec["data"], spec["label"], spec["test"], spec["test_size"], spec["data_seed"])
+    started = time.perf_counter()
+    results = compare(dataset, methods, config, scale=spec["scale"], progress=not args.quiet)
+    results["seconds"] = time.perf_counter() - started
+    results["command"] = "dacl " + " ".join(sys.argv[1:]) if sys.argv[1:] else "dacl"
+    _print_results(results, write_results(results, args.out))
+    return results
+
+
+def cmd_demo(args: argparse.Namespace) -> dict[str, Any]:
+    options = {name: None for name in _CONFIG_FIELDS} | {"epochs": args.epochs}
+    demo_args = argparse.Namespace(
+        data="digits",
+        label=None,
+        test=None,
+        test_size=0.25,
+        data_seed=0,
+        scale="minmax",
+        methods=",".join(DEMO_METHODS),
+        out=args.out,
+        quiet=args.quiet,
+        **options,
+    )
+    epochs = args.epochs if args.epochs is not None else DEMO_CONFIG["epochs"]
+    print(
+        f"dacl demo: {', '.join(DEMO_METHODS)} on scikit-learn's digits, encoder {DEMO_CONFIG['depth']} x "
+        f"{DEMO_CONFIG['width']}, {epochs} epochs"
+    )
+    return cmd_compare(demo_args, DEMO_CONFIG)
+
+
+def cmd_bench(args: argparse.Namespace) -> dict[str, Any]:
+    from dacl.bench import BenchSetup, bench_table, run_bench
+    from dacl.checkpoint import write_atomic
+
+    precisions = tuple(p.strip() for p in args.precisions.split(",") if p.strip())
+    unknown = set(precisions) - {"float32", "bfloat16"}
+    if unknown:
+        raise ValueError(f"unknown precision(s) {sorted(unknown)}; choose float32 and/or bfloat16.")
+    setup = BenchSetup(in_features=args.in_features, width=args.width, depth=args.depth, steps=args.steps)
+    batch_sizes = tuple(int(b) for b in args.batch_sizes.split(","))
+    report = run_bench(args.out, setup, batch_sizes, precisions)
+    table = bench_table(report)
+    rooflines = ", ".join(f"{p} {v / 1e9:.1f} GFLOP/s" for p, v in report["rooflines"].items())
+    write_atomic(Path(args.out) / "bench.md", f"matmul rooflines: {rooflines}\n\n{table}".encode())
+    print(f"matmul rooflines: {rooflines}")
+    print(table, end="")
+    return report
+
+
+COMMANDS = {"pretrain": cmd_pretrain, "evaluate": cmd_evaluate, "compare": cmd_compare, "demo": cmd_demo, "bench": cmd_bench}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        COMMANDS[args.command](args)
+    except (ValueError, FileNotFoundError) as error:
+        print(f"dacl {args.command}: error: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

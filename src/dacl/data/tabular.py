@@ -1,0 +1,140 @@
+"""Tabular datasets: CSV, Parquet and NumPy files, and the embedded default (scikit-learn's digits)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.model_selection import train_test_split
+
+__all__ = ["DATASETS", "Dataset", "load_dataset", "load_digits_dataset", "read_table", "split"]
+
+
+@dataclass
+class Dataset:
+    """A train/test split. ``X_*`` are DataFrames (mixed column types) or float arrays; ``y_*`` arrays."""
+
+    name: str
+    X_train: Any
+    y_train: np.ndarray
+    X_test: Any
+    y_test: np.ndarray
+    info: dict[str, Any] = field(default_factory=dict)
+
+    def __repr__(self) -> str:
+        return (
+            f"Dataset({self.name!r}, train={tuple(np.shape(self.X_train))}, test={tuple(np.shape(self.X_test))}, "
+            f"classes={len(np.unique(self.y_train))})"
+        )
+
+
+def split(name: str, X: Any, y: np.ndarray, test_size: float = 0.2, seed: int = 0, **info) -> Dataset:
+    """A seeded, stratified train/test split of (X, y)."""
+    X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=test_size, stratify=y, random_state=seed)
+    return Dataset(
+        name,
+        X_train,
+        np.asarray(y_train),
+        X_test,
+        np.asarray(y_test),
+        {"split": f"stratified, test_size={test_size}, seed={seed}", **info},
+    )
+
+
+def _label_from_frame(
+    frame: pd.DataFrame, label: str | int | None, path: Path
+) -> tuple[pd.DataFrame, np.ndarray | None]:
+    if label is None:
+        return frame, None
+    if isinstance(label, int) or (
+        isinstance(label, str) and label.lstrip("-").isdigit() and label not in frame.columns
+    ):
+        column = frame.columns[int(label)]
+    elif label in frame.columns:
+        column = label
+    else:
+        raise ValueError(
+            f"label column {label!r} is not in {path}; its columns are: {', '.join(map(str, frame.columns))}."
+        )
+    return frame.drop(columns=[column]), frame[column].to_numpy()
+
+
+def read_table(
+    path: str | Path, label: str | int | None = None, **read_options
+) -> tuple[pd.DataFrame | np.ndarray, np.ndarray | None]:
+    """Read features and labels from a file.
+
+    - ``.csv`` (also ``.csv.gz``, ``.tsv``) and ``.parquet``: the label column by name (or position);
+      other columns are features, numeric or categorical; ``read_options`` go to pandas.
+    - ``.npz``: arrays ``X`` and ``y`` (``y`` optional).
+    - ``.npy``: a 2-D array; ``label`` is the index of the label column, if any.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no such data file: {path}")
+    suffixes = "".join(path.suffixes[-2:]).lower()
+    if suffixes.endswith((".csv", ".csv.gz", ".tsv", ".tsv.gz", ".txt", ".data")):
+        sep = "\t" if ".tsv" in suffixes else ","
+        frame = pd.read_csv(path, **{"sep": sep, "skipinitialspace": True, **read_options})
+        return _label_from_frame(frame, label, path)
+    if suffixes.endswith(".parquet"):
+        return _label_from_frame(pd.read_parquet(path, **read_options), label, path)
+    if suffixes.endswith(".npz"):
+        with np.load(path, allow_pickle=False) as archive:
+            if "X" not in archive:
+                raise ValueError(f"{path} must hold an array named 'X' (and optionally 'y'); it has {list(archive)}.")
+            return archive["X"], (archive["y"] if "y" in archive else None)
+    if suffixes.endswith(".npy"):
+        array = np.load(path, allow_pickle=False)
+        if array.ndim != 2:
+            raise ValueError(f"{path} holds an array of shape {array.shape}; a 2-D (samples, columns) array is needed.")
+        if label is None:
+            return array, None
+        column = int(label)
+        return np.delete(array, column, axis=1), array[:, column]
+    raise ValueError(f"cannot read {path}: use .csv, .tsv, .parquet, .npy or .npz.")
+
+
+def load_digits_dataset(seed: int = 0) -> Dataset:
+    """The embedded default: scikit-learn's digits (1,797 8x8 images as 64 features, 10 classes),
+    shipped inside scikit-learn, with a fixed stratified 75/25 split (seed 0 unless given)."""
+    from sklearn.datasets import load_digits
+
+    X, y = load_digits(return_X_y=True)
+    return split("digits", X.astype(np.float32), y, test_size=0.25, seed=seed, source="sklearn.datasets.load_digits")
+
+
+DATASETS: dict[str, Callable[..., Dataset]] = {"digits": load_digits_dataset}
+
+
+def load_dataset(
+    name_or_path: str | Path,
+    label: str | int | None = None,
+    test: str | Path | None = None,
+    test_size: float = 0.2,
+    seed: int = 0,
+) -> Dataset:
+    """A dataset by registered name (``DATASETS``) or from a file with its label column.
+
+    A file is split into train and test (stratified, ``test_size``, ``seed``) unless ``test``
+    names a second file with the same columns.
+    """
+    key = str(name_or_path)
+    if key in DATASETS:
+        return DATASETS[key](seed=seed)
+    path = Path(name_or_path)
+    if not path.exists():
+        raise ValueError(
+            f"unknown dataset {key!r}: not a registered name ({', '.join(sorted(DATASETS))}) and no such file."
+        )
+    X, y = read_table(path, label)
+    if y is None:
+        raise ValueError(f"{path} has no labels: name the label column (label=... / --label COLUMN).")
+    if test is None:
+        return split(path.stem, X, y, test_size=test_size, seed=seed, source=str(path))
+    X_test, y_test = read_table(test, label)
+    return Dataset(path.stem, X, y, X_test, y_test, {"source": str(path), "test": str(test)})

@@ -1,0 +1,129 @@
+"""Run methods on a dataset and evaluate them side by side with the linear protocol and k-NN.
+
+Rows follow Table 1 of Verma et al. (ICML 2021): No-Pretraining (``none``), Gaussian-noise,
+DACL, DACL+, full supervised training, plus the probe on the raw input features (``raw``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from typing import Any
+
+import numpy as np
+import torch
+
+from dacl.data.preprocess import make_preprocessor
+from dacl.data.tabular import Dataset
+from dacl.evaluate import encode, knn_accuracy, linear_probe_accuracy
+from dacl.train import METHODS, PretrainConfig, PretrainResult, pretrain
+
+__all__ = ["COMPARE_METHODS", "Features", "compare", "evaluate_encoder", "prepare_features", "run_method"]
+
+COMPARE_METHODS = METHODS + ("raw",)
+
+
+@dataclasses.dataclass
+class Features:
+    """The preprocessed, numeric train/test matrices and integer labels of a dataset."""
+
+    X_train: np.ndarray
+    y_train: np.ndarray
+    X_test: np.ndarray
+    y_test: np.ndarray
+    classes: np.ndarray
+
+
+def prepare_features(dataset: Dataset, scale: str = "minmax", impute: bool = True) -> Features:
+    """Fit the preprocessing on the training split only and apply it to both splits."""
+    preprocessor = make_preprocessor(dataset.X_train, scale, impute).fit(dataset.X_train)
+    classes, y_train = np.unique(dataset.y_train, return_inverse=True)
+    unseen = set(np.unique(dataset.y_test)) - set(classes)
+    if unseen:
+        raise ValueError(f"the test split has labels never seen in training: {sorted(unseen)[:5]}.")
+    y_test = np.searchsorted(classes, dataset.y_test)
+    return Features(
+        preprocessor.transform(dataset.X_train).astype(np.float32),
+        y_train,
+        preprocessor.transform(dataset.X_test).astype(np.float32),
+        y_test,
+        classes,
+    )
+
+
+def evaluate_encoder(result: PretrainResult, features: Features, knn_k: int = 10) -> dict[str, float]:
+    """Linear-probe and k-NN test accuracy of the frozen encoder (projection head discarded).
+
+    For ``supervised`` the accuracy is the trained network's own (the paper's "full network
+    supervised training" row) and the linear-probe accuracy on its encoder is reported beside it.
+    """
+    train = encode(result.encoder, features.X_train)
+    test = encode(result.encoder, features.X_test)
+    probe = linear_probe_accuracy(train, features.y_train, test, features.y_test)
+    scores = {"accuracy": probe, "knn_accuracy": knn_accuracy(train, features.y_train, test, features.y_test, knn_k)}
+    if result.config.method == "supervised":
+        device = next(result.model.parameters()).device
+        with torch.no_grad():
+            logits = result.model(torch.as_tensor(features.X_test, device=device))
+        scores["probe_accuracy"] = probe
+        scores["accuracy"] = float((logits.argmax(1).cpu().numpy() == features.y_test).mean())
+    return scores
+
+
+def run_method(
+    method: str, features: Features, config: PretrainConfig, *, progress: bool = False, knn_k: int = 10, **train_kw
+) -> tuple[dict[str, Any], list[dict[str, float]]]:
+    """One row: train ``method`` (or take the raw features), evaluate, time it. Returns (row, history)."""
+    if method not in COMPARE_METHODS:
+        raise ValueError(f"unknown method {method!r}; choose from {', '.join(COMPARE_METHODS)}.")
+    started = time.perf_counter()
+    if method == "raw":
+        f = features
+        scores = {
+            "accuracy": linear_probe_accuracy(f.X_train, f.y_train, f.X_test, f.y_test),
+            "knn_accuracy": knn_accuracy(f.X_train, f.y_train, f.X_test, f.y_test, knn_k),
+        }
+        history: list[dict[str, float]] = []
+    else:
+        result = pretrain(
+            features.X_train,
+            dataclasses.replace(config, method=method),
+            features.y_train,
+            progress=progress,
+            **train_kw,
+        )
+        scores = evaluate_encoder(result, features, knn_k)
+        history = result.history
+    return {"method": method, **scores, "seconds": time.perf_counter() - started}, history
+
+
+def compare(
+    dataset: Dataset,
+    methods: list[str],
+    config: PretrainConfig,
+    *,
+    scale: str = "minmax",
+    progress: bool = False,
+    knn_k: int = 10,
+) -> dict[str, Any]:
+    """Every method on one dataset with one configuration; the results as ``{"rows", "histories", ...}``."""
+    features = prepare_features(dataset, scale)
+    rows, histories = [], {}
+    for method in methods:
+        row, history = run_method(method, features, config, progress=progress, knn_k=knn_k)
+        rows.append({"method": row.pop("method"), "dataset": dataset.name, **row})
+        histories[method] = history
+    return {
+        "rows": rows,
+        "histories": histories,
+        "dataset": {
+            "name": dataset.name,
+            "train": int(len(features.y_train)),
+            "test": int(len(features.y_test)),
+            "features": int(features.X_train.shape[1]),
+            "classes": int(len(features.classes)),
+            **dataset.info,
+        },
+        "config": config.to_dict(),
+        "scale": scale,
+    }

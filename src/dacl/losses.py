@@ -1,0 +1,78 @@
+"""The normalized temperature-scaled cross-entropy (NT-Xent / InfoNCE) loss of SimCLR and DACL.
+
+Verma et al., ICML 2021, Algorithm 1, lines 17-21 (after Chen et al., SimCLR, 2020).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.distributed as dist
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+__all__ = ["NTXentLoss"]
+
+
+class NTXentLoss(nn.Module):
+    """NT-Xent over the 2N views of a batch.
+
+    Called on ``(z1, z2)``, each of shape (N, K), where row k of ``z1`` and row k of ``z2`` are the
+    projections of the two views of sample k. Returns Algorithm 1, line 21::
+
+        L = 1/(2N) Σ_k [ℓ(2k-1, 2k) + ℓ(2k, 2k-1)],
+        ℓ(i, j) = -log( exp(s_ij/τ) / Σ_{k≠i} exp(s_ik/τ) ),  s = cosine similarity,
+
+    the anchor itself left out of the denominator. One (2N x 2N) similarity matrix and a
+    log-sum-exp (``cross_entropy``) keep it exact and stable at τ = 0.1 and for large inputs.
+
+    The anchors are this process's 2N views; the candidates of the denominator come from
+    ``_gather_candidates``. With ``gather_distributed=True`` under an initialised
+    ``torch.distributed`` process group the candidates are every process's views (the negatives of
+    a global batch, gathered with gradients), and the mean over anchors averaged across processes by
+    DDP is the same global loss. In a single process the two are identical.
+    """
+
+    def __init__(self, temperature: float = 0.5, gather_distributed: bool = False) -> None:
+        super().__init__()
+        temperature = float(temperature)
+        if not temperature > 0:
+            raise ValueError(f"temperature must be positive (the paper searches 0.1, 0.5, 1.0), got {temperature}.")
+        self.temperature = temperature
+        self.gather_distributed = gather_distributed
+
+    def _gather_candidates(self, z: Tensor) -> tuple[Tensor, int]:
+        """All processes' rows of ``z`` and the offset of this process's rows among them."""
+        if self.gather_distributed and dist.is_available() and dist.is_initialized():
+            world = dist.get_world_size()
+            if world > 1:
+                from torch.distributed.nn.functional import all_gather
+
+                return torch.cat(all_gather(z), dim=0), dist.get_rank() * z.shape[0]
+        return z, 0
+
+    def forward(self, z1: Tensor, z2: Tensor) -> Tensor:
+        if z1.dim() != 2 or z1.shape != z2.shape:
+            raise ValueError(f"z1 and z2 must both have shape (N, K), got {tuple(z1.shape)} and {tuple(z2.shape)}.")
+        n = z1.shape[0]
+        if n < 2:
+            raise ValueError("NT-Xent needs at least 2 samples per batch to have negatives, got 1.")
+        z1 = F.normalize(z1.float(), dim=1)
+        z2 = F.normalize(z2.float(), dim=1)
+        anchors = torch.cat([z1, z2], dim=0)  # (2N, K)
+        all1, offset = self._gather_candidates(z1)
+        all2, _ = self._gather_candidates(z2)
+        m = all1.shape[0]
+        candidates = torch.cat([all1, all2], dim=0)  # (2M, K), M = N x world size
+        logits = anchors @ candidates.T / self.temperature  # (2N, 2M)
+
+        local = torch.arange(n, device=z1.device) + offset
+        self_index = torch.cat([local, local + m])
+        positive_index = torch.cat([local + m, local])
+        rows = torch.arange(2 * n, device=z1.device)
+        self_mask = torch.zeros_like(logits, dtype=torch.bool)
+        self_mask[rows, self_index] = True
+        logits = logits.masked_fill(self_mask, float("-inf"))
+        return F.cross_entropy(logits, positive_index)
+
+    def extra_repr(self) -> str:
+        return f"temperature={self.temperature}, gather_distributed={self.gather_distributed}"

@@ -1,0 +1,5 @@
+"""Encoders and projection heads."""
+
+from dacl.models.mlp import MLPEncoder, ProjectionHead
+
+__all__ = ["MLPEncoder", "ProjectionHead"]

@@ -1,0 +1,109 @@
+"""Optimisers and learning-rate schedule: LARS with linear warm-up and cosine decay, or AdamW.
+
+The paper trains with LARS (You et al., 2017) and cosine decay, as SimCLR does (Verma et al.,
+ICML 2021, Sec. 5). PyTorch ships no LARS, and the libraries that do (timm, lightly) would pull in
+torchvision and much more for about forty lines, so it is written here.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+
+import torch
+from torch import Tensor, nn
+
+__all__ = ["LARS", "build_optimizer", "parameter_groups", "warmup_cosine"]
+
+
+class LARS(torch.optim.Optimizer):
+    """SGD with momentum and a layer-wise trust ratio (LARS), as in SimCLR.
+
+    For a parameter p with gradient g in a group with ``lars=True``:
+    g <- g + wd p; g <- g * η ||p|| / ||g|| (when both norms are positive); buf <- μ buf + g;
+    p <- p - lr buf. Groups with ``lars=False`` (biases and BatchNorm parameters) skip both the
+    weight decay and the trust ratio.
+    """
+
+    def __init__(
+        self,
+        params: Iterable,
+        lr: float = 0.1,
+        momentum: float = 0.9,
+        weight_decay: float = 1e-6,
+        trust_coefficient: float = 1e-3,
+    ) -> None:
+        if lr <= 0 or not 0 <= momentum < 1 or weight_decay < 0 or trust_coefficient <= 0:
+            raise ValueError(
+                "LARS needs lr > 0, 0 <= momentum < 1, weight_decay >= 0 and trust_coefficient > 0; "
+                f"got lr={lr}, momentum={momentum}, weight_decay={weight_decay}, "
+                f"trust_coefficient={trust_coefficient}."
+            )
+        defaults = dict(
+            lr=lr, momentum=momentum, weight_decay=weight_decay, trust_coefficient=trust_coefficient, lars=True
+        )
+        super().__init__(params, defaults)
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                grad = p.grad
+                if group["lars"]:
+                    grad = grad.add(p, alpha=group["weight_decay"])
+                    p_norm, g_norm = torch.linalg.vector_norm(p), torch.linalg.vector_norm(grad)
+                    ratio = torch.where(
+                        (p_norm > 0) & (g_norm > 0),
+                        group["trust_coefficient"] * p_norm / g_norm,
+                        torch.ones_like(p_norm),
+                    )
+                    grad = grad * ratio
+                state = self.state[p]
+                if "momentum_buffer" not in state:
+                    state["momentum_buffer"] = grad.clone()
+                else:
+                    state["momentum_buffer"].mul_(group["momentum"]).add_(grad)
+                p.add_(state["momentum_buffer"], alpha=-group["lr"])
+        return loss
+
+
+def parameter_groups(model: nn.Module, weight_decay: float) -> list[dict]:
+    """Split parameters: weights (decayed, LARS-adapted) and 1-D ones (biases, BatchNorm), which are not."""
+    decayed: list[Tensor] = []
+    exempt: list[Tensor] = []
+    for p in model.parameters():
+        if p.requires_grad:
+            (exempt if p.ndim <= 1 else decayed).append(p)
+    return [
+        {"params": decayed, "weight_decay": weight_decay, "lars": True},
+        {"params": exempt, "weight_decay": 0.0, "lars": False},
+    ]
+
+
+def build_optimizer(
+    model: nn.Module, name: str, lr: float, weight_decay: float, momentum: float = 0.9
+) -> torch.optim.Optimizer:
+    """``"lars"`` (the paper's) or ``"adamw"``, with biases and BatchNorm parameters not decayed."""
+    groups = parameter_groups(model, weight_decay)
+    if name == "lars":
+        return LARS(groups, lr=lr, momentum=momentum, weight_decay=weight_decay)
+    if name == "adamw":
+        for group in groups:
+            group.pop("lars")
+        return torch.optim.AdamW(groups, lr=lr, weight_decay=weight_decay)
+    raise ValueError(f"unknown optimizer {name!r}; choose 'lars' or 'adamw'.")
+
+
+def warmup_cosine(step: int, total_steps: int, warmup_steps: int) -> float:
+    """Learning-rate factor at ``step``: linear warm-up to 1, then cosine decay to 0."""
+    if step < warmup_steps:
+        return (step + 1) / warmup_steps
+    decay_steps = max(1, total_steps - warmup_steps)
+    progress = min(1.0, (step - warmup_steps) / decay_steps)
+    return 0.5 * (1.0 + math.cos(math.pi * progress))

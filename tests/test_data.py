@@ -1,0 +1,71 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from dacl.data import load_dataset, read_table
+from dacl.data.preprocess import make_preprocessor
+
+
+@pytest.fixture
+def frame():
+    return pd.DataFrame(
+        {"a": [1.0, 2.0, np.nan, 4.0] * 5, "color": ["r", "g", None, "b"] * 5, "target": [0, 1, 0, 1] * 5}
+    )
+
+
+def test_csv_and_parquet_round_trip(tmp_path, frame):
+    frame.to_csv(tmp_path / "t.csv", index=False)
+    frame.to_parquet(tmp_path / "t.parquet")
+    for name in ("t.csv", "t.parquet"):
+        X, y = read_table(tmp_path / name, label="target")
+        assert list(X.columns) == ["a", "color"] and y.tolist() == frame["target"].tolist()
+        assert X["a"].isna().sum() == 5 and X["color"].isna().sum() == 5
+    X, y = read_table(tmp_path / "t.csv", label=2)
+    assert y.tolist() == frame["target"].tolist()
+
+
+def test_numpy_files(tmp_path):
+    data = np.arange(20.0).reshape(5, 4)
+    np.save(tmp_path / "d.npy", data)
+    X, y = read_table(tmp_path / "d.npy", label=3)
+    assert X.shape == (5, 3) and y.tolist() == data[:, 3].tolist()
+    np.savez(tmp_path / "d.npz", X=data, y=np.arange(5))
+    X, y = read_table(tmp_path / "d.npz")
+    assert X.shape == (5, 4) and y.tolist() == list(range(5))
+
+
+def test_bad_files_and_names(tmp_path, frame):
+    frame.to_csv(tmp_path / "t.csv", index=False)
+    with pytest.raises(ValueError, match="label column 'nope'"):
+        read_table(tmp_path / "t.csv", label="nope")
+    with pytest.raises(ValueError, match="unknown dataset 'mnist-xyz'"):
+        load_dataset("mnist-xyz")
+    with pytest.raises(FileNotFoundError):
+        read_table(tmp_path / "missing.csv")
+    (tmp_path / "t.xlsx").write_text("x")
+    with pytest.raises(ValueError, match="cannot read"):
+        read_table(tmp_path / "t.xlsx")
+    with pytest.raises(ValueError, match="no labels"):
+        load_dataset(tmp_path / "t.csv")
+
+
+def test_digits_split_is_fixed_and_stratified():
+    a, b = load_dataset("digits"), load_dataset("digits")
+    assert a.X_train.shape == (1347, 64) and a.X_test.shape == (450, 64)
+    np.testing.assert_array_equal(a.X_test, b.X_test)
+    assert abs(np.bincount(a.y_test) / len(a.y_test) - np.bincount(a.y_train) / len(a.y_train)).max() < 0.01
+
+
+def test_file_dataset_split_and_separate_test_file(tmp_path, frame):
+    frame.to_csv(tmp_path / "train.csv", index=False)
+    frame.iloc[:8].to_csv(tmp_path / "test.csv", index=False)
+    ds = load_dataset(tmp_path / "train.csv", label="target", test_size=0.25)
+    assert len(ds.y_train) == 15 and len(ds.y_test) == 5
+    ds = load_dataset(tmp_path / "train.csv", label="target", test=tmp_path / "test.csv")
+    assert len(ds.y_train) == 20 and len(ds.y_test) == 8
+
+
+def test_preprocessor_scales_to_unit_interval_and_one_hot_encodes(frame):
+    X = frame.drop(columns="target")
+    out = make_preprocessor(X).fit_transform(X)
+    assert out.shape == (20, 1 + 3) and out.min() >= 0 and out.max() <= 1 and np.isfinite(out).all()

@@ -1,0 +1,115 @@
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.base import clone
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from dacl import DACL
+
+SMALL = dict(epochs=3, depth=2, width=16, projection_dim=8, batch_size=32, random_state=0)
+
+
+# Every check of sklearn's suite that applies to a transformer runs, and none is expected to fail;
+# sklearn itself skips only the array-API check unless SCIPY_ARRAY_API is set.
+@parametrize_with_checks([DACL(**SMALL)])
+def test_sklearn_estimator_checks(estimator, check):
+    check(estimator)
+
+
+@pytest.fixture
+def table():
+    rng = np.random.default_rng(0)
+    n = 120
+    frame = pd.DataFrame(
+        {
+            "age": rng.normal(40, 10, n),
+            "income": rng.lognormal(10, 1, n),
+            "city": rng.choice(["paris", "lyon", "nice"], n),
+            "member": rng.choice([True, False], n),
+        }
+    )
+    frame.loc[::7, "age"] = np.nan
+    frame.loc[::11, "city"] = np.nan
+    y = (frame["city"].fillna("lyon") == "paris").to_numpy().astype(int)
+    return frame, y
+
+
+def test_pipeline_with_logistic_regression(table):
+    X, y = table
+    pipeline = make_pipeline(DACL(**SMALL), LogisticRegression(max_iter=500))
+    pipeline.fit(X, y)
+    assert pipeline.score(X, y) > 0.5
+    features = pipeline[0].transform(X)
+    assert features.shape == (len(X), 16) and features.dtype == np.float32 and np.isfinite(features).all()
+    # categorical columns are one-hot encoded: 2 numeric + 3 cities + 2 booleans
+    assert pipeline[0].preprocessor_.transform(X).shape[1] == 7
+
+
+def test_clone_get_set_params():
+    est = DACL(**SMALL)
+    assert est.get_params()["method"] == "dacl+"
+    est.set_params(method="dacl", alpha=0.7)
+    copy = clone(est)
+    assert copy.get_params() == est.get_params() and copy is not est
+
+
+def test_fit_transform_is_deterministic_under_random_state(table):
+    X, _ = table
+    a = DACL(**SMALL).fit_transform(X)
+    b = DACL(**SMALL).fit(X).transform(X)
+    np.testing.assert_array_equal(a, b)
+
+
+def test_transform_reuses_the_fitted_preprocessing(table):
+    X, _ = table
+    est = DACL(**SMALL).fit(X.iloc[:80])
+    unseen = X.iloc[80:].copy()
+    unseen.loc[unseen.index[0], "city"] = "marseille"  # unseen category -> all-zero one-hot
+    assert np.isfinite(est.transform(unseen)).all()
+
+
+def test_numpy_input_and_supervised_method():
+    rng = np.random.default_rng(1)
+    X = rng.random((60, 5))
+    y = np.array(["a", "b", "c"] * 20)
+    est = DACL(method="supervised", **SMALL).fit(X, y)
+    assert est.transform(X).shape == (60, 16)
+    with pytest.raises(ValueError, match="needs labels"):
+        DACL(method="supervised", **SMALL).fit(X)
+
+
+def test_missing_values_without_impute_and_infinite_values_raise(table):
+    X, _ = table
+    with pytest.raises(ValueError, match="missing values"):
+        DACL(impute=False, **SMALL).fit(X)
+    array = np.random.default_rng(0).random((20, 3))
+    array[0, 0] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        DACL(impute=False, **SMALL).fit(array)
+    array[0, 0] = np.inf
+    with pytest.raises(ValueError, match="infinit"):
+        DACL(**SMALL).fit(array)
+    frame = X.copy()
+    frame.loc[0, "income"] = np.inf
+    with pytest.raises(ValueError, match="infinite"):
+        DACL(**SMALL).fit(frame)
+
+
+def test_standard_scaling_with_dacl_plus_explains_geometric(table):
+    X, _ = table
+    with pytest.raises(ValueError, match="minmax"):
+        DACL(scale="standard", **SMALL).fit(X)
+    DACL(scale="standard", method="dacl", **SMALL).fit(X)
+
+
+def test_one_sample_raises():
+    with pytest.raises(ValueError, match="1 sample"):
+        DACL(**SMALL).fit(np.ones((1, 4)))
+
+
+def test_wrong_number_of_features_at_transform(table):
+    est = DACL(**SMALL).fit(np.random.default_rng(0).random((20, 4)))
+    with pytest.raises(ValueError, match="features"):
+        est.transform(np.ones((3, 5)))

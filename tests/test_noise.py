@@ -1,0 +1,145 @@
+import pytest
+import torch
+
+from dacl.noise import BinaryMixup, GaussianNoise, GeometricMixup, LinearMixup, MixupPlus, sample_partners
+
+
+def gen(seed=0):
+    return torch.Generator().manual_seed(seed)
+
+
+@pytest.mark.parametrize("n", [2, 3, 7, 64])
+def test_partners_are_never_the_sample_itself_and_cover_the_others(n):
+    draws = torch.stack([sample_partners(n, gen(s)) for s in range(300)])
+    assert (draws != torch.arange(n)).all()
+    assert draws.min() >= 0 and draws.max() < n
+    if n <= 7:  # every other sample is drawn as a partner
+        for i in range(n):
+            assert set(draws[:, i].tolist()) == set(range(n)) - {i}
+
+
+def recover_weight_and_partner(view):
+    """For one-hot inputs x_i = e_i, a mix is w e_i + (1 - w) e_j: return w and j."""
+    n = view.shape[0]
+    own = view[torch.arange(n), torch.arange(n)]
+    others = view.clone()
+    others[torch.arange(n), torch.arange(n)] = -1
+    return own, others.argmax(1), others.max(1).values
+
+
+@pytest.mark.parametrize("alpha", [0.5, 0.6, 0.7, 0.8, 0.9])
+def test_linear_mixup_lambda_in_alpha_one_and_partner_not_self(alpha):
+    n = 200
+    x = torch.eye(n)
+    for view in LinearMixup(alpha)(x, gen(1)):
+        lam, partner, partner_weight = recover_weight_and_partner(view)
+        assert (lam >= alpha - 1e-6).all() and (lam <= 1 + 1e-6).all()
+        assert torch.allclose(partner_weight, 1 - lam, atol=1e-6)
+        assert (partner != torch.arange(n)).all()
+        assert torch.allclose(view.sum(1), torch.ones(n))
+    # lambdas are spread over [alpha, 1], one per sample
+    lam = recover_weight_and_partner(LinearMixup(alpha)(x, gen(2))[0])[0]
+    assert lam.std() > 0.05 * (1 - alpha)
+
+
+@pytest.mark.parametrize("beta", [0.5, 0.7, 0.9])
+def test_geometric_mixup_is_eq5(beta):
+    n = 100
+    x = torch.exp(torch.eye(n))  # log x_i = e_i, so log view = lambda e_i + (1 - lambda) e_j
+    for view in GeometricMixup(beta)(x, gen(3)):
+        lam, partner, partner_weight = recover_weight_and_partner(view.log())
+        assert (lam >= beta - 1e-5).all() and (lam <= 1 + 1e-5).all()
+        assert torch.allclose(partner_weight, 1 - lam, atol=1e-5)
+        assert (partner != torch.arange(n)).all()
+
+
+@pytest.mark.parametrize("rho", [0.1, 0.3, 0.5])
+def test_binary_mixup_takes_share_rho_from_one_partner(rho):
+    n, d = 50, 4000
+    x = torch.arange(n, dtype=torch.float32).unsqueeze(1).expand(n, d).contiguous()
+    for view in BinaryMixup(rho)(x, gen(4)):
+        kept = view == x
+        taken = view[~kept]
+        rows = (~kept).nonzero()[:, 0]
+        # every coordinate not kept comes from one partner, and that partner is another sample
+        partners = torch.full((n,), -1.0)
+        partners[rows] = taken
+        assert (partners[rows] == taken).all() and (partners[rows] != rows.float()).all()
+        share_kept = kept.float().mean(1)
+        # at least as close to the sample as to the partner, in expectation: 1 - rho >= 0.5
+        assert abs(share_kept.mean().item() - (1 - rho)) < 0.01
+        assert share_kept.mean() >= 0.5 - 0.01
+
+
+def test_views_are_independent_and_seeded():
+    x = torch.rand(32, 10)
+    for noise in [LinearMixup(0.7), GeometricMixup(0.7), BinaryMixup(0.3), GaussianNoise(0.1), MixupPlus(0.7)]:
+        a1, a2 = noise(x, gen(5))
+        b1, b2 = noise(x, gen(5))
+        assert a1.shape == a2.shape == x.shape
+        assert torch.equal(a1, b1) and torch.equal(a2, b2), noise
+        assert not torch.equal(a1, a2), noise
+
+
+def classify(view_row, d):
+    """Signature of each mix type on x = 1 + one-hot (see test below)."""
+    if torch.isin(view_row, torch.tensor([1.0, 2.0])).all():
+        return 2  # binary: every value is one of the two inputs' values
+    if abs(view_row.sum().item() - (d + 1)) < 1e-4:
+        return 0  # linear: a convex combination keeps the sum
+    return 1  # geometric: the weighted geometric mean lowers the sum
+
+
+def test_mixup_plus_uses_one_type_per_sample_for_both_views():
+    n = 300
+    x = 1 + torch.eye(n)
+    noise = MixupPlus(alpha=0.6, rho=0.3)
+    v1, v2, kinds = noise.views_and_types(x, gen(6))
+    assert set(kinds.tolist()) == {0, 1, 2}
+    for i in range(n):
+        assert classify(v1[i], n) == classify(v2[i], n) == kinds[i].item()
+
+
+def test_mixup_plus_without_geometric_accepts_signed_data():
+    x = torch.randn(16, 8)
+    v1, v2 = MixupPlus(types=("linear", "binary"))(x, gen(7))
+    assert torch.isfinite(v1).all() and torch.isfinite(v2).all()
+
+
+@pytest.mark.parametrize(
+    "x, match",
+    [
+        (torch.tensor([[1.0, float("nan")], [0.0, 1.0]]), "NaN or infinite"),
+        (torch.tensor([[1.0, float("inf")], [0.0, 1.0]]), "NaN or infinite"),
+        (torch.ones(1, 5), "at least 2 samples"),
+        (torch.ones(5), "must be 2-D"),
+        (torch.ones(2, 3, 4), "must be 2-D"),
+        (torch.ones(4, 3, dtype=torch.long), "float tensor"),
+    ],
+)
+@pytest.mark.parametrize("noise", [LinearMixup(), GeometricMixup(), BinaryMixup(), GaussianNoise(), MixupPlus()])
+def test_bad_batches_raise_clear_errors(noise, x, match):
+    with pytest.raises(ValueError, match=match):
+        noise(x)
+
+
+@pytest.mark.parametrize("noise", [GeometricMixup(0.9), MixupPlus(0.9)])
+def test_geometric_rejects_negative_inputs(noise):
+    with pytest.raises(ValueError, match="non-negative"):
+        noise(torch.randn(8, 4))
+
+
+@pytest.mark.parametrize(
+    "make, match",
+    [
+        (lambda: LinearMixup(0.4), "alpha must lie in"),
+        (lambda: LinearMixup(1.2), "alpha must lie in"),
+        (lambda: GeometricMixup(0.3), "beta must lie in"),
+        (lambda: BinaryMixup(0.7), "rho"),
+        (lambda: GaussianNoise(0.0), "sigma"),
+        (lambda: MixupPlus(types=("cutout",)), "types"),
+    ],
+)
+def test_bad_parameters_raise(make, match):
+    with pytest.raises(ValueError, match=match):
+        make()

@@ -1,0 +1,149 @@
+import json
+
+import numpy as np
+import pytest
+import torch
+from safetensors import safe_open
+
+from dacl.checkpoint import CHECKPOINT_FILE, read_state
+from dacl.train import PretrainConfig, load_model, pretrain
+
+TINY = dict(depth=3, width=16, head_depth=2, projection_dim=8, epochs=4, batch_size=16, warmup_epochs=1)
+
+
+@pytest.fixture
+def data():
+    rng = np.random.default_rng(0)
+    return rng.random((64, 10), dtype=np.float32), rng.integers(0, 3, 64)
+
+
+def weights(model):
+    return {k: v.clone() for k, v in model.state_dict().items()}
+
+
+def same(a, b):
+    return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+@pytest.mark.parametrize("method", ["dacl", "dacl+", "dacl-geometric", "dacl-binary", "gaussian", "supervised"])
+def test_seeded_runs_repeat_exactly(data, method):
+    X, y = data
+    config = PretrainConfig(method=method, **TINY)
+    a = pretrain(X, config, y, progress=False)
+    b = pretrain(X, config, y, progress=False)
+    assert same(weights(a.model), weights(b.model))
+    assert [h["loss"] for h in a.history] == [h["loss"] for h in b.history]
+    assert len(a.history) == 4 and {"epoch", "loss", "lr", "seconds", "samples_per_s"} <= a.history[0].keys()
+    c = pretrain(X, PretrainConfig(method=method, **{**TINY, "seed": 1}), y, progress=False)
+    assert not same(weights(a.model), weights(c.model))
+
+
+def test_training_lowers_the_contrastive_loss(data):
+    X, _ = data
+    result = pretrain(X, PretrainConfig(method="dacl", **{**TINY, "epochs": 30}), progress=False)
+    assert result.history[-1]["loss"] < result.history[0]["loss"]
+
+
+def test_resume_after_a_kill_reaches_the_same_weights(data, tmp_path):
+    X, y = data
+    config = PretrainConfig(method="dacl+", **{**TINY, "epochs": 6})
+    unbroken = pretrain(X, config, progress=False)
+
+    class Killed(Exception):
+        pass
+
+    def kill_at_3(epoch, record):
+        if epoch == 3:
+            raise Killed
+
+    with pytest.raises(Killed):
+        pretrain(X, config, checkpoint_dir=tmp_path, checkpoint_every=1, progress=False, on_epoch_end=kill_at_3)
+    assert read_state(tmp_path)["epoch"] == 3
+    resumed = pretrain(X, config, checkpoint_dir=tmp_path, checkpoint_every=1, resume=True, progress=False)
+    assert same(weights(unbroken.model), weights(resumed.model))
+    assert [h["loss"] for h in resumed.history] == [h["loss"] for h in unbroken.history]
+    # the AdamW state (exp_avg, step) round-trips too
+    config = PretrainConfig(method="dacl", optimizer="adamw", lr=1e-3, **{**TINY, "epochs": 4})
+    unbroken = pretrain(X, config, progress=False)
+    with pytest.raises(Killed):
+        pretrain(
+            X, config, checkpoint_dir=tmp_path / "adamw", checkpoint_every=1, progress=False, on_epoch_end=kill_at_3
+        )
+    resumed = pretrain(X, config, checkpoint_dir=tmp_path / "adamw", resume=True, progress=False)
+    assert same(weights(unbroken.model), weights(resumed.model))
+
+
+def test_resume_refuses_other_settings(data, tmp_path):
+    X, _ = data
+    pretrain(X, PretrainConfig(method="dacl", **TINY), checkpoint_dir=tmp_path, progress=False)
+    with pytest.raises(ValueError, match="temperature"):
+        pretrain(
+            X,
+            PretrainConfig(method="dacl", temperature=0.1, **TINY),
+            checkpoint_dir=tmp_path,
+            resume=True,
+            progress=False,
+        )
+
+
+def test_checkpoint_is_safetensors_plus_json_and_loads_back(data, tmp_path):
+    X, _ = data
+    result = pretrain(
+        X, PretrainConfig(method="dacl", **TINY), checkpoint_dir=tmp_path, progress=False, metadata={"data": "x"}
+    )
+    files = sorted(p.name for p in tmp_path.iterdir())
+    assert files == ["checkpoint.json", CHECKPOINT_FILE]  # no temporary files left behind
+    with safe_open(str(tmp_path / CHECKPOINT_FILE), framework="pt") as f:
+        assert any(k.startswith("model.encoder.") for k in f.keys())
+    state = json.loads((tmp_path / "checkpoint.json").read_text())
+    assert state["epoch"] == 4 and state["config"]["method"] == "dacl" and state["metadata"] == {"data": "x"}
+    loaded = load_model(tmp_path)
+    assert same(weights(loaded.model), weights(result.model))
+
+
+def test_hidden_mixup_and_bfloat16_run(data):
+    X, _ = data
+    for mix_at in (1, 3):
+        result = pretrain(X, PretrainConfig(method="dacl+", mix_at=mix_at, **TINY), progress=False)
+        assert np.isfinite(result.history[-1]["loss"])
+    result = pretrain(X, PretrainConfig(method="dacl", precision="bfloat16", **TINY), progress=False)
+    assert np.isfinite(result.history[-1]["loss"])
+
+
+def test_no_pretraining_returns_the_random_encoder(data):
+    X, _ = data
+    result = pretrain(X, PretrainConfig(method="none", **TINY), progress=False)
+    assert result.history == [] and not result.model.training
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"method": "simclr"}, "unknown method"),
+        ({"batch_size": 1}, "at least 2"),
+        ({"mix_at": 9}, "mix_at"),
+        ({"precision": "fp8"}, "precision"),
+    ],
+)
+def test_bad_config_raises(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        PretrainConfig(**{**TINY, **kwargs})
+
+
+def test_bad_data_raises(data):
+    X, y = data
+    config = PretrainConfig(method="dacl", **TINY)
+    with pytest.raises(ValueError, match="1 sample"):
+        pretrain(X[:1], config, progress=False)
+    bad = X.copy()
+    bad[0, 0] = np.nan
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        pretrain(bad, config, progress=False)
+    with pytest.raises(ValueError, match="2-D"):
+        pretrain(X[0], config, progress=False)
+    with pytest.raises(ValueError, match="needs labels"):
+        pretrain(X, PretrainConfig(method="supervised", **TINY), progress=False)
+    with pytest.raises(ValueError, match="shape"):
+        pretrain(X, PretrainConfig(method="supervised", **TINY), y[:10], progress=False)
+    with pytest.raises(ValueError, match="non-negative"):
+        pretrain(X - 0.5, PretrainConfig(method="dacl+", **TINY), progress=False)
