@@ -288,7 +288,13 @@ def cmd_bench(args: argparse.Namespace) -> dict[str, Any]:
     return report
 
 
-COMMANDS = {"pretrain": cmd_pretrain, "evaluate": cmd_evaluate, "compare": cmd_compare, "demo": cmd_demo, "bench": cmd_bench}
+COMMANDS = {
+    "pretrain": cmd_pretrain,
+    "evaluate": cmd_evaluate,
+    "compare": cmd_compare,
+    "demo": cmd_demo,
+    "bench": cmd_bench,
+}
 
 
 def main(argv: list[str] | None = None) -> int:
