@@ -96,8 +96,12 @@ def _straightforward_step_time(setup: BenchSetup, batch_size: int, precision: st
     head = ProjectionHead(setup.width, setup.width, setup.projection_dim, setup.head_depth)
     params = list(encoder.parameters()) + list(head.parameters())
     optimizer = torch.optim.SGD(params, lr=0.01, momentum=0.9)
-    loader = DataLoader(TensorDataset(torch.rand(batch_size * setup.steps, setup.in_features)),
-                        batch_size=batch_size, shuffle=True, drop_last=True)
+    loader = DataLoader(
+        TensorDataset(torch.rand(batch_size * setup.steps, setup.in_features)),
+        batch_size=batch_size,
+        shuffle=True,
+        drop_last=True,
+    )
     tau = 0.5
 
     def mix(x):

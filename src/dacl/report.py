@@ -37,7 +37,7 @@ def plot_results(results: dict[str, Any], path: Path) -> None:
     import matplotlib.pyplot as plt
 
     rows = results["rows"]
-    fig, (bars, curves) = plt.subplots(1, 2, figsize=(12, 4.5))
+    fig, (bars, curves) = plt.subplots(1, 2, figsize=(12, 5))
     names = [row["method"] for row in rows]
     positions = range(len(rows))
     bars.bar([p - 0.2 for p in positions], [100 * r["accuracy"] for r in rows], 0.4, label="linear probe")
@@ -47,7 +47,7 @@ def plot_results(results: dict[str, Any], path: Path) -> None:
     bars.set_xticks(list(positions), names, rotation=20)
     bars.set_ylabel("test accuracy (%)")
     bars.set_title(f"{rows[0]['dataset']}: linear evaluation")
-    bars.legend(loc="lower right")
+    bars.legend(loc="upper center", bbox_to_anchor=(0.5, -0.18), ncols=2, frameon=False)
     for method, history in results.get("histories", {}).items():
         if history and method != "supervised":
             curves.plot([h["epoch"] for h in history], [h["loss"] for h in history], label=method)

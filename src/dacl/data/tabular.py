@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -11,7 +10,7 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import train_test_split
 
-__all__ = ["DATASETS", "Dataset", "load_dataset", "load_digits_dataset", "read_table", "split"]
+__all__ = ["Dataset", "load_digits_dataset", "read_table", "split"]
 
 
 @dataclass
@@ -50,12 +49,10 @@ def _label_from_frame(
 ) -> tuple[pd.DataFrame, np.ndarray | None]:
     if label is None:
         return frame, None
-    if isinstance(label, int) or (
-        isinstance(label, str) and label.lstrip("-").isdigit() and label not in frame.columns
-    ):
-        column = frame.columns[int(label)]
-    elif label in frame.columns:
+    if isinstance(label, str) and label in frame.columns:
         column = label
+    elif isinstance(label, int) or (isinstance(label, str) and label.lstrip("-").isdigit()):
+        column = frame.columns[int(label)]
     else:
         raise ValueError(
             f"label column {label!r} is not in {path}; its columns are: {', '.join(map(str, frame.columns))}."
@@ -77,7 +74,7 @@ def read_table(
     if not path.is_file():
         raise FileNotFoundError(f"no such data file: {path}")
     suffixes = "".join(path.suffixes[-2:]).lower()
-    if suffixes.endswith((".csv", ".csv.gz", ".tsv", ".tsv.gz", ".txt", ".data")):
+    if suffixes.endswith((".csv", ".csv.gz", ".tsv", ".tsv.gz", ".txt", ".data", ".test")):
         sep = "\t" if ".tsv" in suffixes else ","
         frame = pd.read_csv(path, **{"sep": sep, "skipinitialspace": True, **read_options})
         return _label_from_frame(frame, label, path)
@@ -106,35 +103,3 @@ def load_digits_dataset(seed: int = 0) -> Dataset:
 
     X, y = load_digits(return_X_y=True)
     return split("digits", X.astype(np.float32), y, test_size=0.25, seed=seed, source="sklearn.datasets.load_digits")
-
-
-DATASETS: dict[str, Callable[..., Dataset]] = {"digits": load_digits_dataset}
-
-
-def load_dataset(
-    name_or_path: str | Path,
-    label: str | int | None = None,
-    test: str | Path | None = None,
-    test_size: float = 0.2,
-    seed: int = 0,
-) -> Dataset:
-    """A dataset by registered name (``DATASETS``) or from a file with its label column.
-
-    A file is split into train and test (stratified, ``test_size``, ``seed``) unless ``test``
-    names a second file with the same columns.
-    """
-    key = str(name_or_path)
-    if key in DATASETS:
-        return DATASETS[key](seed=seed)
-    path = Path(name_or_path)
-    if not path.exists():
-        raise ValueError(
-            f"unknown dataset {key!r}: not a registered name ({', '.join(sorted(DATASETS))}) and no such file."
-        )
-    X, y = read_table(path, label)
-    if y is None:
-        raise ValueError(f"{path} has no labels: name the label column (label=... / --label COLUMN).")
-    if test is None:
-        return split(path.stem, X, y, test_size=test_size, seed=seed, source=str(path))
-    X_test, y_test = read_table(test, label)
-    return Dataset(path.stem, X, y, X_test, y_test, {"source": str(path), "test": str(test)})

@@ -1,0 +1,59 @@
+"""Datasets by name, or from a file: the one entry point of the CLI and the reproductions."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import partial
+from pathlib import Path
+
+from dacl.data.images import load_cifar, load_idx_dataset, load_mnist5k
+from dacl.data.tabular import Dataset, load_digits_dataset, read_table, split
+from dacl.data.uci import load_uci
+
+__all__ = ["DATASETS", "load_dataset"]
+
+
+def _digits(seed: int = 0, data_dir=None) -> Dataset:
+    return load_digits_dataset(seed)
+
+
+# name -> loader(seed=..., data_dir=...)
+DATASETS: dict[str, Callable[..., Dataset]] = {
+    "digits": _digits,
+    "mnist": partial(load_idx_dataset, "mnist"),
+    "mnist-test": partial(load_idx_dataset, "mnist", test_only=True),
+    "mnist5k": load_mnist5k,
+    "fashion-mnist": partial(load_idx_dataset, "fashion-mnist"),
+    "cifar10": partial(load_cifar, "cifar10"),
+    "cifar100": partial(load_cifar, "cifar100"),
+    **{name: partial(load_uci, name) for name in ("adult", "letter", "magic", "spambase")},
+}
+
+
+def load_dataset(
+    name_or_path: str | Path,
+    label: str | int | None = None,
+    test: str | Path | None = None,
+    test_size: float = 0.2,
+    seed: int = 0,
+    data_dir: str | Path | None = None,
+) -> Dataset:
+    """A dataset by registered name (``DATASETS``; files cached under ``data_dir``) or from a file
+    with its label column. A file is split into train and test (stratified, ``test_size``,
+    ``seed``) unless ``test`` names a second file with the same columns.
+    """
+    key = str(name_or_path)
+    if key in DATASETS:
+        return DATASETS[key](seed=seed, data_dir=data_dir)
+    path = Path(name_or_path)
+    if not path.exists():
+        raise ValueError(
+            f"unknown dataset {key!r}: not a registered name ({', '.join(sorted(DATASETS))}) and no such file."
+        )
+    X, y = read_table(path, label)
+    if y is None:
+        raise ValueError(f"{path} has no labels: name the label column (label=... / --label COLUMN).")
+    if test is None:
+        return split(path.stem, X, y, test_size=test_size, seed=seed, source=str(path))
+    X_test, y_test = read_table(test, label)
+    return Dataset(path.stem, X, y, X_test, y_test, {"source": str(path), "test": str(test)})

@@ -1,0 +1,139 @@
+"""Dataset readers, downloads and the real files in ../shared/data."""
+
+import gzip
+import hashlib
+import io
+import pickle
+import struct
+import tarfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from dacl.data import images, load_dataset
+from dacl.data.download import ChecksumError, RemoteFile, fetch
+from dacl.data.images import permute_pixels, read_cifar_batch, read_idx
+
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+needs_shared = pytest.mark.skipif(not SHARED.is_dir(), reason="../shared/data is not beside the checkout")
+
+
+def write_idx(path, array, compress=True):
+    codes = {np.uint8: 0x08, np.int32: 0x0C}
+    header = bytes([0, 0, codes[array.dtype.type], array.ndim]) + struct.pack(f">{array.ndim}i", *array.shape)
+    body = header + array.astype(array.dtype.newbyteorder(">")).tobytes()
+    path.write_bytes(gzip.compress(body) if compress else body)
+
+
+def test_idx_round_trip(tmp_path):
+    images_ = np.random.default_rng(0).integers(0, 256, (5, 4, 3), dtype=np.uint8)
+    write_idx(tmp_path / "x.gz", images_)
+    write_idx(tmp_path / "y", np.arange(5, dtype=np.int32), compress=False)
+    np.testing.assert_array_equal(read_idx(tmp_path / "x.gz"), images_)
+    np.testing.assert_array_equal(read_idx(tmp_path / "y"), np.arange(5))
+    (tmp_path / "bad").write_bytes(b"\x01\x02\x03\x04")
+    with pytest.raises(ValueError, match="not an IDX"):
+        read_idx(tmp_path / "bad")
+    (tmp_path / "short").write_bytes(gzip.decompress((tmp_path / "x.gz").read_bytes())[:-3])
+    with pytest.raises(ValueError, match="truncated"):
+        read_idx(tmp_path / "short")
+
+
+def cifar_tarball(path, n_train=4, n_test=3, label_key="labels", names=("data_batch_1", "data_batch_2", "test_batch")):
+    rng = np.random.default_rng(1)
+    with tarfile.open(path, "w:gz") as archive:
+        for name in names:
+            n = n_test if "test" in name else n_train
+            batch = {b"data": rng.integers(0, 256, (n, 3072), dtype=np.uint8), label_key.encode(): list(range(n))}
+            data = pickle.dumps(batch, protocol=2)
+            info = tarfile.TarInfo(f"cifar-10-batches-py/{name}")
+            info.size = len(data)
+            archive.addfile(info, io.BytesIO(data))
+
+
+def test_cifar_batches_round_trip(tmp_path, monkeypatch):
+    folder = tmp_path / "cifar10"
+    folder.mkdir()
+    path = folder / "cifar-10-python.tar.gz"
+    cifar_tarball(path)
+    digest = "md5:" + hashlib.md5(path.read_bytes()).hexdigest()
+    monkeypatch.setitem(images.CIFAR_FILES, "cifar10", RemoteFile("cifar10", path.name, (), digest))
+    ds = load_dataset("cifar10", data_dir=tmp_path)
+    assert ds.X_train.shape == (8, 3072) and ds.X_test.shape == (3, 3072)
+    assert ds.X_train.dtype == np.float32 and 0 <= ds.X_train.min() and ds.X_train.max() <= 1
+    assert ds.y_train.tolist() == [0, 1, 2, 3, 0, 1, 2, 3] and ds.info["pixel_permutation_seed"] == 0
+
+
+def test_cifar_reader_refuses_code_in_pickles():
+    class Evil:
+        def __reduce__(self):
+            return (print, ("this must never run",))
+
+    with pytest.raises(pickle.UnpicklingError, match="refusing"):
+        read_cifar_batch(pickle.dumps({b"data": Evil(), b"labels": [0]}))
+    batch = read_cifar_batch(pickle.dumps({b"data": np.zeros((2, 3072), np.uint8), b"fine_labels": [3, 4]}))
+    assert batch["labels"].tolist() == [3, 4]
+
+
+def test_pixel_permutation_is_fixed_by_its_seed():
+    X = np.arange(20.0).reshape(2, 10)
+    a, b, c = permute_pixels(X, 0), permute_pixels(X, 0), permute_pixels(X, 1)
+    np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(a, c) and sorted(a[0]) == list(X[0])
+
+
+def test_download_verifies_checksums_and_never_poisons_the_cache(tmp_path):
+    source = tmp_path / "server" / "file.bin"
+    source.parent.mkdir()
+    source.write_bytes(b"real data")
+    good = "sha256:" + hashlib.sha256(b"real data").hexdigest()
+    cache = tmp_path / "cache"
+    url = source.as_uri()
+    # a checksum mismatch leaves nothing behind
+    with pytest.raises(ChecksumError):
+        fetch(RemoteFile("set", "file.bin", (url,), "sha256:" + "0" * 64), cache)
+    assert not any((cache / "set").iterdir())
+    # an unreachable source (offline) says where to put the file
+    with pytest.raises(FileNotFoundError, match="Offline, put the file"):
+        fetch(RemoteFile("set", "file.bin", ((tmp_path / "nowhere").as_uri(),), good), cache)
+    # a good download is cached and then read without the source
+    path = fetch(RemoteFile("set", "file.bin", (url,), good), cache)
+    assert path.read_bytes() == b"real data"
+    source.unlink()
+    assert fetch(RemoteFile("set", "file.bin", (url,), good), cache) == path
+    # a corrupted cached file is reported, not trusted
+    path.write_bytes(b"real dat")
+    with pytest.raises(ChecksumError, match="delete it"):
+        fetch(RemoteFile("set", "file.bin", (url,), good), cache)
+
+
+def test_data_dir_from_the_environment(tmp_path, monkeypatch):
+    (tmp_path / "set").mkdir()
+    (tmp_path / "set" / "f").write_bytes(b"x")
+    monkeypatch.setenv("DACL_DATA_DIR", str(tmp_path))
+    digest = "sha256:" + hashlib.sha256(b"x").hexdigest()
+    assert fetch(RemoteFile("set", "f", (), digest), download=False) == tmp_path / "set" / "f"
+
+
+@needs_shared
+def test_mnist_test_set_from_shared_data():
+    ds = load_dataset("mnist-test", data_dir=SHARED)
+    assert ds.X_train.shape == (8000, 784) and ds.X_test.shape == (2000, 784)
+    assert np.bincount(ds.y_train).min() > 700 and ds.X_train.max() == 1.0
+    five = load_dataset("mnist5k", data_dir=SHARED)
+    assert five.X_train.shape == (4000, 784) and np.bincount(five.y_test).tolist() == [100] * 10
+
+
+@needs_shared
+@pytest.mark.parametrize(
+    "name, train, test, classes", [("adult", 32561, 16281, 2), ("letter", 16000, 4000, 26),
+                                   ("magic", 15216, 3804, 2), ("spambase", 3680, 921, 2)],
+)  # fmt: skip
+def test_uci_datasets_from_shared_data(name, train, test, classes):
+    ds = load_dataset(name, data_dir=SHARED)
+    assert (len(ds.y_train), len(ds.y_test)) == (train, test)
+    assert len(set(ds.y_train)) == classes and set(ds.y_test) <= set(ds.y_train)
+    if name == "adult":
+        assert ds.X_train["workclass"].isna().sum() > 0 and ds.X_train["workclass"].dtype != np.float64
+        assert set(ds.y_test) == {"<=50K", ">50K"}
