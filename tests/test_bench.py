@@ -1,0 +1,26 @@
+import json
+
+from dacl.bench import BenchSetup, model_flops_per_sample, run_bench
+from dacl.cli import main
+
+
+def test_model_flops_count_linear_layers_and_similarity():
+    setup = BenchSetup(in_features=4, width=8, depth=2, head_depth=2, projection_dim=3)
+    linear = 4 * 8 + 8 * 8 + 8 * 8 + 8 * 3  # encoder 4->8->8, head 8->8->3
+    assert model_flops_per_sample(setup, 10) == 3 * (2 * 2 * linear + 2 * 20 * 3 * 2)
+
+
+def test_bench_on_a_tiny_model(tmp_path):
+    setup = BenchSetup(in_features=16, width=32, depth=2, steps=2)
+    report = run_bench(tmp_path, setup, batch_sizes=(32,), precisions=("float32",), roofline_size=128)
+    row = report["rows"][0]
+    for key in ("samples_per_s", "model_flops_per_s", "roofline_fraction", "speedup_vs_straightforward",
+                "noise_share", "loss_share", "peak_rss_mb"):  # fmt: skip
+        assert row[key] > 0, key
+    assert json.loads((tmp_path / "bench.json").read_text())["rows"][0]["batch_size"] == 32
+
+
+def test_cli_bench(tmp_path, capsys):
+    assert main(["bench", "--out", str(tmp_path), "--batch-sizes", "16", "--precisions", "float32", "--width", "16",
+                 "--depth", "1", "--in-features", "8", "--steps", "2"]) == 0  # fmt: skip
+    assert "samples/s" in capsys.readouterr().out and (tmp_path / "bench.md").is_file()

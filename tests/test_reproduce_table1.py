@@ -1,0 +1,81 @@
+import json
+
+import numpy as np
+import pytest
+
+import dacl.reproduce.table1 as table1
+from dacl.cli import main
+from dacl.data import registry
+from dacl.data.tabular import Dataset
+
+
+@pytest.fixture
+def toy(monkeypatch):
+    """A registered dataset whose test rows are all 5.0 while training rows lie in [0, 1]."""
+    rng = np.random.default_rng(0)
+
+    def load(seed=0, data_dir=None):
+        y = np.repeat([0, 1, 2], 60)
+        X = rng.random((180, 6)).astype(np.float32) + y[:, None] * 0.1
+        return Dataset("toy", X / X.max(), y, np.full((30, 6), 5.0, np.float32), np.repeat([0, 1, 2], 10))
+
+    monkeypatch.setitem(registry.DATASETS, "toy", load)
+    calls = []
+    original = table1.run_method
+
+    def recording(method, features, config, **kw):
+        calls.append((method, float(features.X_test.max()), len(features.y_train)))
+        return original(method, features, config, **kw)
+
+    monkeypatch.setattr(table1, "run_method", recording)
+    return calls
+
+
+def test_search_never_sees_the_test_split_and_rows_have_mean_and_std(toy, tmp_path):
+    results = table1.reproduce_table1("toy", "smoke", tmp_path, log=lambda *_: None)
+    searched = [c for c in toy if c[2] == 144]  # 80% of the 180 training rows
+    final = [c for c in toy if c[2] == 180]
+    assert searched and final
+    assert all(test_max < 2.0 for _, test_max, _ in searched)  # validation rows only (test rows scale to ~5)
+    assert all(test_max > 2.0 for _, test_max, _ in final)  # the real test rows
+    # the grid of the smoke budget: alpha in {0.7, 0.9} for dacl and dacl+; one sigma needs no search
+    assert sum(1 for m, *_ in searched if m == "dacl") == 2 and sum(1 for m, *_ in searched if m == "gaussian") == 0
+    rows = {r["method"]: r for r in results["rows"]}
+    assert list(rows) == ["none", "gaussian", "dacl", "dacl+", "supervised", "raw"]
+    assert rows["dacl"]["seeds"] == [0, 1] and len(rows["dacl"]["accuracies"]) == 2
+    assert rows["dacl"]["std"] == pytest.approx(np.std(rows["dacl"]["accuracies"]))
+    assert rows["dacl"]["hyperparameters"]["alpha"] in (0.7, 0.9)
+    saved = json.loads((tmp_path / "results.json").read_text())
+    assert saved["rows"][0]["method"] == "none" and (tmp_path / "table1.png").is_file()
+    assert "| DACL+ |" in (tmp_path / "table1.md").read_text()
+
+
+def test_a_stopped_reproduction_skips_what_is_done(toy, tmp_path, monkeypatch):
+    original = table1.run_method
+
+    class Stop(Exception):
+        pass
+
+    def stop_after_five(*args, **kw):
+        if len(toy) >= 5:
+            raise Stop
+        return original(*args, **kw)
+
+    monkeypatch.setattr(table1, "run_method", stop_after_five)
+    with pytest.raises(Stop):
+        table1.reproduce_table1("toy", "smoke", tmp_path, log=lambda *_: None)
+    assert len(list((tmp_path / "runs").glob("*.json"))) == 5
+    monkeypatch.setattr(table1, "run_method", original)
+    first = table1.reproduce_table1("toy", "smoke", tmp_path, log=lambda *_: None)
+    done = len(list((tmp_path / "runs").glob("*.json")))
+    again = table1.reproduce_table1("toy", "smoke", tmp_path, log=lambda *_: None)
+    assert len(list((tmp_path / "runs").glob("*.json"))) == done
+    assert [r["accuracy"] for r in first["rows"]] == [r["accuracy"] for r in again["rows"]]
+
+
+def test_cli_reproduce_table1_smoke(toy, tmp_path, capsys):
+    assert main(["reproduce", "table1", "--dataset", "toy", "--budget", "smoke", "--out", str(tmp_path),
+                 "--methods", "none,dacl,raw", "--quiet"]) == 0  # fmt: skip
+    out = capsys.readouterr().out
+    assert "| DACL |" in out and "wall time" in out
+    assert main(["reproduce", "table1", "--dataset", "toy", "--budget", "huge", "--out", str(tmp_path)]) == 2
