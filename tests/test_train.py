@@ -147,3 +147,14 @@ def test_bad_data_raises(data):
         pretrain(X, PretrainConfig(method="supervised", **TINY), y[:10], progress=False)
     with pytest.raises(ValueError, match="non-negative"):
         pretrain(X - 0.5, PretrainConfig(method="dacl+", **TINY), progress=False)
+
+
+@pytest.mark.slow
+def test_torch_compile_matches_eager_and_keeps_checkpoint_names(data, tmp_path):
+    X, _ = data
+    eager = pretrain(X, PretrainConfig(method="dacl", **TINY), progress=False)
+    compiled = pretrain(X, PretrainConfig(method="dacl", compile=True, **TINY), checkpoint_dir=tmp_path,
+                        progress=False)  # fmt: skip
+    for key, value in weights(eager.model).items():
+        assert torch.allclose(value, weights(compiled.model)[key], atol=1e-4), key
+    assert set(weights(load_model(tmp_path).model)) == set(weights(eager.model))

@@ -31,7 +31,17 @@ def _config_type(name: str):
         return float
     if name == "mixup_types":
         return lambda text: tuple(t.strip() for t in text.split(",") if t.strip())
+    if isinstance(default, bool):
+        return _boolean
     return type(default)
+
+
+def _boolean(text: str) -> bool:
+    if text.lower() in ("1", "true", "yes", "on"):
+        return True
+    if text.lower() in ("0", "false", "no", "off"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
 
 
 def _add_pretrain_options(parser: argparse.ArgumentParser) -> None:

@@ -67,6 +67,7 @@ class PretrainConfig:
     mix_at: int = 0
     precision: str = "float32"
     device: str = "cpu"
+    compile: bool = False
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -173,7 +174,7 @@ def _resolve_device(name: str) -> torch.device:
 
 
 def contrastive_step(
-    model: DACLModel, views, criterion: NTXentLoss, x: Tensor, mix_at: int, generator: torch.Generator
+    model: DACLModel | nn.Module, views, criterion: NTXentLoss, x: Tensor, mix_at: int, generator: torch.Generator
 ) -> Tensor:
     """Algorithm 1, lines 4-21, for one batch: views of h_l(x), both through the rest of h and g, NT-Xent.
 
@@ -275,6 +276,9 @@ def pretrain(
         leave=False,
     )
     autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=config.precision == "bfloat16")
+    # torch.compile'd views of the same modules: they share parameters with ``model``, whose
+    # state_dict (and so every checkpoint) keeps its plain names.
+    step_model = _CompiledModel(model) if config.compile else model
     model.train()
     for epoch in range(start_epoch, config.epochs):
         started = time.perf_counter()
@@ -289,9 +293,9 @@ def pretrain(
             x = data[index]
             with autocast:
                 if views is not None:
-                    loss = contrastive_step(model, views, criterion, x, config.mix_at, generator)
+                    loss = contrastive_step(step_model, views, criterion, x, config.mix_at, generator)
                 else:
-                    loss = F.cross_entropy(model(x).float(), labels[index])
+                    loss = F.cross_entropy(step_model(x).float(), labels[index])
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -320,6 +324,18 @@ def pretrain(
     bar.close()
     model.eval()
     return result
+
+
+class _CompiledModel(nn.Module):
+    """The encoder and head of a model, each through ``torch.compile``, sharing its parameters."""
+
+    def __init__(self, model: DACLModel) -> None:
+        super().__init__()
+        self.encoder = torch.compile(model.encoder)
+        self.head = torch.compile(model.head)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.head(self.encoder(x))
 
 
 def load_model(checkpoint_dir: str | Path) -> PretrainResult:
