@@ -10,7 +10,6 @@ so a stopped reproduction started again skips what is done.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import itertools
 import json
 import time
@@ -25,6 +24,7 @@ from dacl.checkpoint import write_atomic
 from dacl.data import load_dataset
 from dacl.data.tabular import Dataset
 from dacl.experiment import Features, prepare_features, run_method
+from dacl.reproduce import run_key
 from dacl.train import PretrainConfig
 
 __all__ = ["BUDGETS", "Budget", "PAPER_TABLE1", "reproduce_table1", "search_grid"]
@@ -84,10 +84,6 @@ def search_grid(method: str, budget: Budget) -> list[dict[str, float]]:
     return [{}]
 
 
-def _key(*parts: Any) -> str:
-    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:16]
-
-
 class _RunStore:
     """One JSON file per finished run under ``out/runs``; written atomically, read to skip work."""
 
@@ -95,7 +91,7 @@ class _RunStore:
         self.folder = out / "runs"
 
     def get_or_run(self, name: str, spec: dict[str, Any], run) -> dict[str, Any]:
-        path = self.folder / f"{name}-{_key(spec)}.json"
+        path = self.folder / f"{name}-{run_key(spec)}.json"
         if path.is_file():
             return json.loads(path.read_text())
         row, history = run()
