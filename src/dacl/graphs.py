@@ -1,6 +1,6 @@
 """Graph API in one place (needs torch_geometric: ``pip install dacl[graphs]``).
 
-    from dacl.graphs import GraphPretrainConfig, embed_graphs, load_tu, pretrain_graphs
+from dacl.graphs import GraphPretrainConfig, embed_graphs, load_tu, pretrain_graphs
 """
 
 from dacl.data.graphs import GraphDataset, load_tu

@@ -98,28 +98,37 @@ class _PairwiseView:
         return self.one_view(x, generator), self.one_view(x, generator)
 
 
-class LinearMixup(_PairwiseView):
+class _CoefficientMixup(_PairwiseView):
+    """Mixes each sample with a partner under a coefficient λ ~ U(lower, 1), one λ per sample."""
+
+    lower: float
+
+    def mix(self, x: Tensor, partner: Tensor, lam: Tensor) -> Tensor:
+        raise NotImplementedError
+
+    def one_view(self, x: Tensor, generator: torch.Generator | None) -> Tensor:
+        n = x.shape[0]
+        partner = x[sample_partners(n, generator, x.device)]
+        return self.mix(x, partner, _uniform(n, self.lower, x, generator))
+
+
+class LinearMixup(_CoefficientMixup):
     """Linear mixup noise, Eq. 3: x⁺ = λx + (1-λ)x̃ with λ ~ U(α, 1) per sample.
 
     ``alpha`` in [0.5, 1]; the paper searches {0.5, 0.6, 0.7, 0.8, 0.9} and uses 0.9 for graphs.
     """
 
     def __init__(self, alpha: float = 0.9) -> None:
-        self.alpha = _check_lower_bound("alpha", alpha)
+        self.alpha = self.lower = _check_lower_bound("alpha", alpha)
 
     def mix(self, x: Tensor, partner: Tensor, lam: Tensor) -> Tensor:
         return lam * x + (1.0 - lam) * partner
-
-    def one_view(self, x: Tensor, generator: torch.Generator | None) -> Tensor:
-        n = x.shape[0]
-        partner = x[sample_partners(n, generator, x.device)]
-        return self.mix(x, partner, _uniform(n, self.alpha, x, generator))
 
     def __repr__(self) -> str:
         return f"LinearMixup(alpha={self.alpha})"
 
 
-class GeometricMixup(_PairwiseView):
+class GeometricMixup(_CoefficientMixup):
     """Geometric mixup noise, Eq. 5: x⁺ = x^λ ⊙ x̃^(1-λ) with λ ~ U(β, 1) per sample.
 
     Defined only for non-negative inputs: negative values raise ``ValueError``.
@@ -128,15 +137,10 @@ class GeometricMixup(_PairwiseView):
     non_negative = True
 
     def __init__(self, beta: float = 0.9) -> None:
-        self.beta = _check_lower_bound("beta", beta)
+        self.beta = self.lower = _check_lower_bound("beta", beta)
 
     def mix(self, x: Tensor, partner: Tensor, lam: Tensor) -> Tensor:
         return x.pow(lam) * partner.pow(1.0 - lam)
-
-    def one_view(self, x: Tensor, generator: torch.Generator | None) -> Tensor:
-        n = x.shape[0]
-        partner = x[sample_partners(n, generator, x.device)]
-        return self.mix(x, partner, _uniform(n, self.beta, x, generator))
 
     def __repr__(self) -> str:
         return f"GeometricMixup(beta={self.beta})"

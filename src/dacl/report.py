@@ -8,7 +8,7 @@ from typing import Any
 
 from dacl.checkpoint import write_atomic
 
-__all__ = ["markdown_table", "plot_results", "write_results"]
+__all__ = ["markdown_table", "plot_loss_curves", "plot_results", "write_results"]
 
 
 def _percent(value: float | None) -> str:
@@ -27,6 +27,17 @@ def markdown_table(rows: list[dict[str, Any]]) -> str:
             f"{_percent(row.get('knn_accuracy'))} | {row['seconds']:.1f} |"
         )
     return "\n".join(lines) + "\n"
+
+
+def plot_loss_curves(axes, histories: dict[str, list[dict[str, float]]], ylabel: str = "NT-Xent loss") -> None:
+    """One loss curve per method with a history (the supervised cross-entropy is left out)."""
+    for method, history in histories.items():
+        if history and method != "supervised":
+            axes.plot([h["epoch"] for h in history], [h["loss"] for h in history], label=method)
+    axes.set_xlabel("epoch")
+    axes.set_ylabel(ylabel)
+    if axes.lines:
+        axes.legend()
 
 
 def plot_results(results: dict[str, Any], path: Path) -> None:
@@ -48,14 +59,8 @@ def plot_results(results: dict[str, Any], path: Path) -> None:
     bars.set_ylabel("test accuracy (%)")
     bars.set_title(f"{rows[0]['dataset']}: linear evaluation")
     bars.legend(loc="upper center", bbox_to_anchor=(0.5, -0.18), ncols=2, frameon=False)
-    for method, history in results.get("histories", {}).items():
-        if history and method != "supervised":
-            curves.plot([h["epoch"] for h in history], [h["loss"] for h in history], label=method)
-    curves.set_xlabel("epoch")
-    curves.set_ylabel("NT-Xent loss")
+    plot_loss_curves(curves, results.get("histories", {}))
     curves.set_title("pretraining loss")
-    if curves.lines:
-        curves.legend()
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

@@ -24,6 +24,7 @@ from dacl.checkpoint import write_atomic
 from dacl.data import load_dataset
 from dacl.data.tabular import Dataset
 from dacl.experiment import Features, prepare_features, run_method
+from dacl.report import plot_loss_curves
 from dacl.reproduce import run_key
 from dacl.train import PretrainConfig
 
@@ -233,13 +234,7 @@ def write_table1(results: dict[str, Any], out: Path) -> None:
     bars.set_ylim(max(0, min(100 * r["accuracy"] for r in rows) - 10), 100)
     bars.set_ylabel("test accuracy (%), mean ± std over seeds")
     bars.set_title(f"{results['dataset']['name']}, budget {results['budget']['name']}")
-    for method, history in results["histories"].items():
-        if history and method != "supervised":
-            curves.plot([h["epoch"] for h in history], [h["loss"] for h in history], label=method)
-    curves.set_xlabel("epoch")
-    curves.set_ylabel("NT-Xent loss (seed 0)")
-    if curves.lines:
-        curves.legend()
+    plot_loss_curves(curves, results["histories"], "NT-Xent loss (seed 0)")
     fig.tight_layout()
     fig.savefig(out / "table1.png", dpi=110)
     plt.close(fig)
