@@ -178,3 +178,6 @@ def test_reproduce_table4_smoke_end_to_end(tmp_path, capsys):
     stored = len(list((out / "runs").glob("*.json")))
     assert main(args) == 0  # a second run reuses every stored run
     assert len(list((out / "runs").glob("*.json"))) == stored
+    assert main([*args, "--methods", "dacl@1"]) == 0  # hidden mixup after an intermediate layer
+    assert "mix after layer 1" in (out / "table4.md").read_text()
+    assert main([*args, "--methods", "graphcl"]) == 2
