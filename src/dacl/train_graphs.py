@@ -10,11 +10,9 @@ mixed embeddings (one λ and one partner per graph and per view, as in Algorithm
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -195,12 +193,3 @@ def pretrain_graphs(
     bar.close()
     encoder.eval()
     return result
-
-
-def config_from(values: dict[str, Any]) -> GraphPretrainConfig:
-    """A config from a dict, rejecting unknown keys."""
-    names = {f.name for f in dataclasses.fields(GraphPretrainConfig)}
-    unknown = sorted(set(values) - names)
-    if unknown:
-        raise ValueError(f"unknown graph pretraining option(s): {', '.join(unknown)}.")
-    return GraphPretrainConfig(**values)

@@ -13,7 +13,7 @@ import dataclasses
 import itertools
 import json
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -57,7 +57,6 @@ class Budget:
     sigmas: tuple[float, ...] = (0.05, 0.1, 0.3, 0.5)
     temperatures: tuple[float, ...] = (0.1, 0.5, 1.0)
     max_train: int | None = None  # subsample the training split (smoke tests only)
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 BUDGETS = {
