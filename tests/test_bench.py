@@ -11,16 +11,18 @@ def test_model_flops_count_linear_layers_and_similarity():
 
 
 def test_bench_on_a_tiny_model(tmp_path):
-    setup = BenchSetup(in_features=16, width=32, depth=2, steps=2)
+    setup = BenchSetup(in_features=16, width=32, depth=2, steps=2, repeats=2)
     report = run_bench(tmp_path, setup, batch_sizes=(32,), precisions=("float32",), roofline_size=128)
     row = report["rows"][0]
     for key in ("samples_per_s", "model_flops_per_s", "roofline_fraction", "speedup_vs_straightforward",
                 "noise_share", "loss_share", "peak_rss_mb"):  # fmt: skip
         assert row[key] > 0, key
+    assert len(row["samples_per_s_runs"]) == len(row["straightforward_samples_per_s_runs"]) == 2
+    assert row["samples_per_s"] == max(row["samples_per_s_runs"])
     assert json.loads((tmp_path / "bench.json").read_text())["rows"][0]["batch_size"] == 32
 
 
 def test_cli_bench(tmp_path, capsys):
     assert main(["bench", "--out", str(tmp_path), "--batch-sizes", "16", "--precisions", "float32", "--width", "16",
-                 "--depth", "1", "--in-features", "8", "--steps", "2"]) == 0  # fmt: skip
+                 "--depth", "1", "--in-features", "8", "--steps", "2", "--repeats", "1"]) == 0  # fmt: skip
     assert "samples/s" in capsys.readouterr().out and (tmp_path / "bench.md").is_file()

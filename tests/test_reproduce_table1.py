@@ -79,3 +79,12 @@ def test_cli_reproduce_table1_smoke(toy, tmp_path, capsys):
     out = capsys.readouterr().out
     assert "| DACL |" in out and "wall time" in out
     assert main(["reproduce", "table1", "--dataset", "toy", "--budget", "huge", "--out", str(tmp_path)]) == 2
+
+
+def test_step_cap_lowers_epochs_only_on_large_data():
+    from dacl.reproduce.table1 import epochs_within
+
+    assert epochs_within(100, 800, n_train=4000, batch_size=512) == 100  # 7 steps/epoch: 700 steps
+    assert epochs_within(100, 800, n_train=32561, batch_size=512) == 13  # 63 steps/epoch: ceil(800/63)
+    assert epochs_within(100, None, n_train=32561, batch_size=512) == 100
+    assert epochs_within(5, 800, n_train=10, batch_size=512) == 5  # fewer rows than a batch: one step/epoch

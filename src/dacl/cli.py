@@ -116,6 +116,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--depth", type=int, default=12)
     bench.add_argument("--in-features", dest="in_features", type=int, default=784)
     bench.add_argument("--steps", type=int, default=10, help="timed steps per configuration")
+    bench.add_argument("--repeats", type=int, default=3, help="alternate measurements of dacl and straightforward")
 
     reproduce = sub.add_parser("reproduce", help="reproduce a table of the paper")
     tables = reproduce.add_subparsers(dest="table", required=True)
@@ -323,7 +324,8 @@ def cmd_bench(args: argparse.Namespace) -> dict[str, Any]:
     unknown = set(precisions) - {"float32", "bfloat16"}
     if unknown:
         raise ValueError(f"unknown precision(s) {sorted(unknown)}; choose float32 and/or bfloat16.")
-    setup = BenchSetup(in_features=args.in_features, width=args.width, depth=args.depth, steps=args.steps)
+    setup = BenchSetup(in_features=args.in_features, width=args.width, depth=args.depth, steps=args.steps,
+                       repeats=args.repeats)  # fmt: skip
     batch_sizes = tuple(int(b) for b in args.batch_sizes.split(","))
     report = run_bench(args.out, setup, batch_sizes, precisions)
     table = bench_table(report)

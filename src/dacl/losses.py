@@ -22,8 +22,9 @@ class NTXentLoss(nn.Module):
         L = 1/(2N) Σ_k [ℓ(2k-1, 2k) + ℓ(2k, 2k-1)],
         ℓ(i, j) = -log( exp(s_ij/τ) / Σ_{k≠i} exp(s_ik/τ) ),  s = cosine similarity,
 
-    the anchor itself left out of the denominator. One (2N x 2N) similarity matrix and a
-    log-sum-exp (``cross_entropy``) keep it exact and stable at τ = 0.1 and for large inputs.
+    the anchor itself left out of the denominator. The (2N x 2N) similarity matrix is the only
+    large buffer: :class:`_FusedInfoNCE` turns it into exponentials in place (row maximum
+    subtracted, so it stays stable at small τ) and reuses it for the gradient.
 
     The anchors are this process's 2N views; the candidates of the denominator come from
     ``_gather_candidates``. With ``gather_distributed=True`` under an initialised
@@ -56,23 +57,56 @@ class NTXentLoss(nn.Module):
         n = z1.shape[0]
         if n < 2:
             raise ValueError("NT-Xent needs at least 2 samples per batch to have negatives, got 1.")
-        z1 = F.normalize(z1.float(), dim=1)
-        z2 = F.normalize(z2.float(), dim=1)
+        dtype = torch.promote_types(z1.dtype, torch.float32)  # bf16/fp16 projections: the loss in float32
+        z1 = F.normalize(z1.to(dtype), dim=1)
+        z2 = F.normalize(z2.to(dtype), dim=1)
         anchors = torch.cat([z1, z2], dim=0)  # (2N, K)
         all1, offset = self._gather_candidates(z1)
         all2, _ = self._gather_candidates(z2)
         m = all1.shape[0]
         candidates = torch.cat([all1, all2], dim=0)  # (2M, K), M = N x world size
-        logits = anchors @ candidates.T / self.temperature  # (2N, 2M)
-
         local = torch.arange(n, device=z1.device) + offset
         self_index = torch.cat([local, local + m])
         positive_index = torch.cat([local + m, local])
-        rows = torch.arange(2 * n, device=z1.device)
-        self_mask = torch.zeros_like(logits, dtype=torch.bool)
-        self_mask[rows, self_index] = True
-        logits = logits.masked_fill(self_mask, float("-inf"))
-        return F.cross_entropy(logits, positive_index)
+        return _FusedInfoNCE.apply(anchors, candidates, self_index, positive_index, self.temperature)
 
     def extra_repr(self) -> str:
         return f"temperature={self.temperature}, gather_distributed={self.gather_distributed}"
+
+
+class _FusedInfoNCE(torch.autograd.Function):
+    """Mean over anchors i of ``logsumexp_{j≠self(i)} s_ij - s_{i,pos(i)}``, ``s = A Cᵀ / τ``.
+
+    Same value and gradient as ``cross_entropy`` on the masked logits, with one (R x C) buffer
+    instead of four: the logits are exponentiated in place, kept for backward, and turned in place
+    into the gradient ``softmax - onehot(pos)``. Backward may therefore run only once.
+    """
+
+    @staticmethod
+    def forward(ctx, anchors: Tensor, candidates: Tensor, self_index: Tensor, positive_index: Tensor,
+                temperature: float) -> Tensor:  # fmt: skip
+        rows = torch.arange(anchors.shape[0], device=anchors.device)
+        scaled = anchors / temperature
+        weights = scaled @ candidates.T  # (R, C) logits, then exp(logit - row max)
+        weights[rows, self_index] = float("-inf")
+        row_max = weights.amax(dim=1, keepdim=True)
+        weights.sub_(row_max).exp_()
+        row_sum = weights.sum(dim=1, keepdim=True)
+        positive = (scaled * candidates[positive_index]).sum(dim=1)
+        loss = (row_sum.log() + row_max).squeeze(1).sub(positive).mean()
+        ctx.save_for_backward(anchors, candidates, weights, row_sum, positive_index)
+        ctx.temperature = temperature
+        ctx.used = False
+        return loss
+
+    @staticmethod
+    def backward(ctx, grad_loss: Tensor):
+        if ctx.used:
+            raise RuntimeError("NTXentLoss reuses its buffers: backward through it can run only once per forward.")
+        ctx.used = True
+        anchors, candidates, weights, row_sum, positive_index = ctx.saved_tensors
+        rows = torch.arange(anchors.shape[0], device=anchors.device)
+        grad_logits = weights.div_(row_sum)  # softmax over candidates
+        grad_logits[rows, positive_index] -= 1.0
+        grad_logits.mul_(grad_loss / (anchors.shape[0] * ctx.temperature))
+        return grad_logits @ candidates, grad_logits.T @ anchors, None, None, None
