@@ -181,3 +181,6 @@ def test_reproduce_table4_smoke_end_to_end(tmp_path, capsys):
     assert main([*args, "--methods", "dacl@1"]) == 0  # hidden mixup after an intermediate layer
     assert "mix after layer 1" in (out / "table4.md").read_text()
     assert main([*args, "--methods", "graphcl"]) == 2
+    assert main([*args, "--methods", "dacl", "--repeats", "1"]) == 0  # seed 0's stored run, no new training
+    assert len(list((out / "runs").glob("*.json"))) == stored + 2
+    assert "(1 seed)" in (out / "table4.md").read_text()

@@ -137,6 +137,7 @@ def build_parser() -> argparse.ArgumentParser:
         default="dacl,infograph,none",
         help="comma-separated: dacl, dacl+, gaussian, infograph, none; dacl@L mixes after GIN layer L, not the output",
     )
+    table4.add_argument("--repeats", type=int, default=None, help="seeds per row (default: the budget's)")
 
     for name, command in sub.choices.items():
         if name == "reproduce":  # its tables take their own options
@@ -361,7 +362,8 @@ def _reproduce_table4(args: argparse.Namespace) -> dict[str, Any]:
     if unknown:
         raise ValueError(f"unknown graph method(s) {sorted(unknown)}; choose from {', '.join(GRAPH_METHODS)}.")
     datasets = [d.strip() for d in args.datasets.split(",") if d.strip()]
-    results = reproduce_table4(datasets, args.budget, args.out, data_dir=args.data_dir, methods=methods)
+    results = reproduce_table4(datasets, args.budget, args.out, data_dir=args.data_dir, methods=methods,
+                               repeats=args.repeats)  # fmt: skip
     print(table4_markdown(results), end="")
     print(f"wall time {results['seconds']:.0f} s; wrote {args.out}/results.json, table4.md")
     return results

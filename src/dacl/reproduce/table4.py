@@ -89,12 +89,20 @@ def reproduce_table4(
     *,
     data_dir: str | Path | None = None,
     methods: tuple[str, ...] = METHODS,
+    repeats: int | None = None,
     log=print,
 ) -> dict[str, Any]:
-    """Every method on every dataset; writes results.json and table4.md into ``out``."""
+    """Every method on every dataset; writes results.json and table4.md into ``out``.
+
+    ``repeats`` overrides the budget's number of seeds (0 .. repeats-1); finished runs are reused.
+    """
     if budget_name not in GRAPH_BUDGETS:
         raise ValueError(f"unknown budget {budget_name!r}; choose one of {', '.join(GRAPH_BUDGETS)}.")
     budget = GRAPH_BUDGETS[budget_name]
+    if repeats is not None:
+        if repeats < 1:
+            raise ValueError(f"repeats must be at least 1, got {repeats}.")
+        budget = dataclasses.replace(budget, repeats=repeats)
     out = Path(out)
     started = time.perf_counter()
     rows = []
@@ -152,6 +160,9 @@ def table4_markdown(results: dict[str, Any]) -> str:
         for name in datasets:
             row = cell.get((method, name))
             ours = "" if row is None else f"{100 * row['accuracy']:.1f} ± {100 * row['std']:.1f}"
+            budget = GRAPH_BUDGETS.get(results["budget"]["name"])
+            if row is not None and budget is not None and len(row["seeds"]) != budget.repeats:
+                ours += f" ({len(row['seeds'])} seed{'s' if len(row['seeds']) != 1 else ''})"
             paper = PAPER_TABLE4.get(name, {}).get(method)
             parts.append(ours + (f" (paper {paper[0]:.1f} ± {paper[1]:.1f})" if paper else ""))
         lines.append(f"| {label(method)} | " + " | ".join(parts) + " |")
