@@ -97,3 +97,12 @@ def test_second_backward_through_reused_buffer_raises():
     loss.backward(retain_graph=True)
     with pytest.raises(RuntimeError, match="only once"):
         loss.backward()
+
+
+def test_loss_stays_float32_under_bfloat16_autocast():
+    g = torch.Generator().manual_seed(5)
+    z1, z2 = torch.randn(64, 16, generator=g), torch.randn(64, 16, generator=g)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        inside = NTXentLoss(0.1)(z1, z2)
+    assert inside.dtype == torch.float32
+    assert inside.item() == pytest.approx(NTXentLoss(0.1)(z1, z2).item(), rel=1e-6)

@@ -79,21 +79,23 @@ class _FusedInfoNCE(torch.autograd.Function):
 
     Same value and gradient as ``cross_entropy`` on the masked logits, with one (R x C) buffer
     instead of four: the logits are exponentiated in place, kept for backward, and turned in place
-    into the gradient ``softmax - onehot(pos)``. Backward may therefore run only once.
+    into the gradient ``softmax - onehot(pos)``. Backward may therefore run only once. Both passes
+    run in float32 even inside a bfloat16 autocast region.
     """
 
     @staticmethod
     def forward(ctx, anchors: Tensor, candidates: Tensor, self_index: Tensor, positive_index: Tensor,
                 temperature: float) -> Tensor:  # fmt: skip
-        rows = torch.arange(anchors.shape[0], device=anchors.device)
-        scaled = anchors / temperature
-        weights = scaled @ candidates.T  # (R, C) logits, then exp(logit - row max)
-        weights[rows, self_index] = float("-inf")
-        row_max = weights.amax(dim=1, keepdim=True)
-        weights.sub_(row_max).exp_()
-        row_sum = weights.sum(dim=1, keepdim=True)
-        positive = (scaled * candidates[positive_index]).sum(dim=1)
-        loss = (row_sum.log() + row_max).squeeze(1).sub(positive).mean()
+        with torch.autocast(anchors.device.type, enabled=False):
+            rows = torch.arange(anchors.shape[0], device=anchors.device)
+            scaled = anchors / temperature
+            weights = scaled @ candidates.T  # (R, C) logits, then exp(logit - row max)
+            weights[rows, self_index] = float("-inf")
+            row_max = weights.amax(dim=1, keepdim=True)
+            weights.sub_(row_max).exp_()
+            row_sum = weights.sum(dim=1, keepdim=True)
+            positive = (scaled * candidates[positive_index]).sum(dim=1)
+            loss = (row_sum.log() + row_max).squeeze(1).sub(positive).mean()
         ctx.save_for_backward(anchors, candidates, weights, row_sum, positive_index)
         ctx.temperature = temperature
         ctx.used = False
@@ -105,8 +107,9 @@ class _FusedInfoNCE(torch.autograd.Function):
             raise RuntimeError("NTXentLoss reuses its buffers: backward through it can run only once per forward.")
         ctx.used = True
         anchors, candidates, weights, row_sum, positive_index = ctx.saved_tensors
-        rows = torch.arange(anchors.shape[0], device=anchors.device)
-        grad_logits = weights.div_(row_sum)  # softmax over candidates
-        grad_logits[rows, positive_index] -= 1.0
-        grad_logits.mul_(grad_loss / (anchors.shape[0] * ctx.temperature))
-        return grad_logits @ candidates, grad_logits.T @ anchors, None, None, None
+        with torch.autocast(anchors.device.type, enabled=False):
+            rows = torch.arange(anchors.shape[0], device=anchors.device)
+            grad_logits = weights.div_(row_sum)  # softmax over candidates
+            grad_logits[rows, positive_index] -= 1.0
+            grad_logits.mul_(grad_loss / (anchors.shape[0] * ctx.temperature))
+            return grad_logits @ candidates, grad_logits.T @ anchors, None, None, None
