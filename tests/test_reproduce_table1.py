@@ -88,3 +88,20 @@ def test_step_cap_lowers_epochs_only_on_large_data():
     assert epochs_within(100, 800, n_train=32561, batch_size=512) == 13  # 63 steps/epoch: ceil(800/63)
     assert epochs_within(100, None, n_train=32561, batch_size=512) == 100
     assert epochs_within(5, 800, n_train=10, batch_size=512) == 5  # fewer rows than a batch: one step/epoch
+
+
+def test_claim_verdicts_and_summary():
+    from dacl.reproduce.table1 import claim_verdicts, table1_summary
+
+    def row(method, accuracy, std):
+        return {"method": method, "accuracy": accuracy, "std": std}
+
+    results = {"dataset": {"name": "toy"}, "rows": [
+        row("none", 0.80, 0.01), row("gaussian", 0.90, 0.01), row("dacl", 0.85, 0.01), row("dacl+", 0.855, 0.01),
+        row("supervised", 0.95, 0.01)]}  # fmt: skip
+    verdicts = dict(claim_verdicts(results))
+    assert verdicts["DACL beats Gaussian-noise"].startswith("does not hold (-5.00")
+    assert verdicts["DACL beats No-Pretraining"].startswith("holds (+5.00")
+    assert verdicts["DACL+ adds to DACL"].startswith("within noise (+0.50")
+    summary = table1_summary([results])
+    assert "| DACL+ | 85.50 ± 1.00 |" in summary and "| DACL beats Gaussian-noise | does not hold" in summary

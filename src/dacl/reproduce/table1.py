@@ -253,3 +253,47 @@ def write_table1(results: dict[str, Any], out: Path) -> None:
     fig.tight_layout()
     fig.savefig(out / "table1.png", dpi=110)
     plt.close(fig)
+
+
+# The paper's claims about Table 1, as (name, better method(s), worse method): the best of the
+# "better" rows is compared with the "worse" row.
+CLAIMS = (
+    ("DACL beats Gaussian-noise", ("dacl",), "gaussian"),
+    ("DACL beats No-Pretraining", ("dacl",), "none"),
+    ("DACL+ adds to DACL", ("dacl+",), "dacl"),
+    ("the probe on DACL/DACL+ features beats full supervised training", ("dacl", "dacl+"), "supervised"),
+)
+
+
+def claim_verdicts(results: dict[str, Any]) -> list[tuple[str, str]]:
+    """Each claim of :data:`CLAIMS` on one dataset: ``holds``, ``does not hold`` or ``within noise``
+    (the means differ by less than the larger of the two standard deviations over seeds)."""
+    rows = {r["method"]: r for r in results["rows"]}
+    verdicts = []
+    for name, better, worse in CLAIMS:
+        if worse not in rows or not any(m in rows for m in better):
+            continue
+        best = max((rows[m] for m in better if m in rows), key=lambda r: r["accuracy"])
+        difference = best["accuracy"] - rows[worse]["accuracy"]
+        noise = max(best["std"], rows[worse]["std"])
+        verdict = "within noise" if abs(difference) < noise else "holds" if difference > 0 else "does not hold"
+        verdicts.append((name, f"{verdict} ({100 * difference:+.2f} points)"))
+    return verdicts
+
+
+def table1_summary(all_results: list[dict[str, Any]]) -> str:
+    """Methods as rows, datasets as columns (test accuracy %, mean ± std), then the claims per dataset."""
+    names = [r["dataset"]["name"] for r in all_results]
+    cell = {(row["method"], r["dataset"]["name"]): row for r in all_results for row in r["rows"]}
+    lines = ["| method | " + " | ".join(names) + " |", "|---|" + "---:|" * len(names)]
+    for method in METHODS:
+        if not any((method, n) in cell for n in names):
+            continue
+        values = [cell.get((method, n)) for n in names]
+        texts = ["" if v is None else f"{100 * v['accuracy']:.2f} ± {100 * v['std']:.2f}" for v in values]
+        lines.append(f"| {LABELS[method]} | " + " | ".join(texts) + " |")
+    lines += ["", "| claim | " + " | ".join(names) + " |", "|---|" + "---|" * len(names)]
+    verdicts = [dict(claim_verdicts(r)) for r in all_results]
+    for name, _, _ in CLAIMS:
+        lines.append(f"| {name} | " + " | ".join(v.get(name, "") for v in verdicts) + " |")
+    return "\n".join(lines) + "\n"
