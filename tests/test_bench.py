@@ -15,7 +15,7 @@ def test_bench_on_a_tiny_model(tmp_path):
     report = run_bench(tmp_path, setup, batch_sizes=(32,), precisions=("float32",), roofline_size=128)
     row = report["rows"][0]
     for key in ("samples_per_s", "model_flops_per_s", "roofline_fraction", "speedup_vs_straightforward",
-                "noise_share", "loss_share", "peak_rss_mb"):  # fmt: skip
+                "noise_share", "loss_share", "loss_speedup_vs_cross_entropy", "peak_rss_mb"):  # fmt: skip
         assert row[key] > 0, key
     assert len(row["samples_per_s_runs"]) == len(row["straightforward_samples_per_s_runs"]) == 2
     assert row["samples_per_s"] == max(row["samples_per_s_runs"])
