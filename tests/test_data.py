@@ -69,3 +69,11 @@ def test_preprocessor_scales_to_unit_interval_and_one_hot_encodes(frame):
     X = frame.drop(columns="target")
     out = make_preprocessor(X).fit_transform(X)
     assert out.shape == (20, 1 + 3) and out.min() >= 0 and out.max() <= 1 and np.isfinite(out).all()
+
+
+def test_preprocessor_on_integer_column_names_from_a_headerless_table():
+    # letter's columns are named 1..16 once its label column 0 is taken out: names, not positions
+    X = pd.DataFrame(np.arange(24, dtype=float).reshape(4, 6), columns=range(1, 7))
+    X[7] = ["a", "b", "a", "b"]
+    out = make_preprocessor(X).fit_transform(X)
+    assert out.shape == (4, 8) and out.min() == 0 and out.max() == 1

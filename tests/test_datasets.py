@@ -14,6 +14,7 @@ import pytest
 from dacl.data import images, load_dataset
 from dacl.data.download import ChecksumError, RemoteFile, fetch
 from dacl.data.images import permute_pixels, read_cifar_batch, read_idx
+from dacl.experiment import prepare_features
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 needs_shared = pytest.mark.skipif(not SHARED.is_dir(), reason="../shared/data is not beside the checkout")
@@ -137,3 +138,6 @@ def test_uci_datasets_from_shared_data(name, train, test, classes):
     if name == "adult":
         assert ds.X_train["workclass"].isna().sum() > 0 and ds.X_train["workclass"].dtype != np.float64
         assert set(ds.y_test) == {"<=50K", ">50K"}
+    features = prepare_features(ds)  # what every method trains on: finite, in [0, 1]
+    assert features.X_train.shape[0] == train and np.isfinite(features.X_train).all()
+    assert features.X_train.min() == 0 and features.X_train.max() == 1

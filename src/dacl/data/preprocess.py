@@ -40,11 +40,12 @@ def make_preprocessor(X, scale: str = "minmax", impute: bool = True) -> ColumnTr
     non-negative so that geometric mixup (Eq. 5) and DACL+ apply."""
     if scale not in SCALERS:
         raise ValueError(f"scale must be one of {sorted(SCALERS)}, got {scale!r}.")
-    categorical = categorical_columns(X)
-    if isinstance(X, pd.DataFrame):
-        numeric = [c for c in X.columns if c not in categorical]
-    else:
-        numeric = list(range(np.asarray(X).shape[1]))
+    # Columns by position, not by name: a table read without a header has integer names (1, 2, ...)
+    # that ColumnTransformer would take for positions.
+    names = list(X.columns) if isinstance(X, pd.DataFrame) else list(range(np.asarray(X).shape[1]))
+    categorical_names = set(categorical_columns(X))
+    categorical = [i for i, name in enumerate(names) if name in categorical_names]
+    numeric = [i for i, name in enumerate(names) if name not in categorical_names]
     numeric_steps = [("impute", SimpleImputer(strategy="median"))] if impute else []
     numeric_steps.append(("scale", SCALERS[scale]()))
     categorical_steps = [("impute", SimpleImputer(strategy="most_frequent"))] if impute else []
