@@ -106,10 +106,12 @@ class _CoefficientMixup(_PairwiseView):
     def mix(self, x: Tensor, partner: Tensor, lam: Tensor) -> Tensor:
         raise NotImplementedError
 
+    def mix_with(self, x: Tensor, partner: Tensor, generator: torch.Generator | None) -> Tensor:
+        """Row i of ``x`` mixed with row i of ``partner`` under its own λ ~ U(lower, 1)."""
+        return self.mix(x, partner, _uniform(x.shape[0], self.lower, x, generator))
+
     def one_view(self, x: Tensor, generator: torch.Generator | None) -> Tensor:
-        n = x.shape[0]
-        partner = x[sample_partners(n, generator, x.device)]
-        return self.mix(x, partner, _uniform(n, self.lower, x, generator))
+        return self.mix_with(x, x[sample_partners(x.shape[0], generator, x.device)], generator)
 
 
 class LinearMixup(_CoefficientMixup):
@@ -173,9 +175,12 @@ class BinaryMixup(_PairwiseView):
     def mix(self, x: Tensor, partner: Tensor, mask: Tensor) -> Tensor:
         return torch.lerp(partner, x, mask)
 
-    def one_view(self, x: Tensor, generator: torch.Generator | None) -> Tensor:
-        partner = x[sample_partners(x.shape[0], generator, x.device)]
+    def mix_with(self, x: Tensor, partner: Tensor, generator: torch.Generator | None) -> Tensor:
+        """Row i of ``x`` mixed with row i of ``partner`` under its own mask."""
         return self.mix(x, partner, self.keep_mask(x, generator))
+
+    def one_view(self, x: Tensor, generator: torch.Generator | None) -> Tensor:
+        return self.mix_with(x, x[sample_partners(x.shape[0], generator, x.device)], generator)
 
     def __repr__(self) -> str:
         return f"BinaryMixup(rho={self.rho})"
@@ -202,8 +207,9 @@ class MixupPlus:
     """DACL+: per sample, one of linear (Eq. 3), geometric (Eq. 5) and binary (Eq. 6) mixup.
 
     Each sample draws its type uniformly from ``types`` once, and that type makes both of its views;
-    λ, masks and partners are drawn independently per view as in Algorithm 1. The whole batch is
-    mixed by every type and the result picked per sample, so there is no Python loop over samples.
+    λ, masks and partners are drawn independently per view as in Algorithm 1. Each type mixes only
+    its own rows (one batched call per type), so there is no Python loop over samples and no work
+    is thrown away.
     Geometric mixup needs non-negative inputs; drop it from ``types`` for signed data.
     """
 
@@ -229,10 +235,11 @@ class MixupPlus:
         return torch.randint(0, len(self.types), (n,), generator=generator, device=device)
 
     def _one_view(self, x: Tensor, kinds: Tensor, generator: torch.Generator | None) -> Tensor:
+        partner = x[sample_partners(x.shape[0], generator, x.device)]
         view = torch.empty_like(x)
         for index, name in enumerate(self.types):  # at most three batched mixes, not a sample loop
-            mixed = getattr(self, name).one_view(x, generator)
-            view = torch.where((kinds == index).unsqueeze(1), mixed, view)
+            rows = (kinds == index).nonzero().squeeze(1)
+            view[rows] = getattr(self, name).mix_with(x[rows], partner[rows], generator)
         return view
 
     def views_and_types(self, x: Tensor, generator: torch.Generator | None = None) -> tuple[Tensor, Tensor, Tensor]:
