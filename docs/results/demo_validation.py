@@ -1,9 +1,13 @@
-import itertools, time, numpy as np, dataclasses
+import dataclasses
+import time
+
 from sklearn.model_selection import train_test_split
+
 from dacl.data import load_dataset
 from dacl.data.tabular import Dataset
 from dacl.experiment import prepare_features, run_method
 from dacl.train import PretrainConfig
+
 ds = load_dataset("digits")
 Xtr, Xva, ytr, yva = train_test_split(ds.X_train, ds.y_train, test_size=0.2, stratify=ds.y_train, random_state=0)
 f = prepare_features(Dataset("digits-val", Xtr, ytr, Xva, yva))
@@ -14,4 +18,4 @@ grid += [("dacl+", dict(alpha=a, rho=r, lr=0.5)) for a in (0.5, 0.7, 0.9) for r 
 for m, kw in grid:
     t = time.time()
     row, h = run_method(m, f, dataclasses.replace(base, **kw))
-    print(m, kw, f"val_acc={row['accuracy']:.4f} knn={row['knn_accuracy']:.4f} {time.time()-t:.1f}s", flush=True)
+    print(m, kw, f"val_acc={row['accuracy']:.4f} knn={row['knn_accuracy']:.4f} {time.time() - t:.1f}s", flush=True)
