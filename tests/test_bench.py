@@ -6,8 +6,10 @@ from dacl.cli import main
 
 def test_model_flops_count_linear_layers_and_similarity():
     setup = BenchSetup(in_features=4, width=8, depth=2, head_depth=2, projection_dim=3)
-    linear = 4 * 8 + 8 * 8 + 8 * 8 + 8 * 3  # encoder 4->8->8, head 8->8->3
-    assert model_flops_per_sample(setup, 10) == 3 * (2 * 2 * linear + 2 * 20 * 3 * 2)
+    first, rest = 4 * 8, 8 * 8 + 8 * 8 + 8 * 3  # encoder 4->8->8, head 8->8->3
+    # two views: forward (2 FLOPs a multiply-add), backward 2x forward except the first layer's
+    # missing input gradient; similarity of 2N = 20 views with K = 3, forward and backward
+    assert model_flops_per_sample(setup, 10) == 2 * (2 * first * 2 + 2 * rest * 3) + 3 * (2 * 20 * 3 * 2)
 
 
 def test_bench_on_a_tiny_model(tmp_path):

@@ -74,15 +74,17 @@ def matmul_flops(dtype: torch.dtype, size: int = 2048, repeats: int = 5, rows: i
 
 
 def model_flops_per_sample(setup: BenchSetup, batch_size: int) -> float:
-    """Matrix-multiply FLOPs of one training step per sample: both views forward (2 views) and
-    backward (2x forward) through every Linear layer, plus the (2N x 2N) similarity matrix."""
-    sizes = [setup.in_features] + [setup.width] * setup.depth
-    linear = sum(a * b for a, b in zip(sizes[:-1], sizes[1:]))
+    """Matrix-multiply FLOPs of one training step per sample: both views forward through every
+    Linear layer and backward (weight and input gradients: 2x forward; the first layer's input is
+    data, so it gets no input gradient: 1x), plus the (2N x 2N) similarity forward and backward."""
+    first = setup.in_features * setup.width
+    sizes = [setup.width] * setup.depth
+    rest = sum(a * b for a, b in zip(sizes[:-1], sizes[1:]))
     head = [setup.width] * setup.head_depth + [setup.projection_dim]
-    linear += sum(a * b for a, b in zip(head[:-1], head[1:]))
-    per_view_forward = 2 * linear
+    rest += sum(a * b for a, b in zip(head[:-1], head[1:]))
+    per_view = 2 * first * 2 + 2 * rest * 3  # 2 FLOPs a multiply-add; forward + backward
     similarity = 2 * (2 * batch_size) * setup.projection_dim * 2  # (2N x K) @ (K x 2N), per sample
-    return 3 * (2 * per_view_forward + similarity)
+    return 2 * per_view + 3 * similarity
 
 
 def _measure_loop(setup: BenchSetup, batch_size: int, precision: str) -> float:
