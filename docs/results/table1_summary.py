@@ -1,6 +1,6 @@
 """Summary of docs/results/table1/*/results.json: one table over datasets and the paper's claims.
 
-python docs/results/table1_summary.py > docs/results/table1-summary.md
+python docs/results/table1_summary.py   # its output is the Summary section of docs/results/table1.md
 """
 
 import json
