@@ -318,11 +318,11 @@ def cmd_demo(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def cmd_bench(args: argparse.Namespace) -> dict[str, Any]:
-    from dacl.bench import BenchSetup, bench_table, run_bench
+    from dacl.bench import DTYPES, BenchSetup, bench_table, run_bench
     from dacl.checkpoint import write_atomic
 
     precisions = tuple(p.strip() for p in args.precisions.split(",") if p.strip())
-    unknown = set(precisions) - {"float32", "bfloat16"}
+    unknown = set(precisions) - set(DTYPES)
     if unknown:
         raise ValueError(f"unknown precision(s) {sorted(unknown)}; choose float32 and/or bfloat16.")
     setup = BenchSetup(in_features=args.in_features, width=args.width, depth=args.depth, steps=args.steps,

@@ -98,7 +98,19 @@ class _PairwiseView:
         return self.one_view(x, generator), self.one_view(x, generator)
 
 
-class _CoefficientMixup(_PairwiseView):
+class _PartnerMixup(_PairwiseView):
+    """A mixup noise: each sample mixed with a partner from the same batch, never itself
+    (Algorithm 1, lines 6 and 11). Subclasses say how one row is mixed with its partner."""
+
+    def mix_with(self, x: Tensor, partner: Tensor, generator: torch.Generator | None) -> Tensor:
+        """Row i of ``x`` mixed with row i of ``partner`` under its own coefficient or mask."""
+        raise NotImplementedError
+
+    def one_view(self, x: Tensor, generator: torch.Generator | None) -> Tensor:
+        return self.mix_with(x, x[sample_partners(x.shape[0], generator, x.device)], generator)
+
+
+class _CoefficientMixup(_PartnerMixup):
     """Mixes each sample with a partner under a coefficient λ ~ U(lower, 1), one λ per sample."""
 
     lower: float
@@ -109,9 +121,6 @@ class _CoefficientMixup(_PairwiseView):
     def mix_with(self, x: Tensor, partner: Tensor, generator: torch.Generator | None) -> Tensor:
         """Row i of ``x`` mixed with row i of ``partner`` under its own λ ~ U(lower, 1)."""
         return self.mix(x, partner, _uniform(x.shape[0], self.lower, x, generator))
-
-    def one_view(self, x: Tensor, generator: torch.Generator | None) -> Tensor:
-        return self.mix_with(x, x[sample_partners(x.shape[0], generator, x.device)], generator)
 
 
 class LinearMixup(_CoefficientMixup):
@@ -148,7 +157,7 @@ class GeometricMixup(_CoefficientMixup):
         return f"GeometricMixup(beta={self.beta})"
 
 
-class BinaryMixup(_PairwiseView):
+class BinaryMixup(_PartnerMixup):
     """Binary mixup noise, Eq. 6: x⁺ = x ⊙ m + x̃ ⊙ (1-m), a fresh mask m per sample and view.
 
     Direction of ρ: here ``rho`` is the probability that a coordinate is taken from the partner,
@@ -178,9 +187,6 @@ class BinaryMixup(_PairwiseView):
     def mix_with(self, x: Tensor, partner: Tensor, generator: torch.Generator | None) -> Tensor:
         """Row i of ``x`` mixed with row i of ``partner`` under its own mask."""
         return self.mix(x, partner, self.keep_mask(x, generator))
-
-    def one_view(self, x: Tensor, generator: torch.Generator | None) -> Tensor:
-        return self.mix_with(x, x[sample_partners(x.shape[0], generator, x.device)], generator)
 
     def __repr__(self) -> str:
         return f"BinaryMixup(rho={self.rho})"

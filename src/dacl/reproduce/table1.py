@@ -72,8 +72,9 @@ def epochs_within(epochs: int, max_steps: int | None, n_train: int, batch_size: 
 BUDGETS = {
     # The paper's: 12 x 1024 encoder, batch 4096, 1000 epochs, LARS lr 0.1 with cosine decay, full grid.
     "paper": Budget(depth=12, width=1024, batch_size=4096, epochs=1000, search_epochs=1000, seeds=3),
-    # 20-40 minutes a dataset on 2 CPU cores: smaller encoder, 100 epochs or 800 steps (search: 30 epochs or
-    # 200 steps), whichever is fewer, so larger datasets get fewer epochs; a coarser grid, τ fixed.
+    # 20-70 minutes a dataset on 2 CPU cores (docs/results/table1.md): smaller encoder, 100 epochs or 800
+    # steps (search: 30 epochs or 200 steps), whichever is fewer, so larger datasets get fewer epochs; a coarser
+    # grid, τ fixed.
     "small": Budget(depth=4, width=512, batch_size=512, epochs=100, search_epochs=30, seeds=3, lr=0.5,
                     alphas=(0.5, 0.7, 0.9), rhos=(0.1, 0.3, 0.5), sigmas=(0.05, 0.1, 0.3), temperatures=(0.5,),
                     max_steps=800, search_max_steps=200),

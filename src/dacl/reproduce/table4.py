@@ -154,13 +154,13 @@ def table4_markdown(results: dict[str, Any]) -> str:
     datasets = list(dict.fromkeys(r["dataset"] for r in results["rows"]))
     methods = list(dict.fromkeys(r["method"] for r in results["rows"]))
     cell = {(r["method"], r["dataset"]): r for r in results["rows"]}
+    budget = GRAPH_BUDGETS.get(results["budget"]["name"])  # rows with fewer seeds than it are marked
     lines = ["| method | " + " | ".join(datasets) + " |", "|---|" + "---:|" * len(datasets)]
     for method in methods:
         parts = []
         for name in datasets:
             row = cell.get((method, name))
             ours = "" if row is None else f"{100 * row['accuracy']:.1f} ± {100 * row['std']:.1f}"
-            budget = GRAPH_BUDGETS.get(results["budget"]["name"])
             if row is not None and budget is not None and len(row["seeds"]) != budget.repeats:
                 ours += f" ({len(row['seeds'])} seed{'s' if len(row['seeds']) != 1 else ''})"
             paper = PAPER_TABLE4.get(name, {}).get(method)
