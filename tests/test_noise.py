@@ -100,6 +100,27 @@ def test_mixup_plus_uses_one_type_per_sample_for_both_views():
         assert classify(v1[i], n) == classify(v2[i], n) == kinds[i].item()
 
 
+def test_mixup_plus_selection_form_keeps_each_samples_type():
+    # the form used on GPUs (no host read-back): every type mixed over the batch, each row's own kept
+    n = 300
+    x = 1 + torch.eye(n)
+    noise = MixupPlus(alpha=0.6, rho=0.3)
+    g = gen(8)
+    kinds = noise.sample_types(n, g)
+    view = noise._one_view_by_selection(x, x[sample_partners(n, g)], kinds, g)
+    assert set(kinds.tolist()) == {0, 1, 2}
+    assert [classify(view[i], n) for i in range(n)] == kinds.tolist()
+
+
+def test_validate_false_skips_only_the_value_checks():
+    bad = torch.tensor([[1.0, float("nan")], [-1.0, 1.0]])
+    for noise in (LinearMixup(), GeometricMixup(), MixupPlus()):
+        v1, _ = noise(bad, gen(9), validate=False)  # no read-back of values: the caller checked them
+        assert v1.shape == bad.shape
+        with pytest.raises(ValueError, match="at least 2 samples"):
+            noise(torch.ones(1, 3), validate=False)
+
+
 def test_mixup_plus_without_geometric_accepts_signed_data():
     x = torch.randn(16, 8)
     v1, v2 = MixupPlus(types=("linear", "binary"))(x, gen(7))

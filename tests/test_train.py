@@ -44,9 +44,13 @@ def test_training_lowers_the_contrastive_loss(data):
     assert result.history[-1]["loss"] < result.history[0]["loss"]
 
 
-def test_resume_after_a_kill_reaches_the_same_weights(data, tmp_path):
+CUDA = pytest.param("cuda", marks=pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU"))
+
+
+@pytest.mark.parametrize("device", ["cpu", CUDA])
+def test_resume_after_a_kill_reaches_the_same_weights(data, tmp_path, device):
     X, y = data
-    config = PretrainConfig(method="dacl+", **{**TINY, "epochs": 6})
+    config = PretrainConfig(method="dacl+", device=device, **{**TINY, "epochs": 6})
     unbroken = pretrain(X, config, progress=False)
 
     class Killed(Exception):
@@ -60,6 +64,10 @@ def test_resume_after_a_kill_reaches_the_same_weights(data, tmp_path):
         pretrain(X, config, checkpoint_dir=tmp_path, checkpoint_every=1, progress=False, on_epoch_end=kill_at_3)
     assert read_state(tmp_path)["epoch"] == 3
     resumed = pretrain(X, config, checkpoint_dir=tmp_path, checkpoint_every=1, resume=True, progress=False)
+    if device == "cuda":  # GPU kernels need not repeat bit for bit
+        a, b = weights(unbroken.model), weights(resumed.model)
+        assert all(torch.allclose(a[k], b[k], atol=1e-5) for k in a)
+        return
     assert same(weights(unbroken.model), weights(resumed.model))
     assert [h["loss"] for h in resumed.history] == [h["loss"] for h in unbroken.history]
     # the AdamW state (exp_avg, step) round-trips too
@@ -108,6 +116,16 @@ def test_hidden_mixup_and_bfloat16_run(data):
         assert np.isfinite(result.history[-1]["loss"])
     result = pretrain(X, PretrainConfig(method="dacl", precision="bfloat16", **TINY), progress=False)
     assert np.isfinite(result.history[-1]["loss"])
+
+
+def test_precision_auto_is_float32_without_a_gpu(monkeypatch):
+    assert PretrainConfig().precision == "float32"  # the default on the CPU, resolved when made
+    assert PretrainConfig(precision="bfloat16").precision == "bfloat16"  # asked for: kept
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda: True)
+    assert PretrainConfig(device="cuda").precision == "bfloat16"
+    assert PretrainConfig(device="cpu").precision == "float32"
+    assert PretrainConfig(device="cuda", precision="float32").precision == "float32"
 
 
 def test_no_pretraining_returns_the_random_encoder(data):

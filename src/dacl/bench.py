@@ -42,35 +42,47 @@ class BenchSetup:
     steps: int = 10
     method: str = "dacl+"
     repeats: int = 3  # dacl and straightforward measured alternately this many times; the best of each kept
+    device: str = "cpu"
+    compile: bool = False  # dacl's loop through torch.compile (the straightforward step never is)
 
     def config(self, batch_size: int, precision: str, epochs: int) -> PretrainConfig:
         return PretrainConfig(
             method=self.method, depth=self.depth, width=self.width, head_depth=self.head_depth,
             projection_dim=self.projection_dim, epochs=epochs, batch_size=batch_size, precision=precision,
-            warmup_epochs=0,
+            warmup_epochs=0, device=self.device, compile=self.compile,
         )  # fmt: skip
 
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16}
 
 
-def _best_time(fn, repeats: int) -> float:
+def _synchronize(device: torch.device | str) -> None:
+    """Wait for the device's queued work, so that a host clock read after it is true."""
+    if torch.device(device).type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def _best_time(fn, repeats: int, device: torch.device | str = "cpu") -> float:
     fn()
     best = float("inf")
     for _ in range(repeats):
+        _synchronize(device)
         started = time.perf_counter()
         fn()
+        _synchronize(device)
         best = min(best, time.perf_counter() - started)
     return best
 
 
-def matmul_flops(dtype: torch.dtype, size: int = 2048, repeats: int = 5, rows: int | None = None) -> float:
-    """This machine's matrix-multiply FLOP/s at ``dtype``: a (rows x size) @ (size x size) product
-    (square when ``rows`` is None), best of ``repeats``."""
+def matmul_flops(
+    dtype: torch.dtype, size: int = 2048, repeats: int = 5, rows: int | None = None, device: str = "cpu"
+) -> float:
+    """The matrix-multiply FLOP/s of ``device`` at ``dtype``: a (rows x size) @ (size x size) product
+    (square when ``rows`` is None) of random data, best of ``repeats``."""
     rows = rows or size
-    a = torch.randn(rows, size).to(dtype)
-    b = torch.randn(size, size).to(dtype)
-    return 2 * rows * size**2 / _best_time(lambda: torch.mm(a, b), repeats)
+    a = torch.randn(rows, size, device=device).to(dtype)
+    b = torch.randn(size, size, device=device).to(dtype)
+    return 2 * rows * size**2 / _best_time(lambda: torch.mm(a, b), repeats, device)
 
 
 def model_flops_per_sample(setup: BenchSetup, batch_size: int) -> float:
@@ -101,9 +113,10 @@ def _straightforward_step_time(setup: BenchSetup, batch_size: int, precision: st
     measures the step, not the choice of optimiser."""
     from torch.utils.data import DataLoader, TensorDataset
 
+    device = torch.device(setup.device)
     torch.manual_seed(0)
-    encoder = MLPEncoder(setup.in_features, setup.width, setup.depth)
-    head = ProjectionHead(setup.width, setup.width, setup.projection_dim, setup.head_depth)
+    encoder = MLPEncoder(setup.in_features, setup.width, setup.depth).to(device)
+    head = ProjectionHead(setup.width, setup.width, setup.projection_dim, setup.head_depth).to(device)
     optimizer = build_optimizer(torch.nn.ModuleList([encoder, head]), "lars", 0.1, 1e-6)
     loader = DataLoader(
         TensorDataset(torch.rand(batch_size * setup.steps, setup.in_features)),
@@ -115,9 +128,9 @@ def _straightforward_step_time(setup: BenchSetup, batch_size: int, precision: st
 
     def mix(x):
         n = x.shape[0]
-        partner = x[(torch.arange(n) + torch.randint(1, n, (n,))) % n]
-        kind = torch.randint(0, 3, (n, 1))
-        lam = 0.9 + 0.1 * torch.rand(n, 1)
+        partner = x[(torch.arange(n, device=device) + torch.randint(1, n, (n,), device=device)) % n]
+        kind = torch.randint(0, 3, (n, 1), device=device)
+        lam = 0.9 + 0.1 * torch.rand(n, 1, device=device)
         linear = lam * x + (1 - lam) * partner
         geometric = x.pow(lam) * partner.pow(1 - lam)
         mask = (torch.rand_like(x) > 0.3).float()
@@ -128,14 +141,15 @@ def _straightforward_step_time(setup: BenchSetup, batch_size: int, precision: st
         z = F.normalize(torch.cat([z1, z2]), dim=1)
         n = z1.shape[0]
         sim = torch.exp(z @ z.T / tau)
-        mask = ~torch.eye(2 * n, dtype=torch.bool)
+        mask = ~torch.eye(2 * n, dtype=torch.bool, device=device)
         denominator = (sim * mask).sum(1)
         positive = torch.exp((z[:n] * z[n:]).sum(1) / tau).repeat(2)
         return -torch.log(positive / denominator).mean()
 
     def epoch():
         for (x,) in loader:
-            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bfloat16"):
+            x = x.to(device)  # batches come from host memory, as a DataLoader gives them
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bfloat16"):
                 z1 = head(encoder(mix(x)))
                 z2 = head(encoder(mix(x)))
                 loss = ntxent(z1.float(), z2.float())
@@ -144,8 +158,10 @@ def _straightforward_step_time(setup: BenchSetup, batch_size: int, precision: st
             optimizer.step()
 
     epoch()  # warm-up
+    _synchronize(device)
     started = time.perf_counter()
     epoch()
+    _synchronize(device)
     return (time.perf_counter() - started) / setup.steps
 
 
@@ -153,8 +169,8 @@ def _cross_entropy_ntxent(z1: torch.Tensor, z2: torch.Tensor, tau: float) -> tor
     """NT-Xent the textbook way: masked (2N x 2N) logits through ``cross_entropy`` (plain autograd)."""
     z = F.normalize(torch.cat([z1, z2]), dim=1)
     n = z1.shape[0]
-    logits = (z @ z.T / tau).masked_fill(torch.eye(2 * n, dtype=torch.bool), float("-inf"))
-    return F.cross_entropy(logits, torch.cat([torch.arange(n, 2 * n), torch.arange(n)]))
+    logits = (z @ z.T / tau).masked_fill(torch.eye(2 * n, dtype=torch.bool, device=z.device), float("-inf"))
+    return F.cross_entropy(logits, torch.cat([torch.arange(n, 2 * n), torch.arange(n)]).to(z.device))
 
 
 def _shares(setup: BenchSetup, batch_size: int, samples_per_s: float) -> dict[str, float]:
@@ -162,14 +178,16 @@ def _shares(setup: BenchSetup, batch_size: int, samples_per_s: float) -> dict[st
     shares of one training step at the measured speed; and dacl's fused loss against the
     masked ``cross_entropy`` form, timed side by side on the same projections."""
     step = batch_size / samples_per_s
-    x = torch.rand(batch_size, setup.in_features)
-    generator = torch.Generator().manual_seed(0)
+    device = setup.device
+    x = torch.rand(batch_size, setup.in_features, device=device)
+    generator = torch.Generator(device=device).manual_seed(0)
     noise = MixupPlus()
-    noise_time = _best_time(lambda: noise(x, generator), 5)
-    z = torch.randn(2 * batch_size, setup.projection_dim, requires_grad=True)
+    noise_time = _best_time(lambda: noise(x, generator), 5, device)
+    z = torch.randn(2 * batch_size, setup.projection_dim, device=device, requires_grad=True)
     criterion = NTXentLoss(0.5)
-    loss_time = _best_time(lambda: criterion(z[:batch_size], z[batch_size:]).backward(), 5)
-    reference_time = _best_time(lambda: _cross_entropy_ntxent(z[:batch_size], z[batch_size:], 0.5).backward(), 5)
+    loss_time = _best_time(lambda: criterion(z[:batch_size], z[batch_size:]).backward(), 5, device)
+    reference = _cross_entropy_ntxent
+    reference_time = _best_time(lambda: reference(z[:batch_size], z[batch_size:], 0.5).backward(), 5, device)
     return {"noise_share": noise_time / step, "loss_share": loss_time / step,
             "loss_speedup_vs_cross_entropy": reference_time / loss_time}  # fmt: skip
 
@@ -186,8 +204,10 @@ def _one_configuration(setup: BenchSetup, batch_size: int, precision: str, roofl
     # The roofline: the best of the square probe and the model's own largest product (both views,
     # 2N x width times width x width), so that a fraction above 1 cannot come from a slow probe shape.
     dtype = DTYPES[precision]
-    roofline = max(matmul_flops(dtype, roofline_size), matmul_flops(dtype, setup.width, rows=2 * batch_size))
+    roofline = max(matmul_flops(dtype, roofline_size, device=setup.device),
+                   matmul_flops(dtype, setup.width, rows=2 * batch_size, device=setup.device))  # fmt: skip
     peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    on_gpu = torch.device(setup.device).type == "cuda"
     queue.put({
         "samples_per_s": samples_per_s,
         "samples_per_s_runs": ours,
@@ -197,6 +217,7 @@ def _one_configuration(setup: BenchSetup, batch_size: int, precision: str, roofl
         **shares,
         "roofline_flops_per_s": roofline,
         "peak_rss_mb": peak_kb / 1024,
+        "peak_device_mb": torch.cuda.max_memory_allocated(setup.device) / 2**20 if on_gpu else None,
     })  # fmt: skip
 
 
@@ -234,7 +255,7 @@ def run_bench(
         "rooflines": rooflines,
         "rows": rows,
         "machine": {"processor": platform.processor() or platform.machine(), "threads": torch.get_num_threads(),
-                    "torch": torch.__version__},
+                    "torch": torch.__version__, "device": _device_name(setup.device)},
     }  # fmt: skip
     if out is not None:
         from dacl.checkpoint import write_atomic
@@ -243,17 +264,25 @@ def run_bench(
     return report
 
 
+def _device_name(device: str) -> str:
+    if torch.device(device).type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return "cpu"
+
+
 def bench_table(report: dict[str, Any]) -> str:
     """The bench rows as a Markdown table."""
     lines = [
         "| batch | precision | samples/s | model GFLOP/s | roofline fraction | vs straightforward | noise share | "
-        "loss share | fused loss vs cross_entropy | peak RSS (MB) |",
-        "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "loss share | fused loss vs cross_entropy | peak RSS (MB) | peak device memory (MB) |",
+        "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in report["rows"]:
+        device_mb = "-" if r.get("peak_device_mb") is None else f"{r['peak_device_mb']:.0f}"
         lines.append(
             f"| {r['batch_size']} | {r['precision']} | {r['samples_per_s']:.0f} | {r['model_flops_per_s'] / 1e9:.1f} | "
             f"{r['roofline_fraction']:.2f} | {r['speedup_vs_straightforward']:.2f}x | {100 * r['noise_share']:.1f}% | "
-            f"{100 * r['loss_share']:.1f}% | {r['loss_speedup_vs_cross_entropy']:.2f}x | {r['peak_rss_mb']:.0f} |"
+            f"{100 * r['loss_share']:.1f}% | {r['loss_speedup_vs_cross_entropy']:.2f}x | "
+            f"{r['peak_rss_mb']:.0f} | {device_mb} |"
         )
     return "\n".join(lines) + "\n"

@@ -52,7 +52,7 @@ def _add_pretrain_options(parser: argparse.ArgumentParser) -> None:
             dest=name,
             type=_config_type(name),
             default=None,
-            help=f"default {getattr(PretrainConfig(), name)!r}",
+            help=f"default {_CONFIG_FIELDS[name].default!r}",
         )
 
 
@@ -74,6 +74,15 @@ def _add_data_options(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="dataset cache and offline folder (default $DACL_DATA_DIR or ~/.cache/dacl)",
     )
+
+
+def _add_runtime_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("hardware")
+    group.add_argument("--device", default="cpu", help="cpu, cuda (cuda:N) or auto")
+    group.add_argument(
+        "--precision", default="auto", help="auto (bfloat16 on a CUDA GPU, else float32), float32 or bfloat16"
+    )
+    group.add_argument("--compile", type=_boolean, default=False, help="the training step through torch.compile")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -117,6 +126,8 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--in-features", dest="in_features", type=int, default=784)
     bench.add_argument("--steps", type=int, default=10, help="timed steps per configuration")
     bench.add_argument("--repeats", type=int, default=3, help="alternate measurements of dacl and straightforward")
+    bench.add_argument("--device", default="cpu", help="cpu or cuda (cuda:N)")
+    bench.add_argument("--compile", type=_boolean, default=False, help="dacl's step through torch.compile")
 
     reproduce = sub.add_parser("reproduce", help="reproduce a table of the paper")
     tables = reproduce.add_subparsers(dest="table", required=True)
@@ -127,6 +138,7 @@ def build_parser() -> argparse.ArgumentParser:
     table1.add_argument("--data-dir", dest="data_dir", default=None, help="dataset cache and offline folder")
     table1.add_argument("--methods", default=None, help="comma-separated subset of the rows")
     table1.add_argument("--quiet", action="store_true", help="no progress bars")
+    _add_runtime_options(table1)
     table4 = tables.add_parser("table4", help="Table 4: DACL on graphs (GIN) against InfoGraph and No-Pretraining")
     table4.add_argument("--datasets", required=True, help="comma-separated TU names, e.g. MUTAG,PTC_MR")
     table4.add_argument("--budget", default="small", help="paper, small or smoke")
@@ -325,10 +337,15 @@ def cmd_bench(args: argparse.Namespace) -> dict[str, Any]:
     unknown = set(precisions) - set(DTYPES)
     if unknown:
         raise ValueError(f"unknown precision(s) {sorted(unknown)}; choose float32 and/or bfloat16.")
+    from dacl.train import resolve_device
+
+    device = str(resolve_device(args.device))  # a clear error when cuda is asked for and absent
     setup = BenchSetup(in_features=args.in_features, width=args.width, depth=args.depth, steps=args.steps,
-                       repeats=args.repeats)  # fmt: skip
+                       repeats=args.repeats, device=device, compile=args.compile)  # fmt: skip
     batch_sizes = tuple(int(b) for b in args.batch_sizes.split(","))
-    report = run_bench(args.out, setup, batch_sizes, precisions)
+    # a GPU needs a larger probe than a CPU to reach its matmul peak
+    roofline_size = 8192 if device.startswith("cuda") else 2048
+    report = run_bench(args.out, setup, batch_sizes, precisions, roofline_size)
     table = bench_table(report)
     rooflines = ", ".join(f"{p} {v / 1e9:.1f} GFLOP/s" for p, v in report["rooflines"].items())
     write_atomic(Path(args.out) / "bench.md", f"matmul rooflines: {rooflines}\n\n{table}".encode())
@@ -347,7 +364,8 @@ def cmd_reproduce(args: argparse.Namespace) -> dict[str, Any]:
     if unknown:
         raise ValueError(f"unknown row(s) {sorted(unknown)}; Table 1 has {', '.join(METHODS)}.")
     results = reproduce_table1(args.dataset, args.budget, args.out, data_dir=args.data_dir, methods=methods,
-                               progress=not args.quiet)  # fmt: skip
+                               progress=not args.quiet, device=args.device, precision=args.precision,
+                               compile=args.compile)  # fmt: skip
     print(table1_markdown(results), end="")
     print(f"wall time {results['seconds']:.0f} s; wrote {args.out}/results.json, table1.md, table1.png")
     return results

@@ -54,7 +54,7 @@ class DACL(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         warmup_epochs: float = 10.0,
         scale: str = "minmax",
         impute: bool = True,
-        precision: str = "float32",
+        precision: str = "auto",
         device: str = "cpu",
         random_state: int | None = None,
         verbose: bool = False,

@@ -30,8 +30,12 @@ __all__ = [
 ViewPair = tuple[Tensor, Tensor]
 
 
-def check_batch(x: Tensor, *, non_negative: bool = False, what: str = "input") -> None:
-    """Raise ``ValueError`` unless ``x`` is a finite float batch of shape (N, D) with N >= 2."""
+def check_batch(x: Tensor, *, non_negative: bool = False, what: str = "input", values: bool = True) -> None:
+    """Raise ``ValueError`` unless ``x`` is a finite float batch of shape (N, D) with N >= 2.
+
+    ``values=False`` checks only the type and shape: the value checks read a result back from the
+    device, which stalls a GPU's queue every step; the training loop checks its data once instead.
+    """
     if not isinstance(x, Tensor):
         raise ValueError(f"{what} must be a torch.Tensor of shape (N, D), got {type(x).__name__}.")
     if x.dim() != 2:
@@ -46,12 +50,12 @@ def check_batch(x: Tensor, *, non_negative: bool = False, what: str = "input") -
             f"{what} has {x.shape[0]} sample(s): mixup needs a partner from the same batch, "
             "so batches must hold at least 2 samples; use a larger batch_size or drop the last batch."
         )
-    if not torch.isfinite(x).all():
+    if values and not torch.isfinite(x).all():
         raise ValueError(
             f"{what} contains NaN or infinite values; impute or drop them before training "
             "(dacl.DACL imputes missing values by default)."
         )
-    if non_negative and bool((x < 0).any()):
+    if values and non_negative and bool((x < 0).any()):
         raise ValueError(
             f"geometric mixup (Eq. 5) is defined only for non-negative inputs, but {what} has "
             f"minimum {x.min().item():.4g}; scale features to [0, 1] (scale='minmax'), apply it "
@@ -93,8 +97,9 @@ class _PairwiseView:
     def one_view(self, x: Tensor, generator: torch.Generator | None) -> Tensor:
         raise NotImplementedError
 
-    def __call__(self, x: Tensor, generator: torch.Generator | None = None) -> ViewPair:
-        check_batch(x, non_negative=self.non_negative)
+    def __call__(self, x: Tensor, generator: torch.Generator | None = None, *, validate: bool = True) -> ViewPair:
+        """The two views of ``x`` (N, D); ``validate=False`` skips the value checks (see ``check_batch``)."""
+        check_batch(x, non_negative=self.non_negative, values=validate)
         return self.one_view(x, generator), self.one_view(x, generator)
 
 
@@ -236,26 +241,50 @@ class MixupPlus:
         self.geometric = GeometricMixup(alpha if beta is None else beta)
         self.binary = BinaryMixup(rho)
 
+    @property
+    def non_negative(self) -> bool:
+        """Whether inputs must be non-negative: geometric mixup (Eq. 5) is among the types."""
+        return "geometric" in self.types
+
     def sample_types(self, n: int, generator: torch.Generator | None, device=None) -> Tensor:
         """Index into ``self.types`` for each sample, shape (n,)."""
         return torch.randint(0, len(self.types), (n,), generator=generator, device=device)
 
     def _one_view(self, x: Tensor, kinds: Tensor, generator: torch.Generator | None) -> Tensor:
         partner = x[sample_partners(x.shape[0], generator, x.device)]
+        if x.device.type != "cpu":
+            return self._one_view_by_selection(x, partner, kinds, generator)
         view = torch.empty_like(x)
         for index, name in enumerate(self.types):  # at most three batched mixes, not a sample loop
             rows = (kinds == index).nonzero().squeeze(1)
             view[rows] = getattr(self, name).mix_with(x[rows], partner[rows], generator)
         return view
 
-    def views_and_types(self, x: Tensor, generator: torch.Generator | None = None) -> tuple[Tensor, Tensor, Tensor]:
+    def _one_view_by_selection(
+        self, x: Tensor, partner: Tensor, kinds: Tensor, generator: torch.Generator | None
+    ) -> Tensor:
+        """The same view with every type mixed over the whole batch and each row's own type kept.
+
+        ``nonzero`` above must read the row counts back to the host, which stalls a GPU's queue;
+        this form never does, and on a GPU the extra elementwise work costs less than the stall.
+        """
+        view = x
+        for index, name in enumerate(self.types):
+            mixed = getattr(self, name).mix_with(x, partner, generator)
+            view = torch.where((kinds == index).unsqueeze(1), mixed, view)
+        return view
+
+    def views_and_types(
+        self, x: Tensor, generator: torch.Generator | None = None, *, validate: bool = True
+    ) -> tuple[Tensor, Tensor, Tensor]:
         """``(view1, view2, kinds)``: the two views and each sample's type index into ``types``."""
-        check_batch(x, non_negative="geometric" in self.types)
+        check_batch(x, non_negative=self.non_negative, values=validate)
         kinds = self.sample_types(x.shape[0], generator, x.device)
         return self._one_view(x, kinds, generator), self._one_view(x, kinds, generator), kinds
 
-    def __call__(self, x: Tensor, generator: torch.Generator | None = None) -> ViewPair:
-        view1, view2, _ = self.views_and_types(x, generator)
+    def __call__(self, x: Tensor, generator: torch.Generator | None = None, *, validate: bool = True) -> ViewPair:
+        """The two views of ``x`` (N, D); ``validate=False`` skips the value checks (see ``check_batch``)."""
+        view1, view2, _ = self.views_and_types(x, generator, validate=validate)
         return view1, view2
 
     def __repr__(self) -> str:

@@ -26,7 +26,7 @@ from dacl.data.tabular import Dataset
 from dacl.experiment import Features, prepare_features, run_method
 from dacl.report import plot_loss_curves
 from dacl.reproduce import run_key
-from dacl.train import PretrainConfig
+from dacl.train import PretrainConfig, resolve_precision
 
 __all__ = ["BUDGETS", "Budget", "PAPER_TABLE1", "reproduce_table1", "search_grid"]
 
@@ -130,9 +130,11 @@ def _subsample(dataset: Dataset, limit: int | None, seed: int) -> Dataset:
     return Dataset(dataset.name, X, np.asarray(y), dataset.X_test[:test], dataset.y_test[:test], dataset.info)
 
 
-def _config(budget: Budget, epochs: int, seed: int, params: dict[str, float]) -> PretrainConfig:
+def _config(
+    budget: Budget, epochs: int, seed: int, params: dict[str, float], runtime: dict[str, Any]
+) -> PretrainConfig:
     return PretrainConfig(depth=budget.depth, width=budget.width, batch_size=budget.batch_size, epochs=epochs,
-                          optimizer=budget.optimizer, lr=budget.lr, seed=seed, **params)  # fmt: skip
+                          optimizer=budget.optimizer, lr=budget.lr, seed=seed, **params, **runtime)  # fmt: skip
 
 
 def reproduce_table1(
@@ -144,11 +146,23 @@ def reproduce_table1(
     methods: tuple[str, ...] = METHODS,
     progress: bool = False,
     log=print,
+    device: str = "cpu",
+    precision: str = "auto",
+    compile: bool = False,
 ) -> dict[str, Any]:
-    """Run the search and the seeded final runs; write results.json, table1.md and plots into ``out``."""
+    """Run the search and the seeded final runs; write results.json, table1.md and plots into ``out``.
+
+    ``device``, ``precision`` and ``compile`` are passed to every pretraining run (``PretrainConfig``).
+    A run's saved result is reused only at the same precision; the device and compilation are not
+    part of its key, since they change the arithmetic's order, not the experiment.
+    """
     if budget_name not in BUDGETS:
         raise ValueError(f"unknown budget {budget_name!r}; choose one of {', '.join(BUDGETS)}.")
     budget = BUDGETS[budget_name]
+    precision = resolve_precision(precision, device)
+    runtime = {"device": device, "precision": precision, "compile": compile}
+    # float32 runs keep the keys they had before precision was an option, so their results are reused
+    precision_key = {} if precision == "float32" else {"precision": precision}
     out = Path(out)
     store = _RunStore(out)
     started = time.perf_counter()
@@ -168,8 +182,9 @@ def reproduce_table1(
             continue
         scores = []
         for params in grid:
-            spec = {"phase": "search", "dataset": dataset_name, "budget": budget_name, "method": method, **params}
-            config = _config(budget, search_epochs, 0, params)
+            spec = {"phase": "search", "dataset": dataset_name, "budget": budget_name, "method": method, **params,
+                    **precision_key}  # fmt: skip
+            config = _config(budget, search_epochs, 0, params, runtime)
             record = store.get_or_run(
                 f"search-{method}",
                 spec,
@@ -184,8 +199,8 @@ def reproduce_table1(
         accuracies, knn, seconds = [], [], []
         for seed in range(budget.seeds):
             spec = {"phase": "final", "dataset": dataset_name, "budget": budget_name, "method": method, "seed": seed,
-                    **chosen[method]}  # fmt: skip
-            config = _config(budget, final_epochs, seed, chosen[method])
+                    **chosen[method], **precision_key}  # fmt: skip
+            config = _config(budget, final_epochs, seed, chosen[method], runtime)
             record = store.get_or_run(
                 f"final-{method}", spec, lambda c=config, m=method: run_method(m, final_features, c, progress=progress)
             )
@@ -208,6 +223,7 @@ def reproduce_table1(
                     "features": int(final_features.X_train.shape[1]), **dataset.info},
         "budget": {"name": budget_name, **dataclasses.asdict(budget)},
         "epochs": {"search": search_epochs, "final": final_epochs},
+        "runtime": runtime,
         "protocol": "hyperparameters chosen on a stratified 20% validation split of the training data; "
                     "final runs on the whole training split, test accuracy mean ± std over seeds",
         "seconds": time.perf_counter() - started,

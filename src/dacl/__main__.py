@@ -1,0 +1,5 @@
+"""``python -m dacl``: the same as the ``dacl`` command."""
+
+from dacl.cli import main
+
+raise SystemExit(main())
