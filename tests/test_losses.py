@@ -45,6 +45,22 @@ def test_stable_for_small_temperature_and_large_inputs():
     assert torch.isfinite(NTXentLoss(0.05)(same * 1e8, same * 1e8))
 
 
+@pytest.mark.parametrize("tau", [0.01, 0.05, 0.1])
+def test_extreme_similarities_stay_finite_on_both_sides_of_the_shift_threshold(tau):
+    # views equal to their positives and opposite to every other sample: the largest and smallest
+    # logits unit vectors allow (±1/τ), in float32
+    n = 512
+    direction = torch.zeros(n, 8)
+    direction[:, 0] = 1.0
+    direction[1:, 0] = -1.0
+    z = direction.clone().requires_grad_(True)
+    loss = NTXentLoss(tau)(z, direction)
+    loss.backward()
+    assert torch.isfinite(loss) and torch.isfinite(z.grad).all()
+    want = cross_entropy_ntxent(direction.double(), direction.double(), tau).item()
+    assert loss.item() == pytest.approx(want, rel=1e-4, abs=1e-6)
+
+
 def test_perfect_alignment_beats_random():
     g = torch.Generator().manual_seed(1)
     z = torch.randn(32, 64, generator=g)
@@ -69,7 +85,7 @@ def test_temperature_must_be_positive():
         NTXentLoss(0.0)
 
 
-@pytest.mark.parametrize("tau", [0.05, 0.5])
+@pytest.mark.parametrize("tau", [0.01, 0.049, 0.05, 0.5])  # below 0.05 the row maximum is subtracted
 def test_fused_gradient_equals_autograd_of_masked_cross_entropy(tau):
     g = torch.Generator().manual_seed(3)
     z1 = torch.randn(12, 6, generator=g, dtype=torch.float64, requires_grad=True)

@@ -1,0 +1,47 @@
+"""Side-by-side timing of dacl's NT-Xent, forward and backward on the (2N, 128) projections: the
+version that subtracted each row's maximum and divided, then scaled, the gradient in two passes
+(commit d8bd0a3) against the installed one, at τ = 0.5 (the paper's grid is 0.1, 0.5, 1.0).
+
+python docs/results/loss_speed_vs_previous.py [--device cuda] [--previous FILE]   # from the repository root
+"""
+
+import argparse
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import torch
+
+from dacl.bench import _best_time
+from dacl.losses import NTXentLoss
+
+parser = argparse.ArgumentParser()
+parser.add_argument("--device", default="cpu")
+parser.add_argument("--previous", default=None, help="the previous losses.py (default: from git)")
+args = parser.parse_args()
+device = args.device
+
+folder = Path(tempfile.mkdtemp())
+if args.previous:
+    previous = Path(args.previous).read_text()
+else:
+    previous = subprocess.run(["git", "show", "d8bd0a3:src/dacl/losses.py"], capture_output=True, text=True,
+                              check=True).stdout  # fmt: skip
+(folder / "previous_losses.py").write_text(previous)
+sys.path.insert(0, str(folder))
+from previous_losses import NTXentLoss as PreviousNTXentLoss  # noqa: E402
+
+for n in (1024, 4096):
+    z = torch.randn(2 * n, 128, device=device, requires_grad=True)
+    losses = {"previous": PreviousNTXentLoss(0.5), "now": NTXentLoss(0.5)}
+    assert torch.allclose(losses["previous"](z[:n], z[n:]), losses["now"](z[:n], z[n:]), rtol=1e-5)
+    times = {}
+    for _ in range(3):  # alternate, keep the best of each: the machine's speed drifts
+        for name, loss in losses.items():
+            best = _best_time(lambda f=loss, a=z[:n], b=z[n:]: f(a, b).backward(), 5, device)
+            times[name] = min(times.get(name, best), best)
+    print(
+        f"batch {n} ({2 * n} x {2 * n} similarities): previous {1000 * times['previous']:.1f} ms, "
+        f"now {1000 * times['now']:.1f} ms, {times['previous'] / times['now']:.2f}x"
+    )
