@@ -4,11 +4,7 @@
 #   OUT=gpu-out bash docs/results/gpu/run.sh
 # It needs only the package's dependencies (torch with CUDA, scikit-learn, safetensors, tqdm).
 set -u
-OUT=${OUT:-gpu-out}
-mkdir -p "$OUT"
-export PYTHONPATH="$PWD/src${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
-log="$OUT/log.txt"
-stage() { echo "=== $(date -u +%T) $*" | tee -a "$log"; }
+. "$(dirname "$0")/common.sh"
 
 stage machine
 nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.sm,clocks.max.sm --format=csv 2>&1 | tee -a "$log"

@@ -3,11 +3,7 @@
 # side by side; the bench again; and the GPU tests that changed. From the repository root:
 #   OUT=gpu-out bash docs/results/gpu/run_loss.sh PREVIOUS_LOSSES_PY
 set -u
-OUT=${OUT:-gpu-out}
-mkdir -p "$OUT"
-export PYTHONPATH="$PWD/src${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
-log="$OUT/log.txt"
-stage() { echo "=== $(date -u +%T) $*" | tee -a "$log"; }
+. "$(dirname "$0")/common.sh"
 stage machine
 nvidia-smi --query-gpu=name,clocks.sm --format=csv 2>&1 | tee -a "$log"
 stage "loss: previous against now"
