@@ -66,6 +66,9 @@ def test_lars_step_matches_the_formula():
     g2 = torch.tensor([[0.6, 0.8]]) + 0.1 * before
     buf = 0.9 * ratio * g + 0.01 * before.norm() / g2.norm() * g2
     assert torch.allclose(weight, before - 0.5 * buf, atol=1e-6)
+    # the update is formed in the optimiser's own buffer: the gradient is left as it was
+    assert torch.equal(weight.grad, torch.tensor([[0.6, 0.8]]))
+    assert all(set(state) == {"momentum_buffer"} for state in opt.state_dict()["state"].values())  # no scratch
 
 
 def test_build_optimizer_choices():

@@ -6,12 +6,9 @@ python docs/results/loss_speed_vs_previous.py [--device cuda] [--previous FILE] 
 """
 
 import argparse
-import subprocess
-import sys
-import tempfile
-from pathlib import Path
 
 import torch
+from previous_version import load_previous
 
 from dacl.bench import _best_time
 from dacl.losses import NTXentLoss
@@ -22,15 +19,7 @@ parser.add_argument("--previous", default=None, help="the previous losses.py (de
 args = parser.parse_args()
 device = args.device
 
-folder = Path(tempfile.mkdtemp())
-if args.previous:
-    previous = Path(args.previous).read_text()
-else:
-    previous = subprocess.run(["git", "show", "d8bd0a3:src/dacl/losses.py"], capture_output=True, text=True,
-                              check=True).stdout  # fmt: skip
-(folder / "previous_losses.py").write_text(previous)
-sys.path.insert(0, str(folder))
-from previous_losses import NTXentLoss as PreviousNTXentLoss  # noqa: E402
+PreviousNTXentLoss = load_previous("src/dacl/losses.py", "d8bd0a3", args.previous).NTXentLoss
 
 for n in (1024, 4096):
     z = torch.randn(2 * n, 128, device=device, requires_grad=True)

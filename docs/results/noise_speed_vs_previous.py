@@ -4,21 +4,13 @@ version before each type mixed only its own rows (commit c989cd1) against the in
 python docs/results/noise_speed_vs_previous.py   # run from the repository root
 """
 
-import subprocess
-import sys
-import tempfile
-from pathlib import Path
-
 import torch
+from previous_version import load_previous
 
 from dacl.bench import _best_time
 from dacl.noise import MixupPlus
 
-folder = Path(tempfile.mkdtemp())
-source = subprocess.run(["git", "show", "c989cd1:src/dacl/noise.py"], capture_output=True, text=True, check=True)
-(folder / "previous_noise.py").write_text(source.stdout)
-sys.path.insert(0, str(folder))
-from previous_noise import MixupPlus as PreviousMixupPlus  # noqa: E402
+PreviousMixupPlus = load_previous("src/dacl/noise.py", "c989cd1").MixupPlus
 
 for n in (1024, 4096):
     x = torch.rand(n, 784)

@@ -23,6 +23,10 @@ class LARS(torch.optim.Optimizer):
     g <- g + wd p; g <- g * η ||p|| / ||g|| (when both norms are positive); buf <- μ buf + g;
     p <- p - lr buf. Groups with ``lars=False`` (biases and BatchNorm parameters) skip both the
     weight decay and the trust ratio.
+
+    The scaled gradient is formed in a buffer per parameter that the optimiser keeps between steps
+    (not in its ``state_dict``): a fresh parameter-sized tensor every step costs page faults on
+    the CPU, which made the step 2x slower (docs/results/speed.md). ``p.grad`` is left as it was.
     """
 
     def __init__(
@@ -43,6 +47,7 @@ class LARS(torch.optim.Optimizer):
             lr=lr, momentum=momentum, weight_decay=weight_decay, trust_coefficient=trust_coefficient, lars=True
         )
         super().__init__(params, defaults)
+        self._update_buffers: dict[Tensor, Tensor] = {}  # scratch, rebuilt when absent
 
     @torch.no_grad()
     def step(self, closure=None):
@@ -56,9 +61,12 @@ class LARS(torch.optim.Optimizer):
                 continue
             grads = [p.grad for p in params]
             if group["lars"]:
-                # whole-group (foreach) kernels: one launch per operation, not per parameter
+                # whole-group (foreach) kernels, in place on kept buffers: no allocation per step
+                updates = [self._update_buffer(p) for p in params]
+                torch._foreach_copy_(updates, grads)
                 if group["weight_decay"]:
-                    grads = torch._foreach_add(grads, params, alpha=group["weight_decay"])
+                    torch._foreach_add_(updates, params, alpha=group["weight_decay"])
+                grads = updates
                 p_norms = torch.stack(torch._foreach_norm(params))
                 g_norms = torch.stack(torch._foreach_norm(grads))
                 ratios = torch.where(
@@ -66,7 +74,7 @@ class LARS(torch.optim.Optimizer):
                     group["trust_coefficient"] * p_norms / g_norms,
                     torch.ones_like(p_norms),
                 )
-                grads = torch._foreach_mul(grads, list(ratios.unbind()))
+                torch._foreach_mul_(grads, list(ratios.unbind()))
             buffers = []
             for p in params:
                 state = self.state[p]
@@ -77,6 +85,12 @@ class LARS(torch.optim.Optimizer):
             torch._foreach_add_(buffers, grads)
             torch._foreach_add_(params, buffers, alpha=-group["lr"])
         return loss
+
+    def _update_buffer(self, p: Tensor) -> Tensor:
+        buffer = self._update_buffers.get(p)
+        if buffer is None or buffer.shape != p.shape or buffer.device != p.device:
+            buffer = self._update_buffers[p] = torch.empty_like(p, memory_format=torch.preserve_format)
+        return buffer
 
 
 def parameter_groups(model: nn.Module, weight_decay: float) -> list[dict]:
