@@ -105,3 +105,21 @@ def test_claim_verdicts_and_summary():
     assert verdicts["DACL+ adds to DACL"].startswith("within noise (+0.50")
     summary = table1_summary([results])
     assert "| DACL+ | 85.50 ± 1.00 |" in summary and "| DACL beats Gaussian-noise | does not hold" in summary
+    # the same dataset at two budgets: two columns, each naming its budget
+    small, medium = {**results, "budget": {"name": "small"}}, {**results, "budget": {"name": "medium"}}
+    medium["rows"] = [{**r, "accuracy": r["accuracy"] - 0.1} for r in results["rows"]]
+    summary = table1_summary([small, medium])
+    assert "| method | toy (small) | toy (medium) |" in summary
+    assert "| DACL+ | 85.50 ± 1.00 | 75.50 ± 1.00 |" in summary
+
+
+@pytest.mark.parametrize("name", sorted(table1.BUDGETS))
+def test_every_budget_searches_a_subset_of_the_papers_grid(name):
+    budget = table1.BUDGETS[name]
+    assert set(budget.alphas) <= {0.5, 0.6, 0.7, 0.8, 0.9}
+    assert set(budget.rhos) <= {0.1, 0.3, 0.5}
+    assert set(budget.sigmas) <= {0.05, 0.1, 0.3, 0.5}
+    assert set(budget.temperatures) <= {0.1, 0.5, 1.0}
+    if name == "paper":
+        assert (budget.depth, budget.width, budget.batch_size, budget.epochs) == (12, 1024, 4096, 1000)
+        assert budget.alphas == (0.5, 0.6, 0.7, 0.8, 0.9) and budget.temperatures == (0.1, 0.5, 1.0)

@@ -133,7 +133,7 @@ def build_parser() -> argparse.ArgumentParser:
     tables = reproduce.add_subparsers(dest="table", required=True)
     table1 = tables.add_parser("table1", help="Table 1: DACL on data with no known augmentation")
     table1.add_argument("--dataset", required=True, help="mnist-test, mnist5k, fashion-mnist, cifar10, adult, ...")
-    table1.add_argument("--budget", default="small", help="paper, small or smoke")
+    table1.add_argument("--budget", default="small", help="paper, medium, small or smoke")
     table1.add_argument("--out", required=True, help="folder for results.json, table1.md, table1.png, runs/")
     table1.add_argument("--data-dir", dest="data_dir", default=None, help="dataset cache and offline folder")
     table1.add_argument("--methods", default=None, help="comma-separated subset of the rows")

@@ -78,6 +78,11 @@ BUDGETS = {
     "small": Budget(depth=4, width=512, batch_size=512, epochs=100, search_epochs=30, seeds=3, lr=0.5,
                     alphas=(0.5, 0.7, 0.9), rhos=(0.1, 0.3, 0.5), sigmas=(0.05, 0.1, 0.3), temperatures=(0.5,),
                     max_steps=800, search_max_steps=200),
+    # The paper's encoder (12 x 1024) at the small budget's schedule and grid, batch 1024: about an hour
+    # for mnist-test on 2 cores with AMX in bf16 (docs/results/table1.md).
+    "medium": Budget(depth=12, width=1024, batch_size=1024, epochs=100, search_epochs=30, seeds=3, lr=0.5,
+                     alphas=(0.5, 0.7, 0.9), rhos=(0.1, 0.3, 0.5), sigmas=(0.05, 0.1, 0.3), temperatures=(0.5,),
+                     max_steps=800, search_max_steps=200),
     # Seconds: for tests.
     "smoke": Budget(depth=2, width=32, batch_size=128, epochs=2, search_epochs=1, seeds=2, alphas=(0.7, 0.9),
                     rhos=(0.3,), sigmas=(0.1,), temperatures=(0.5,), max_train=600),
@@ -299,9 +304,16 @@ def claim_verdicts(results: dict[str, Any]) -> list[tuple[str, str]]:
 
 
 def table1_summary(all_results: list[dict[str, Any]]) -> str:
-    """Methods as rows, datasets as columns (test accuracy %, mean ± std), then the claims per dataset."""
-    names = [r["dataset"]["name"] for r in all_results]
-    cell = {(row["method"], r["dataset"]["name"]): row for r in all_results for row in r["rows"]}
+    """Methods as rows, datasets as columns (test accuracy %, mean ± std), then the claims per dataset.
+
+    Where the results were made with more than one budget, each column also names its budget.
+    """
+    budgets = {r.get("budget", {}).get("name") for r in all_results}
+    names = [
+        r["dataset"]["name"] if len(budgets) == 1 else f"{r['dataset']['name']} ({r.get('budget', {}).get('name')})"
+        for r in all_results
+    ]
+    cell = {(row["method"], name): row for name, r in zip(names, all_results) for row in r["rows"]}
     lines = ["| method | " + " | ".join(names) + " |", "|---|" + "---:|" * len(names)]
     for method in METHODS:
         if not any((method, n) in cell for n in names):
