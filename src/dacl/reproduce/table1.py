@@ -159,7 +159,9 @@ def reproduce_table1(
 
     ``device``, ``precision`` and ``compile`` are passed to every pretraining run (``PretrainConfig``).
     A run's saved result is reused only at the same precision; the device and compilation are not
-    part of its key, since they change the arithmetic's order, not the experiment.
+    part of its key, since they change the arithmetic's order, not the experiment. ``"auto"``
+    resolves first (bf16 on AMX CPUs and CUDA GPUs), so a float32 reproduction is resumed on such
+    hardware with ``precision="float32"``.
     """
     if budget_name not in BUDGETS:
         raise ValueError(f"unknown budget {budget_name!r}; choose one of {', '.join(BUDGETS)}.")
