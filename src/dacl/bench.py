@@ -27,7 +27,15 @@ from dacl.noise import MixupPlus
 from dacl.optim import build_optimizer
 from dacl.train import PretrainConfig, pretrain
 
-__all__ = ["BenchSetup", "bench_table", "matmul_flops", "model_flops_per_sample", "run_bench"]
+__all__ = [
+    "BenchSetup",
+    "bench_table",
+    "device_name",
+    "matmul_flops",
+    "model_flops_per_sample",
+    "run_bench",
+    "synchronize",
+]
 
 
 @dataclass
@@ -56,7 +64,7 @@ class BenchSetup:
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16}
 
 
-def _synchronize(device: torch.device | str) -> None:
+def synchronize(device: torch.device | str) -> None:
     """Wait for the device's queued work, so that a host clock read after it is true."""
     if torch.device(device).type == "cuda":
         torch.cuda.synchronize(device)
@@ -66,10 +74,10 @@ def _best_time(fn, repeats: int, device: torch.device | str = "cpu") -> float:
     fn()
     best = float("inf")
     for _ in range(repeats):
-        _synchronize(device)
+        synchronize(device)
         started = time.perf_counter()
         fn()
-        _synchronize(device)
+        synchronize(device)
         best = min(best, time.perf_counter() - started)
     return best
 
@@ -158,10 +166,10 @@ def _straightforward_step_time(setup: BenchSetup, batch_size: int, precision: st
             optimizer.step()
 
     epoch()  # warm-up
-    _synchronize(device)
+    synchronize(device)
     started = time.perf_counter()
     epoch()
-    _synchronize(device)
+    synchronize(device)
     return (time.perf_counter() - started) / setup.steps
 
 
@@ -255,7 +263,7 @@ def run_bench(
         "rooflines": rooflines,
         "rows": rows,
         "machine": {"processor": platform.processor() or platform.machine(), "threads": torch.get_num_threads(),
-                    "torch": torch.__version__, "device": _device_name(setup.device)},
+                    "torch": torch.__version__, "device": device_name(setup.device)},
     }  # fmt: skip
     if out is not None:
         from dacl.checkpoint import write_atomic
@@ -264,7 +272,8 @@ def run_bench(
     return report
 
 
-def _device_name(device: str) -> str:
+def device_name(device: str) -> str:
+    """The GPU's name for a CUDA device, else ``"cpu"``."""
     if torch.device(device).type == "cuda":
         return torch.cuda.get_device_name(device)
     return "cpu"

@@ -80,7 +80,9 @@ def _add_runtime_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("hardware")
     group.add_argument("--device", default="cpu", help="cpu, cuda (cuda:N) or auto")
     group.add_argument(
-        "--precision", default="auto", help="auto (bfloat16 on a CUDA GPU, else float32), float32 or bfloat16"
+        "--precision",
+        default="auto",
+        help="auto (bfloat16 on a bf16 CUDA GPU or an AMX CPU, else float32), float32 or bfloat16",
     )
     group.add_argument("--compile", type=_boolean, default=False, help="the training step through torch.compile")
 

@@ -101,16 +101,14 @@ class _FusedInfoNCE(torch.autograd.Function):
             weights = scaled @ candidates.T  # (R, C) logits, then their exponentials in place
             weights[rows, self_index] = float("-inf")
             if bounded:
-                log_norm = weights.exp_().sum(dim=1, keepdim=True).log()
-                row_sum = None
+                row_sum = weights.exp_().sum(dim=1, keepdim=True)
+                log_norm = row_sum.log()
             else:
                 row_max = weights.amax(dim=1, keepdim=True)
                 row_sum = weights.sub_(row_max).exp_().sum(dim=1, keepdim=True)
                 log_norm = row_sum.log() + row_max
             positive = (scaled * candidates[positive_index]).sum(dim=1)
             loss = log_norm.squeeze(1).sub(positive).mean()
-            if row_sum is None:
-                row_sum = log_norm.exp()
         ctx.save_for_backward(anchors, candidates, weights, row_sum, positive_index)
         ctx.temperature = temperature
         ctx.used = False

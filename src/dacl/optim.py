@@ -88,7 +88,7 @@ class LARS(torch.optim.Optimizer):
 
     def _update_buffer(self, p: Tensor) -> Tensor:
         buffer = self._update_buffers.get(p)
-        if buffer is None or buffer.shape != p.shape or buffer.device != p.device:
+        if buffer is None or (buffer.shape, buffer.dtype, buffer.device) != (p.shape, p.dtype, p.device):
             buffer = self._update_buffers[p] = torch.empty_like(p, memory_format=torch.preserve_format)
         return buffer
 

@@ -170,12 +170,12 @@ def resolve_precision(precision: str, device: str) -> str:
     """``"auto"`` becomes ``"bfloat16"`` where bf16 matrix units make it pay, else ``"float32"``.
 
     bf16 where measured to pay (docs/results/speed.md): a CUDA GPU with bf16 support (H200: 2.5-3x
-    float32's speed at batch 4096) and a CPU with AMX (Xeon: 2.6-2.8x), the demo's linear-probe
+    float32's speed at batch 4096) and a CPU with AMX (Xeon: 2.4-2.9x), the demo's linear-probe
     accuracy within 0.1 points on both. A CPU without AMX runs bf16 ~100x slower than float32
     (AVX2-only EPYC), so it stays float32 unless asked.
     """
     if precision == "auto":
-        kind = "cpu" if device == "cpu" else resolve_device(device).type
+        kind = resolve_device(device).type
         if kind == "cuda":
             return "bfloat16" if torch.cuda.is_bf16_supported() else "float32"
         return "bfloat16" if kind == "cpu" and cpu_has_bf16_matrix_units() else "float32"

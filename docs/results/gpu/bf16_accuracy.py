@@ -14,8 +14,7 @@ import dataclasses
 import json
 import statistics
 
-import torch
-
+from dacl.bench import device_name
 from dacl.cli import DEMO_CONFIG
 from dacl.data import load_dataset
 from dacl.experiment import prepare_features, run_method
@@ -55,8 +54,7 @@ def main() -> None:
             "speed_ratio_bf16_over_fp32": statistics.median(r["samples_per_s"] for r in by["bfloat16"])
             / statistics.median(r["samples_per_s"] for r in by["float32"]),
         }
-    device_name = torch.cuda.get_device_name() if args.device.startswith("cuda") else "cpu"
-    report = {"runs": runs, "summary": summary, "device_name": device_name, "config": base.to_dict()}
+    report = {"runs": runs, "summary": summary, "device_name": device_name(args.device), "config": base.to_dict()}
     with open(args.out, "w") as f:
         json.dump(report, f, indent=2)
     print(json.dumps(summary, indent=1))

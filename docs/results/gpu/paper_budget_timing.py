@@ -18,6 +18,7 @@ import time
 
 import torch
 
+from dacl.bench import device_name
 from dacl.reproduce.table1 import BUDGETS
 from dacl.train import PretrainConfig, pretrain
 
@@ -78,7 +79,7 @@ def main() -> None:
         # the paper's 1000 epochs, whatever --epochs ran (the first epoch's start-up counted once)
         "projected_seconds_for_paper_epochs": records[0]["seconds"] + per_epoch * (budget.epochs - 1),
         "final_loss": records[-1]["loss"],
-        "device_name": torch.cuda.get_device_name() if config.device.startswith("cuda") else "cpu",
+        "device_name": device_name(config.device),
         "torch": torch.__version__,
     }
     with open(args.out, "w") as f:

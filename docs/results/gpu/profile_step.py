@@ -13,6 +13,7 @@ import time
 import torch
 from torch.profiler import ProfilerActivity, profile
 
+from dacl.bench import synchronize
 from dacl.losses import NTXentLoss
 from dacl.optim import build_optimizer
 from dacl.train import PretrainConfig, build_model, build_views, contrastive_step
@@ -43,19 +44,18 @@ def main() -> None:
 
     for _ in range(10):
         step()
-    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
-    sync()
+    synchronize(device)
     started = time.perf_counter()
     for _ in range(10):
         step()
-    sync()
+    synchronize(device)
     per_step_ms = 100 * (time.perf_counter() - started)  # 10 steps: 1000 ms / 10
     print(f"{args.precision}, batch {args.batch_size}: {per_step_ms:.2f} ms a step (no profiler)")
     activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device.type == "cuda" else [])
     with profile(activities=activities) as trace:
         for _ in range(10):
             step()
-        sync()
+        synchronize(device)
     key = "self_cuda_time_total" if device.type == "cuda" else "self_cpu_time_total"
     print(trace.key_averages().table(sort_by=key, row_limit=args.rows, max_name_column_width=50))
 
