@@ -1,6 +1,6 @@
 """The GPU path: skipped where there is no CUDA GPU (CI has none); run on a lent GPU machine with
-``python -m pytest -q tests/test_cuda.py tests/test_train.py -k cuda`` (the resume test in
-test_train.py runs on each device). The CPU suite covers the same code on the CPU."""
+``python -m pytest -q tests/test_cuda.py tests/test_tables.py -k cuda`` (the resume test in
+test_tables.py runs on each device). The CPU suite covers the same code on the CPU."""
 
 import numpy as np
 import pytest
@@ -8,7 +8,7 @@ import torch
 
 from dacl.bench import BenchSetup, run_bench
 from dacl.cli import main
-from dacl.train import PretrainConfig, pretrain
+from dacl import PretrainConfig, pretrain
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 

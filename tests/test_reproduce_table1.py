@@ -120,6 +120,8 @@ def test_every_budget_searches_a_subset_of_the_papers_grid(name):
     assert set(budget.rhos) <= {0.1, 0.3, 0.5}
     assert set(budget.sigmas) <= {0.05, 0.1, 0.3, 0.5}
     assert set(budget.temperatures) <= {0.1, 0.5, 1.0}
+    config = table1.PretrainConfig.from_dict(budget.config)  # every budget's options are valid options
     if name == "paper":
-        assert (budget.depth, budget.width, budget.batch_size, budget.epochs) == (12, 1024, 4096, 1000)
+        assert (config.depth, config.width, config.batch_size, budget.epochs) == (12, 1024, 4096, 1000)
+        assert (config.optimizer, config.lr, config.schedule) == ("lars", 0.1, "cosine")
         assert budget.alphas == (0.5, 0.6, 0.7, 0.8, 0.9) and budget.temperatures == (0.1, 0.5, 1.0)

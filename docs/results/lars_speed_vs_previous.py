@@ -11,8 +11,9 @@ import torch
 from previous_version import load_previous
 
 from dacl.bench import _best_time
-from dacl.optim import build_optimizer, parameter_groups
-from dacl.train import PretrainConfig, build_model
+from dacl.config import PretrainConfig
+from dacl.core.optim import build_optimizer, parameter_groups
+from dacl.tables import build
 
 parser = argparse.ArgumentParser()
 parser.add_argument("--device", default="cpu")
@@ -21,7 +22,7 @@ args = parser.parse_args()
 
 PreviousLARS = load_previous("src/dacl/optim.py", "5e38514", args.previous).LARS
 
-model = build_model(PretrainConfig(), 784).to(args.device)
+model = build(PretrainConfig(), 784).to(args.device)
 for p in model.parameters():
     p.grad = torch.randn_like(p)
 optimizers = {

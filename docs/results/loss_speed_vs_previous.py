@@ -11,7 +11,7 @@ import torch
 from previous_version import load_previous
 
 from dacl.bench import _best_time
-from dacl.losses import NTXentLoss
+from dacl.core.losses import NTXentLoss
 
 parser = argparse.ArgumentParser()
 parser.add_argument("--device", default="cpu")

@@ -8,15 +8,15 @@ import torch
 from previous_version import load_previous
 
 from dacl.bench import _best_time
-from dacl.noise import MixupPlus
+from dacl.core.views import MixupPlus
 
 PreviousMixupPlus = load_previous("src/dacl/noise.py", "c989cd1").MixupPlus
 
 for n in (1024, 4096):
     x = torch.rand(n, 784)
     generator = torch.Generator().manual_seed(0)
-    times = {name: _best_time(lambda m=m, x=x, g=generator: m(x, g), 7) for name, m in
-             (("previous", PreviousMixupPlus()), ("now", MixupPlus()))}  # fmt: skip
+    times = {name: _best_time(lambda f=f, x=x, g=generator: f(x, g), 7) for name, f in
+             (("previous", PreviousMixupPlus()), ("now", MixupPlus().pair))}  # fmt: skip
     print(
         f"batch {n}: previous {1000 * times['previous']:.1f} ms, now {1000 * times['now']:.1f} ms, "
         f"{times['previous'] / times['now']:.2f}x"

@@ -1,25 +1,46 @@
 """dacl: domain-agnostic contrastive learning with Mixup noise.
 
 Verma, Luong, Kawaguchi, Pham, Le, "Towards Domain-Agnostic Contrastive Learning", ICML 2021.
+
+The names below load on first use, so ``import dacl`` costs only torch: the estimator (scikit-learn,
+pandas) is imported when ``dacl.DACL`` is first touched.
 """
 
-from dacl.estimator import DACL
-from dacl.losses import NTXentLoss
-from dacl.noise import BinaryMixup, GaussianNoise, GeometricMixup, LinearMixup, MixupPlus
-from dacl.train import PretrainConfig, load_model, pretrain
+from importlib import import_module
+from typing import Any
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "DACL",
-    "BinaryMixup",
-    "GaussianNoise",
-    "GeometricMixup",
-    "LinearMixup",
-    "MixupPlus",
-    "NTXentLoss",
-    "PretrainConfig",
-    "load_model",
-    "pretrain",
-    "__version__",
-]
+_EXPORTS = {
+    "DACL": "dacl.estimator",
+    "BinaryMixup": "dacl.core.views",
+    "Compose": "dacl.core.views",
+    "GaussianNoise": "dacl.core.views",
+    "GeometricMixup": "dacl.core.views",
+    "LinearMixup": "dacl.core.views",
+    "MixupPlus": "dacl.core.views",
+    "Pair": "dacl.core.views",
+    "NTXentLoss": "dacl.core.losses",
+    "MLPEncoder": "dacl.core.encoders",
+    "PretrainConfig": "dacl.config",
+    "PretrainResult": "dacl.engine.loop",
+    "fit": "dacl.engine.loop",
+    "METHODS": "dacl.methods",
+    "load_model": "dacl.tables",
+    "pretrain": "dacl.tables",
+}
+
+__all__ = [*sorted(_EXPORTS), "__version__"]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'dacl' has no attribute {name!r}")
+    value = getattr(import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__

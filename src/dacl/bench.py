@@ -1,7 +1,7 @@
 """Speed of DACL pretraining on this machine: ``dacl bench``.
 
 Measured in one run, per batch size and precision: samples/s of the real training loop
-(``dacl.train.pretrain``), the model FLOP/s it reaches against this machine's matrix-multiply
+(``dacl.pretrain``, through the engine), the model FLOP/s it reaches against this machine's matrix-multiply
 FLOP/s (the roofline), the same step written the straightforward way from common parts, the share
 of a step spent in the noise and in the loss, and the peak resident memory. Each configuration runs
 in a fresh process so that its peak memory is its own.
@@ -21,11 +21,13 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from dacl.losses import NTXentLoss
-from dacl.models import MLPEncoder, ProjectionHead
-from dacl.noise import MixupPlus
-from dacl.optim import build_optimizer
-from dacl.train import PretrainConfig, pretrain
+from dacl.config import PretrainConfig
+from dacl.core.encoders import MLPEncoder, ProjectionHead
+from dacl.core.losses import NTXentLoss
+from dacl.core.optim import build_optimizer
+from dacl.core.runtime import device_name, synchronize
+from dacl.core.views import MixupPlus
+from dacl.tables import pretrain
 
 __all__ = [
     "BenchSetup",
@@ -62,12 +64,6 @@ class BenchSetup:
 
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16}
-
-
-def synchronize(device: torch.device | str) -> None:
-    """Wait for the device's queued work, so that a host clock read after it is true."""
-    if torch.device(device).type == "cuda":
-        torch.cuda.synchronize(device)
 
 
 def _best_time(fn, repeats: int, device: torch.device | str = "cpu") -> float:
@@ -108,7 +104,7 @@ def model_flops_per_sample(setup: BenchSetup, batch_size: int) -> float:
 
 
 def _measure_loop(setup: BenchSetup, batch_size: int, precision: str) -> float:
-    """Samples/s of ``dacl.train.pretrain`` itself: the last of two epochs of ``steps`` steps."""
+    """Samples/s of ``dacl.pretrain`` itself: the last of two epochs of ``steps`` steps."""
     data = torch.rand(batch_size * setup.steps, setup.in_features)
     result = pretrain(data, setup.config(batch_size, precision, epochs=2), progress=False)
     return result.history[-1]["samples_per_s"]
@@ -190,7 +186,7 @@ def _shares(setup: BenchSetup, batch_size: int, samples_per_s: float) -> dict[st
     x = torch.rand(batch_size, setup.in_features, device=device)
     generator = torch.Generator(device=device).manual_seed(0)
     noise = MixupPlus()
-    noise_time = _best_time(lambda: noise(x, generator), 5, device)
+    noise_time = _best_time(lambda: noise.pair(x, generator), 5, device)
     z = torch.randn(2 * batch_size, setup.projection_dim, device=device, requires_grad=True)
     criterion = NTXentLoss(0.5)
     loss_time = _best_time(lambda: criterion(z[:batch_size], z[batch_size:]).backward(), 5, device)
@@ -266,17 +262,10 @@ def run_bench(
                     "torch": torch.__version__, "device": device_name(setup.device)},
     }  # fmt: skip
     if out is not None:
-        from dacl.checkpoint import write_atomic
+        from dacl.engine.checkpoint import write_atomic
 
         write_atomic(Path(out) / "bench.json", json.dumps(report, indent=2).encode())
     return report
-
-
-def device_name(device: str) -> str:
-    """The GPU's name for a CUDA device, else ``"cpu"``."""
-    if torch.device(device).type == "cuda":
-        return torch.cuda.get_device_name(device)
-    return "cpu"
 
 
 def bench_table(report: dict[str, Any]) -> str:

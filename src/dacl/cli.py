@@ -7,13 +7,13 @@ given on the command line win over the file.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
-from dacl.train import PretrainConfig
+from dacl.config import GROUPS, PretrainConfig, option_help, options
+from dacl.methods import method_names
 
 DEMO_METHODS = ["none", "gaussian", "dacl", "dacl+", "supervised", "raw"]
 # The demo's budget: the paper's protocol (LARS, warm-up + cosine, tau 0.5, alpha 0.9, rho 0.3,
@@ -22,18 +22,6 @@ DEMO_METHODS = ["none", "gaussian", "dacl", "dacl+", "supervised", "raw"]
 # (docs/results/demo_validation.py, docs/results/demo-validation.txt).
 DEMO_CONFIG = {"depth": 4, "width": 256, "epochs": 100, "batch_size": 256, "lr": 0.5}
 
-_CONFIG_FIELDS = {f.name: f for f in dataclasses.fields(PretrainConfig)}
-
-
-def _config_type(name: str):
-    default = getattr(PretrainConfig(), name)
-    if name == "beta":
-        return float
-    if name == "mixup_types":
-        return lambda text: tuple(t.strip() for t in text.split(",") if t.strip())
-    if isinstance(default, bool):
-        return _boolean
-    return type(default)
 
 
 def _boolean(text: str) -> bool:
@@ -44,16 +32,34 @@ def _boolean(text: str) -> bool:
     raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
 
 
-def _add_pretrain_options(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group("pretraining (defaults: dacl.PretrainConfig)")
-    for name in _CONFIG_FIELDS:
-        group.add_argument(
-            f"--{name.replace('_', '-')}",
-            dest=name,
-            type=_config_type(name),
-            default=None,
-            help=f"default {_CONFIG_FIELDS[name].default!r}",
-        )
+def _parser_of(f):
+    """The command-line type of a config option (its checks are the config's own)."""
+    kind, optional = f.metadata["kind"], f.metadata["optional"]
+    if kind is bool:
+        return _boolean
+    if kind == "str-tuple":
+        return lambda text: tuple(t.strip() for t in text.split(",") if t.strip())
+
+    def parse(text: str):
+        if optional and text.lower() == "none":
+            return None
+        try:
+            return kind(text)
+        except ValueError:
+            expected = "a whole number" if kind is int else "a number"
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}") from None
+
+    return parse if kind in (int, float) else str
+
+
+def _add_pretrain_options(parser: argparse.ArgumentParser, skip: tuple[str, ...] = ()) -> None:
+    """One flag per option of ``dacl.PretrainConfig``, in its groups, with its help, choices and range."""
+    for group_name in GROUPS:
+        group = parser.add_argument_group(f"{group_name} options (dacl.PretrainConfig)")
+        for f in options():
+            if f.metadata["group"] == group_name and f.name not in skip:
+                group.add_argument(f"--{f.name.replace('_', '-')}", dest=f.name, type=_parser_of(f), default=None,
+                                   help=option_help(f).replace("%", "%%"))  # fmt: skip
 
 
 # Options a command cannot run without; checked after the config file is merged, so either may give them.
@@ -106,7 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     compare = sub.add_parser("compare", help="several methods on one dataset, side by side")
     _add_data_options(compare)
-    _add_pretrain_options(compare)
+    _add_pretrain_options(compare, skip=("method",))  # compare takes --methods
     compare.add_argument("--methods", default=",".join(DEMO_METHODS), help="comma-separated")
     compare.add_argument("--out", default=None, help="folder for results.json, results.md, results.png (required)")
 
@@ -149,7 +155,7 @@ def build_parser() -> argparse.ArgumentParser:
     table4.add_argument(
         "--methods",
         default="dacl,infograph,none",
-        help="comma-separated: dacl, dacl+, gaussian, infograph, none; dacl@L mixes after GIN layer L, not the output",
+        help=f"comma-separated, of: {', '.join(method_names('graphs'))}; dacl@L mixes after GIN layer L",
     )
     table4.add_argument("--repeats", type=int, default=None, help="seeds per row (default: the budget's)")
 
@@ -216,7 +222,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def _pretrain_config(args: argparse.Namespace, base: dict[str, Any] | None = None) -> PretrainConfig:
     values = dict(base or {})
-    values.update({name: getattr(args, name) for name in _CONFIG_FIELDS if getattr(args, name, None) is not None})
+    values.update({f.name: getattr(args, f.name) for f in options() if getattr(args, f.name, None) is not None})
     return PretrainConfig.from_dict(values)
 
 
@@ -248,7 +254,7 @@ def _print_results(results: dict[str, Any], paths: dict[str, Path] | None) -> No
 
 
 def cmd_pretrain(args: argparse.Namespace) -> None:
-    from dacl.train import pretrain
+    from dacl.tables import pretrain
 
     config = _pretrain_config(args)
     spec = _data_spec(args)
@@ -269,10 +275,10 @@ def cmd_pretrain(args: argparse.Namespace) -> None:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> None:
-    from dacl.checkpoint import read_state
+    from dacl.engine.checkpoint import read_state
     from dacl.experiment import evaluate_encoder
     from dacl.report import write_results
-    from dacl.train import load_model
+    from dacl.tables import load_model
 
     spec = _data_spec(args) if args.data else read_state(args.checkpoint).get("metadata", {}).get("data")
     if not spec:
@@ -309,7 +315,7 @@ def cmd_compare(args: argparse.Namespace, base: dict[str, Any] | None = None) ->
 
 
 def cmd_demo(args: argparse.Namespace) -> dict[str, Any]:
-    options = {name: None for name in _CONFIG_FIELDS} | {"epochs": args.epochs}
+    values = {f.name: None for f in options()} | {"epochs": args.epochs}
     demo_args = argparse.Namespace(
         data="digits",
         label=None,
@@ -321,7 +327,7 @@ def cmd_demo(args: argparse.Namespace) -> dict[str, Any]:
         methods=",".join(DEMO_METHODS),
         out=args.out,
         quiet=args.quiet,
-        **options,
+        **values,
     )
     epochs = args.epochs if args.epochs is not None else DEMO_CONFIG["epochs"]
     print(
@@ -333,14 +339,13 @@ def cmd_demo(args: argparse.Namespace) -> dict[str, Any]:
 
 def cmd_bench(args: argparse.Namespace) -> dict[str, Any]:
     from dacl.bench import DTYPES, BenchSetup, bench_table, run_bench
-    from dacl.checkpoint import write_atomic
+    from dacl.core.runtime import resolve_device
+    from dacl.engine.checkpoint import write_atomic
 
     precisions = tuple(p.strip() for p in args.precisions.split(",") if p.strip())
     unknown = set(precisions) - set(DTYPES)
     if unknown:
         raise ValueError(f"unknown precision(s) {sorted(unknown)}; choose float32 and/or bfloat16.")
-    from dacl.train import resolve_device
-
     device = str(resolve_device(args.device))  # a clear error when cuda is asked for and absent
     setup = BenchSetup(in_features=args.in_features, width=args.width, depth=args.depth, steps=args.steps,
                        repeats=args.repeats, device=device, compile=args.compile)  # fmt: skip
@@ -374,13 +379,14 @@ def cmd_reproduce(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _reproduce_table4(args: argparse.Namespace) -> dict[str, Any]:
+    from dacl.methods import method_names
     from dacl.reproduce.table4 import reproduce_table4, table4_markdown
-    from dacl.train_graphs import GRAPH_METHODS
 
+    graph_methods = method_names("graphs")
     methods = tuple(m.strip() for m in args.methods.split(",") if m.strip())
-    unknown = {m for m in methods if m.partition("@")[0] not in GRAPH_METHODS}
+    unknown = {m for m in methods if m.partition("@")[0] not in graph_methods}
     if unknown:
-        raise ValueError(f"unknown graph method(s) {sorted(unknown)}; choose from {', '.join(GRAPH_METHODS)}.")
+        raise ValueError(f"unknown graph method(s) {sorted(unknown)}; choose from {', '.join(graph_methods)}.")
     datasets = [d.strip() for d in args.datasets.split(",") if d.strip()]
     results = reproduce_table4(datasets, args.budget, args.out, data_dir=args.data_dir, methods=methods,
                                repeats=args.repeats)  # fmt: skip

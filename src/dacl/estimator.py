@@ -5,32 +5,104 @@ Verma et al., "Towards Domain-Agnostic Contrastive Learning", ICML 2021.
 
 from __future__ import annotations
 
+import inspect
+
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Integral, Interval, Real, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from dacl.config import PretrainConfig, choices_of, option_help, options
 from dacl.data.preprocess import check_no_infinite, make_preprocessor
 from dacl.evaluate import encode
-from dacl.train import PretrainConfig, pretrain
+from dacl.methods import method_names
+from dacl.tables import pretrain
 
 __all__ = ["DACL"]
+
+# The config's options that a table's estimator takes (the seed comes from random_state; pooling is
+# the GIN's), and the estimator's own.
+CONFIG_PARAMETERS = tuple(f.name for f in options() if f.name not in ("seed", "pooling"))
+OWN_PARAMETERS = {
+    "scale": ("{'minmax', 'standard'}, default='minmax'", "How numeric columns are scaled; 'minmax' keeps "
+              "them in [0, 1], which geometric mixup and DACL+ need."),
+    "impute": ("bool, default=True", "Impute missing numeric values with the column mean and missing "
+               "categories with the most frequent one."),
+    "random_state": ("int, RandomState instance or None, default=None", "Seed of the weights, the views and "
+                     "the batch order; pass an int for reproducible output across calls."),
+    "verbose": ("bool, default=False", "Show a progress bar while pretraining."),
+}  # fmt: skip
+
+
+def _choices(f) -> tuple[str, ...] | None:
+    return method_names("tables", trainable=True) if f.name == "method" else choices_of(f)
+
+
+def _constraint(f) -> list:
+    """A config option's allowed values in scikit-learn's parameter-validation terms."""
+    m = f.metadata
+    choices = _choices(f)
+    if m["kind"] == "str-tuple":
+        allowed: list = [list, tuple]
+    elif choices:
+        allowed = [StrOptions(set(choices))]
+    elif m["kind"] is bool:
+        allowed = ["boolean"]
+    elif m["kind"] is str:
+        allowed = [str]
+    else:
+        left = m["low"] is not None and not m["low_open"]
+        right = m["high"] is not None and not m["high_open"]
+        closed = {(True, True): "both", (True, False): "left", (False, True): "right", (False, False): "neither"}
+        number = Integral if m["kind"] is int else Real
+        allowed = [Interval(number, m["low"], m["high"], closed=closed[(left, right)])]
+    return allowed + ([None] if m["optional"] else [])
+
+
+def _parameters_doc() -> str:
+    """The numpydoc Parameters section, from the config's option help and the estimator's own."""
+    defaults = {name: p.default for name, p in inspect.signature(DACL.__init__).parameters.items()}
+    lines = []
+    for f in options():
+        if f.name in CONFIG_PARAMETERS:
+            kind = f.metadata["kind"]
+            lines += [f"    {f.name} : {kind.__name__ if isinstance(kind, type) else 'tuple of str'}",
+                      f"        {option_help(f, defaults[f.name], _choices(f))}."]  # fmt: skip
+    for name, (kind, text) in OWN_PARAMETERS.items():
+        lines += [f"    {name} : {kind}", f"        {text}"]
+    return "\n".join(lines) + "\n"
 
 
 class DACL(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     """Pretrain an encoder with DACL on a table and use its features.
 
     ``fit(X)`` fits the preprocessing (numeric columns imputed and scaled, categorical columns
-    one-hot encoded), then pretrains an MLP encoder with ``method`` ("dacl+", "dacl", "dacl-geometric",
-    "dacl-binary", "gaussian", "supervised" (needs y) or "none"); ``transform(X)`` returns the
+    one-hot encoded), then pretrains an MLP encoder with ``method``; ``transform(X)`` returns the
     frozen encoder's features, shape (n_samples, width). Use it in a ``Pipeline`` before a linear
-    classifier for the paper's linear evaluation protocol.
+    classifier for the paper's linear evaluation protocol (Verma et al., ICML 2021).
 
     The defaults are sized for a laptop (4 x 512 encoder); the paper's tabular set-up is
-    ``depth=12, width=1024, batch_size=4096, epochs=1000``. See ``dacl.train.PretrainConfig`` for
-    the meaning of each option.
+    ``depth=12, width=1024, batch_size=4096, epochs=1000``. Every option of
+    :class:`dacl.PretrainConfig` that applies to tables is a parameter (the seed is ``random_state``).
+
+    Parameters
+    ----------
+{parameters}
+    Attributes
+    ----------
+    preprocessor_ : sklearn ColumnTransformer
+        The fitted scaling, imputation and one-hot encoding.
+    model_ : dacl.methods.Method
+        The trained method (encoder and head), on the CPU.
+    encoder_ : torch.nn.Module
+        The encoder whose features ``transform`` returns.
+    history_ : list of dict
+        Loss, learning rate and speed per epoch.
+    n_features_in_ : int
+        Number of columns seen in ``fit``.
     """
 
     def __init__(
@@ -43,55 +115,33 @@ class DACL(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         beta: float | None = None,
         rho: float = 0.3,
         sigma: float = 0.1,
+        mixup_types: tuple[str, ...] = ("linear", "geometric", "binary"),
+        mix_at: int = 0,
         depth: int = 4,
         width: int = 512,
         head_depth: int = 3,
-        projection_dim: int = 128,
-        mix_at: int = 0,
+        projection_dim: int | None = 128,
         optimizer: str = "lars",
         lr: float = 0.1,
         weight_decay: float = 1e-6,
+        momentum: float = 0.9,
         warmup_epochs: float = 10.0,
-        scale: str = "minmax",
-        impute: bool = True,
+        schedule: str = "cosine",
         precision: str = "auto",
         device: str = "cpu",
+        compile: bool = False,
+        scale: str = "minmax",
+        impute: bool = True,
         random_state: int | None = None,
         verbose: bool = False,
     ) -> None:
-        self.method = method
-        self.epochs = epochs
-        self.batch_size = batch_size
-        self.temperature = temperature
-        self.alpha = alpha
-        self.beta = beta
-        self.rho = rho
-        self.sigma = sigma
-        self.depth = depth
-        self.width = width
-        self.head_depth = head_depth
-        self.projection_dim = projection_dim
-        self.mix_at = mix_at
-        self.optimizer = optimizer
-        self.lr = lr
-        self.weight_decay = weight_decay
-        self.warmup_epochs = warmup_epochs
-        self.scale = scale
-        self.impute = impute
-        self.precision = precision
-        self.device = device
-        self.random_state = random_state
-        self.verbose = verbose
+        for name, value in locals().items():
+            if name not in ("self", "__class__"):
+                setattr(self, name, value)
 
     def _config(self) -> PretrainConfig:
         seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
-        names = [
-            "method", "epochs", "batch_size", "temperature", "alpha", "beta", "rho", "sigma", "depth",
-            "width", "head_depth", "projection_dim", "mix_at", "optimizer", "lr", "weight_decay",
-            "warmup_epochs", "precision", "device",
-        ]  # fmt: skip
-        return PretrainConfig(seed=seed, **{name: getattr(self, name) for name in names})
-
+        return PretrainConfig(seed=seed, **{name: getattr(self, name) for name in CONFIG_PARAMETERS})
     def _validate(self, X, reset: bool):
         """Check X as scikit-learn does; DataFrames keep their column types for the preprocessor."""
         if isinstance(X, pd.DataFrame):
@@ -110,6 +160,7 @@ class DACL(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
 
     def fit(self, X, y=None):
         """Fit the preprocessing and pretrain the encoder on X (y is used by method='supervised' only)."""
+        self._validate_params()
         X = self._validate(X, reset=True)
         if X.shape[0] < 2:
             raise ValueError(f"DACL needs at least 2 samples to form a batch, got 1 sample (X shape {X.shape}).")
@@ -144,3 +195,13 @@ class DACL(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         tags.transformer_tags.preserves_dtype = ["float32"]
         tags.non_deterministic = self.random_state is None
         return tags
+
+
+DACL.__doc__ = DACL.__doc__.replace("{parameters}\n", _parameters_doc())
+DACL._parameter_constraints = {
+    **{f.name: _constraint(f) for f in options() if f.name in CONFIG_PARAMETERS},
+    "scale": [StrOptions({"minmax", "standard"})],
+    "impute": ["boolean"],
+    "random_state": ["random_state"],
+    "verbose": ["boolean", "verbose"],
+}

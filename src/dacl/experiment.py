@@ -13,14 +13,17 @@ from typing import Any
 import numpy as np
 import torch
 
+from dacl.config import PretrainConfig
 from dacl.data.preprocess import make_preprocessor
 from dacl.data.tabular import Dataset
+from dacl.engine.loop import PretrainResult
 from dacl.evaluate import encode, knn_accuracy, linear_probe_accuracy
-from dacl.train import METHODS, PretrainConfig, PretrainResult, pretrain
+from dacl.methods import METHODS, method_names
+from dacl.tables import pretrain
 
 __all__ = ["COMPARE_METHODS", "Features", "compare", "evaluate_encoder", "prepare_features", "run_method"]
 
-COMPARE_METHODS = METHODS + ("raw",)
+COMPARE_METHODS = method_names("tables")
 
 
 @dataclasses.dataclass
@@ -61,7 +64,7 @@ def evaluate_encoder(result: PretrainResult, features: Features, knn_k: int = 10
     test = encode(result.encoder, features.X_test)
     probe = linear_probe_accuracy(train, features.y_train, test, features.y_test)
     scores = {"accuracy": probe, "knn_accuracy": knn_accuracy(train, features.y_train, test, features.y_test, knn_k)}
-    if result.config.method == "supervised":
+    if METHODS[result.config.method].kind == "supervised":
         device = next(result.model.parameters()).device
         with torch.no_grad():
             logits = result.model(torch.as_tensor(features.X_test, device=device))
@@ -77,7 +80,7 @@ def run_method(
     if method not in COMPARE_METHODS:
         raise ValueError(f"unknown method {method!r}; choose from {', '.join(COMPARE_METHODS)}.")
     started = time.perf_counter()
-    if method == "raw":
+    if METHODS[method].kind == "raw":
         f = features
         scores = {
             "accuracy": linear_probe_accuracy(f.X_train, f.y_train, f.X_test, f.y_test),

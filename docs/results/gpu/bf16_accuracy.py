@@ -14,11 +14,11 @@ import dataclasses
 import json
 import statistics
 
-from dacl.bench import device_name
 from dacl.cli import DEMO_CONFIG
+from dacl.config import PretrainConfig
+from dacl.core.runtime import device_name
 from dacl.data import load_dataset
 from dacl.experiment import prepare_features, run_method
-from dacl.train import PretrainConfig
 
 
 def main() -> None:

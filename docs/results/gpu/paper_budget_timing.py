@@ -18,9 +18,10 @@ import time
 
 import torch
 
-from dacl.bench import device_name
+from dacl.config import PretrainConfig
+from dacl.core.runtime import device_name
 from dacl.reproduce.table1 import BUDGETS
-from dacl.train import PretrainConfig, pretrain
+from dacl.tables import pretrain
 
 
 class _OverBudget(Exception):
@@ -42,15 +43,13 @@ def main() -> None:
 
     budget = BUDGETS["paper"]
     epochs = args.epochs or budget.epochs
-    config = PretrainConfig(
-        method=args.method, depth=budget.depth, width=budget.width, batch_size=budget.batch_size, epochs=epochs,
-        optimizer=budget.optimizer, lr=budget.lr, precision=args.precision, device=args.device, compile=args.compile,
-    )  # fmt: skip
+    config = PretrainConfig.from_dict({**budget.config, "method": args.method, "epochs": epochs,
+                                       "precision": args.precision, "device": args.device, "compile": args.compile})
     data = torch.rand(args.samples, args.features, generator=torch.Generator().manual_seed(0))
     records: list[dict[str, float]] = []
     started = time.perf_counter()
 
-    def watch(epoch: int, record: dict[str, float]) -> None:
+    def watch(epoch: int, record: dict[str, float], method) -> None:
         records.append(record)
         if args.max_seconds and epoch >= 5:
             per_epoch = statistics.median(r["seconds"] for r in records[1:])
@@ -59,12 +58,12 @@ def main() -> None:
 
     finished = True
     try:
-        pretrain(data, config, progress=False, on_epoch_end=watch)
+        pretrain(data, config, progress=False, callbacks=(watch,))
     except _OverBudget:
         finished = False
     wall = time.perf_counter() - started
     per_epoch = statistics.median(r["seconds"] for r in records[1:]) if len(records) > 1 else records[0]["seconds"]
-    steps_per_epoch = args.samples // budget.batch_size
+    steps_per_epoch = args.samples // config.batch_size
     report = {
         "config": config.to_dict(),
         "samples": args.samples,
@@ -75,7 +74,7 @@ def main() -> None:
         "median_epoch_seconds": per_epoch,
         "steps_per_epoch": steps_per_epoch,
         "ms_per_step": 1000 * per_epoch / steps_per_epoch,
-        "samples_per_s": steps_per_epoch * budget.batch_size / per_epoch,
+        "samples_per_s": steps_per_epoch * config.batch_size / per_epoch,
         # the paper's 1000 epochs, whatever --epochs ran (the first epoch's start-up counted once)
         "projected_seconds_for_paper_epochs": records[0]["seconds"] + per_epoch * (budget.epochs - 1),
         "final_loss": records[-1]["loss"],

@@ -13,10 +13,10 @@ import time
 import torch
 from torch.profiler import ProfilerActivity, profile
 
-from dacl.bench import synchronize
-from dacl.losses import NTXentLoss
-from dacl.optim import build_optimizer
-from dacl.train import PretrainConfig, build_model, build_views, contrastive_step
+from dacl.config import PretrainConfig
+from dacl.core.optim import build_optimizer
+from dacl.core.runtime import synchronize
+from dacl.tables import build
 
 
 def main() -> None:
@@ -29,15 +29,14 @@ def main() -> None:
 
     config = PretrainConfig(device=args.device, precision=args.precision, batch_size=args.batch_size)
     device = torch.device(args.device)
-    model = build_model(config, 784).to(device)
+    model = build(config, 784).to(device)
     optimizer = build_optimizer(model, config.optimizer, config.lr, config.weight_decay, config.momentum)
-    views, criterion = build_views(config), NTXentLoss(config.temperature)
     generator = torch.Generator(device=device).manual_seed(0)
     x = torch.rand(args.batch_size, 784, device=device)
 
     def step() -> None:
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=args.precision == "bfloat16"):
-            loss = contrastive_step(model, views, criterion, x, 0, generator)
+            loss = model.loss(x, None, generator)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()

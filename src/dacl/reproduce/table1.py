@@ -20,13 +20,14 @@ from typing import Any
 import numpy as np
 from sklearn.model_selection import train_test_split
 
-from dacl.checkpoint import write_atomic
+from dacl.config import PretrainConfig
+from dacl.core.runtime import resolve_precision
 from dacl.data import load_dataset
 from dacl.data.tabular import Dataset
+from dacl.engine.checkpoint import write_atomic
 from dacl.experiment import Features, prepare_features, run_method
 from dacl.report import plot_loss_curves
 from dacl.reproduce import run_key
-from dacl.train import PretrainConfig, resolve_precision
 
 __all__ = ["BUDGETS", "Budget", "PAPER_TABLE1", "reproduce_table1", "search_grid"]
 
@@ -42,16 +43,13 @@ PAPER_TABLE1: dict[str, dict[str, float]] = {}
 
 @dataclass(frozen=True)
 class Budget:
-    """How much compute a reproduction spends: model size, epochs, seeds and the search grid."""
+    """How much compute a reproduction spends: ``config`` holds options of ``dacl.PretrainConfig``
+    (model size, batch, optimiser), the rest the epochs, seeds and search grid of the protocol."""
 
-    depth: int
-    width: int
-    batch_size: int
+    config: dict[str, Any]
     epochs: int
     search_epochs: int
     seeds: int
-    optimizer: str = "lars"
-    lr: float = 0.1
     alphas: tuple[float, ...] = (0.5, 0.6, 0.7, 0.8, 0.9)
     rhos: tuple[float, ...] = (0.1, 0.3, 0.5)
     sigmas: tuple[float, ...] = (0.05, 0.1, 0.3, 0.5)
@@ -71,20 +69,24 @@ def epochs_within(epochs: int, max_steps: int | None, n_train: int, batch_size: 
 
 BUDGETS = {
     # The paper's: 12 x 1024 encoder, batch 4096, 1000 epochs, LARS lr 0.1 with cosine decay, full grid.
-    "paper": Budget(depth=12, width=1024, batch_size=4096, epochs=1000, search_epochs=1000, seeds=3),
+    "paper": Budget(config={"depth": 12, "width": 1024, "batch_size": 4096, "optimizer": "lars", "lr": 0.1},
+                    epochs=1000, search_epochs=1000, seeds=3),
     # 20-70 minutes a dataset on 2 CPU cores (docs/results/table1.md): smaller encoder, 100 epochs or 800
     # steps (search: 30 epochs or 200 steps), whichever is fewer, so larger datasets get fewer epochs; a coarser
     # grid, τ fixed.
-    "small": Budget(depth=4, width=512, batch_size=512, epochs=100, search_epochs=30, seeds=3, lr=0.5,
+    "small": Budget(config={"depth": 4, "width": 512, "batch_size": 512, "lr": 0.5}, epochs=100, search_epochs=30,
+                    seeds=3,
                     alphas=(0.5, 0.7, 0.9), rhos=(0.1, 0.3, 0.5), sigmas=(0.05, 0.1, 0.3), temperatures=(0.5,),
                     max_steps=800, search_max_steps=200),
     # The paper's encoder (12 x 1024) at the small budget's schedule and grid, batch 1024: about an hour
     # for mnist-test on 2 cores with AMX in bf16 (docs/results/table1.md).
-    "medium": Budget(depth=12, width=1024, batch_size=1024, epochs=100, search_epochs=30, seeds=3, lr=0.5,
+    "medium": Budget(config={"depth": 12, "width": 1024, "batch_size": 1024, "lr": 0.5}, epochs=100,
+                     search_epochs=30, seeds=3,
                      alphas=(0.5, 0.7, 0.9), rhos=(0.1, 0.3, 0.5), sigmas=(0.05, 0.1, 0.3), temperatures=(0.5,),
                      max_steps=800, search_max_steps=200),
     # Seconds: for tests.
-    "smoke": Budget(depth=2, width=32, batch_size=128, epochs=2, search_epochs=1, seeds=2, alphas=(0.7, 0.9),
+    "smoke": Budget(config={"depth": 2, "width": 32, "batch_size": 128}, epochs=2, search_epochs=1, seeds=2,
+                    alphas=(0.7, 0.9),
                     rhos=(0.3,), sigmas=(0.1,), temperatures=(0.5,), max_train=600),
 }  # fmt: skip
 
@@ -138,8 +140,7 @@ def _subsample(dataset: Dataset, limit: int | None, seed: int) -> Dataset:
 def _config(
     budget: Budget, epochs: int, seed: int, params: dict[str, float], runtime: dict[str, Any]
 ) -> PretrainConfig:
-    return PretrainConfig(depth=budget.depth, width=budget.width, batch_size=budget.batch_size, epochs=epochs,
-                          optimizer=budget.optimizer, lr=budget.lr, seed=seed, **params, **runtime)  # fmt: skip
+    return PretrainConfig.from_dict({**budget.config, "epochs": epochs, "seed": seed, **params, **runtime})
 
 
 def reproduce_table1(
@@ -178,8 +179,9 @@ def reproduce_table1(
     search_features: Features = prepare_features(validation)
     final_features: Features = prepare_features(dataset)
     search_epochs = epochs_within(budget.search_epochs, budget.search_max_steps, len(search_features.y_train),
-                                  budget.batch_size)  # fmt: skip
-    final_epochs = epochs_within(budget.epochs, budget.max_steps, len(final_features.y_train), budget.batch_size)
+                                  budget.config["batch_size"])  # fmt: skip
+    final_epochs = epochs_within(budget.epochs, budget.max_steps, len(final_features.y_train),
+                                 budget.config["batch_size"])  # fmt: skip
 
     chosen: dict[str, dict[str, float]] = {}
     for method in methods:

@@ -4,7 +4,7 @@ import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
-from dacl.losses import NTXentLoss
+from dacl.core.losses import NTXentLoss
 
 WORLD, N, K = 2, 6, 5
 

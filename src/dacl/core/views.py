@@ -1,47 +1,145 @@
-"""Positive views for contrastive learning: the Mixup noises of DACL and a Gaussian baseline.
+"""Positive views for contrastive learning: the Mixup noises of DACL, a Gaussian baseline, and the
+protocols that let a user bring views of their own.
 
 Verma et al., "Towards Domain-Agnostic Contrastive Learning", ICML 2021.
 
-Every view class is called on a float tensor ``x`` of shape ``(N, D)`` and returns the pair
-``(view1, view2)``, each ``(N, D)``, as Algorithm 1, lines 4-15: each sample draws its own mixing
-coefficient (or mask) and its own partner from the batch, never itself, and the two views are drawn
-independently of each other. The same classes work on inputs and on hidden representations
-(hidden mixup, Eq. 4): they only see a batch of fixed-length vectors.
+Two protocols, both over a batch ``x`` of any shape ``(N, ...)`` whose first dimension indexes samples:
+
+- a **view** is a callable ``view(x, generator) -> Tensor`` of the same shape: one random view of
+  every sample. Any function of that form is a view (a user's augmentation, a column dropout, ...).
+- a **pair maker** has ``pair(x, generator) -> (view1, view2)``: the two views of Algorithm 1,
+  lines 4-15. :class:`Pair` makes one from one view (two independent draws) or from two views;
+  :class:`Compose` chains views (an augmentation, then mixup).
+
+Every built-in noise is both: ``noise(x, g)`` is one view, ``noise.pair(x, g)`` two independent
+ones. Each sample draws its own mixing coefficient (or mask) and its own partner from the batch,
+never itself. The same classes work on inputs and on hidden representations (hidden mixup, Eq. 4).
+For set-valued samples (the nodes of a graph, Eq. 4 inside a GIN) ``grouped_view`` mixes every row
+of sample i with the mean row of its partner sample.
 
 All randomness comes from an optional ``torch.Generator`` so that runs repeat exactly under a seed.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Protocol, runtime_checkable
+
 import torch
 from torch import Tensor
 
 __all__ = [
     "BinaryMixup",
+    "Compose",
     "GaussianNoise",
     "GeometricMixup",
     "LinearMixup",
     "MixupPlus",
+    "Pair",
+    "PairMaker",
+    "View",
     "ViewPair",
+    "as_pair_maker",
     "check_batch",
+    "group_means",
     "sample_partners",
 ]
 
 ViewPair = tuple[Tensor, Tensor]
 
 
+@runtime_checkable
+class View(Protocol):
+    """One random view of every sample of a batch ``(N, ...)``, drawn from ``generator``."""
+
+    def __call__(self, x: Tensor, generator: torch.Generator | None) -> Tensor: ...
+
+
+@runtime_checkable
+class PairMaker(Protocol):
+    """The two views of every sample (Algorithm 1, lines 4-15)."""
+
+    def pair(self, x: Tensor, generator: torch.Generator | None = None, *, validate: bool = True) -> ViewPair: ...
+
+
+class Pair:
+    """A pair maker from one view (two independent draws) or two views (one draw each)."""
+
+    def __init__(self, view1: Callable[..., Tensor], view2: Callable[..., Tensor] | None = None) -> None:
+        for view in (view1, view2):
+            if view is not None and not callable(view):
+                raise ValueError(f"a view must be callable as view(x, generator), got {type(view).__name__}.")
+        self.view1 = view1
+        self.view2 = view1 if view2 is None else view2
+
+    @property
+    def non_negative(self) -> bool:
+        return any(getattr(v, "non_negative", False) for v in (self.view1, self.view2))
+
+    def pair(self, x: Tensor, generator: torch.Generator | None = None, *, validate: bool = True) -> ViewPair:
+        first, second = self.view1(x, generator), self.view2(x, generator)
+        for view in (first, second):
+            if not isinstance(view, Tensor) or view.shape != x.shape:
+                raise ValueError(
+                    f"a view must return a tensor of the batch's shape {tuple(x.shape)}, "
+                    f"got {tuple(view.shape) if isinstance(view, Tensor) else type(view).__name__}."
+                )
+        return first, second
+
+    def __repr__(self) -> str:
+        return f"Pair({self.view1!r})" if self.view1 is self.view2 else f"Pair({self.view1!r}, {self.view2!r})"
+
+
+class Compose:
+    """A view that applies ``views`` in order, e.g. ``Compose(augment, LinearMixup(0.9))``."""
+
+    def __init__(self, *views: Callable[..., Tensor]) -> None:
+        if not views or not all(callable(v) for v in views):
+            raise ValueError("Compose needs one or more views, each callable as view(x, generator).")
+        self.views = views
+
+    @property
+    def non_negative(self) -> bool:
+        return getattr(self.views[0], "non_negative", False)
+
+    def __call__(self, x: Tensor, generator: torch.Generator | None = None) -> Tensor:
+        for view in self.views:
+            x = view(x, generator)
+        return x
+
+    def pair(self, x: Tensor, generator: torch.Generator | None = None, *, validate: bool = True) -> ViewPair:
+        return self(x, generator), self(x, generator)
+
+    def __repr__(self) -> str:
+        return f"Compose({', '.join(map(repr, self.views))})"
+
+
+def as_pair_maker(views: PairMaker | Callable[..., Tensor] | tuple) -> PairMaker:
+    """A pair maker as given, or one made from a view or a ``(view1, view2)`` tuple."""
+    if hasattr(views, "pair"):
+        return views  # type: ignore[return-value]
+    if isinstance(views, tuple) and len(views) == 2:
+        return Pair(*views)
+    if callable(views):
+        return Pair(views)
+    raise ValueError(
+        "views must be a pair maker (with .pair(x, generator)), a view callable as view(x, generator), "
+        f"or a tuple of two views; got {type(views).__name__}."
+    )
+
+
 def check_batch(x: Tensor, *, non_negative: bool = False, what: str = "input", values: bool = True) -> None:
-    """Raise ``ValueError`` unless ``x`` is a finite float batch of shape (N, D) with N >= 2.
+    """Raise ``ValueError`` unless ``x`` is a finite float batch of shape (N, ...) with N >= 2.
 
     ``values=False`` checks only the type and shape: the value checks read a result back from the
     device, which stalls a GPU's queue every step; the training loop checks its data once instead.
     """
     if not isinstance(x, Tensor):
-        raise ValueError(f"{what} must be a torch.Tensor of shape (N, D), got {type(x).__name__}.")
-    if x.dim() != 2:
+        raise ValueError(f"{what} must be a torch.Tensor of shape (N, ...), got {type(x).__name__}.")
+    if x.dim() < 2:
         raise ValueError(
-            f"{what} must be 2-D (N samples, D features), got shape {tuple(x.shape)}; "
-            "flatten each sample first, e.g. x.reshape(len(x), -1)."
+            f"{what} must have a sample dimension and at least one feature dimension, (N, D) or (N, ...), "
+            f"got shape {tuple(x.shape)}; reshape a batch of scalars with x.reshape(-1, 1)."
         )
     if not x.is_floating_point():
         raise ValueError(f"{what} must be a float tensor, got dtype {x.dtype}; call x.float() first.")
@@ -74,9 +172,17 @@ def sample_partners(n: int, generator: torch.Generator | None = None, device=Non
 
 
 def _uniform(n: int, low: float, x: Tensor, generator: torch.Generator | None) -> Tensor:
-    """λ ~ U(low, 1), one per sample, shaped (n, 1) to broadcast over features."""
-    u = torch.rand((n, 1), generator=generator, device=x.device, dtype=x.dtype)
+    """λ ~ U(low, 1), one per sample, shaped (n, 1, ...) to broadcast over a sample's other dimensions."""
+    u = torch.rand((n,) + (1,) * (x.dim() - 1), generator=generator, device=x.device, dtype=x.dtype)
     return low + (1.0 - low) * u
+
+
+def group_means(x: Tensor, groups: Tensor, num_groups: int) -> Tensor:
+    """The mean row of each group: ``groups[r]`` is the sample (e.g. the graph) that row r belongs to."""
+    sums = torch.zeros((num_groups,) + x.shape[1:], device=x.device, dtype=x.dtype).index_add_(0, groups, x)
+    ones = torch.ones_like(groups, dtype=x.dtype)
+    counts = torch.zeros(num_groups, device=x.device, dtype=x.dtype).index_add_(0, groups, ones)
+    return sums / counts.clamp(min=1).reshape((num_groups,) + (1,) * (x.dim() - 1))
 
 
 def _check_lower_bound(name: str, value: float) -> float:
@@ -89,21 +195,41 @@ def _check_lower_bound(name: str, value: float) -> float:
     return value
 
 
-class _PairwiseView:
-    """Shared driver: two independent draws of a one-view noise (Algorithm 1, lines 4-15)."""
+class _Noise:
+    """A built-in noise: one view per call (the :class:`View` protocol), two independent views per
+    ``pair`` call (the :class:`PairMaker` protocol; Algorithm 1, lines 4-15)."""
 
     non_negative = False
 
     def one_view(self, x: Tensor, generator: torch.Generator | None) -> Tensor:
         raise NotImplementedError
 
-    def __call__(self, x: Tensor, generator: torch.Generator | None = None, *, validate: bool = True) -> ViewPair:
-        """The two views of ``x`` (N, D); ``validate=False`` skips the value checks (see ``check_batch``)."""
+    def grouped_view(self, x: Tensor, groups: Tensor, num_groups: int, generator: torch.Generator | None) -> Tensor:
+        """One view of set-valued samples: rows of ``x`` grouped into ``num_groups`` samples by ``groups``."""
+        raise ValueError(
+            f"{type(self).__name__} does not mix set-valued samples (e.g. graph nodes inside a GIN); "
+            "use linear, geometric or binary mixup, Gaussian noise, or mix the encoder's output instead."
+        )
+
+    def __call__(self, x: Tensor, generator: torch.Generator | None = None) -> Tensor:
+        """One view of ``x`` (N, ...)."""
+        check_batch(x, non_negative=self.non_negative)
+        return self.one_view(x, generator)
+
+    def pair(self, x: Tensor, generator: torch.Generator | None = None, *, validate: bool = True) -> ViewPair:
+        """The two views of ``x`` (N, ...); ``validate=False`` skips the value checks (see ``check_batch``)."""
         check_batch(x, non_negative=self.non_negative, values=validate)
         return self.one_view(x, generator), self.one_view(x, generator)
 
+    def grouped_pair(self, x: Tensor, groups: Tensor, num_groups: int, generator: torch.Generator | None) -> ViewPair:
+        """Two independent grouped views (one λ and one partner per sample and view)."""
+        if num_groups < 2:
+            raise ValueError(f"mixing needs at least 2 samples in a batch, got {num_groups}.")
+        return (self.grouped_view(x, groups, num_groups, generator),
+                self.grouped_view(x, groups, num_groups, generator))  # fmt: skip
 
-class _PartnerMixup(_PairwiseView):
+
+class _PartnerMixup(_Noise):
     """A mixup noise: each sample mixed with a partner from the same batch, never itself
     (Algorithm 1, lines 6 and 11). Subclasses say how one row is mixed with its partner."""
 
@@ -111,8 +237,20 @@ class _PartnerMixup(_PairwiseView):
         """Row i of ``x`` mixed with row i of ``partner`` under its own coefficient or mask."""
         raise NotImplementedError
 
+    def mix_grouped(
+        self, x: Tensor, partner: Tensor, groups: Tensor, num_groups: int, generator: torch.Generator | None
+    ) -> Tensor:
+        """Rows mixed with their sample's partner row; by default row by row, as ``mix_with``."""
+        return self.mix_with(x, partner, generator)
+
     def one_view(self, x: Tensor, generator: torch.Generator | None) -> Tensor:
         return self.mix_with(x, x[sample_partners(x.shape[0], generator, x.device)], generator)
+
+    def grouped_view(self, x: Tensor, groups: Tensor, num_groups: int, generator: torch.Generator | None) -> Tensor:
+        """Eq. 4 on set-valued samples: every row of sample i mixed with the mean row of a partner
+        sample j ≠ i (one partner and one coefficient per sample)."""
+        partners = sample_partners(num_groups, generator, x.device)
+        return self.mix_grouped(x, group_means(x, groups, num_groups)[partners][groups], groups, num_groups, generator)
 
 
 class _CoefficientMixup(_PartnerMixup):
@@ -126,6 +264,12 @@ class _CoefficientMixup(_PartnerMixup):
     def mix_with(self, x: Tensor, partner: Tensor, generator: torch.Generator | None) -> Tensor:
         """Row i of ``x`` mixed with row i of ``partner`` under its own λ ~ U(lower, 1)."""
         return self.mix(x, partner, _uniform(x.shape[0], self.lower, x, generator))
+
+    def mix_grouped(
+        self, x: Tensor, partner: Tensor, groups: Tensor, num_groups: int, generator: torch.Generator | None
+    ) -> Tensor:
+        """Every row of sample i mixed under sample i's own λ ~ U(lower, 1)."""
+        return self.mix(x, partner, _uniform(num_groups, self.lower, x, generator)[groups])
 
 
 class LinearMixup(_CoefficientMixup):
@@ -190,14 +334,14 @@ class BinaryMixup(_PartnerMixup):
         return torch.lerp(partner, x, mask)
 
     def mix_with(self, x: Tensor, partner: Tensor, generator: torch.Generator | None) -> Tensor:
-        """Row i of ``x`` mixed with row i of ``partner`` under its own mask."""
+        """Row i of ``x`` mixed with row i of ``partner`` under its own mask (one per row and coordinate)."""
         return self.mix(x, partner, self.keep_mask(x, generator))
 
     def __repr__(self) -> str:
         return f"BinaryMixup(rho={self.rho})"
 
 
-class GaussianNoise(_PairwiseView):
+class GaussianNoise(_Noise):
     """Gaussian-noise baseline of Table 1: x⁺ = x + σε, ε ~ N(0, I), two independent draws."""
 
     def __init__(self, sigma: float = 0.1) -> None:
@@ -210,14 +354,19 @@ class GaussianNoise(_PairwiseView):
         eps = torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
         return x + self.sigma * eps
 
+    def grouped_view(self, x: Tensor, groups: Tensor, num_groups: int, generator: torch.Generator | None) -> Tensor:
+        """Gaussian noise has no partner: every row gets its own noise."""
+        return self.one_view(x, generator)
+
     def __repr__(self) -> str:
         return f"GaussianNoise(sigma={self.sigma})"
 
 
-class MixupPlus:
+class MixupPlus(_Noise):
     """DACL+: per sample, one of linear (Eq. 3), geometric (Eq. 5) and binary (Eq. 6) mixup.
 
-    Each sample draws its type uniformly from ``types`` once, and that type makes both of its views;
+    In ``pair`` each sample draws its type uniformly from ``types`` once, and that type makes both of
+    its views (a single view, ``noise(x, g)``, draws the types afresh);
     λ, masks and partners are drawn independently per view as in Algorithm 1. Each type mixes only
     its own rows (one batched call per type), so there is no Python loop over samples and no work
     is thrown away.
@@ -271,7 +420,7 @@ class MixupPlus:
         view = x
         for index, name in enumerate(self.types):
             mixed = getattr(self, name).mix_with(x, partner, generator)
-            view = torch.where((kinds == index).unsqueeze(1), mixed, view)
+            view = torch.where((kinds == index).reshape((-1,) + (1,) * (x.dim() - 1)), mixed, view)
         return view
 
     def views_and_types(
@@ -282,8 +431,12 @@ class MixupPlus:
         kinds = self.sample_types(x.shape[0], generator, x.device)
         return self._one_view(x, kinds, generator), self._one_view(x, kinds, generator), kinds
 
-    def __call__(self, x: Tensor, generator: torch.Generator | None = None, *, validate: bool = True) -> ViewPair:
-        """The two views of ``x`` (N, D); ``validate=False`` skips the value checks (see ``check_batch``)."""
+    def one_view(self, x: Tensor, generator: torch.Generator | None) -> Tensor:
+        return self._one_view(x, self.sample_types(x.shape[0], generator, x.device), generator)
+
+    def pair(self, x: Tensor, generator: torch.Generator | None = None, *, validate: bool = True) -> ViewPair:
+        """The two views of ``x`` (N, ...), each sample's type shared by both; ``validate=False``
+        skips the value checks (see ``check_batch``)."""
         view1, view2, _ = self.views_and_types(x, generator, validate=validate)
         return view1, view2
 

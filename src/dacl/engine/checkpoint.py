@@ -19,7 +19,7 @@ from safetensors import safe_open
 from safetensors.torch import save as save_safetensors
 from torch import Tensor, nn
 
-__all__ = ["CHECKPOINT_FILE", "load_checkpoint", "read_state", "save_checkpoint", "write_atomic"]
+__all__ = ["CHECKPOINT_FILE", "check_weights_fit", "load_checkpoint", "read_state", "save_checkpoint", "write_atomic"]
 
 CHECKPOINT_FILE = "checkpoint.safetensors"
 STATE_FILE = "checkpoint.json"
@@ -90,6 +90,23 @@ def _state_of(handle, path: Path) -> dict[str, Any]:
     return json.loads(metadata["dacl_state"])
 
 
+def check_weights_fit(model: nn.Module, weights: dict[str, Tensor], path: Path) -> None:
+    """Raise ``ValueError`` naming the first differences when ``weights`` do not fit ``model``."""
+    expected = {k: tuple(v.shape) for k, v in model.state_dict().items()}
+    found = {k: tuple(v.shape) for k, v in weights.items()}
+    if expected == found:
+        return
+    problems = [f"{k} missing" for k in expected if k not in found]
+    problems += [f"{k} unexpected" for k in found if k not in expected]
+    problems += [f"{k} has shape {found[k]}, the model {expected[k]}" for k in expected
+                 if k in found and found[k] != expected[k]]  # fmt: skip
+    raise ValueError(
+        f"the weights in {path} do not fit this model ({'; '.join(problems[:3])}"
+        f"{f'; {len(problems) - 3} more' if len(problems) > 3 else ''}): build the model with the settings "
+        "the checkpoint was made with, or use another checkpoint."
+    )
+
+
 def read_state(directory: str | Path) -> dict[str, Any]:
     """The JSON state of the checkpoint in ``directory``, without loading its tensors."""
     path = _checkpoint_path(directory)
@@ -110,6 +127,7 @@ def load_checkpoint(
         tensors = {key: f.get_tensor(key) for key in f.keys()}
     if model is not None:
         weights = {k[len("model.") :]: v for k, v in tensors.items() if k.startswith("model.")}
+        check_weights_fit(model, weights, path)
         model.load_state_dict(weights)
     if optimizer is not None:
         saved = state["optimizer"]

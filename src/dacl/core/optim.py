@@ -13,7 +13,10 @@ from collections.abc import Iterable
 import torch
 from torch import Tensor, nn
 
-__all__ = ["LARS", "build_optimizer", "parameter_groups", "warmup_cosine"]
+__all__ = ["LARS", "OPTIMIZERS", "SCHEDULES", "build_optimizer", "parameter_groups", "warmup_cosine"]
+
+OPTIMIZERS = ("lars", "adamw", "adam")
+SCHEDULES = ("cosine", "constant")
 
 
 class LARS(torch.optim.Optimizer):
@@ -109,21 +112,27 @@ def parameter_groups(model: nn.Module, weight_decay: float) -> list[dict]:
 def build_optimizer(
     model: nn.Module, name: str, lr: float, weight_decay: float, momentum: float = 0.9
 ) -> torch.optim.Optimizer:
-    """``"lars"`` (the paper's) or ``"adamw"``, with biases and BatchNorm parameters not decayed."""
+    """``"lars"`` (the paper's for tables and images), ``"adamw"`` or ``"adam"`` (the paper's for
+    graphs: L2 weight decay in the gradient), with biases and BatchNorm parameters not decayed."""
     groups = parameter_groups(model, weight_decay)
     if name == "lars":
         return LARS(groups, lr=lr, momentum=momentum, weight_decay=weight_decay)
+    for group in groups:
+        group.pop("lars")
     if name == "adamw":
-        for group in groups:
-            group.pop("lars")
         return torch.optim.AdamW(groups, lr=lr, weight_decay=weight_decay)
-    raise ValueError(f"unknown optimizer {name!r}; choose 'lars' or 'adamw'.")
+    if name == "adam":
+        return torch.optim.Adam(groups, lr=lr, weight_decay=weight_decay)
+    raise ValueError(f"unknown optimizer {name!r}; choose {', '.join(OPTIMIZERS)}.")
 
 
-def warmup_cosine(step: int, total_steps: int, warmup_steps: int) -> float:
-    """Learning-rate factor at ``step``: linear warm-up to 1, then cosine decay to 0."""
+def warmup_cosine(step: int, total_steps: int, warmup_steps: int, schedule: str = "cosine") -> float:
+    """Learning-rate factor at ``step``: linear warm-up to 1, then cosine decay to 0 (``"cosine"``,
+    SimCLR's and the paper's) or a constant 1 (``"constant"``, the paper's Adam for graphs)."""
     if step < warmup_steps:
         return (step + 1) / warmup_steps
+    if schedule == "constant":
+        return 1.0
     decay_steps = max(1, total_steps - warmup_steps)
     progress = min(1.0, (step - warmup_steps) / decay_steps)
     return 0.5 * (1.0 + math.cos(math.pi * progress))

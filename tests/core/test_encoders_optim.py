@@ -3,8 +3,8 @@ import math
 import pytest
 import torch
 
-from dacl.models import MLPEncoder, ProjectionHead
-from dacl.optim import LARS, build_optimizer, parameter_groups, warmup_cosine
+from dacl.core.encoders import MixAt, MLPEncoder, ProjectionHead, encoder_width
+from dacl.core.optim import LARS, build_optimizer, parameter_groups, warmup_cosine
 
 
 def test_encoder_and_head_shapes_and_layers():
@@ -19,10 +19,29 @@ def test_encoder_and_head_shapes_and_layers():
 
 
 @pytest.mark.parametrize("layer", [0, 1, 3, 5])
-def test_partial_passes_compose_to_the_full_pass(layer):
+def test_layer_hook_sees_every_boundary_and_may_stack_rows(layer):
     encoder = MLPEncoder(8, width=16, depth=5).eval()
     x = torch.randn(4, 8)
-    assert torch.allclose(encoder(encoder(x, stop=layer), start=layer), encoder(x), atol=1e-6)
+    seen = []
+    encoder(x, hook=lambda index, h, groups: seen.append((index, tuple(h.shape), groups)) or h)
+    assert seen == [(0, (4, 8), None)] + [(i, (4, 16), None) for i in range(1, 6)]
+    # the hook at `layer` returns the rows twice: the layers after it see 8 rows, each half the plain pass
+    out = encoder(x, hook=MixAt(layer, lambda h, groups: torch.cat([h, h])))
+    assert out.shape == (8, 16)
+    torch.testing.assert_close(out[:4], encoder(x))
+    torch.testing.assert_close(out[4:], encoder(x))
+    # a hook that changes the rows at `layer` is the same as changing them by hand between the blocks
+    doubled = encoder(x, hook=MixAt(layer, lambda h, groups: 2 * h))
+    h = torch.nn.Sequential(*encoder.blocks[:layer])(x)
+    torch.testing.assert_close(doubled, torch.nn.Sequential(*encoder.blocks[layer:])(2 * h))
+
+
+def test_encoder_width_reads_out_features_or_measures():
+    assert encoder_width(MLPEncoder(8, 16, 2)) == 16
+    plain = torch.nn.Sequential(torch.nn.Linear(8, 7), torch.nn.ReLU())
+    assert encoder_width(plain, torch.zeros(2, 8)) == 7
+    with pytest.raises(ValueError, match="out_features"):
+        encoder_width(plain)
 
 
 def test_bad_sizes_raise():

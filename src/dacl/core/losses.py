@@ -6,9 +6,10 @@ Verma et al., ICML 2021, Algorithm 1, lines 17-21 (after Chen et al., SimCLR, 20
 from __future__ import annotations
 
 import torch
-import torch.distributed as dist
 import torch.nn.functional as F
 from torch import Tensor, nn
+
+from dacl.core.distributed import gather_with_grad
 
 __all__ = ["NTXentLoss"]
 
@@ -48,13 +49,7 @@ class NTXentLoss(nn.Module):
 
     def _gather_candidates(self, z: Tensor) -> tuple[Tensor, int]:
         """All processes' rows of ``z`` and the offset of this process's rows among them."""
-        if self.gather_distributed and dist.is_available() and dist.is_initialized():
-            world = dist.get_world_size()
-            if world > 1:
-                from torch.distributed.nn.functional import all_gather
-
-                return torch.cat(all_gather(z), dim=0), dist.get_rank() * z.shape[0]
-        return z, 0
+        return gather_with_grad(z) if self.gather_distributed else (z, 0)
 
     def forward(self, z1: Tensor, z2: Tensor) -> Tensor:
         if z1.dim() != 2 or z1.shape != z2.shape:

@@ -10,13 +10,17 @@ import torch
 from torch_geometric.data import Batch, Data
 
 from dacl.cli import main
+from dacl.core.encoders import MixAt
+from dacl.core.infograph import InfoGraphLoss, jsd_mi_loss
+from dacl.core.losses import NTXentLoss
+from dacl.core.views import LinearMixup
 from dacl.data.graphs import load_tu
+from dacl.engine.checkpoint import read_state
 from dacl.evaluate import linear_cv_accuracy
-from dacl.models.gin import GINEncoder
-from dacl.models.infograph import InfoGraphLoss, jsd_mi_loss
-from dacl.train_graphs import GraphPretrainConfig, _node_mixup, embed_graphs, pretrain_graphs
+from dacl.graphs import GINEncoder, embed_graphs, graph_config, pretrain_graphs
+from dacl.graphs.train import build_graph_method
 
-SHARED_TU = Path(__file__).resolve().parents[2] / "shared" / "data" / "TU"
+SHARED_TU = Path(__file__).resolve().parents[3] / "shared" / "data" / "TU"
 needs_shared = pytest.mark.skipif(not SHARED_TU.is_dir(), reason="../shared/data/TU is not beside the checkout")
 
 
@@ -38,41 +42,47 @@ def cache(tmp_path, monkeypatch):
 def test_gin_shapes_and_sum_pooling():
     batch = Batch.from_data_list(random_graphs(6))
     encoder = GINEncoder(5, hidden=8, layers=4).eval()
-    graphs, nodes = encoder(batch.x, batch.edge_index, batch.batch)
+    graphs, nodes = encoder(batch, return_nodes=True)
     assert graphs.shape == (6, 32) and nodes.shape == (batch.num_nodes, 32)
     expected = torch.zeros(6, 32).index_add_(0, batch.batch, nodes)
     assert torch.allclose(graphs, expected, atol=1e-5)
-    assert GINEncoder(5, 8, 2, pooling="mean")(batch.x, batch.edge_index, batch.batch)[0].shape == (6, 16)
+    assert torch.equal(encoder(batch), graphs)
+    assert GINEncoder(5, 8, 2, pooling="mean")(batch).shape == (6, 16)
     with pytest.raises(ValueError, match="pooling"):
         GINEncoder(5, 8, 2, pooling="median")
 
 
-def test_node_mixup_partners_are_other_graphs_and_lambda_in_range():
-    # each node embedding is the one-hot of its graph, so a mixed node is lam e_i + (1 - lam) e_j
-    sizes = torch.tensor([3, 4, 2, 5, 1])
-    batch = torch.repeat_interleave(torch.arange(5), sizes)
-    h = torch.nn.functional.one_hot(batch, 5).float()
-    for seed in range(20):
-        mixed = _node_mixup(0.7, torch.Generator().manual_seed(seed), batch, 5)(h)
-        for i in range(5):
-            rows = mixed[batch == i]
-            assert torch.allclose(rows, rows[0].expand_as(rows))  # one lambda and one partner per graph
-            lam = rows[0, i].item()
-            others = rows[0].clone()
-            others[i] = -1
-            partner = int(others.argmax())
-            assert 0.7 - 1e-6 <= lam <= 1 + 1e-6 and partner != i
-            assert rows[0, partner].item() == pytest.approx(1 - lam, abs=1e-6)
+def test_gin_layer_hook_sees_nodes_grouped_by_graph_then_the_output():
+    batch = Batch.from_data_list(random_graphs(5))
+    encoder = GINEncoder(5, hidden=8, layers=3).eval()
+    seen = []
+    encoder(batch, hook=lambda layer, h, groups: seen.append((layer, tuple(h.shape), groups)) or h)
+    assert [(layer, shape) for layer, shape, _ in seen] == [(0, (batch.num_nodes, 5)), (1, (batch.num_nodes, 8)),
+                                                            (2, (batch.num_nodes, 8)), (3, (5, 24))]  # fmt: skip
+    assert all(torch.equal(groups, batch.batch) for _, _, groups in seen[:3]) and seen[3][2] is None
 
 
-def test_graph_representation_mixup_never_uses_the_graph_itself():
-    from dacl.noise import LinearMixup
+@pytest.mark.parametrize("layer", [0, 1, 2])
+def test_gin_hook_stacking_two_views_repeats_the_graphs(layer):
+    # the hook returns (h, 2h) stacked: the first half of the output is the plain pass, the second the
+    # pass whose rows at `layer` were doubled; so the repeated structure (edges, batch, earlier layers) is right
+    batch = Batch.from_data_list(random_graphs(6))
+    encoder = GINEncoder(5, hidden=8, layers=3).eval()
+    stacked = encoder(batch, hook=MixAt(layer, lambda h, groups: torch.cat([h, 2 * h])))
+    assert stacked.shape == (12, 24)
+    torch.testing.assert_close(stacked[:6], encoder(batch))
+    torch.testing.assert_close(stacked[6:], encoder(batch, hook=MixAt(layer, lambda h, groups: 2 * h)))
 
-    reps = torch.eye(10)
-    view, _ = LinearMixup(0.9)(reps, torch.Generator().manual_seed(0))
-    off = view.clone()
-    off[torch.arange(10), torch.arange(10)] = 0
-    assert (off.argmax(1) != torch.arange(10)).all()
+
+def test_graph_dacl_loss_is_algorithm_1_on_the_graph_representations():
+    graphs = Batch.from_data_list(random_graphs(8))
+    config = graph_config(width=8, depth=2, alpha=0.7)
+    method = build_graph_method(config, 5)
+    loss = method.loss(graphs, None, torch.Generator().manual_seed(0))
+    representation = method.encoder(graphs)  # train mode, as in the loss
+    view1, view2 = LinearMixup(0.7).pair(representation, torch.Generator().manual_seed(0))
+    z = method.head(torch.cat([view1, view2]))
+    torch.testing.assert_close(loss, NTXentLoss(1.0)(z[:8], z[8:]))
 
 
 def direct_jsd(scores, positive):
@@ -102,29 +112,56 @@ def test_infograph_loss_equals_a_direct_computation():
         loss(graphs[:1], nodes[:2], torch.tensor([0, 0]))
 
 
-@pytest.mark.parametrize("method, mix_at", [("dacl", None), ("dacl", 1), ("dacl+", None), ("gaussian", None),
-                                            ("infograph", None), ("none", None)])  # fmt: skip
+@pytest.mark.parametrize("method, mix_at", [("dacl", -1), ("dacl", 1), ("dacl", 0), ("gaussian", 1), ("dacl+", -1),
+                                            ("gaussian", -1), ("infograph", -1), ("none", -1)])  # fmt: skip
 def test_every_graph_method_trains_and_embeds(method, mix_at):
     graphs = random_graphs(20)
-    config = GraphPretrainConfig(method=method, hidden=8, layers=2, epochs=2, batch_size=8, mix_at=mix_at)
+    config = graph_config(method=method, width=8, depth=2, epochs=2, batch_size=8, mix_at=mix_at)
     result = pretrain_graphs(graphs, config)
     embeddings = embed_graphs(result.encoder, graphs)
     assert embeddings.shape == (20, 16) and torch.isfinite(embeddings).all()
     again = embed_graphs(pretrain_graphs(graphs, config).encoder, graphs)
     assert torch.equal(embeddings, again)  # seeded
     if method != "none":
-        assert len(result.history) == 2 and result.history[0]["graphs_per_s"] > 0
+        assert len(result.history) == 2 and result.history[0]["samples_per_s"] > 0
+        assert not torch.equal(embeddings, embed_graphs(pretrain_graphs(graphs, graph_config(
+            method="none", width=8, depth=2)).encoder, graphs))  # trained: not the initial encoder
+
+
+def test_graph_runs_resume_exactly_after_a_kill(tmp_path):
+    graphs = random_graphs(30)
+    config = graph_config(method="dacl", width=8, depth=2, epochs=4, batch_size=8)
+    unbroken = pretrain_graphs(graphs, config)
+
+    class Killed(Exception):
+        pass
+
+    def kill_at_2(epoch, record, method):
+        if epoch == 2:
+            raise Killed
+
+    with pytest.raises(Killed):
+        pretrain_graphs(graphs, config, checkpoint_dir=tmp_path, checkpoint_every=1, callbacks=(kill_at_2,))
+    assert read_state(tmp_path)["epoch"] == 2 and read_state(tmp_path)["domain"] == "graphs"
+    resumed = pretrain_graphs(graphs, config, checkpoint_dir=tmp_path, resume=True)
+    for key, value in unbroken.model.state_dict().items():
+        assert torch.equal(value, resumed.model.state_dict()[key]), key
+    assert [h["loss"] for h in resumed.history] == [h["loss"] for h in unbroken.history]
 
 
 def test_graph_config_errors():
-    with pytest.raises(ValueError, match="unknown graph method"):
-        GraphPretrainConfig(method="graphcl")
+    with pytest.raises(ValueError, match="unknown method"):
+        graph_config(method="graphcl")
     with pytest.raises(ValueError, match="mix_at"):
-        GraphPretrainConfig(mix_at=7)
-    with pytest.raises(ValueError, match="intermediate"):
-        GraphPretrainConfig(method="infograph", mix_at=2)
+        graph_config(mix_at=7)
+    with pytest.raises(ValueError, match="set-valued"):
+        pretrain_graphs(random_graphs(10), graph_config(method="dacl+", mix_at=1, width=4, depth=2, epochs=1))
     with pytest.raises(ValueError, match="at least 2 graphs"):
-        pretrain_graphs(random_graphs(1), GraphPretrainConfig(hidden=4, layers=1))
+        pretrain_graphs(random_graphs(1), graph_config(width=4, depth=1))
+    empty = random_graphs(4)
+    empty[2] = Data(x=torch.zeros(0, 5), edge_index=torch.zeros(2, 0, dtype=torch.long), y=torch.tensor([0]))
+    with pytest.raises(ValueError, match="graph 2 has no nodes"):
+        pretrain_graphs(empty, graph_config(width=4, depth=1))
 
 
 def test_linear_cv_accuracy_separates_separable_classes():

@@ -1,7 +1,18 @@
 import pytest
 import torch
 
-from dacl.noise import BinaryMixup, GaussianNoise, GeometricMixup, LinearMixup, MixupPlus, sample_partners
+from dacl.core.views import (
+    BinaryMixup,
+    Compose,
+    GaussianNoise,
+    GeometricMixup,
+    LinearMixup,
+    MixupPlus,
+    Pair,
+    as_pair_maker,
+    group_means,
+    sample_partners,
+)
 
 
 def gen(seed=0):
@@ -31,14 +42,14 @@ def recover_weight_and_partner(view):
 def test_linear_mixup_lambda_in_alpha_one_and_partner_not_self(alpha):
     n = 200
     x = torch.eye(n)
-    for view in LinearMixup(alpha)(x, gen(1)):
+    for view in LinearMixup(alpha).pair(x, gen(1)):
         lam, partner, partner_weight = recover_weight_and_partner(view)
         assert (lam >= alpha - 1e-6).all() and (lam <= 1 + 1e-6).all()
         assert torch.allclose(partner_weight, 1 - lam, atol=1e-6)
         assert (partner != torch.arange(n)).all()
         assert torch.allclose(view.sum(1), torch.ones(n))
     # lambdas are spread over [alpha, 1], one per sample
-    lam = recover_weight_and_partner(LinearMixup(alpha)(x, gen(2))[0])[0]
+    lam = recover_weight_and_partner(LinearMixup(alpha)(x, gen(2)))[0]
     assert lam.std() > 0.05 * (1 - alpha)
 
 
@@ -46,7 +57,7 @@ def test_linear_mixup_lambda_in_alpha_one_and_partner_not_self(alpha):
 def test_geometric_mixup_is_eq5(beta):
     n = 100
     x = torch.exp(torch.eye(n))  # log x_i = e_i, so log view = lambda e_i + (1 - lambda) e_j
-    for view in GeometricMixup(beta)(x, gen(3)):
+    for view in GeometricMixup(beta).pair(x, gen(3)):
         lam, partner, partner_weight = recover_weight_and_partner(view.log())
         assert (lam >= beta - 1e-5).all() and (lam <= 1 + 1e-5).all()
         assert torch.allclose(partner_weight, 1 - lam, atol=1e-5)
@@ -57,7 +68,7 @@ def test_geometric_mixup_is_eq5(beta):
 def test_binary_mixup_takes_share_rho_from_one_partner(rho):
     n, d = 50, 4000
     x = torch.arange(n, dtype=torch.float32).unsqueeze(1).expand(n, d).contiguous()
-    for view in BinaryMixup(rho)(x, gen(4)):
+    for view in BinaryMixup(rho).pair(x, gen(4)):
         kept = view == x
         taken = view[~kept]
         rows = (~kept).nonzero()[:, 0]
@@ -74,8 +85,8 @@ def test_binary_mixup_takes_share_rho_from_one_partner(rho):
 def test_views_are_independent_and_seeded():
     x = torch.rand(32, 10)
     for noise in [LinearMixup(0.7), GeometricMixup(0.7), BinaryMixup(0.3), GaussianNoise(0.1), MixupPlus(0.7)]:
-        a1, a2 = noise(x, gen(5))
-        b1, b2 = noise(x, gen(5))
+        a1, a2 = noise.pair(x, gen(5))
+        b1, b2 = noise.pair(x, gen(5))
         assert a1.shape == a2.shape == x.shape
         assert torch.equal(a1, b1) and torch.equal(a2, b2), noise
         assert not torch.equal(a1, a2), noise
@@ -115,15 +126,15 @@ def test_mixup_plus_selection_form_keeps_each_samples_type():
 def test_validate_false_skips_only_the_value_checks():
     bad = torch.tensor([[1.0, float("nan")], [-1.0, 1.0]])
     for noise in (LinearMixup(), GeometricMixup(), MixupPlus()):
-        v1, _ = noise(bad, gen(9), validate=False)  # no read-back of values: the caller checked them
+        v1, _ = noise.pair(bad, gen(9), validate=False)  # no read-back of values: the caller checked them
         assert v1.shape == bad.shape
         with pytest.raises(ValueError, match="at least 2 samples"):
-            noise(torch.ones(1, 3), validate=False)
+            noise.pair(torch.ones(1, 3), validate=False)
 
 
 def test_mixup_plus_without_geometric_accepts_signed_data():
     x = torch.randn(16, 8)
-    v1, v2 = MixupPlus(types=("linear", "binary"))(x, gen(7))
+    v1, v2 = MixupPlus(types=("linear", "binary")).pair(x, gen(7))
     assert torch.isfinite(v1).all() and torch.isfinite(v2).all()
 
 
@@ -133,8 +144,7 @@ def test_mixup_plus_without_geometric_accepts_signed_data():
         (torch.tensor([[1.0, float("nan")], [0.0, 1.0]]), "NaN or infinite"),
         (torch.tensor([[1.0, float("inf")], [0.0, 1.0]]), "NaN or infinite"),
         (torch.ones(1, 5), "at least 2 samples"),
-        (torch.ones(5), "must be 2-D"),
-        (torch.ones(2, 3, 4), "must be 2-D"),
+        (torch.ones(5), "sample dimension"),
         (torch.ones(4, 3, dtype=torch.long), "float tensor"),
     ],
 )
@@ -142,6 +152,8 @@ def test_mixup_plus_without_geometric_accepts_signed_data():
 def test_bad_batches_raise_clear_errors(noise, x, match):
     with pytest.raises(ValueError, match=match):
         noise(x)
+    with pytest.raises(ValueError, match=match):
+        noise.pair(x)
 
 
 @pytest.mark.parametrize("noise", [GeometricMixup(0.9), MixupPlus(0.9)])
@@ -164,3 +176,54 @@ def test_geometric_rejects_negative_inputs(noise):
 def test_bad_parameters_raise(make, match):
     with pytest.raises(ValueError, match=match):
         make()
+
+
+@pytest.mark.parametrize("noise", [LinearMixup(0.7), GeometricMixup(0.7), BinaryMixup(0.3), GaussianNoise(), MixupPlus()])
+def test_views_of_batches_of_any_shape_equal_the_flattened_views(noise):
+    # (N, C, H, W) images: the same draws as on the (N, C*H*W) rows, reshaped
+    x = torch.rand(6, 3, 4, 5)
+    images = noise.pair(x, gen(11))
+    rows = noise.pair(x.reshape(6, -1), gen(11))
+    for image, row in zip(images, rows):
+        assert image.shape == x.shape
+        torch.testing.assert_close(image.reshape(6, -1), row)
+
+
+def test_pair_and_compose_follow_the_view_protocol():
+    x = torch.rand(10, 4)
+
+    def flip(batch, generator):
+        return batch.flip(1)
+
+    first, second = Pair(flip).pair(x, gen())
+    assert torch.equal(first, x.flip(1)) and torch.equal(second, x.flip(1))
+    first, second = Pair(flip, LinearMixup(0.7)).pair(x, gen(1))
+    assert torch.equal(first, x.flip(1))
+    torch.testing.assert_close(second, LinearMixup(0.7)(x, gen(1)))
+    # an augmentation, then mixup: the mixup of the augmented batch, with the same draws
+    composed = Compose(flip, LinearMixup(0.7))(x, gen(2))
+    torch.testing.assert_close(composed, LinearMixup(0.7)(x.flip(1), gen(2)))
+    assert isinstance(as_pair_maker(flip), Pair) and as_pair_maker(LinearMixup()).pair
+    with pytest.raises(ValueError, match="shape"):
+        Pair(lambda batch, g: batch[:, :2]).pair(x)
+    with pytest.raises(ValueError, match="pair maker"):
+        as_pair_maker(3)
+
+
+def test_grouped_linear_mixup_is_eq4_on_set_valued_samples():
+    # 3 samples of 2, 3 and 1 rows: every row of sample i mixed with the mean row of partner j under λ_i
+    x = torch.rand(6, 4)
+    groups = torch.tensor([0, 0, 1, 1, 1, 2])
+    means = torch.stack([x[groups == k].mean(0) for k in range(3)])
+    torch.testing.assert_close(group_means(x, groups, 3), means)
+    view = LinearMixup(0.6).grouped_view(x, groups, 3, gen(3))
+    g = gen(3)
+    partners = sample_partners(3, g)
+    lam = 0.6 + 0.4 * torch.rand((3, 1), generator=g)
+    for row in range(6):
+        i = groups[row]
+        expected = lam[i] * x[row] + (1 - lam[i]) * means[partners[i]]
+        torch.testing.assert_close(view[row], expected)
+    assert (partners != torch.arange(3)).all()
+    with pytest.raises(ValueError, match="set-valued"):
+        MixupPlus().grouped_view(x, groups, 3, gen())

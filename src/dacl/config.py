@@ -1,0 +1,194 @@
+"""The options of a pretraining run, each defined once: name, default, group, help, choices, range.
+
+The CLI's flags, the config files (flat keys or ``[model]``/``[method]``/``[optimisation]``/
+``[runtime]`` sections), the scikit-learn estimator's parameters and the reproductions' budgets are
+all made from :class:`PretrainConfig`'s fields and their metadata. Device and precision stay as
+written (``"auto"``, ``"cuda"``) and are resolved when a run starts (``dacl.engine.fit``), so a
+config made on one machine loads and resumes on another.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from dacl.methods import method_names
+
+__all__ = ["GROUPS", "PretrainConfig", "option_help", "options"]
+
+GROUPS = ("method", "model", "optimisation", "runtime")
+MIXUP_TYPES = ("linear", "geometric", "binary")
+
+
+def _option(default: Any, group: str, help: str, kind: type | str, *, choices=None, low=None, high=None,
+            low_open: bool = False, high_open: bool = False, optional: bool = False) -> Any:  # fmt: skip
+    """A field with the metadata that the CLI, the checks and the docs read."""
+    metadata = {"group": group, "help": help, "kind": kind, "choices": choices, "low": low, "high": high,
+                "low_open": low_open, "high_open": high_open, "optional": optional}  # fmt: skip
+    if isinstance(default, tuple):
+        return field(default_factory=lambda: default, metadata=metadata)
+    return field(default=default, metadata=metadata)
+
+
+@dataclass
+class PretrainConfig:
+    """Everything that defines a pretraining run. Defaults are the paper's tabular set-up
+    (12 x 1024 encoder, 3-layer head to 128, LARS with warm-up and cosine decay) except the batch
+    size (the paper: 4096) and the number of epochs (the paper: 1000). ``dacl.graphs.graph_config``
+    gives the paper's graph set-up."""
+
+    # method
+    method: str = _option("dacl+", "method", "what to train", str, choices=lambda: method_names(trainable=True))
+    temperature: float = _option(0.5, "method", "NT-Xent temperature τ", float, low=0, low_open=True)
+    alpha: float = _option(0.9, "method", "λ ~ U(α, 1) of linear mixup (Eq. 3)", float, low=0.5, high=1)
+    beta: float | None = _option(None, "method", "λ ~ U(β, 1) of geometric mixup (Eq. 5); none: α", float,
+                                 low=0.5, high=1, optional=True)  # fmt: skip
+    rho: float = _option(0.3, "method", "share of coordinates taken from the partner in binary mixup (Eq. 6)",
+                         float, low=0, high=0.5)  # fmt: skip
+    sigma: float = _option(0.1, "method", "standard deviation of the Gaussian-noise views", float, low=0,
+                           low_open=True)  # fmt: skip
+    mixup_types: tuple[str, ...] = _option(MIXUP_TYPES, "method", "the mixups DACL+ draws from", "str-tuple",
+                                           choices=lambda: MIXUP_TYPES)  # fmt: skip
+    mix_at: int = _option(0, "method", "mix after encoder layer l (0: the input; -1: the encoder's output; Eq. 4)",
+                          int, low=-1)  # fmt: skip
+    # model
+    depth: int = _option(12, "model", "encoder layers", int, low=1)
+    width: int = _option(1024, "model", "encoder width (per layer)", int, low=1)
+    pooling: str = _option("sum", "model", "graph pooling of the GIN", str, choices=lambda: ("sum", "mean", "max"))
+    head_depth: int = _option(3, "model", "projection head layers", int, low=1)
+    projection_dim: int | None = _option(128, "model", "projection output width (none: the encoder's width)", int,
+                                         low=1, optional=True)  # fmt: skip
+    # optimisation
+    epochs: int = _option(100, "optimisation", "passes over the data", int, low=0)
+    batch_size: int = _option(256, "optimisation", "samples per step (mixup partners come from the batch)", int,
+                              low=2)  # fmt: skip
+    optimizer: str = _option("lars", "optimisation", "optimiser", str, choices=lambda: ("lars", "adamw", "adam"))
+    lr: float = _option(0.1, "optimisation", "peak learning rate", float, low=0, low_open=True)
+    weight_decay: float = _option(1e-6, "optimisation", "weight decay (not on biases or BatchNorm)", float, low=0)
+    momentum: float = _option(0.9, "optimisation", "LARS momentum", float, low=0, high=1, high_open=True)
+    warmup_epochs: float = _option(10.0, "optimisation", "linear warm-up epochs", float, low=0)
+    schedule: str = _option("cosine", "optimisation", "learning rate after warm-up", str,
+                            choices=lambda: ("cosine", "constant"))  # fmt: skip
+    # runtime
+    precision: str = _option("auto", "runtime", "auto: bfloat16 on a bf16 CUDA GPU or an AMX CPU, else float32",
+                             str, choices=lambda: ("auto", "float32", "bfloat16"))  # fmt: skip
+    device: str = _option("cpu", "runtime", "cpu, cuda, cuda:N or auto", str)
+    compile: bool = _option(False, "runtime", "the training step through torch.compile", bool)
+    seed: int = _option(0, "runtime", "seed of the weights, the views and the batch order", int, low=0)
+
+    def __post_init__(self) -> None:
+        for f in dataclasses.fields(self):
+            setattr(self, f.name, _checked(f, getattr(self, f.name)))
+        if self.mix_at > self.depth:
+            raise ValueError(
+                f"mix_at={self.mix_at} must lie in [0, depth={self.depth}] or be -1: 0 mixes the input, "
+                "l the representation after encoder layer l (hidden mixup, Eq. 4), -1 the encoder's output."
+            )
+
+    def to_dict(self, nested: bool = False) -> dict[str, Any]:
+        """The options as JSON-able values, flat or in their groups."""
+        flat = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        flat = {name: list(v) if isinstance(v, tuple) else v for name, v in flat.items()}
+        if not nested:
+            return flat
+        return {g: {f.name: flat[f.name] for f in dataclasses.fields(self) if f.metadata["group"] == g} for g in GROUPS}
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any], **defaults: Any) -> PretrainConfig:
+        """A config from flat keys or group sections (``{"model": {"depth": 4}}``), over ``defaults``."""
+        flat = dict(defaults)
+        for key, value in values.items():
+            key = str(key).replace("-", "_")
+            if key in GROUPS and isinstance(value, dict):
+                flat.update({str(k).replace("-", "_"): v for k, v in value.items()})
+            else:
+                flat[key] = value
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(flat) - names)
+        if unknown:
+            raise ValueError(f"unknown pretraining option(s): {', '.join(unknown)}; known: {', '.join(sorted(names))}.")
+        return cls(**flat)
+
+
+def options() -> tuple[dataclasses.Field, ...]:
+    """The fields of :class:`PretrainConfig`, in their order."""
+    return dataclasses.fields(PretrainConfig)
+
+
+def choices_of(f: dataclasses.Field) -> tuple[str, ...] | None:
+    choices = f.metadata["choices"]
+    return tuple(choices()) if callable(choices) else None
+
+
+def range_text(f: dataclasses.Field) -> str:
+    """The allowed range of a numeric option, e.g. ``[0.5, 1]`` or ``> 0``."""
+    m = f.metadata
+    low, high = m["low"], m["high"]
+    if low is not None and high is not None:
+        return f"{'(' if m['low_open'] else '['}{low}, {high}{')' if m['high_open'] else ']'}"
+    if low is not None:
+        return f"{'>' if m['low_open'] else '>='} {low}"
+    return ""
+
+
+def option_help(f: dataclasses.Field, default: Any = dataclasses.MISSING, choices: Any = None) -> str:
+    """One line: what the option is, its choices or range, and its default (or ``default``)."""
+    parts = [f.metadata["help"]]
+    choices = choices or choices_of(f)
+    if choices:
+        parts.append("choices: " + ", ".join(choices))
+    elif range_text(f):
+        parts.append("range " + range_text(f))
+    if default is dataclasses.MISSING:
+        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
+    parts.append(f"default {','.join(default) if isinstance(default, tuple) else default}")
+    return "; ".join(parts)
+
+
+def _checked(f: dataclasses.Field, value: Any) -> Any:
+    """``value`` converted to the option's type and checked against its choices and range."""
+    m = f.metadata
+    kind, name = m["kind"], f.name
+    if value is None:
+        if m["optional"]:
+            return None
+        raise ValueError(f"option {name} needs a value ({option_help(f)}).")
+    if kind == "str-tuple":
+        if isinstance(value, str):
+            value = tuple(t.strip() for t in value.split(",") if t.strip())
+        if not isinstance(value, list | tuple) or not value or not all(isinstance(v, str) for v in value):
+            raise ValueError(f"option {name} must be a non-empty list of names, got {value!r}.")
+        value = tuple(value)
+        unknown = [v for v in value if v not in choices_of(f)]
+        if unknown:
+            raise ValueError(f"option {name}: unknown {', '.join(unknown)}; choose from {', '.join(choices_of(f))}.")
+        return value
+    if kind is bool:
+        if not isinstance(value, bool):
+            raise ValueError(f"option {name} must be true or false, got {value!r}.")
+        return value
+    if kind is str:
+        if not isinstance(value, str):
+            raise ValueError(f"option {name} must be a text, got {type(value).__name__} {value!r}.")
+        choices = choices_of(f)
+        if choices and value not in choices:
+            raise ValueError(f"unknown {name} {value!r}; choose one of {', '.join(choices)}.")
+        return value
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f"option {name} must be a number, got {type(value).__name__} {value!r}.")
+    if kind is int:
+        if float(value) != int(value):
+            raise ValueError(f"option {name} must be a whole number, got {value!r}.")
+        value = int(value)
+    else:
+        value = float(value)
+        if not math.isfinite(value):
+            raise ValueError(f"option {name} must be finite, got {value!r}.")
+    low, high = m["low"], m["high"]
+    if (low is not None and (value < low or (m["low_open"] and value == low))) or (
+        high is not None and (value > high or (m["high_open"] and value == high))
+    ):
+        raise ValueError(f"option {name} must lie in {range_text(f)}, got {value!r} ({m['help']}).")
+    return value

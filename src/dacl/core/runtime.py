@@ -1,0 +1,69 @@
+"""Where and how a run computes: the device, the precision, and waiting for the device.
+
+Resolved when a run starts (``dacl.engine.fit``), never when a config is made, so that a config
+written on one machine can be loaded and resumed on another.
+"""
+
+from __future__ import annotations
+
+import torch
+
+__all__ = ["autocast", "cpu_has_bf16_matrix_units", "device_name", "resolve_device", "resolve_precision", "synchronize"]
+
+PRECISIONS = ("auto", "float32", "bfloat16")
+
+
+def resolve_device(name: str | torch.device) -> torch.device:
+    """``"auto"`` (cuda when there is one), ``"cpu"`` or ``"cuda[:N]"``; an error when cuda is absent."""
+    if str(name) == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError as error:
+        raise ValueError(f"device must be 'cpu', 'cuda', 'cuda:N' or 'auto', got {name!r}.") from error
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError("device 'cuda' was asked for but no CUDA GPU is available; use device='cpu' or 'auto'.")
+    return device
+
+
+def resolve_precision(precision: str, device: str | torch.device) -> str:
+    """``"auto"`` becomes ``"bfloat16"`` where bf16 matrix units make it pay, else ``"float32"``.
+
+    bf16 where measured to pay (docs/results/speed.md): a CUDA GPU with bf16 support (H200: 2.5-3x
+    float32's speed at batch 4096) and a CPU with AMX (Xeon: 2.4-2.9x), the demo's linear-probe
+    accuracy within 0.1 points on both. A CPU without AMX runs bf16 ~100x slower than float32
+    (AVX2-only EPYC), so it stays float32 unless asked.
+    """
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be 'auto', 'float32' or 'bfloat16', got {precision!r}.")
+    if precision != "auto":
+        return precision
+    kind = resolve_device(device).type
+    if kind == "cuda":
+        return "bfloat16" if torch.cuda.is_bf16_supported() else "float32"
+    return "bfloat16" if kind == "cpu" and cpu_has_bf16_matrix_units() else "float32"
+
+
+def cpu_has_bf16_matrix_units() -> bool:
+    """Whether this CPU has AMX tiles (Intel Sapphire Rapids and later), where bf16 matmuls run
+    several times faster than float32 (3.2 against 0.43 TFLOP/s on 2 cores here)."""
+    check = getattr(torch.cpu, "_is_amx_tile_supported", None)  # private in torch 2.x: absent -> no
+    return bool(check is not None and check())
+
+
+def autocast(device: torch.device, precision: str) -> torch.autocast:
+    """bfloat16 autocast for a resolved ``precision`` of ``"bfloat16"``, a no-op context otherwise."""
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bfloat16")
+
+
+def synchronize(device: torch.device | str) -> None:
+    """Wait for the device's queued work, so that a host clock read after it is true."""
+    if torch.device(device).type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def device_name(device: torch.device | str) -> str:
+    """The GPU's name for a CUDA device, else ``"cpu"``."""
+    if torch.device(device).type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return "cpu"

@@ -1,0 +1,173 @@
+"""The training loop: one for every domain, every method and every user's model (after nanoGPT's
+``train.py``).
+
+Read top to bottom: resolve the device and precision (here, when the run starts, never in the
+config), move the method there, build the optimiser and the generator, resume from a checkpoint if
+asked; then per epoch the batches of the source, and per step the learning rate (warm-up, then
+cosine or constant), autocast, the method's loss (Algorithm 1 of Verma et al., ICML 2021, for the
+contrastive methods), backward and the optimiser step. Nothing is read back from the device during
+an epoch: the loss is summed on the device and read once at the epoch's end, where a NaN or
+infinite loss stops the run, the history grows, checkpoints are written atomically and callbacks run.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from dacl.config import PretrainConfig
+from dacl.core.optim import build_optimizer, warmup_cosine
+from dacl.core.runtime import autocast, resolve_device, resolve_precision
+from dacl.engine.checkpoint import CHECKPOINT_FILE, load_checkpoint, read_state, save_checkpoint
+from dacl.engine.sources import BatchSource
+from dacl.methods import Method
+
+__all__ = ["Callback", "PretrainResult", "fit"]
+
+# called after every epoch with (epoch, that epoch's history record, the method)
+Callback = Callable[[int, dict[str, float], Method], None]
+
+
+@dataclass
+class PretrainResult:
+    """The trained method (its ``encoder`` is what downstream tasks use), the config and the history."""
+
+    model: Method
+    config: PretrainConfig
+    history: list[dict[str, float]] = field(default_factory=list)
+
+    @property
+    def encoder(self) -> nn.Module:
+        return self.model.encoder
+
+
+def fit(
+    method: Method,
+    source: BatchSource,
+    config: PretrainConfig,
+    *,
+    checkpoint_dir: str | Path | None = None,
+    checkpoint_every: int = 0,
+    resume: bool = False,
+    progress: bool = True,
+    callbacks: Sequence[Callback] = (),
+    state: dict[str, Any] | None = None,
+) -> PretrainResult:
+    """Train ``method`` on the batches of ``source`` for ``config.epochs`` epochs.
+
+    With ``checkpoint_dir`` a checkpoint is written every ``checkpoint_every`` epochs (0: only at
+    the end) and at the end; ``resume=True`` continues from the checkpoint there and reaches the
+    same weights as an unbroken run. ``state`` (JSON-able) is stored in every checkpoint.
+    """
+    if checkpoint_every < 0:
+        raise ValueError(f"checkpoint_every must be 0 (only at the end) or a number of epochs, got {checkpoint_every}.")
+    device = resolve_device(config.device)
+    precision = resolve_precision(config.precision, device)
+    method.to(device)
+    result = PretrainResult(method, config)
+    run_state = {"config": config.to_dict(), "resolved": {"device": str(device), "precision": precision},
+                 **(state or {})}  # fmt: skip
+
+    def checkpoint(epoch: int, optimizer=None, generator=None) -> None:
+        if checkpoint_dir is not None:
+            save_checkpoint(checkpoint_dir, method, optimizer, generator,
+                            {**run_state, "epoch": epoch, "history": result.history})  # fmt: skip
+
+    if not method.trains or config.epochs == 0:
+        method.eval()
+        checkpoint(0)
+        return result
+
+    steps_per_epoch = len(source)
+    if steps_per_epoch < 1:
+        raise ValueError("the data hold no full batch; lower batch_size or add samples.")
+    total_steps = steps_per_epoch * config.epochs
+    warmup_steps = min(int(config.warmup_epochs * steps_per_epoch), total_steps - 1)
+    optimizer = build_optimizer(method, config.optimizer, config.lr, config.weight_decay, config.momentum)
+    generator = torch.Generator(device=device).manual_seed(config.seed)
+
+    start_epoch = 0
+    if resume and checkpoint_dir is not None and (Path(checkpoint_dir) / CHECKPOINT_FILE).is_file():
+        start_epoch = _resume(checkpoint_dir, method, optimizer, generator, config, precision, result)
+
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=total_steps, initial=start_epoch * steps_per_epoch, disable=not progress, desc=config.method,
+               unit="step", leave=False)  # fmt: skip
+    step_method = method.compiled() if config.compile else method
+    method.train()
+    lr = config.lr
+    for epoch in range(start_epoch, config.epochs):
+        started = time.perf_counter()
+        loss_sum = torch.zeros((), device=device)
+        for batch, (inputs, targets) in enumerate(source.epoch(generator)):
+            lr = config.lr * warmup_cosine(epoch * steps_per_epoch + batch, total_steps, warmup_steps, config.schedule)
+            for group in optimizer.param_groups:
+                group["lr"] = lr
+            inputs, targets = _to(inputs, device), _to(targets, device)
+            with autocast(device, precision):
+                loss = step_method.loss(inputs, targets, generator)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            loss_sum += loss.detach()
+            bar.update(1)
+        epoch_loss = loss_sum.item() / steps_per_epoch  # waits for the device, so the timing below is true
+        seconds = time.perf_counter() - started
+        if not math.isfinite(epoch_loss):
+            raise FloatingPointError(
+                f"the loss became {epoch_loss} in epoch {epoch + 1}; lower lr (now {config.lr}) or raise temperature."
+            )
+        record = {"epoch": epoch + 1, "loss": epoch_loss, "lr": lr, "seconds": seconds,
+                  "samples_per_s": source.samples / seconds}  # fmt: skip
+        result.history.append(record)
+        bar.set_postfix(loss=f"{epoch_loss:.4f}", samples_s=f"{record['samples_per_s']:.0f}")
+        if epoch + 1 == config.epochs or (checkpoint_every and (epoch + 1) % checkpoint_every == 0):
+            checkpoint(epoch + 1, optimizer, generator)
+        for callback in callbacks:
+            callback(epoch + 1, record, method)
+        method.train()
+    bar.close()
+    method.eval()
+    return result
+
+
+def _resume(checkpoint_dir, method, optimizer, generator, config, precision, result) -> int:
+    """Restore the method, optimiser, generator and history; return the epoch to continue from."""
+    saved = read_state(checkpoint_dir)
+    if saved["config"] != config.to_dict():
+        differing = sorted(k for k, v in config.to_dict().items() if saved["config"].get(k) != v)
+        raise ValueError(
+            f"cannot resume: the checkpoint in {checkpoint_dir} was made with other settings "
+            f"({', '.join(differing)}); use the same config or another checkpoint folder."
+        )
+    was = saved.get("resolved", {}).get("precision")
+    if was is not None and was != precision:
+        warnings.warn(
+            f"resuming a run trained in {was} in {precision} (precision 'auto' resolves per machine); "
+            f"set precision='{was}' to continue exactly as it started.",
+            stacklevel=3,
+        )
+    try:
+        load_checkpoint(checkpoint_dir, method, optimizer, generator)
+    except RuntimeError as error:  # a generator state from another device type
+        if "generator" not in str(error).lower() and "state" not in str(error).lower():
+            raise
+        load_checkpoint(checkpoint_dir, method, optimizer)
+        generator.manual_seed(config.seed + saved["epoch"])
+        warnings.warn(f"the checkpoint's random state is from another device; reseeded ({error}).", stacklevel=3)
+    result.history = saved["history"]
+    return saved["epoch"]
+
+
+def _to(value: Any, device: torch.device) -> Any:
+    """A batch's part on ``device`` (tensors and PyG batches have ``to``); None stays None."""
+    return value if value is None else value.to(device, non_blocking=True)

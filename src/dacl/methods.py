@@ -1,0 +1,269 @@
+"""Methods: what a training run optimises. A method adds only its modules and its loss for one batch
+(after solo-learn's ``methods/base.py``); the engine (``dacl.engine.fit``) does everything else.
+
+Every method name lives in :data:`METHODS`, the one registry: the CLI, the config, the estimator,
+the reproductions and the bench read their choices from it.
+
+- :class:`Contrastive`: encoder h, projection head g, NT-Xent over the two views of every sample
+  (Algorithm 1 of Verma et al., ICML 2021), with any pair maker as views and any encoder; the views
+  act on the input (``mix_at = 0``) or, through the encoder's layer hook, after layer l (Eq. 4).
+- :class:`Supervised`: the encoder and a linear classifier trained with cross-entropy (the paper's
+  "full network supervised training" row).
+- :class:`NoPretraining`: the randomly initialised encoder, never trained (the paper's baseline).
+- :class:`InfoGraph`: the local-global mutual-information objective of Sun et al. (2020), on an
+  encoder that also returns node representations (the GIN).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from dacl.core.encoders import MixAt, ProjectionHead, encoder_depth
+from dacl.core.infograph import InfoGraphLoss
+from dacl.core.losses import NTXentLoss
+from dacl.core.views import (
+    BinaryMixup,
+    GaussianNoise,
+    GeometricMixup,
+    LinearMixup,
+    MixupPlus,
+    PairMaker,
+    as_pair_maker,
+)
+
+if TYPE_CHECKING:
+    from dacl.config import PretrainConfig
+
+__all__ = [
+    "METHODS",
+    "Contrastive",
+    "InfoGraph",
+    "Method",
+    "MethodInfo",
+    "NoPretraining",
+    "Supervised",
+    "batch_size_of",
+    "build_method",
+    "method_names",
+]
+
+
+def batch_size_of(inputs: Any) -> int:
+    """Samples in a batch: ``num_graphs`` of a PyG batch, else the first dimension."""
+    graphs = getattr(inputs, "num_graphs", None)
+    return int(graphs) if graphs is not None else len(inputs)
+
+
+class Method(nn.Module):
+    """A trainable objective: ``encoder`` plus whatever the method adds, and ``loss`` for one batch.
+
+    ``inputs`` is what the domain's batches hold (a tensor, a PyG batch), ``targets`` the labels or
+    None; every random draw comes from ``generator``. ``trains = False`` skips training.
+    """
+
+    trains = True
+    encoder: nn.Module
+
+    def loss(self, inputs: Any, targets: Tensor | None, generator: torch.Generator) -> Tensor:
+        raise NotImplementedError
+
+    def check_data(self, inputs: Any) -> None:
+        """Checks of the whole data set run once before training (not per step: no host sync)."""
+
+    def compiled(self) -> Method:
+        """A shallow copy whose submodules run through ``torch.compile``, sharing the parameters,
+        so that the original's ``state_dict`` (and every checkpoint) keeps its plain names."""
+        clone = object.__new__(type(self))
+        clone.__dict__ = dict(self.__dict__)
+        clone._modules = {name: torch.compile(module) for name, module in self._modules.items()}
+        return clone
+
+
+class Contrastive(Method):
+    """NT-Xent on the projections of two views of every sample (Algorithm 1, lines 4-21).
+
+    ``mix_at = 0`` makes the views of the input batch and sends both through ``encoder`` as one
+    batch of 2N, so any encoder works. ``mix_at = l > 0`` (hidden mixup, Eq. 4; -1 for the output)
+    passes a hook to the encoder that replaces the rows after layer l by both views stacked: the
+    layers before l run once. Set-valued inputs (graph nodes) are mixed per sample through the
+    views' ``grouped_pair``.
+    """
+
+    def __init__(
+        self, encoder: nn.Module, head: nn.Module, views: PairMaker, temperature: float = 0.5, mix_at: int = 0
+    ) -> None:
+        super().__init__()
+        self.encoder = encoder
+        self.head = head
+        self.views = as_pair_maker(views)
+        self.criterion = NTXentLoss(temperature)
+        depth = encoder_depth(encoder)
+        if mix_at < 0:
+            if depth is None:
+                raise ValueError(
+                    f"mix_at={mix_at} counts from the encoder's output, but {type(encoder).__name__} has no depth."
+                )
+            mix_at = depth + 1 + mix_at
+        if mix_at < 0 or (depth is not None and mix_at > depth):
+            raise ValueError(
+                f"mix_at must lie in [0, depth={depth}] (or -1: the encoder's output); 0 mixes the input, "
+                "l the representation after encoder layer l (hidden mixup, Eq. 4)."
+            )
+        self.mix_at = mix_at
+
+    def forward(self, x: Any) -> Tensor:
+        return self.head(self.encoder(x))
+
+    def check_data(self, inputs: Any) -> None:
+        from dacl.core.views import check_batch
+
+        if self.mix_at == 0 and isinstance(inputs, Tensor):
+            # hidden layers are ReLU/BatchNorm outputs: only the input's values are known before training
+            check_batch(inputs, non_negative=getattr(self.views, "non_negative", False), what="X")
+
+    def _stack_views(self, generator: torch.Generator, n: int) -> Callable[[Tensor, Tensor | None], Tensor]:
+        """Both views of the rows ``h`` stacked (2N rows); grouped rows belong to ``n`` samples."""
+
+        def stack(h: Tensor, groups: Tensor | None) -> Tensor:
+            if groups is None:
+                view1, view2 = self.views.pair(h, generator, validate=False)
+            else:
+                grouped = getattr(self.views, "grouped_pair", None)
+                if grouped is None:
+                    raise ValueError(f"views {self.views!r} cannot mix set-valued samples (graph nodes).")
+                view1, view2 = grouped(h, groups, n, generator)
+            return torch.cat([view1, view2])
+
+        return stack
+
+    def loss(self, inputs: Any, targets: Tensor | None, generator: torch.Generator) -> Tensor:
+        n = batch_size_of(inputs)
+        if self.mix_at == 0 and isinstance(inputs, Tensor):
+            # the data were checked once before training, so no per-step check stalls a GPU
+            view1, view2 = self.views.pair(inputs, generator, validate=False)
+            h = self.encoder(torch.cat([view1, view2]))
+        else:
+            h = self.encoder(inputs, hook=MixAt(self.mix_at, self._stack_views(generator, n)))
+        z = self.head(h)
+        return self.criterion(z[:n], z[n:])
+
+
+class Supervised(Method):
+    """The encoder and a linear classifier, trained with cross-entropy on the labels."""
+
+    def __init__(self, encoder: nn.Module, classifier: nn.Module) -> None:
+        super().__init__()
+        self.encoder = encoder
+        self.head = classifier
+
+    def forward(self, x: Any) -> Tensor:
+        return self.head(self.encoder(x))
+
+    def loss(self, inputs: Any, targets: Tensor | None, generator: torch.Generator) -> Tensor:
+        if targets is None:
+            raise ValueError("method 'supervised' needs labels: pass y.")
+        return F.cross_entropy(self(inputs).float(), targets)
+
+
+class NoPretraining(Method):
+    """The paper's No-Pretraining row: the encoder as initialised."""
+
+    trains = False
+
+    def __init__(self, encoder: nn.Module) -> None:
+        super().__init__()
+        self.encoder = encoder
+
+    def forward(self, x: Any) -> Tensor:
+        return self.encoder(x)
+
+
+class InfoGraph(Method):
+    """InfoGraph (Sun et al., 2020): node and graph representations of one encoder scored by two
+    discriminators, the Jensen-Shannon MI estimate maximised. The encoder's ``forward(batch,
+    return_nodes=True)`` gives (graphs, nodes); the batch's ``batch`` vector maps nodes to graphs."""
+
+    def __init__(self, encoder: nn.Module, width: int) -> None:
+        super().__init__()
+        self.encoder = encoder
+        self.head = InfoGraphLoss(width)
+
+    def forward(self, x: Any) -> Tensor:
+        return self.encoder(x)
+
+    def loss(self, inputs: Any, targets: Tensor | None, generator: torch.Generator) -> Tensor:
+        graphs, nodes = self.encoder(inputs, return_nodes=True)
+        return self.head(graphs, nodes, inputs.batch)
+
+
+@dataclass(frozen=True)
+class MethodInfo:
+    """One entry of the registry: how the method is built and where it applies."""
+
+    kind: str  # "contrastive", "supervised", "none", "infograph" or "raw"
+    help: str
+    domains: tuple[str, ...] = ("tables", "graphs")
+    views: Callable[[PretrainConfig], PairMaker] | None = None
+
+
+def _beta(config: PretrainConfig) -> float:
+    return config.alpha if config.beta is None else config.beta
+
+
+METHODS: dict[str, MethodInfo] = {
+    "dacl": MethodInfo("contrastive", "DACL, linear mixup (Eq. 3)", views=lambda c: LinearMixup(c.alpha)),
+    "dacl-geometric": MethodInfo("contrastive", "geometric mixup (Eq. 5, inputs >= 0)", ("tables",),
+                                 views=lambda c: GeometricMixup(_beta(c))),
+    "dacl-binary": MethodInfo("contrastive", "binary mixup (Eq. 6)", ("tables",), views=lambda c: BinaryMixup(c.rho)),
+    "dacl+": MethodInfo("contrastive", "DACL+: one of the mixups per sample", views=lambda c: MixupPlus(
+        c.alpha, _beta(c), c.rho, c.mixup_types)),
+    "gaussian": MethodInfo("contrastive", "Gaussian-noise views (baseline)", views=lambda c: GaussianNoise(c.sigma)),
+    "supervised": MethodInfo("supervised", "full network supervised training (needs labels)", ("tables",)),
+    "none": MethodInfo("none", "No-Pretraining: the random encoder"),
+    "infograph": MethodInfo("infograph", "InfoGraph (Sun et al., 2020), graphs only", ("graphs",)),
+    "raw": MethodInfo("raw", "no encoder: the probe on the input features", ("tables",)),
+}  # fmt: skip
+
+
+def method_names(domain: str | None = None, *, trainable: bool = False) -> tuple[str, ...]:
+    """Registered names, those of one domain, or only those that build an encoder (not ``raw``)."""
+    return tuple(
+        name
+        for name, info in METHODS.items()
+        if (domain is None or domain in info.domains) and not (trainable and info.kind == "raw")
+    )
+
+
+def build_method(
+    config: PretrainConfig,
+    encoder: nn.Module,
+    width: int,
+    *,
+    n_classes: int | None = None,
+    views: Any = None,
+) -> Method:
+    """The method ``config.method`` around ``encoder`` (output ``width``); ``views`` replaces the
+    registry's views of a contrastive method (a pair maker, a view, or a tuple of two views)."""
+    info = METHODS.get(config.method)
+    if info is None or info.kind == "raw":
+        raise ValueError(f"unknown method {config.method!r}; choose one of {', '.join(method_names(trainable=True))}.")
+    if info.kind == "contrastive":
+        out = width if config.projection_dim is None else config.projection_dim
+        head = ProjectionHead(width, width, out, config.head_depth)
+        chosen = info.views(config) if views is None else views
+        return Contrastive(encoder, head, chosen, config.temperature, config.mix_at)
+    if views is not None:
+        raise ValueError(f"method {config.method!r} takes no views; views are for contrastive methods.")
+    if info.kind == "supervised":
+        if n_classes is None or n_classes < 2:
+            raise ValueError("method 'supervised' needs labels y with at least 2 classes.")
+        return Supervised(encoder, nn.Linear(width, n_classes))
+    if info.kind == "infograph":
+        return InfoGraph(encoder, width)
+    return NoPretraining(encoder)

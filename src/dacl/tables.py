@@ -1,0 +1,122 @@
+"""The tables domain: rows of numbers (N, D) in memory, the paper's MLP encoder, the one engine.
+
+``pretrain(X, config)`` is DACL on a table (Table 1 of Verma et al., ICML 2021); ``encoder=`` and
+``views=`` plug in a user's own encoder and views, trained, checkpointed and resumed the same way.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from dacl.config import PretrainConfig
+from dacl.core.encoders import MLPEncoder, encoder_width
+from dacl.core.runtime import resolve_device
+from dacl.engine.checkpoint import load_checkpoint, read_state
+from dacl.engine.loop import Callback, PretrainResult, fit
+from dacl.engine.sources import TensorSource
+from dacl.methods import METHODS, Method, build_method
+
+__all__ = ["build", "load_model", "pretrain"]
+
+
+def build(
+    config: PretrainConfig,
+    in_features: int,
+    n_classes: int | None = None,
+    *,
+    encoder: nn.Module | None = None,
+    views: Any = None,
+    example: Tensor | None = None,
+) -> Method:
+    """The method ``config.method`` on the paper's MLP (or on ``encoder``), initialised from
+    ``config.seed`` without touching the global random state."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(config.seed)
+        if encoder is None:
+            encoder = MLPEncoder(in_features, config.width, config.depth)
+        return build_method(config, encoder, encoder_width(encoder, example), n_classes=n_classes, views=views)
+
+
+def _as_tensor(x: Any, name: str) -> Tensor:
+    array = np.asarray(x.detach().cpu() if isinstance(x, Tensor) else x)
+    if array.dtype == object or not np.issubdtype(array.dtype, np.number):
+        raise ValueError(f"{name} must be numeric; encode categorical columns first (dacl.DACL does this).")
+    tensor = torch.as_tensor(array, dtype=torch.float32)
+    if tensor.dim() != 2:
+        raise ValueError(f"{name} must be 2-D (samples, features), got shape {tuple(tensor.shape)}.")
+    if not torch.isfinite(tensor).all():
+        raise ValueError(f"{name} contains NaN or infinite values; impute or drop them first.")
+    return tensor
+
+
+def _labels(y: Any, n: int) -> tuple[Tensor, int]:
+    if y is None:
+        raise ValueError("method 'supervised' needs labels: pass y.")
+    labels = torch.as_tensor(np.asarray(y), dtype=torch.long)
+    if labels.shape != (n,):
+        raise ValueError(f"y must have shape ({n},) to match X, got {tuple(labels.shape)}.")
+    if labels.min() < 0:
+        raise ValueError("y must hold class indices 0..C-1; encode labels with sklearn's LabelEncoder.")
+    return labels, int(labels.max()) + 1
+
+
+def pretrain(
+    X: Any,
+    config: PretrainConfig | None = None,
+    y: Any = None,
+    *,
+    encoder: nn.Module | None = None,
+    views: Any = None,
+    checkpoint_dir: str | Path | None = None,
+    checkpoint_every: int = 0,
+    resume: bool = False,
+    progress: bool = True,
+    callbacks: tuple[Callback, ...] = (),
+    metadata: dict[str, Any] | None = None,
+) -> PretrainResult:
+    """Train an encoder on ``X`` (N, D) with ``config.method`` and return it with its history.
+
+    ``y`` (class indices 0..C-1) is needed only by ``method="supervised"``. ``encoder`` (any
+    ``nn.Module`` from (N, D) to (N, width)) replaces the MLP; ``views`` (a view ``f(x, generator)``,
+    a pair maker, or a tuple of two views) replaces the method's views. With ``checkpoint_dir`` a
+    checkpoint is written every ``checkpoint_every`` epochs (0: only at the end) and at the end;
+    ``resume=True`` continues from it, reaching the same weights as an unbroken run. ``metadata``
+    (JSON-able) is stored in the checkpoint, e.g. where the data came from.
+    """
+    config = config or PretrainConfig()
+    data = _as_tensor(X, "X")
+    n, in_features = data.shape
+    if n < 2:
+        raise ValueError(f"X has 1 sample; pretraining needs at least 2 samples (got shape {tuple(data.shape)}).")
+    labels, n_classes = _labels(y, n) if METHODS[config.method].kind == "supervised" else (None, None)
+    method = build(config, in_features, n_classes, encoder=encoder, views=views, example=data[:2])
+    device = resolve_device(config.device)
+    source = TensorSource(data, labels, config.batch_size).to(device)
+    if method.trains and config.epochs > 0:
+        method.check_data(source.inputs)  # once, so that no step reads values back from the device
+    state = {"domain": "tables", "in_features": in_features, "n_classes": n_classes, "metadata": metadata or {},
+             "encoder": None if encoder is None else type(encoder).__qualname__}  # fmt: skip
+    return fit(method, source, config, checkpoint_dir=checkpoint_dir, checkpoint_every=checkpoint_every,
+               resume=resume, progress=progress, callbacks=callbacks, state=state)  # fmt: skip
+
+
+def load_model(checkpoint_dir: str | Path, encoder: nn.Module | None = None) -> PretrainResult:
+    """Rebuild a trained model from a checkpoint folder (JSON config + safetensors weights); a run
+    made with a user's own encoder needs a fresh instance of it as ``encoder``."""
+    state = read_state(checkpoint_dir)
+    config = PretrainConfig.from_dict(state["config"])
+    if encoder is None and state.get("encoder"):
+        raise ValueError(
+            f"the checkpoint in {checkpoint_dir} was trained with a user's encoder ({state['encoder']}); "
+            "pass a fresh instance of it: load_model(folder, encoder=...)."
+        )
+    method = build(config, state["in_features"], state["n_classes"], encoder=encoder,
+                   example=torch.zeros(2, state["in_features"]))  # fmt: skip
+    load_checkpoint(checkpoint_dir, method)
+    method.eval()
+    return PretrainResult(method, config, state["history"])
