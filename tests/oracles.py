@@ -11,4 +11,3 @@ def cross_entropy_ntxent(z1: torch.Tensor, z2: torch.Tensor, tau: float) -> torc
     n = z1.shape[0]
     logits = (z @ z.T / tau).masked_fill(torch.eye(2 * n, dtype=torch.bool, device=z.device), float("-inf"))
     return F.cross_entropy(logits, torch.cat([torch.arange(n, 2 * n), torch.arange(n)]).to(z.device))
-

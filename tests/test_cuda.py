@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import torch
 
+from dacl import PretrainConfig, pretrain
 from dacl.bench import BenchSetup, run_bench
 from dacl.cli import main
-from dacl import PretrainConfig, pretrain
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 

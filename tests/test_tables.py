@@ -167,3 +167,63 @@ def test_torch_compile_matches_eager_and_keeps_checkpoint_names(data, tmp_path):
     for key, value in weights(eager.model).items():
         assert torch.allclose(value, weights(compiled.model)[key], atol=1e-4), key
     assert set(weights(load_model(tmp_path).model)) == set(weights(eager.model))
+
+
+class Columns(torch.nn.Module):
+    """A user's encoder: no hooks, no depth; only out_features. The user seeds its weights."""
+
+    out_features = 12
+
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(0)
+        self.net = torch.nn.Sequential(torch.nn.Linear(10, 12), torch.nn.Tanh())
+
+    def forward(self, x):
+        return self.net(x)
+
+
+def test_a_users_encoder_and_view_train_checkpoint_resume_and_load(data, tmp_path):
+    X, _ = data
+
+    def jitter(x, generator):
+        return x + 0.05 * torch.randn(x.shape, generator=generator)
+
+    config = PretrainConfig(method="dacl", **{**TINY, "epochs": 4})
+    unbroken = pretrain(X, config, encoder=Columns(), views=jitter, progress=False)
+    assert isinstance(unbroken.encoder, Columns) and unbroken.history[-1]["loss"] < unbroken.history[0]["loss"] + 1
+
+    class Killed(Exception):
+        pass
+
+    def kill_at_2(epoch, record, method):
+        if epoch == 2:
+            raise Killed
+
+    with pytest.raises(Killed):
+        pretrain(X, config, encoder=Columns(), views=jitter, checkpoint_dir=tmp_path, checkpoint_every=1,
+                 callbacks=(kill_at_2,), progress=False)  # fmt: skip
+    resumed = pretrain(X, config, encoder=Columns(), views=jitter, checkpoint_dir=tmp_path, resume=True, progress=False)
+    assert same(weights(unbroken.model), weights(resumed.model))
+    loaded = load_model(tmp_path, encoder=Columns())
+    assert same(weights(loaded.encoder), weights(resumed.encoder))
+    with pytest.raises(ValueError, match="user's encoder"):
+        load_model(tmp_path)
+    # the views differ from the registry's: the weights do too
+    assert not same(weights(pretrain(X, config, encoder=Columns(), progress=False).model), weights(unbroken.model))
+
+
+def test_resume_with_weights_that_do_not_fit_names_the_difference(data, tmp_path):
+    X, _ = data
+    pretrain(X, PretrainConfig(method="dacl", **TINY), encoder=Columns(), checkpoint_dir=tmp_path, progress=False)
+
+    class Wider(Columns):
+        out_features = 12
+
+        def __init__(self):
+            super().__init__()
+            self.net = torch.nn.Sequential(torch.nn.Linear(10, 12), torch.nn.Tanh(), torch.nn.Linear(12, 12))
+
+    with pytest.raises(ValueError, match="do not fit this model"):
+        pretrain(X, PretrainConfig(method="dacl", **TINY), encoder=Wider(), checkpoint_dir=tmp_path, resume=True,
+                 progress=False)  # fmt: skip

@@ -23,7 +23,6 @@ DEMO_METHODS = ["none", "gaussian", "dacl", "dacl+", "supervised", "raw"]
 DEMO_CONFIG = {"depth": 4, "width": 256, "epochs": 100, "batch_size": 256, "lr": 0.5}
 
 
-
 def _boolean(text: str) -> bool:
     if text.lower() in ("1", "true", "yes", "on"):
         return True

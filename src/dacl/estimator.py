@@ -79,30 +79,30 @@ def _parameters_doc() -> str:
 class DACL(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     """Pretrain an encoder with DACL on a table and use its features.
 
-    ``fit(X)`` fits the preprocessing (numeric columns imputed and scaled, categorical columns
-    one-hot encoded), then pretrains an MLP encoder with ``method``; ``transform(X)`` returns the
-    frozen encoder's features, shape (n_samples, width). Use it in a ``Pipeline`` before a linear
-    classifier for the paper's linear evaluation protocol (Verma et al., ICML 2021).
+        ``fit(X)`` fits the preprocessing (numeric columns imputed and scaled, categorical columns
+        one-hot encoded), then pretrains an MLP encoder with ``method``; ``transform(X)`` returns the
+        frozen encoder's features, shape (n_samples, width). Use it in a ``Pipeline`` before a linear
+        classifier for the paper's linear evaluation protocol (Verma et al., ICML 2021).
 
-    The defaults are sized for a laptop (4 x 512 encoder); the paper's tabular set-up is
-    ``depth=12, width=1024, batch_size=4096, epochs=1000``. Every option of
-    :class:`dacl.PretrainConfig` that applies to tables is a parameter (the seed is ``random_state``).
+        The defaults are sized for a laptop (4 x 512 encoder); the paper's tabular set-up is
+        ``depth=12, width=1024, batch_size=4096, epochs=1000``. Every option of
+        :class:`dacl.PretrainConfig` that applies to tables is a parameter (the seed is ``random_state``).
 
-    Parameters
-    ----------
-{parameters}
-    Attributes
-    ----------
-    preprocessor_ : sklearn ColumnTransformer
-        The fitted scaling, imputation and one-hot encoding.
-    model_ : dacl.methods.Method
-        The trained method (encoder and head), on the CPU.
-    encoder_ : torch.nn.Module
-        The encoder whose features ``transform`` returns.
-    history_ : list of dict
-        Loss, learning rate and speed per epoch.
-    n_features_in_ : int
-        Number of columns seen in ``fit``.
+        Parameters
+        ----------
+    {parameters}
+        Attributes
+        ----------
+        preprocessor_ : sklearn ColumnTransformer
+            The fitted scaling, imputation and one-hot encoding.
+        model_ : dacl.methods.Method
+            The trained method (encoder and head), on the CPU.
+        encoder_ : torch.nn.Module
+            The encoder whose features ``transform`` returns.
+        history_ : list of dict
+            Loss, learning rate and speed per epoch.
+        n_features_in_ : int
+            Number of columns seen in ``fit``.
     """
 
     def __init__(
@@ -142,6 +142,7 @@ class DACL(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     def _config(self) -> PretrainConfig:
         seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
         return PretrainConfig(seed=seed, **{name: getattr(self, name) for name in CONFIG_PARAMETERS})
+
     def _validate(self, X, reset: bool):
         """Check X as scikit-learn does; DataFrames keep their column types for the preprocessor."""
         if isinstance(X, pd.DataFrame):

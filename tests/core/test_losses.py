@@ -3,9 +3,8 @@ import math
 import pytest
 import torch
 
-from oracles import cross_entropy_ntxent
-
 from dacl.core.losses import NTXentLoss
+from oracles import cross_entropy_ntxent
 
 
 def direct_ntxent(z1, z2, tau):

@@ -178,7 +178,9 @@ def test_bad_parameters_raise(make, match):
         make()
 
 
-@pytest.mark.parametrize("noise", [LinearMixup(0.7), GeometricMixup(0.7), BinaryMixup(0.3), GaussianNoise(), MixupPlus()])
+@pytest.mark.parametrize(
+    "noise", [LinearMixup(0.7), GeometricMixup(0.7), BinaryMixup(0.3), GaussianNoise(), MixupPlus()]
+)
 def test_views_of_batches_of_any_shape_equal_the_flattened_views(noise):
     # (N, C, H, W) images: the same draws as on the (N, C*H*W) rows, reshaped
     x = torch.rand(6, 3, 4, 5)

@@ -124,8 +124,10 @@ def test_every_graph_method_trains_and_embeds(method, mix_at):
     assert torch.equal(embeddings, again)  # seeded
     if method != "none":
         assert len(result.history) == 2 and result.history[0]["samples_per_s"] > 0
-        assert not torch.equal(embeddings, embed_graphs(pretrain_graphs(graphs, graph_config(
-            method="none", width=8, depth=2)).encoder, graphs))  # trained: not the initial encoder
+        assert not torch.equal(
+            embeddings,
+            embed_graphs(pretrain_graphs(graphs, graph_config(method="none", width=8, depth=2)).encoder, graphs),
+        )  # trained: not the initial encoder
 
 
 def test_graph_runs_resume_exactly_after_a_kill(tmp_path):

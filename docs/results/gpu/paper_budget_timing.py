@@ -43,8 +43,16 @@ def main() -> None:
 
     budget = BUDGETS["paper"]
     epochs = args.epochs or budget.epochs
-    config = PretrainConfig.from_dict({**budget.config, "method": args.method, "epochs": epochs,
-                                       "precision": args.precision, "device": args.device, "compile": args.compile})
+    config = PretrainConfig.from_dict(
+        {
+            **budget.config,
+            "method": args.method,
+            "epochs": epochs,
+            "precision": args.precision,
+            "device": args.device,
+            "compile": args.compile,
+        }
+    )
     data = torch.rand(args.samples, args.features, generator=torch.Generator().manual_seed(0))
     records: list[dict[str, float]] = []
     started = time.perf_counter()

@@ -129,4 +129,3 @@ def embed_graphs(encoder: GINEncoder, graphs: Sequence, batch_size: int = 512) -
              for i in range(0, len(graphs), batch_size)]  # fmt: skip
     encoder.train(was_training)
     return torch.cat(parts)
-
