@@ -76,3 +76,36 @@ def test_errors_are_reported_clearly(tmp_path, capsys):
     with pytest.raises(SystemExit):
         main(["pretrain", "--config", str(bad), "--data", "digits", "--out", str(tmp_path)])
     assert "unknown option(s)" in capsys.readouterr().err
+
+
+def test_config_file_sections_are_the_option_groups(tmp_path):
+    config = tmp_path / "run.toml"
+    config.write_text('data = "digits"\n[method]\nmethod = "dacl"\nalpha = 0.6\n[model]\ndepth = 2\nwidth = 16\n'
+                      'head-depth = 2\nprojection_dim = 8\n[optimisation]\nepochs = 1\nbatch_size = 64\n')  # fmt: skip
+    out = tmp_path / "ckpt"
+    assert main(["pretrain", "--config", str(config), "--out", str(out), "--quiet"]) == 0
+    saved = json.loads((out / "checkpoint.json").read_text())["config"]
+    assert (saved["method"], saved["alpha"], saved["depth"], saved["epochs"]) == ("dacl", 0.6, 2, 1)
+
+
+def test_help_lists_every_option_with_its_choices_or_range(capsys):
+    with pytest.raises(SystemExit):
+        main(["pretrain", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    for expected in (
+        "--method",
+        "choices: dacl, dacl-geometric",
+        "--alpha",
+        "range [0.5, 1]",
+        "--optimizer",
+        "choices: lars, adamw, adam",
+        "--rho",
+        "range [0, 0.5]",
+        "model options",
+        "runtime options",
+    ):
+        assert expected in text, expected
+    with pytest.raises(SystemExit):
+        main(["compare", "--help"])
+    text = capsys.readouterr().out
+    assert "--methods" in text and "--method " not in text  # compare takes --methods only

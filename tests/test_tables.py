@@ -7,6 +7,7 @@ from safetensors import safe_open
 
 from dacl import PretrainConfig, load_model, pretrain
 from dacl.engine.checkpoint import CHECKPOINT_FILE, read_state
+from helpers import Killed, kill_at
 
 TINY = dict(depth=3, width=16, head_depth=2, projection_dim=8, epochs=4, batch_size=16, warmup_epochs=1)
 
@@ -53,15 +54,8 @@ def test_resume_after_a_kill_reaches_the_same_weights(data, tmp_path, device):
     config = PretrainConfig(method="dacl+", device=device, **{**TINY, "epochs": 6})
     unbroken = pretrain(X, config, progress=False)
 
-    class Killed(Exception):
-        pass
-
-    def kill_at_3(epoch, record, method):
-        if epoch == 3:
-            raise Killed
-
     with pytest.raises(Killed):
-        pretrain(X, config, checkpoint_dir=tmp_path, checkpoint_every=1, progress=False, callbacks=(kill_at_3,))
+        pretrain(X, config, checkpoint_dir=tmp_path, checkpoint_every=1, progress=False, callbacks=(kill_at(3),))
     assert read_state(tmp_path)["epoch"] == 3
     resumed = pretrain(X, config, checkpoint_dir=tmp_path, checkpoint_every=1, resume=True, progress=False)
     if device == "cuda":  # GPU kernels need not repeat bit for bit
@@ -75,7 +69,7 @@ def test_resume_after_a_kill_reaches_the_same_weights(data, tmp_path, device):
     unbroken = pretrain(X, config, progress=False)
     with pytest.raises(Killed):
         pretrain(
-            X, config, checkpoint_dir=tmp_path / "adamw", checkpoint_every=1, progress=False, callbacks=(kill_at_3,)
+            X, config, checkpoint_dir=tmp_path / "adamw", checkpoint_every=1, progress=False, callbacks=(kill_at(3),)
         )
     resumed = pretrain(X, config, checkpoint_dir=tmp_path / "adamw", resume=True, progress=False)
     assert same(weights(unbroken.model), weights(resumed.model))
@@ -193,16 +187,9 @@ def test_a_users_encoder_and_view_train_checkpoint_resume_and_load(data, tmp_pat
     unbroken = pretrain(X, config, encoder=Columns(), views=jitter, progress=False)
     assert isinstance(unbroken.encoder, Columns) and unbroken.history[-1]["loss"] < unbroken.history[0]["loss"] + 1
 
-    class Killed(Exception):
-        pass
-
-    def kill_at_2(epoch, record, method):
-        if epoch == 2:
-            raise Killed
-
     with pytest.raises(Killed):
         pretrain(X, config, encoder=Columns(), views=jitter, checkpoint_dir=tmp_path, checkpoint_every=1,
-                 callbacks=(kill_at_2,), progress=False)  # fmt: skip
+                 callbacks=(kill_at(2),), progress=False)  # fmt: skip
     resumed = pretrain(X, config, encoder=Columns(), views=jitter, checkpoint_dir=tmp_path, resume=True, progress=False)
     assert same(weights(unbroken.model), weights(resumed.model))
     loaded = load_model(tmp_path, encoder=Columns())

@@ -173,7 +173,8 @@ def _version() -> str:
 
 
 def load_config_file(path: str | Path) -> dict[str, Any]:
-    """Options from a YAML (.yaml/.yml) or TOML (.toml) file, keys as the long option names."""
+    """Options from a YAML (.yaml/.yml) or TOML (.toml) file, keys as the long option names, flat or
+    in the groups of ``dacl.PretrainConfig`` (``[model]``, ``[method]``, ``[optimisation]``, ``[runtime]``)."""
     path = Path(path)
     if not path.is_file():
         raise ValueError(f"config file {path} does not exist.")
@@ -190,7 +191,13 @@ def load_config_file(path: str | Path) -> dict[str, Any]:
         raise ValueError(f"config file {path} must end in .yaml, .yml or .toml.")
     if not isinstance(values, dict):
         raise ValueError(f"config file {path} must hold a mapping of option names to values.")
-    return {str(k).replace("-", "_"): v for k, v in values.items()}
+    flat: dict[str, Any] = {}
+    for key, value in values.items():  # [model], [method], [optimisation], [runtime] sections or flat keys
+        if key in GROUPS and isinstance(value, dict):
+            flat.update({str(k).replace("-", "_"): v for k, v in value.items()})
+        else:
+            flat[str(key).replace("-", "_")] = value
+    return flat
 
 
 def _subcommand(parser: argparse.ArgumentParser, name: str) -> argparse.ArgumentParser:

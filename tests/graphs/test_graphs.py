@@ -19,6 +19,7 @@ from dacl.engine.checkpoint import read_state
 from dacl.evaluate import linear_cv_accuracy
 from dacl.graphs import GINEncoder, embed_graphs, graph_config, pretrain_graphs
 from dacl.graphs.train import build_graph_method
+from helpers import Killed, kill_at
 
 SHARED_TU = Path(__file__).resolve().parents[3] / "shared" / "data" / "TU"
 needs_shared = pytest.mark.skipif(not SHARED_TU.is_dir(), reason="../shared/data/TU is not beside the checkout")
@@ -135,15 +136,8 @@ def test_graph_runs_resume_exactly_after_a_kill(tmp_path):
     config = graph_config(method="dacl", width=8, depth=2, epochs=4, batch_size=8)
     unbroken = pretrain_graphs(graphs, config)
 
-    class Killed(Exception):
-        pass
-
-    def kill_at_2(epoch, record, method):
-        if epoch == 2:
-            raise Killed
-
     with pytest.raises(Killed):
-        pretrain_graphs(graphs, config, checkpoint_dir=tmp_path, checkpoint_every=1, callbacks=(kill_at_2,))
+        pretrain_graphs(graphs, config, checkpoint_dir=tmp_path, checkpoint_every=1, callbacks=(kill_at(2),))
     assert read_state(tmp_path)["epoch"] == 2 and read_state(tmp_path)["domain"] == "graphs"
     resumed = pretrain_graphs(graphs, config, checkpoint_dir=tmp_path, resume=True)
     for key, value in unbroken.model.state_dict().items():

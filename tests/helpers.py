@@ -1,0 +1,15 @@
+"""Small helpers shared by tests (not oracles: those are in oracles.py)."""
+
+
+class Killed(Exception):
+    """Stands for a process killed in the middle of a run."""
+
+
+def kill_at(stop: int):
+    """An engine callback that kills the run at the end of epoch ``stop`` (after its checkpoint)."""
+
+    def callback(epoch, record, method):
+        if epoch == stop:
+            raise Killed
+
+    return callback
