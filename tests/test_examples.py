@@ -13,8 +13,8 @@ def test_custom_encoder_example_trains_checkpoints_resumes_and_probes(tmp_path, 
     exec(code, {"__name__": "__main__"})
     accuracy = float(capsys.readouterr().out.split()[-1])
     assert accuracy > 0.5  # ten classes: chance is 0.1
-    assert sorted(p.name for p in (tmp_path / "runs" / "custom").iterdir()) == ["checkpoint.json",
-                                                                               "checkpoint.safetensors"]  # fmt: skip
+    files = sorted(p.name for p in (tmp_path / "runs" / "custom").iterdir())
+    assert files == ["checkpoint.json", "checkpoint.previous.safetensors", "checkpoint.safetensors"]
     exec(code, {"__name__": "__main__"})  # a finished run resumes to itself: the same encoder, the same probe
     assert float(capsys.readouterr().out.split()[-1]) == accuracy
     # the user code is short: under 30 lines without the docstring and blank lines

@@ -7,6 +7,7 @@ given on the command line win over the file.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -29,6 +30,26 @@ def _boolean(text: str) -> bool:
     if text.lower() in ("0", "false", "no", "off"):
         return False
     raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
+
+
+def _fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number in (0, 1), got {text!r}") from None
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"expected a share in (0, 1), got {value}")
+    return value
+
+
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {value}")
+    return value
 
 
 def _parser_of(f):
@@ -70,9 +91,16 @@ def _add_data_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--data", default=None, help="a dataset name (digits) or a .csv/.parquet/.npy/.npz file")
     group.add_argument("--label", default=None, help="label column of a CSV/Parquet file (name or index)")
     group.add_argument("--test", default=None, help="a separate test file (else a stratified split)")
-    group.add_argument("--test-size", dest="test_size", type=float, default=0.2)
+    group.add_argument("--test-size", dest="test_size", type=_fraction, default=0.2,
+                       help="share of a file's rows held out for testing, in (0, 1); default 0.2 (registered "
+                       "datasets have their own test split)")  # fmt: skip
     group.add_argument("--data-seed", dest="data_seed", type=int, default=0, help="seed of the train/test split")
-    group.add_argument("--scale", choices=["minmax", "standard"], default="minmax")
+    group.add_argument(
+        "--scale",
+        choices=["minmax", "standard"],
+        default="minmax",
+        help="scaling of numeric columns: minmax (to [0, 1], needed by geometric mixup) or standard",
+    )
     group.add_argument(
         "--data-dir",
         dest="data_dir",
@@ -101,7 +129,13 @@ def build_parser() -> argparse.ArgumentParser:
     _add_data_options(pretrain)
     _add_pretrain_options(pretrain)
     pretrain.add_argument("--out", default=None, help="checkpoint folder (required)")
-    pretrain.add_argument("--checkpoint-every", dest="checkpoint_every", type=int, default=0)
+    pretrain.add_argument(
+        "--checkpoint-every",
+        dest="checkpoint_every",
+        type=_count,
+        default=0,
+        help="write a checkpoint every N epochs (>= 0; 0: only at the end); default 0",
+    )
     pretrain.add_argument("--resume", action="store_true", help="continue from the checkpoint in --out")
 
     evaluate = sub.add_parser("evaluate", help="linear probe and k-NN accuracy of a checkpoint")
@@ -126,11 +160,20 @@ def build_parser() -> argparse.ArgumentParser:
 
     bench = sub.add_parser("bench", help="pretraining speed on this machine (writes bench.json)")
     bench.add_argument("--out", default="bench-out", help="folder for bench.json and bench.md")
-    bench.add_argument("--batch-sizes", dest="batch_sizes", default="1024,4096")
-    bench.add_argument("--precisions", default="float32,bfloat16")
-    bench.add_argument("--width", type=int, default=1024)
-    bench.add_argument("--depth", type=int, default=12)
-    bench.add_argument("--in-features", dest="in_features", type=int, default=784)
+    bench.add_argument(
+        "--batch-sizes",
+        dest="batch_sizes",
+        default="1024,4096",
+        help="comma-separated batch sizes to time (each >= 2); default 1024,4096",
+    )
+    bench.add_argument(
+        "--precisions",
+        default="float32,bfloat16",
+        help="comma-separated, of: float32, bfloat16; default float32,bfloat16",
+    )
+    bench.add_argument("--width", type=int, default=1024, help="encoder width; default 1024")
+    bench.add_argument("--depth", type=int, default=12, help="encoder layers; default 12")
+    bench.add_argument("--in-features", dest="in_features", type=int, default=784, help="input width; default 784")
     bench.add_argument("--steps", type=int, default=10, help="timed steps per configuration")
     bench.add_argument("--repeats", type=int, default=3, help="alternate measurements of dacl and straightforward")
     bench.add_argument("--device", default="cpu", help="cpu or cuda (cuda:N)")
@@ -157,12 +200,16 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"comma-separated, of: {', '.join(method_names('graphs'))}; dacl@L mixes after GIN layer L",
     )
     table4.add_argument("--repeats", type=int, default=None, help="seeds per row (default: the budget's)")
+    table4.add_argument("--quiet", action="store_true", help="no progress bars")
+    table4.add_argument("--device", default="cpu", help="cpu, cuda (cuda:N) or auto")
 
     for name, command in sub.choices.items():
         if name == "reproduce":  # its tables take their own options
             continue
         command.add_argument("--config", default=None, help="YAML or TOML file with options of this command")
         command.add_argument("--quiet", action="store_true", help="no progress bars")
+    for command in [*sub.choices.values(), table1, table4]:
+        command.add_argument("--debug", action="store_true", help="show the traceback of an error")
     return parser
 
 
@@ -178,17 +225,18 @@ def load_config_file(path: str | Path) -> dict[str, Any]:
     path = Path(path)
     if not path.is_file():
         raise ValueError(f"config file {path} does not exist.")
-    text = path.read_text()
-    if path.suffix == ".toml":
-        import tomllib
-
-        values = tomllib.loads(text)
-    elif path.suffix in (".yaml", ".yml"):
-        import yaml
-
-        values = yaml.safe_load(text) or {}
-    else:
+    if path.suffix not in (".toml", ".yaml", ".yml"):
         raise ValueError(f"config file {path} must end in .yaml, .yml or .toml.")
+    import tomllib
+
+    import yaml
+
+    try:
+        text = path.read_text(encoding="utf-8-sig")  # a byte-order mark is allowed
+        values = tomllib.loads(text) if path.suffix == ".toml" else yaml.safe_load(text) or {}
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError, yaml.YAMLError) as error:
+        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise ValueError(f"config file {path} cannot be parsed as {path.suffix[1:].upper()}: {reason}") from None
     if not isinstance(values, dict):
         raise ValueError(f"config file {path} must hold a mapping of option names to values.")
     flat: dict[str, Any] = {}
@@ -275,8 +323,11 @@ def cmd_pretrain(args: argparse.Namespace) -> None:
         progress=not args.quiet,
         metadata={"data": spec, "dataset": dataset.name},
     )
-    loss = result.history[-1]["loss"] if result.history else float("nan")
-    epochs = len(result.history)
+    if not result.history:
+        print(f"{config.method} on {dataset.name}: no training ({config.method!r}, {config.epochs} epochs); "
+              f"the initial encoder is saved in {args.out}")  # fmt: skip
+        return
+    loss, epochs = result.history[-1]["loss"], len(result.history)
     print(f"{config.method} on {dataset.name}: {epochs} epochs, final loss {loss:.4f}; checkpoint in {args.out}")
 
 
@@ -292,6 +343,12 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     started = time.perf_counter()
     result = load_model(args.checkpoint)
     dataset, features = _load(spec)
+    trained_on = read_state(args.checkpoint)["in_features"]
+    if features.X_train.shape[1] != trained_on:
+        raise ValueError(
+            f"the checkpoint's encoder takes {trained_on} features but {dataset.name} gives "
+            f"{features.X_train.shape[1]} after preprocessing; evaluate on data with the columns it was trained on."
+        )
     scores = evaluate_encoder(result, features)
     row = {"method": result.config.method, "dataset": dataset.name, **scores, "seconds": time.perf_counter() - started}
     results = {"rows": [row], "config": result.config.to_dict(), "checkpoint": str(args.checkpoint)}
@@ -395,7 +452,7 @@ def _reproduce_table4(args: argparse.Namespace) -> dict[str, Any]:
         raise ValueError(f"unknown graph method(s) {sorted(unknown)}; choose from {', '.join(graph_methods)}.")
     datasets = [d.strip() for d in args.datasets.split(",") if d.strip()]
     results = reproduce_table4(datasets, args.budget, args.out, data_dir=args.data_dir, methods=methods,
-                               repeats=args.repeats)  # fmt: skip
+                               repeats=args.repeats, device=args.device, progress=not args.quiet)  # fmt: skip
     print(table4_markdown(results), end="")
     print(f"wall time {results['seconds']:.0f} s; wrote {args.out}/results.json, table4.md")
     return results
@@ -411,12 +468,22 @@ COMMANDS = {
 }
 
 
+# A user's mistake (a bad value, file, config or checkpoint; a run that diverged) is reported in one
+# line with exit status 2; anything else is a bug and keeps its traceback.
+USER_ERRORS = (ValueError, FileNotFoundError, IsADirectoryError, NotADirectoryError, FloatingPointError)
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    debug = "--debug" in argv or os.environ.get("DACL_DEBUG", "") not in ("", "0")
+    command = next((a for a in argv if not a.startswith("-")), "")
     try:
+        args = parse_args(argv)
         COMMANDS[args.command](args)
-    except (ValueError, FileNotFoundError) as error:
-        print(f"dacl {args.command}: error: {error}", file=sys.stderr)
+    except USER_ERRORS as error:
+        if debug:
+            raise
+        print(f"dacl {command}: error: {error} (--debug or DACL_DEBUG=1 shows the traceback)".strip(), file=sys.stderr)
         return 2
     return 0
 

@@ -16,7 +16,17 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from torch import nn
 
-__all__ = ["encode", "knn_accuracy", "linear_probe_accuracy"]
+__all__ = ["check_classes", "encode", "knn_accuracy", "linear_cv_accuracy", "linear_probe_accuracy"]
+
+
+def check_classes(labels: Any, what: str = "the training labels") -> None:
+    """An accuracy needs at least two classes to mean anything: raise ``ValueError`` otherwise."""
+    classes = np.unique(np.asarray(labels))
+    if len(classes) < 2:
+        raise ValueError(
+            f"{what} hold {len(classes)} class ({classes.tolist()}); an evaluation needs at least 2. "
+            "Take a stratified subset or more data."
+        )
 
 
 @torch.no_grad()
@@ -41,6 +51,7 @@ def linear_probe_accuracy(
     max_iter: int = 1000,
 ) -> float:
     """Test accuracy of a multinomial logistic regression on standardized features."""
+    check_classes(y_train)
     probe = make_pipeline(StandardScaler(), LogisticRegression(C=C, max_iter=max_iter))
     probe.fit(train_features, y_train)
     return float(probe.score(test_features, y_test))
@@ -50,6 +61,7 @@ def knn_accuracy(
     train_features: np.ndarray, y_train: np.ndarray, test_features: np.ndarray, y_test: np.ndarray, k: int = 10
 ) -> float:
     """Test accuracy of a k-nearest-neighbour vote under cosine distance: a training-free figure."""
+    check_classes(y_train)
     knn = KNeighborsClassifier(n_neighbors=min(k, len(train_features)), metric="cosine")
     knn.fit(train_features, y_train)
     return float(knn.score(test_features, y_test))
@@ -66,6 +78,7 @@ def linear_cv_accuracy(
     """
     from sklearn.model_selection import StratifiedKFold
 
+    check_classes(labels, "the labels")
     X = torch.as_tensor(np.asarray(features), dtype=torch.float32)
     y = torch.as_tensor(np.asarray(labels), dtype=torch.long)
     n, d = X.shape

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 from sklearn.compose import ColumnTransformer
@@ -12,6 +14,8 @@ from sklearn.preprocessing import MinMaxScaler, OneHotEncoder, StandardScaler
 __all__ = ["categorical_columns", "check_no_infinite", "make_preprocessor"]
 
 SCALERS = {"minmax": MinMaxScaler, "standard": StandardScaler}
+# A categorical column with more distinct values than this is likely an ID: its rarest values share a column.
+MAX_CATEGORIES = 50
 
 
 def categorical_columns(X) -> list:
@@ -49,7 +53,16 @@ def make_preprocessor(X, scale: str = "minmax", impute: bool = True) -> ColumnTr
     numeric_steps = [("impute", SimpleImputer(strategy="median"))] if impute else []
     numeric_steps.append(("scale", SCALERS[scale]()))
     categorical_steps = [("impute", SimpleImputer(strategy="most_frequent"))] if impute else []
-    categorical_steps.append(("onehot", OneHotEncoder(handle_unknown="ignore", sparse_output=False)))
+    wide = [f"{names[i]!r} ({X.iloc[:, i].nunique()})" for i in categorical if X.iloc[:, i].nunique() > MAX_CATEGORIES]
+    if wide:
+        warnings.warn(
+            f"categorical column(s) {', '.join(wide)} have more than {MAX_CATEGORIES} distinct values (an ID?): "
+            f"the {MAX_CATEGORIES - 1} most frequent are one-hot encoded and the rest share one column; "
+            "drop ID-like columns before fitting.",
+            stacklevel=2,
+        )
+    onehot = OneHotEncoder(handle_unknown="ignore", sparse_output=False, max_categories=MAX_CATEGORIES)
+    categorical_steps.append(("onehot", onehot))
     transformers = []
     if numeric:
         transformers.append(("numeric", Pipeline(numeric_steps), numeric))

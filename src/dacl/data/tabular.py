@@ -52,12 +52,30 @@ def _label_from_frame(
     if isinstance(label, str) and label in frame.columns:
         column = label
     elif isinstance(label, int) or (isinstance(label, str) and label.lstrip("-").isdigit()):
-        column = frame.columns[int(label)]
+        column = frame.columns[_column_index(int(label), len(frame.columns), path)]
     else:
         raise ValueError(
             f"label column {label!r} is not in {path}; its columns are: {', '.join(map(str, frame.columns))}."
         )
     return frame.drop(columns=[column]), frame[column].to_numpy()
+
+
+def _parsed(path: Path, kind: str, read) -> pd.DataFrame:
+    """``read()``'s table, or one clear error when the file is not a readable table of that kind."""
+    try:
+        frame = read()
+    except (ValueError, OSError, UnicodeDecodeError, pd.errors.ParserError) as error:  # EmptyDataError included
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise ValueError(f"cannot read {path} as {kind}: {reason}; check the file and its delimiter.") from None
+    if frame.shape[0] == 0 or frame.shape[1] == 0:
+        raise ValueError(f"{path} holds no data ({frame.shape[0]} rows, {frame.shape[1]} columns).")
+    return frame
+
+
+def _column_index(index: int, columns: int, path: Path) -> int:
+    if not -columns <= index < columns:
+        raise ValueError(f"label column {index} is out of range: {path} has {columns} columns (0 to {columns - 1}).")
+    return index
 
 
 def read_table(
@@ -76,10 +94,10 @@ def read_table(
     suffixes = "".join(path.suffixes[-2:]).lower()
     if suffixes.endswith((".csv", ".csv.gz", ".tsv", ".tsv.gz", ".txt", ".data", ".test")):
         sep = "\t" if ".tsv" in suffixes else ","
-        frame = pd.read_csv(path, **{"sep": sep, "skipinitialspace": True, **read_options})
-        return _label_from_frame(frame, label, path)
+        options = {"sep": sep, "skipinitialspace": True, "encoding": "utf-8-sig", **read_options}
+        return _label_from_frame(_parsed(path, "CSV", lambda: pd.read_csv(path, **options)), label, path)
     if suffixes.endswith(".parquet"):
-        return _label_from_frame(pd.read_parquet(path, **read_options), label, path)
+        return _label_from_frame(_parsed(path, "Parquet", lambda: pd.read_parquet(path, **read_options)), label, path)
     if suffixes.endswith(".npz"):
         with np.load(path, allow_pickle=False) as archive:
             if "X" not in archive:
@@ -91,7 +109,7 @@ def read_table(
             raise ValueError(f"{path} holds an array of shape {array.shape}; a 2-D (samples, columns) array is needed.")
         if label is None:
             return array, None
-        column = int(label)
+        column = _column_index(int(label), array.shape[1], path)
         return np.delete(array, column, axis=1), array[:, column]
     raise ValueError(f"cannot read {path}: use .csv, .tsv, .parquet, .npy or .npz.")
 

@@ -26,7 +26,15 @@ from torch import nn
 from dacl.config import PretrainConfig
 from dacl.core.optim import build_optimizer, warmup_cosine
 from dacl.core.runtime import autocast, resolve_device, resolve_precision
-from dacl.engine.checkpoint import CHECKPOINT_FILE, load_checkpoint, read_state, save_checkpoint
+from dacl.engine.checkpoint import (
+    CHECKPOINT_FILE,
+    PREVIOUS_FILE,
+    find_checkpoint,
+    load_checkpoint,
+    read_state,
+    remove_leftovers,
+    save_checkpoint,
+)
 from dacl.engine.sources import BatchSource
 from dacl.methods import Method
 
@@ -91,11 +99,24 @@ def fit(
         raise ValueError("the data hold no full batch; lower batch_size or add samples.")
     total_steps = steps_per_epoch * config.epochs
     warmup_steps = min(int(config.warmup_epochs * steps_per_epoch), total_steps - 1)
+    if config.warmup_epochs and warmup_steps >= total_steps / 2:
+        warnings.warn(
+            f"the learning-rate warm-up ({config.warmup_epochs:g} epochs) takes {warmup_steps} of the run's "
+            f"{total_steps} steps, so the run trains mostly below its peak lr; set warmup_epochs to about a tenth "
+            f"of epochs ({config.epochs}) or fewer.",
+            stacklevel=2,
+        )
     optimizer = build_optimizer(method, config.optimizer, config.lr, config.weight_decay, config.momentum)
     generator = torch.Generator(device=device).manual_seed(config.seed)
 
     start_epoch = 0
-    if resume and checkpoint_dir is not None and (Path(checkpoint_dir) / CHECKPOINT_FILE).is_file():
+    found = (
+        resume
+        and checkpoint_dir is not None
+        and any((Path(checkpoint_dir) / name).is_file() for name in (CHECKPOINT_FILE, PREVIOUS_FILE))
+    )
+    if found:
+        remove_leftovers(checkpoint_dir)
         start_epoch = _resume(checkpoint_dir, method, optimizer, generator, config, precision, result)
 
     from tqdm.auto import tqdm
@@ -142,6 +163,7 @@ def fit(
 
 def _resume(checkpoint_dir, method, optimizer, generator, config, precision, result) -> int:
     """Restore the method, optimiser, generator and history; return the epoch to continue from."""
+    checkpoint_dir = find_checkpoint(checkpoint_dir)  # the newest whole file, found (and warned about) once
     saved = read_state(checkpoint_dir)
     if saved["config"] != config.to_dict():
         differing = sorted(k for k, v in config.to_dict().items() if saved["config"].get(k) != v)

@@ -23,6 +23,7 @@ from sklearn.model_selection import train_test_split
 from dacl.config import PretrainConfig
 from dacl.core.runtime import resolve_precision
 from dacl.data import load_dataset
+from dacl.data.subsets import stratified_subset
 from dacl.data.tabular import Dataset
 from dacl.engine.checkpoint import write_atomic
 from dacl.experiment import Features, prepare_features, run_method
@@ -133,8 +134,8 @@ def _subsample(dataset: Dataset, limit: int | None, seed: int) -> Dataset:
         return dataset
     X, _, y, _ = train_test_split(dataset.X_train, dataset.y_train, train_size=limit, stratify=dataset.y_train,
                                   random_state=seed)  # fmt: skip
-    test = min(len(dataset.y_test), limit // 2)
-    return Dataset(dataset.name, X, np.asarray(y), dataset.X_test[:test], dataset.y_test[:test], dataset.info)
+    test = stratified_subset(dataset.y_test, min(len(dataset.y_test), limit // 2), seed)
+    return Dataset(dataset.name, X, np.asarray(y), dataset.X_test[test], dataset.y_test[test], dataset.info)
 
 
 def _config(

@@ -22,6 +22,7 @@ import numpy as np
 
 from dacl.config import PretrainConfig
 from dacl.data.graphs import load_tu
+from dacl.data.subsets import stratified_subset
 from dacl.engine.checkpoint import write_atomic
 from dacl.evaluate import linear_cv_accuracy
 from dacl.graphs.train import embed_graphs, graph_config, pretrain_graphs
@@ -70,7 +71,7 @@ GRAPH_BUDGETS = {
 }  # fmt: skip
 
 
-def _one_run(graphs: list, labels, config: PretrainConfig, budget: GraphBudget) -> dict[str, Any]:
+def _one_run(graphs: list, labels, config: PretrainConfig, budget: GraphBudget, progress: bool = False) -> dict:
     scores: list[float] = []
     first_scored = config.epochs - budget.last_epochs + 1
 
@@ -80,7 +81,7 @@ def _one_run(graphs: list, labels, config: PretrainConfig, budget: GraphBudget) 
             scores.append(linear_cv_accuracy(features, labels, budget.folds, seed=config.seed))
 
     started = time.perf_counter()
-    result = pretrain_graphs(graphs, config, callbacks=(score,))
+    result = pretrain_graphs(graphs, config, callbacks=(score,), progress=progress)
     if config.method == "none":
         score(config.epochs, {}, result.model)
     seconds = time.perf_counter() - started
@@ -98,10 +99,13 @@ def reproduce_table4(
     methods: tuple[str, ...] = METHODS,
     repeats: int | None = None,
     log=print,
+    device: str = "cpu",
+    progress: bool = False,
 ) -> dict[str, Any]:
     """Every method on every dataset; writes results.json and table4.md into ``out``.
 
     ``repeats`` overrides the budget's number of seeds (0 .. repeats-1); finished runs are reused.
+    ``device`` is not part of a run's key (it changes the arithmetic's order, not the experiment).
     """
     if budget_name not in GRAPH_BUDGETS:
         raise ValueError(f"unknown budget {budget_name!r}; choose one of {', '.join(GRAPH_BUDGETS)}.")
@@ -115,7 +119,9 @@ def reproduce_table4(
     rows = []
     for name in datasets:
         dataset = load_tu(name, data_dir=data_dir)
-        graphs = dataset.graphs[: budget.max_graphs] if budget.max_graphs else dataset.graphs
+        graphs = dataset.graphs
+        if budget.max_graphs:  # stratified: a TU file sorted by label would otherwise give one class
+            graphs = [graphs[i] for i in stratified_subset(dataset.labels, budget.max_graphs, seed=0)]
         labels = np.array([int(g.y) for g in graphs])
         for method in methods:
             by_lr = {}
@@ -123,14 +129,15 @@ def reproduce_table4(
                 runs = []
                 for seed in range(budget.repeats):
                     base, _, layer = method.partition("@")  # "dacl@2": mix after GIN layer 2
-                    config = graph_config(**budget.config, method=base, lr=lr or 1e-3, seed=seed,
+                    config = graph_config(**budget.config, method=base, lr=lr or 1e-3, seed=seed, device=device,
                                           mix_at=int(layer) if layer else -1)  # fmt: skip
-                    spec = {"table": 4, "dataset": name, "budget": budget_name, **config.to_dict()}
+                    options = {k: v for k, v in config.to_dict().items() if k not in ("device", "compile")}
+                    spec = {"table": 4, "dataset": name, "budget": budget_name, **options}
                     path = out / "runs" / f"{name}-{method}-{run_key(spec)}.json"
                     if path.is_file():
                         run = json.loads(path.read_text())
                     else:
-                        run = _one_run(graphs, labels, config, budget)
+                        run = _one_run(graphs, labels, config, budget, progress)
                         write_atomic(path, json.dumps(run).encode())
                     runs.append(run)
                 by_lr[lr] = runs
