@@ -133,3 +133,12 @@ def test_wrong_number_of_features_at_transform(table):
     est = DACL(**SMALL).fit(np.random.default_rng(0).random((20, 4)))
     with pytest.raises(ValueError, match="features"):
         est.transform(np.ones((3, 5)))
+
+
+def test_all_missing_columns_and_text_arrays_get_clear_errors():
+    X = np.random.default_rng(0).random((10, 3))
+    X[:, 1] = np.nan
+    with pytest.raises(ValueError, match="column.s. 1 of X hold only missing values"):
+        DACL(**SMALL).fit(X)
+    with pytest.raises(ValueError, match="X holds text; pass a pandas DataFrame"):
+        DACL(**SMALL).fit([["a", "b"], ["c", "d"], ["e", "f"]])

@@ -228,7 +228,6 @@ def load_config_file(path: str | Path) -> dict[str, Any]:
     if path.suffix not in (".toml", ".yaml", ".yml"):
         raise ValueError(f"config file {path} must end in .yaml, .yml or .toml.")
     import tomllib
-
     import yaml
 
     try:

@@ -37,6 +37,13 @@ OWN_PARAMETERS = {
 }  # fmt: skip
 
 
+def _check_no_empty_columns(missing: np.ndarray, names: list) -> None:
+    """Columns with no value at all cannot be imputed or scaled: name them."""
+    empty = [str(name) for name, column in zip(names, missing.T) if len(column) and column.all()]
+    if empty:
+        raise ValueError(f"column(s) {', '.join(empty[:10])} of X hold only missing values; drop them before fitting.")
+
+
 def _choices(f) -> tuple[str, ...] | None:
     return method_names("tables", trainable=True) if f.name == "method" else choices_of(f)
 
@@ -152,11 +159,19 @@ class DACL(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
             check_no_infinite(X)
             if not self.impute and X.isna().to_numpy().any():
                 raise ValueError("X contains missing values and impute=False; impute them or set impute=True.")
+            _check_no_empty_columns(X.isna().to_numpy(), list(X.columns))
             return X
+        if not hasattr(X, "__array__") or getattr(X, "dtype", None) is None:
+            kind = np.asarray(X, dtype=object)
+            if any(isinstance(v, str) for v in kind.ravel()[:1000]):
+                raise ValueError(
+                    "X holds text; pass a pandas DataFrame (text columns are then one-hot encoded) or numbers."
+                )
         X = validate_data(
             self, X, reset=reset, dtype=[np.float64, np.float32], ensure_all_finite="allow-nan" if self.impute else True
         )
         check_no_infinite(X)
+        _check_no_empty_columns(np.isnan(X), list(range(X.shape[1])))
         return X
 
     def fit(self, X, y=None):

@@ -1,0 +1,104 @@
+"""A user's mistake through the CLI: one line on stderr saying what is wrong, exit status 2, no
+traceback; --debug shows the traceback. (The bad inputs of issue 13's table, one by one.)"""
+
+import json
+
+import numpy as np
+import pytest
+
+from dacl.cli import main
+
+TINY = ["--depth", "2", "--width", "16", "--head-depth", "2", "--projection-dim", "8", "--epochs", "1",
+        "--batch-size", "64", "--quiet"]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("ckpt")
+    assert main(["pretrain", "--data", "digits", "--method", "dacl", "--out", str(folder), *TINY]) == 0
+    return folder
+
+
+@pytest.fixture
+def table(tmp_path):
+    rng = np.random.default_rng(0)
+    path = tmp_path / "six.csv"
+    rows = ["a,b,c,d,e,label"] + [",".join(f"{v:.3f}" for v in rng.random(5)) + f",{i % 2}" for i in range(40)]
+    path.write_text("\n".join(rows) + "\n")
+    return path
+
+
+def one_line_error(capsys, *expected):
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and err.count("\n") == 1, err
+    for text in expected:
+        assert text in err, err
+    return err
+
+
+def test_a_checkpoint_whose_settings_do_not_fit_its_weights(trained, tmp_path, capsys):
+    edited = tmp_path / "edited"
+    edited.mkdir()
+    data = (trained / "checkpoint.safetensors").read_bytes()
+    size = int.from_bytes(data[:8], "little")
+    header = data[8 : 8 + size].decode().replace('\\"width\\": 16', '\\"width\\": 32')
+    assert '\\"width\\": 32' in header
+    padded = header.encode().ljust(size)  # the same length: only the stored settings differ
+    (edited / "checkpoint.safetensors").write_bytes(data[:8] + padded + data[8 + size :])
+    assert main(["evaluate", "--checkpoint", str(edited)]) == 2
+    one_line_error(capsys, "do not fit this model")
+
+
+def test_resuming_with_another_width_names_the_setting(trained, capsys):
+    args = ["pretrain", "--data", "digits", "--method", "dacl", "--out", str(trained), "--resume", *TINY]
+    assert main([*args, "--width", "32"]) == 2
+    one_line_error(capsys, "other settings (width)")
+
+
+def test_evaluate_on_data_with_other_columns(trained, table, capsys):
+    assert main(["evaluate", "--checkpoint", str(trained), "--data", str(table), "--label", "label"]) == 2
+    one_line_error(capsys, "takes 64 features", "gives 5")
+
+
+def test_a_checkpoint_cut_to_half_its_size(trained, tmp_path, capsys):
+    cut = tmp_path / "cut"
+    cut.mkdir()
+    data = (trained / "checkpoint.safetensors").read_bytes()
+    (cut / "checkpoint.safetensors").write_bytes(data[: len(data) // 2])
+    assert main(["evaluate", "--checkpoint", str(cut)]) == 2
+    one_line_error(capsys, "damaged")
+    assert main(["pretrain", "--data", "digits", "--method", "dacl", "--out", str(cut), "--resume", *TINY]) == 2
+    one_line_error(capsys, "damaged")
+
+
+def test_a_label_column_out_of_range(table, tmp_path, capsys):
+    assert main(["pretrain", "--data", str(table), "--label", "99", "--out", str(tmp_path / "o"), *TINY]) == 2
+    one_line_error(capsys, "label column 99 is out of range", "6 columns")
+
+
+def test_a_config_with_a_list_where_a_number_belongs(tmp_path, capsys):
+    config = tmp_path / "c.yaml"
+    config.write_text("data: digits\nalpha: [0.5, 0.9]\n")
+    assert main(["pretrain", "--config", str(config), "--out", str(tmp_path / "o"), *TINY]) == 2
+    one_line_error(capsys, "alpha must be a number")
+
+
+def test_a_missing_config_file_and_debug(tmp_path, capsys):
+    assert main(["pretrain", "--config", str(tmp_path / "nope.yaml"), "--out", str(tmp_path)]) == 2
+    one_line_error(capsys, "does not exist")
+    with pytest.raises(ValueError, match="does not exist"):
+        main(["pretrain", "--config", str(tmp_path / "nope.yaml"), "--out", str(tmp_path), "--debug"])
+
+
+def test_a_test_size_outside_0_1(tmp_path, capsys):
+    with pytest.raises(SystemExit) as stop:
+        main(["pretrain", "--data", "digits", "--test-size", "2.5", "--out", str(tmp_path)])
+    assert stop.value.code == 2 and "expected a share in (0, 1)" in capsys.readouterr().err
+
+
+def test_zero_epochs_says_no_training(tmp_path, capsys):
+    args = ["pretrain", "--data", "digits", "--out", str(tmp_path), *TINY[:-3], "--epochs", "0", "--quiet"]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "no training" in out and "nan" not in out
+    assert json.loads((tmp_path / "checkpoint.json").read_text())["epoch"] == 0
