@@ -109,3 +109,13 @@ def test_help_lists_every_option_with_its_choices_or_range(capsys):
         main(["compare", "--help"])
     text = capsys.readouterr().out
     assert "--methods" in text and "--method " not in text  # compare takes --methods only
+
+
+def test_reproduce_reads_a_config_file(tmp_path):
+    config = tmp_path / "t1.yaml"
+    config.write_text("dataset: digits\nbudget: smoke\nmethods: [none, raw]\nquiet: true\n")
+    assert main(["reproduce", "table1", "--config", str(config), "--out", str(tmp_path / "t1")]) == 0
+    rows = json.loads((tmp_path / "t1" / "results.json").read_text())["rows"]
+    assert [r["method"] for r in rows] == ["none", "raw"]
+    with pytest.raises(SystemExit):
+        main(["reproduce", "table1", "--budget", "smoke"])  # --dataset and --out are still required

@@ -83,7 +83,8 @@ def _add_pretrain_options(parser: argparse.ArgumentParser, skip: tuple[str, ...]
 
 
 # Options a command cannot run without; checked after the config file is merged, so either may give them.
-REQUIRED = {"pretrain": ("data", "out"), "evaluate": ("checkpoint",), "compare": ("data", "out")}
+REQUIRED = {"pretrain": ("data", "out"), "evaluate": ("checkpoint",), "compare": ("data", "out"),
+            "reproduce table1": ("dataset", "out"), "reproduce table4": ("datasets", "out")}  # fmt: skip
 
 
 def _add_data_options(parser: argparse.ArgumentParser) -> None:
@@ -182,17 +183,17 @@ def build_parser() -> argparse.ArgumentParser:
     reproduce = sub.add_parser("reproduce", help="reproduce a table of the paper")
     tables = reproduce.add_subparsers(dest="table", required=True)
     table1 = tables.add_parser("table1", help="Table 1: DACL on data with no known augmentation")
-    table1.add_argument("--dataset", required=True, help="mnist-test, mnist5k, fashion-mnist, cifar10, adult, ...")
+    table1.add_argument("--dataset", default=None, help="mnist-test, mnist5k, fashion-mnist, cifar10, adult, ...")
     table1.add_argument("--budget", default="small", help="paper, medium, small or smoke")
-    table1.add_argument("--out", required=True, help="folder for results.json, table1.md, table1.png, runs/")
+    table1.add_argument("--out", default=None, help="folder for results.json, table1.md, table1.png, runs/")
     table1.add_argument("--data-dir", dest="data_dir", default=None, help="dataset cache and offline folder")
     table1.add_argument("--methods", default=None, help="comma-separated subset of the rows")
     table1.add_argument("--quiet", action="store_true", help="no progress bars")
     _add_runtime_options(table1)
     table4 = tables.add_parser("table4", help="Table 4: DACL on graphs (GIN) against InfoGraph and No-Pretraining")
-    table4.add_argument("--datasets", required=True, help="comma-separated TU names, e.g. MUTAG,PTC_MR")
+    table4.add_argument("--datasets", default=None, help="comma-separated TU names, e.g. MUTAG,PTC_MR")
     table4.add_argument("--budget", default="small", help="paper, small or smoke")
-    table4.add_argument("--out", required=True, help="folder for results.json, table4.md, runs/")
+    table4.add_argument("--out", default=None, help="folder for results.json, table4.md, runs/")
     table4.add_argument("--data-dir", dest="data_dir", default=None, help="folder holding NAME/raw/ (offline)")
     table4.add_argument(
         "--methods",
@@ -210,6 +211,8 @@ def build_parser() -> argparse.ArgumentParser:
         command.add_argument("--quiet", action="store_true", help="no progress bars")
     for command in [*sub.choices.values(), table1, table4]:
         command.add_argument("--debug", action="store_true", help="show the traceback of an error")
+    for command in (table1, table4):
+        command.add_argument("--config", default=None, help="YAML or TOML file with options of this table")
     return parser
 
 
@@ -255,21 +258,24 @@ def _subcommand(parser: argparse.ArgumentParser, name: str) -> argparse.Argument
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = build_parser()
     args = parser.parse_args(argv)
+    name = f"{args.command} {args.table}" if args.command == "reproduce" else args.command
     if getattr(args, "config", None):
         values = load_config_file(args.config)
         command = _subcommand(parser, args.command)
+        if args.command == "reproduce":
+            command = _subcommand(command, args.table)
         known = {action.dest for action in command._actions} - {"help", "config"}
         unknown = sorted(set(values) - known)
         if unknown:
-            parser.error(f"{args.config}: unknown option(s) for 'dacl {args.command}': {', '.join(unknown)}")
+            parser.error(f"{args.config}: unknown option(s) for 'dacl {name}': {', '.join(unknown)}")
         for key, value in values.items():
             if isinstance(value, list):
-                values[key] = ",".join(map(str, value)) if key == "methods" else tuple(value)
+                values[key] = ",".join(map(str, value)) if key in ("methods", "datasets") else tuple(value)
         command.set_defaults(**values)
         args = parser.parse_args(argv)
-    missing = [f"--{name}" for name in REQUIRED.get(args.command, ()) if getattr(args, name) is None]
+    missing = [f"--{option}" for option in REQUIRED.get(name, ()) if getattr(args, option) is None]
     if missing:
-        parser.error(f"dacl {args.command} needs {', '.join(missing)} (on the command line or in --config)")
+        parser.error(f"dacl {name} needs {', '.join(missing)} (on the command line or in --config)")
     return args
 
 
