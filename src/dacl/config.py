@@ -68,7 +68,8 @@ class PretrainConfig:
     lr: float = _option(0.1, "optimisation", "peak learning rate", float, low=0, low_open=True)
     weight_decay: float = _option(1e-6, "optimisation", "weight decay (not on biases or BatchNorm)", float, low=0)
     momentum: float = _option(0.9, "optimisation", "LARS momentum", float, low=0, high=1, high_open=True)
-    warmup_epochs: float = _option(10.0, "optimisation", "linear warm-up epochs", float, low=0)
+    warmup_epochs: float = _option(10.0, "optimisation", "linear warm-up epochs (clamped to the run; a warning "
+                                   "when it takes over half of it)", float, low=0)  # fmt: skip
     schedule: str = _option("cosine", "optimisation", "learning rate after warm-up", str,
                             choices=lambda: ("cosine", "constant"))  # fmt: skip
     # runtime

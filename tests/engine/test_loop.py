@@ -108,3 +108,11 @@ def test_import_dacl_loads_neither_pandas_nor_scikit_learn():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_a_warm_up_over_half_the_run_is_warned_about(rows):
+    with pytest.warns(UserWarning, match="warm-up .5 epochs. takes"):
+        fit(Regression(), TensorSource(*rows, 8), PretrainConfig(**{**CONFIG, "warmup_epochs": 5}), progress=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fit(Regression(), TensorSource(*rows, 8), PretrainConfig(**{**CONFIG, "warmup_epochs": 1}), progress=False)
