@@ -30,14 +30,8 @@ def drop_cells(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:  # 
 X, y = load_digits(return_X_y=True)
 X = X / 16
 config = PretrainConfig(method="dacl", epochs=30, batch_size=128, optimizer="adamw", lr=1e-3, warmup_epochs=1)
-pretrain(
-    X[:1400],
-    config,
-    encoder=ColumnTransformer(64),
-    views=Compose(drop_cells, LinearMixup(0.9)),
-    checkpoint_dir="runs/custom",
-    checkpoint_every=1,
-    resume=True,
-)  # killed? the same call continues
+views = Compose(drop_cells, LinearMixup(0.9))  # an augmentation of yours, then mixup (Eq. 3)
+run = dict(checkpoint_dir="runs/custom", checkpoint_every=1, resume=True)  # killed? run it again: it continues
+pretrain(X[:1400], config, encoder=ColumnTransformer(64), views=views, **run)
 encoder = load_model("runs/custom", encoder=ColumnTransformer(64)).encoder
 print(linear_probe_accuracy(encode(encoder, X[:1400]), y[:1400], encode(encoder, X[1400:]), y[1400:]))
