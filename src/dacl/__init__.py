@@ -20,6 +20,7 @@ _EXPORTS = {
     "LinearMixup": "dacl.core.views",
     "MixupPlus": "dacl.core.views",
     "Pair": "dacl.core.views",
+    "ScarfCorruption": "dacl.core.views",
     "NTXentLoss": "dacl.core.losses",
     "MLPEncoder": "dacl.core.encoders",
     "PretrainConfig": "dacl.config",

@@ -49,6 +49,8 @@ class PretrainConfig:
                          float, low=0, high=0.5)  # fmt: skip
     sigma: float = _option(0.1, "method", "standard deviation of the Gaussian-noise views", float, low=0,
                            low_open=True)  # fmt: skip
+    corruption: float = _option(0.6, "method", "share of a row's features SCARF replaces with other rows' values",
+                                float, low=0, high=1)  # fmt: skip
     mixup_types: tuple[str, ...] = _option(MIXUP_TYPES, "method", "the mixups DACL+ draws from", "str-tuple",
                                            choices=lambda: MIXUP_TYPES)  # fmt: skip
     mix_at: int = _option(0, "method", "mix after encoder layer l (0: the input; -1: the encoder's output; Eq. 4)",

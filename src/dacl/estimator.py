@@ -122,6 +122,7 @@ class DACL(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         beta: float | None = None,
         rho: float = 0.3,
         sigma: float = 0.1,
+        corruption: float = 0.6,
         mixup_types: tuple[str, ...] = ("linear", "geometric", "binary"),
         mix_at: int = 0,
         depth: int = 4,

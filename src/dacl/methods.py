@@ -34,6 +34,7 @@ from dacl.core.views import (
     LinearMixup,
     MixupPlus,
     PairMaker,
+    ScarfCorruption,
     as_pair_maker,
 )
 
@@ -224,6 +225,8 @@ METHODS: dict[str, MethodInfo] = {
     "dacl+": MethodInfo("contrastive", "DACL+: one of the mixups per sample", views=lambda c: MixupPlus(
         c.alpha, _beta(c), c.rho, c.mixup_types)),
     "gaussian": MethodInfo("contrastive", "Gaussian-noise views (baseline)", views=lambda c: GaussianNoise(c.sigma)),
+    "scarf": MethodInfo("contrastive", "SCARF (Bahri et al., 2022): features from other rows", ("tables",),
+                        views=lambda c: ScarfCorruption(c.corruption)),
     "supervised": MethodInfo("supervised", "full network supervised training (needs labels)", ("tables",)),
     "none": MethodInfo("none", "No-Pretraining: the random encoder"),
     "infograph": MethodInfo("infograph", "InfoGraph (Sun et al., 2020), graphs only", ("graphs",)),

@@ -9,6 +9,7 @@ from dacl.core.views import (
     LinearMixup,
     MixupPlus,
     Pair,
+    ScarfCorruption,
     as_pair_maker,
     group_means,
     sample_partners,
@@ -229,3 +230,21 @@ def test_grouped_linear_mixup_is_eq4_on_set_valued_samples():
     assert (partners != torch.arange(3)).all()
     with pytest.raises(ValueError, match="set-valued"):
         MixupPlus().grouped_view(x, groups, 3, gen())
+
+
+@pytest.mark.parametrize("fraction", [0.0, 0.3, 0.6, 1.0])
+def test_scarf_replaces_a_fraction_of_features_from_the_same_column_of_other_rows(fraction):
+    n, d = 40, 20
+    x = torch.arange(n * d, dtype=torch.float32).reshape(n, d)  # value = row * d + column: its origin is known
+    anchor, view = ScarfCorruption(fraction).pair(x, gen(12))
+    assert torch.equal(anchor, x)  # SCARF's anchor is the row itself
+    replaced = view != x
+    assert (replaced.sum(1) == round(fraction * d)).all()  # exactly that many per row
+    donor_rows = (view // d).long()
+    columns = (view % d).long()
+    assert (columns == torch.arange(d)).all()  # from the same feature
+    assert (donor_rows[replaced] != torch.arange(n).unsqueeze(1).expand(n, d)[replaced]).all()  # of another row
+    if 0 < fraction < 1:  # a fresh subset per row
+        assert len({tuple(row.tolist()) for row in replaced}) > n // 2
+    with pytest.raises(ValueError, match="fraction"):
+        ScarfCorruption(1.5)

@@ -37,6 +37,7 @@ __all__ = [
     "MixupPlus",
     "Pair",
     "PairMaker",
+    "ScarfCorruption",
     "View",
     "ViewPair",
     "as_pair_maker",
@@ -360,6 +361,38 @@ class GaussianNoise(_Noise):
 
     def __repr__(self) -> str:
         return f"GaussianNoise(sigma={self.sigma})"
+
+
+class ScarfCorruption(_Noise):
+    """SCARF's view (Bahri et al., ICLR 2022): a random subset of ``round(fraction x D)`` of each
+    row's D features (a fresh subset per row and view) is replaced by the same features of other
+    rows, each feature's donor drawn uniformly from the batch's other rows: the features' empirical
+    marginals. ``pair`` gives SCARF's (row, corrupted row), the anchor uncorrupted as in the paper."""
+
+    def __init__(self, fraction: float = 0.6) -> None:
+        fraction = float(fraction)
+        if not 0.0 <= fraction <= 1.0:
+            raise ValueError(f"the corruption fraction must lie in [0, 1] (SCARF uses 0.6), got {fraction}.")
+        self.fraction = fraction
+
+    def one_view(self, x: Tensor, generator: torch.Generator | None) -> Tensor:
+        n = x.shape[0]
+        rows = x.reshape(n, -1)
+        features = rows.shape[1]
+        corrupted = round(self.fraction * features)
+        # each row's corrupted features: the `corrupted` smallest of fresh uniform scores
+        scores = torch.rand(rows.shape, generator=generator, device=x.device)
+        ranks = scores.argsort(dim=1).argsort(dim=1)
+        offsets = torch.randint(1, n, rows.shape, generator=generator, device=x.device)
+        donors = (torch.arange(n, device=x.device).unsqueeze(1) + offsets) % n  # never the row itself
+        return torch.where(ranks < corrupted, rows.gather(0, donors), rows).reshape(x.shape)
+
+    def pair(self, x: Tensor, generator: torch.Generator | None = None, *, validate: bool = True) -> ViewPair:
+        check_batch(x, values=validate)
+        return x, self.one_view(x, generator)
+
+    def __repr__(self) -> str:
+        return f"ScarfCorruption(fraction={self.fraction})"
 
 
 class MixupPlus(_Noise):
