@@ -47,6 +47,9 @@ def test_a_users_encoder_without_hooks_works_at_the_input_and_is_refused_inside(
     assert torch.isfinite(method.loss(torch.rand(4, 6), None, torch.Generator()))
     with pytest.raises(ValueError, match="no depth"):
         Contrastive(plain, nn.Linear(5, 3), LinearMixup(), mix_at=-1)
+    plain.depth = 2
+    with pytest.raises(ValueError, match="takes no hook"):
+        Contrastive(plain, nn.Linear(5, 3), LinearMixup(), mix_at=1)
 
 
 def test_build_method_by_kind():

@@ -16,6 +16,7 @@ the reproductions and the bench read their choices from it.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -36,6 +37,7 @@ from dacl.core.views import (
     PairMaker,
     ScarfCorruption,
     as_pair_maker,
+    check_batch,
 )
 
 if TYPE_CHECKING:
@@ -116,14 +118,17 @@ class Contrastive(Method):
                 f"mix_at must lie in [0, depth={depth}] (or -1: the encoder's output); 0 mixes the input, "
                 "l the representation after encoder layer l (hidden mixup, Eq. 4)."
             )
+        if mix_at > 0 and "hook" not in inspect.signature(encoder.forward).parameters:
+            raise ValueError(
+                f"mix_at={mix_at} mixes inside the encoder, but {type(encoder).__name__}.forward takes no hook=: "
+                "implement the layer hook of dacl.core.encoders, or mix the input (mix_at=0)."
+            )
         self.mix_at = mix_at
 
     def forward(self, x: Any) -> Tensor:
         return self.head(self.encoder(x))
 
     def check_data(self, inputs: Any) -> None:
-        from dacl.core.views import check_batch
-
         if self.mix_at == 0 and isinstance(inputs, Tensor):
             # hidden layers are ReLU/BatchNorm outputs: only the input's values are known before training
             check_batch(inputs, non_negative=getattr(self.views, "non_negative", False), what="X")

@@ -30,6 +30,7 @@ from torch import Tensor, nn
 __all__ = [
     "CHECKPOINT_FILE",
     "DamagedCheckpoint",
+    "RandomStateMismatch",
     "check_weights_fit",
     "find_checkpoint",
     "load_checkpoint",
@@ -42,6 +43,10 @@ __all__ = [
 CHECKPOINT_FILE = "checkpoint.safetensors"
 PREVIOUS_FILE = "checkpoint.previous.safetensors"
 STATE_FILE = "checkpoint.json"
+
+
+class RandomStateMismatch(ValueError):
+    """The saved random state comes from a generator of another device type (e.g. CUDA, then CPU)."""
 
 
 class DamagedCheckpoint(ValueError):
@@ -215,5 +220,9 @@ def load_checkpoint(
             per_param.setdefault(int(index), {}).update(scalars)
         optimizer.load_state_dict({"state": per_param, "param_groups": saved["param_groups"]})
     if generator is not None:
-        generator.set_state(tensors["generator.state"])
+        try:
+            generator.set_state(tensors["generator.state"])
+        except RuntimeError as error:  # a state saved by a generator of another device type
+            raise RandomStateMismatch(f"the checkpoint's random state does not fit a {generator.device} "
+                                      f"generator ({error}).") from None  # fmt: skip
     return state
