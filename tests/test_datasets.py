@@ -141,3 +141,30 @@ def test_uci_datasets_from_shared_data(name, train, test, classes):
     features = prepare_features(ds)  # what every method trains on: finite, in [0, 1]
     assert features.X_train.shape[0] == train and np.isfinite(features.X_train).all()
     assert features.X_train.min() == 0 and features.X_train.max() == 1
+
+
+def test_a_recompressed_copy_in_a_system_folder_is_verified_on_its_contents(tmp_path):
+    # Debian's dataset-fashion-mnist re-gzips the official files: other .gz bytes, the same contents
+    contents = struct.pack(">HBB", 0, 0x08, 1) + struct.pack(">I", 5) + bytes([3, 1, 4, 1, 5])
+    official = gzip.compress(contents, mtime=0, compresslevel=9)
+    debian = tmp_path / "usr-share" / "labels.gz"
+    debian.parent.mkdir()
+    debian.write_bytes(gzip.compress(contents, mtime=123456, compresslevel=1))
+    assert debian.read_bytes() != official
+    remote = RemoteFile("toy", "labels.gz", (), "md5:" + hashlib.md5(official).hexdigest(),
+                        content_digest="sha256:" + hashlib.sha256(contents).hexdigest(),
+                        system_folders=(str(debian.parent),))  # fmt: skip
+    path = fetch(remote, tmp_path / "cache", download=False)
+    assert path == debian and read_idx(path).tolist() == [3, 1, 4, 1, 5]
+    other = RemoteFile("toy", "labels.gz", (), remote.digest, content_digest="sha256:" + "0" * 64,
+                       system_folders=remote.system_folders)  # fmt: skip
+    with pytest.raises(FileNotFoundError, match="downloading is off"):  # contents differ: not used
+        fetch(other, tmp_path / "cache", download=False)
+
+
+@needs_shared
+def test_fashion_mnist_the_papers_table_1_data_from_the_debian_files():
+    ds = load_dataset("fashion-mnist", data_dir=SHARED)
+    assert ds.X_train.shape == (60000, 784) and ds.X_test.shape == (10000, 784)
+    assert np.bincount(ds.y_train).tolist() == [6000] * 10 and np.bincount(ds.y_test).tolist() == [1000] * 10
+    assert ds.info["pixel_permutation_seed"] == 0 and ds.X_train.max() <= 255

@@ -31,6 +31,9 @@ class RemoteFile:
 
     ``digest`` is ``"md5:<hex>"`` or ``"sha256:<hex>"``; ``aliases`` are other names the same file
     goes by in local folders (e.g. UCI's ``adult.data`` kept as ``adult-train.csv``).
+    ``content_digest`` is the digest of a ``.gz`` file's decompressed contents: a local copy that was
+    re-compressed (Debian's ``dataset-fashion-mnist``) is accepted when its contents match.
+    ``system_folders`` are read-only folders searched after the data folder (a Debian package's).
     """
 
     folder: str
@@ -38,6 +41,8 @@ class RemoteFile:
     urls: tuple[str, ...]
     digest: str
     aliases: tuple[str, ...] = ()
+    content_digest: str | None = None
+    system_folders: tuple[str, ...] = ()
 
 
 def data_home(data_dir: str | Path | None = None) -> Path:
@@ -60,6 +65,27 @@ def file_digest(path: Path, algorithm: str) -> str:
 def _matches(path: Path, digest: str) -> bool:
     algorithm, expected = digest.split(":", 1)
     return file_digest(path, algorithm) == expected
+
+
+def _content_matches(path: Path, digest: str | None) -> bool:
+    """Whether a gzip file's decompressed contents have ``digest`` (False for anything else)."""
+    if digest is None or path.suffix != ".gz":
+        return False
+    import gzip
+
+    algorithm, expected = digest.split(":", 1)
+    h = hashlib.new(algorithm)
+    try:
+        with gzip.open(path, "rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                h.update(chunk)
+    except (OSError, EOFError):
+        return False
+    return h.hexdigest() == expected
+
+
+def _verified(path: Path, remote: RemoteFile) -> bool:
+    return _matches(path, remote.digest) or _content_matches(path, remote.content_digest)
 
 
 def _download(url: str, target: Path, digest: str, timeout: float) -> None:
@@ -85,11 +111,15 @@ def fetch(remote: RemoteFile, data_dir: str | Path | None = None, download: bool
     for name in (remote.name, *remote.aliases):
         path = folder / name
         if path.is_file():
-            if not _matches(path, remote.digest):
+            if not _verified(path, remote):
                 raise ChecksumError(
                     f"{path} does not match the published checksum {remote.digest}; it is corrupted or another "
                     "version: delete it to download it again."
                 )
+            return path
+    for system in remote.system_folders:  # a distribution's package: read-only, used only when it verifies
+        path = Path(system) / remote.name
+        if path.is_file() and _verified(path, remote):
             return path
     if not download:
         raise FileNotFoundError(f"{folder / remote.name} is not there and downloading is off.")

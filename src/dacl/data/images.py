@@ -36,6 +36,18 @@ IDX_FILES = {
         "t10k-labels-idx1-ubyte.gz": "bb300cfdad3c16e7a12a480ee83cd310",
     }),
 }  # fmt: skip
+# sha256 of the decompressed IDX files: Debian's dataset-fashion-mnist re-gzipped the official files,
+# so its .gz bytes differ while their contents are the official ones; checked on the contents.
+IDX_CONTENTS = {
+    "fashion-mnist": {
+        "train-images-idx3-ubyte.gz": "sha256:c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888",
+        "train-labels-idx1-ubyte.gz": "sha256:bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9",
+        "t10k-images-idx3-ubyte.gz": "sha256:5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b",
+        "t10k-labels-idx1-ubyte.gz": "sha256:0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34",
+    },
+}
+# Where a distribution's package puts them (apt-get install dataset-fashion-mnist), read offline.
+IDX_SYSTEM_FOLDERS = {"fashion-mnist": ("/usr/share/datasets/fashion-mnist",)}
 CIFAR_FILES = {
     "cifar10": RemoteFile("cifar10", "cifar-10-python.tar.gz", ("https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz",),
                           "md5:c58f30108f718f92721af3b95e74349a"),
@@ -109,7 +121,9 @@ def load_idx_dataset(
     urls, digests = IDX_FILES[name]
 
     def get(filename: str) -> np.ndarray:
-        remote = RemoteFile(name, filename, tuple(u + filename for u in urls), f"md5:{digests[filename]}")
+        remote = RemoteFile(name, filename, tuple(u + filename for u in urls), f"md5:{digests[filename]}",
+                            content_digest=IDX_CONTENTS.get(name, {}).get(filename),
+                            system_folders=IDX_SYSTEM_FOLDERS.get(name, ()))  # fmt: skip
         return read_idx(fetch(remote, data_dir))
 
     info = {"pixel_permutation_seed": permutation_seed, "source": str(data_home(data_dir) / name)}
