@@ -125,3 +125,17 @@ def test_every_budget_searches_a_subset_of_the_papers_grid(name):
         assert (config.depth, config.width, config.batch_size, budget.epochs) == (12, 1024, 4096, 1000)
         assert (config.optimizer, config.lr, config.schedule) == ("lars", 0.1, "cosine")
         assert budget.alphas == (0.5, 0.6, 0.7, 0.8, 0.9) and budget.temperatures == (0.1, 0.5, 1.0)
+
+
+def test_a_changed_budget_never_reuses_a_stored_run(toy, tmp_path, monkeypatch):
+    import dataclasses
+
+    table1.reproduce_table1("toy", "smoke", tmp_path, methods=("none", "dacl"), log=lambda *_: None)
+    stored = len(list((tmp_path / "runs").glob("*.json")))
+    calls = len(toy)
+    changed = dataclasses.replace(
+        table1.BUDGETS["smoke"], config={**table1.BUDGETS["smoke"].config, "warmup_epochs": 0}
+    )
+    monkeypatch.setitem(table1.BUDGETS, "smoke", changed)
+    table1.reproduce_table1("toy", "smoke", tmp_path, methods=("none", "dacl"), log=lambda *_: None)
+    assert len(list((tmp_path / "runs").glob("*.json"))) == 2 * stored and len(toy) == 2 * calls

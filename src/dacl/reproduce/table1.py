@@ -147,6 +147,13 @@ def _config(
     return PretrainConfig.from_dict({**budget.config, "epochs": epochs, "seed": seed, **params, **runtime})
 
 
+def _run_spec(phase: str, dataset: str, budget: Budget, method: str, config: PretrainConfig) -> dict[str, Any]:
+    """What a stored run is keyed on: every option of its config (the precision resolved) but where it
+    ran (device, compilation), and the data subset; so a changed budget never reuses a stale run."""
+    options = {k: v for k, v in config.to_dict().items() if k not in ("device", "compile")}
+    return {"phase": phase, "dataset": dataset, "method": method, "max_train": budget.max_train, **options}
+
+
 def reproduce_table1(
     dataset_name: str,
     budget_name: str,
@@ -163,18 +170,16 @@ def reproduce_table1(
     """Run the search and the seeded final runs; write results.json, table1.md and plots into ``out``.
 
     ``device``, ``precision`` and ``compile`` are passed to every pretraining run (``PretrainConfig``).
-    A run's saved result is reused only at the same precision; the device and compilation are not
-    part of its key, since they change the arithmetic's order, not the experiment. ``"auto"``
-    resolves first (bf16 on AMX CPUs and CUDA GPUs), so a float32 reproduction is resumed on such
-    hardware with ``precision="float32"``.
+    A run's saved result is reused only for the same options, the precision included; the device and
+    compilation are not part of its key, since they change the arithmetic's order, not the
+    experiment. ``"auto"`` resolves first (bf16 on AMX CPUs and CUDA GPUs), so a float32
+    reproduction is resumed on such hardware with ``precision="float32"``.
     """
     if budget_name not in BUDGETS:
         raise ValueError(f"unknown budget {budget_name!r}; choose one of {', '.join(BUDGETS)}.")
     budget = BUDGETS[budget_name]
     precision = resolve_precision(precision, device)
     runtime = {"device": device, "precision": precision, "compile": compile}
-    # float32 runs keep the keys they had before precision was an option, so their results are reused
-    precision_key = {} if precision == "float32" else {"precision": precision}
     out = Path(out)
     store = _RunStore(out)
     started = time.perf_counter()
@@ -195,9 +200,8 @@ def reproduce_table1(
             continue
         scores = []
         for params in grid:
-            spec = {"phase": "search", "dataset": dataset_name, "budget": budget_name, "method": method, **params,
-                    **precision_key}  # fmt: skip
             config = _config(budget, search_epochs, 0, params, runtime)
+            spec = _run_spec("search", dataset_name, budget, method, config)
             record = store.get_or_run(
                 f"search-{method}",
                 spec,
@@ -211,9 +215,8 @@ def reproduce_table1(
     for method in methods:
         accuracies, knn, seconds = [], [], []
         for seed in range(budget.seeds):
-            spec = {"phase": "final", "dataset": dataset_name, "budget": budget_name, "method": method, "seed": seed,
-                    **chosen[method], **precision_key}  # fmt: skip
             config = _config(budget, final_epochs, seed, chosen[method], runtime)
+            spec = _run_spec("final", dataset_name, budget, method, config)
             record = store.get_or_run(
                 f"final-{method}", spec, lambda c=config, m=method: run_method(m, final_features, c, progress=progress)
             )
