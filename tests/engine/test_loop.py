@@ -116,3 +116,21 @@ def test_a_warm_up_over_half_the_run_is_warned_about(rows):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         fit(Regression(), TensorSource(*rows, 8), PretrainConfig(**{**CONFIG, "warmup_epochs": 1}), progress=False)
+
+
+def test_images_through_the_same_engine_with_mixup_of_pixels_and_of_feature_maps():
+    from dacl.core.resnet import resnet
+    from dacl.core.views import LinearMixup
+    from dacl.methods import build_method
+
+    images = torch.rand(16, 3, 8, 8, generator=torch.Generator().manual_seed(0))
+    for mix_at in (0, 2):
+        torch.manual_seed(0)
+        encoder = resnet("resnet18", "cifar")
+        config = PretrainConfig(method="dacl", epochs=2, batch_size=8, head_depth=2, projection_dim=16, mix_at=mix_at,
+                                precision="float32", warmup_epochs=0)  # fmt: skip
+        method = build_method(config, encoder, encoder.out_features, views=LinearMixup(0.8))
+        before = {k: v.clone() for k, v in method.state_dict().items()}
+        result = fit(method, TensorSource(images, None, 8), config, progress=False)
+        assert len(result.history) == 2 and torch.isfinite(torch.tensor(result.history[-1]["loss"]))
+        assert any(not torch.equal(before[k], v) for k, v in method.state_dict().items())
