@@ -1,0 +1,74 @@
+"""The image-folder reader: the layout users have, decoded once, cached, invalidated by any change."""
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from dacl.data.image_folder import read_image_folder
+
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "cifar10-jpeg"
+
+
+def write_folder(root, sizes=(4, 4)):
+    rng = np.random.default_rng(0)
+    pixels = {}
+    for name, count in zip(("cat", "dog"), sizes):
+        (root / name).mkdir(parents=True)
+        for i in range(count):
+            array = rng.integers(0, 256, (6, 5, 3), dtype=np.uint8)
+            Image.fromarray(array).save(root / name / f"{i}.png")  # lossless: the pixels come back exactly
+            pixels[(name, i)] = array
+    return pixels
+
+
+def test_reads_the_layout_as_uint8_nchw_with_sorted_classes(tmp_path):
+    pixels = write_folder(tmp_path / "imgs")
+    folder = read_image_folder(tmp_path / "imgs", cache_dir=tmp_path / "cache")
+    assert folder.classes == ["cat", "dog"] and folder.images.shape == (8, 3, 6, 5)
+    assert folder.images.dtype.is_floating_point is False and folder.labels.tolist() == [0] * 4 + [1] * 4
+    np.testing.assert_array_equal(folder.images[5].permute(1, 2, 0).numpy(), pixels[("dog", 1)])
+
+
+def test_decoded_once_then_cached_and_a_changed_file_is_decoded_again(tmp_path, monkeypatch):
+    write_folder(tmp_path / "imgs")
+    first = read_image_folder(tmp_path / "imgs", cache_dir=tmp_path / "cache")
+    assert first.cache.is_file()
+
+    def no_decoding(*args, **kwargs):
+        raise AssertionError("decoded again")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(Image, "open", no_decoding)
+        again = read_image_folder(tmp_path / "imgs", cache_dir=tmp_path / "cache")
+    assert again.images.equal(first.images)
+    changed = tmp_path / "imgs" / "cat" / "0.png"
+    Image.fromarray(np.zeros((6, 5, 3), dtype=np.uint8)).save(changed)
+    os.utime(changed, ns=(1, 10**18))
+    fresh = read_image_folder(tmp_path / "imgs", cache_dir=tmp_path / "cache")
+    assert fresh.cache != first.cache and int(fresh.images[0].sum()) == 0
+
+
+def test_bad_folders_raise_clear_errors(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no such image folder"):
+        read_image_folder(tmp_path / "none")
+    (tmp_path / "flat").mkdir()
+    with pytest.raises(ValueError, match="no class folders"):
+        read_image_folder(tmp_path / "flat")
+    write_folder(tmp_path / "mixed", sizes=(1, 1))
+    Image.fromarray(np.zeros((9, 9, 3), dtype=np.uint8)).save(tmp_path / "mixed" / "dog" / "big.png")
+    with pytest.raises(ValueError, match="resize the images"):
+        read_image_folder(tmp_path / "mixed", cache_dir=tmp_path / "cache")
+    (tmp_path / "broken" / "cat").mkdir(parents=True)
+    (tmp_path / "broken" / "cat" / "x.jpg").write_bytes(b"not a jpeg")
+    with pytest.raises(ValueError, match="cannot decode"):
+        read_image_folder(tmp_path / "broken", cache_dir=tmp_path / "cache")
+
+
+@pytest.mark.skipif(not SHARED.is_dir(), reason="../shared/data/cifar10-jpeg is not beside the checkout")
+def test_cifar10_jpeg_test_split(tmp_path):
+    folder = read_image_folder(SHARED / "test", cache_dir=tmp_path)
+    assert folder.images.shape == (10000, 3, 32, 32) and len(folder.classes) == 10
+    assert np.bincount(folder.labels.numpy()).tolist() == [1000] * 10
