@@ -1,0 +1,66 @@
+"""Few labels: the label subsets, fine-tuning and the baselines a data scientist would pick."""
+
+import numpy as np
+import pytest
+import torch
+
+from dacl import PretrainConfig, pretrain
+from dacl.data import load_dataset
+from dacl.evaluate import encode, linear_probe_accuracy
+from dacl.experiment import prepare_features
+from dacl.labels import choose_fine_tuning, fine_tune, fine_tuned_accuracy, gbdt_accuracy, label_subset
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return prepare_features(load_dataset("digits"))
+
+
+def test_label_subsets_are_stratified_seeded_cover_every_class_and_stay_in_the_training_split(digits):
+    y = digits.y_train
+    for fraction in (0.01, 0.1, 1.0):
+        chosen = label_subset(y, fraction, draw=0)
+        assert set(np.unique(y[chosen])) == set(np.unique(y))  # every class, even at 1% (14 rows)
+        assert len(chosen) == max(10, round(fraction * len(y))) and chosen.max() < len(y)
+        assert np.array_equal(chosen, label_subset(y, fraction, draw=0))
+        if fraction < 1:
+            assert not np.array_equal(chosen, label_subset(y, fraction, draw=1))
+            shares = np.bincount(y[chosen], minlength=10) / len(chosen)
+            assert np.abs(shares - np.bincount(y) / len(y)).max() < 0.06 + 1 / len(chosen)
+    with pytest.raises(ValueError, match="label fraction"):
+        label_subset(y, 0.0, 0)
+
+
+def test_fine_tuning_changes_a_copy_of_the_encoder_and_the_probe_changes_nothing(digits):
+    result = pretrain(digits.X_train, PretrainConfig(method="dacl", depth=2, width=32, epochs=3, batch_size=128,
+                                                     warmup_epochs=0), progress=False)  # fmt: skip
+    encoder = result.encoder
+    before = {k: v.clone() for k, v in encoder.state_dict().items()}
+    labelled = label_subset(digits.y_train, 0.1, draw=0)
+    features = encode(encoder, digits.X_train[labelled])
+    linear_probe_accuracy(features, digits.y_train[labelled], encode(encoder, digits.X_test), digits.y_test)
+    assert all(torch.equal(before[k], v) for k, v in encoder.state_dict().items())  # the probe: frozen
+    tuned = fine_tune(encoder, digits.X_train[labelled], digits.y_train[labelled], epochs=30, lr=1e-3)
+    assert all(torch.equal(before[k], v) for k, v in encoder.state_dict().items())  # the original: untouched
+    assert any(not torch.equal(before[k], v) for k, v in tuned.encoder.state_dict().items())  # the copy moved
+    assert fine_tuned_accuracy(tuned, digits.X_test, digits.y_test) > 0.5  # ten classes, 135 labels
+
+
+def test_fine_tuning_is_chosen_on_the_labelled_rows_only(digits, monkeypatch):
+    result = pretrain(digits.X_train, PretrainConfig(method="none", depth=2, width=16), progress=False)
+    labelled = label_subset(digits.y_train, 0.1, draw=0)
+    seen = []
+    import dacl.labels as labels
+
+    original = labels.fine_tune
+    monkeypatch.setattr(labels, "fine_tune", lambda enc, X, y, **kw: seen.append(len(y)) or original(enc, X, y, **kw))
+    chosen = choose_fine_tuning(result.encoder, digits.X_train[labelled], digits.y_train[labelled], epochs=(2, 5))
+    assert chosen["validated"] and chosen["lr"] in (1e-4, 1e-3) and chosen["epochs"] in (2, 5)
+    assert seen and all(n == round(0.8 * len(labelled)) for n in seen)  # 80% of the labelled rows, never the test
+    tiny = label_subset(digits.y_train, 0.001, draw=0)  # one row a class: nothing to validate on
+    assert not choose_fine_tuning(result.encoder, digits.X_train[tiny], digits.y_train[tiny])["validated"]
+
+
+def test_gbdt_baseline_on_raw_columns(digits):
+    labelled = label_subset(digits.y_train, 0.1, draw=0)
+    assert gbdt_accuracy(digits.X_train[labelled], digits.y_train[labelled], digits.X_test, digits.y_test) > 0.6
