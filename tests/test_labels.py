@@ -56,7 +56,7 @@ def test_fine_tuning_is_chosen_on_the_labelled_rows_only(digits, monkeypatch):
     monkeypatch.setattr(labels, "fine_tune", lambda enc, X, y, **kw: seen.append(len(y)) or original(enc, X, y, **kw))
     chosen = choose_fine_tuning(result.encoder, digits.X_train[labelled], digits.y_train[labelled], epochs=(2, 5))
     assert chosen["validated"] and chosen["lr"] in (1e-4, 1e-3) and chosen["epochs"] in (2, 5)
-    assert seen and all(n == round(0.8 * len(labelled)) for n in seen)  # 80% of the labelled rows, never the test
+    assert seen and all(n == len(labelled) - round(0.2 * len(labelled)) for n in seen)  # labelled rows, never test
     tiny = label_subset(digits.y_train, 0.001, draw=0)  # one row a class: nothing to validate on
     assert not choose_fine_tuning(result.encoder, digits.X_train[tiny], digits.y_train[tiny])["validated"]
 
@@ -64,3 +64,23 @@ def test_fine_tuning_is_chosen_on_the_labelled_rows_only(digits, monkeypatch):
 def test_gbdt_baseline_on_raw_columns(digits):
     labelled = label_subset(digits.y_train, 0.1, draw=0)
     assert gbdt_accuracy(digits.X_train[labelled], digits.y_train[labelled], digits.X_test, digits.y_test) > 0.6
+
+
+def test_reproduce_labels_smoke_is_resumable_and_writes_its_table_and_plot(tmp_path, capsys):
+    import json
+
+    from dacl.cli import main
+
+    args = ["reproduce", "labels", "--datasets", "digits", "--fractions", "0.05,1", "--budget", "smoke",
+            "--methods", "dacl+,none", "--out", str(tmp_path), "--quiet"]  # fmt: skip
+    assert main(args) == 0
+    results = json.loads((tmp_path / "results.json").read_text())
+    rows = {(r["method"], r["protocol"], r["fraction"]) for r in results["rows"]}
+    assert ("dacl+", "fine-tune", 0.05) in rows and ("gbdt+dacl+", "raw columns", 1.0) in rows
+    assert all(r["draws"] == 2 for r in results["rows"])
+    assert "| dacl+ | probe |" in (tmp_path / "labels.md").read_text() and (tmp_path / "labels.png").is_file()
+    stored = sorted(p.name for p in (tmp_path / "runs").iterdir())
+    assert main(args) == 0  # every cell and encoder reused
+    assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == stored
+    assert json.loads((tmp_path / "results.json").read_text())["rows"] == results["rows"]
+    assert main([*args[:-3], "--fractions", "0", "--out", str(tmp_path), "--quiet"]) == 2

@@ -84,7 +84,8 @@ def _add_pretrain_options(parser: argparse.ArgumentParser, skip: tuple[str, ...]
 
 # Options a command cannot run without; checked after the config file is merged, so either may give them.
 REQUIRED = {"pretrain": ("data", "out"), "evaluate": ("checkpoint",), "compare": ("data", "out"),
-            "reproduce table1": ("dataset", "out"), "reproduce table4": ("datasets", "out")}  # fmt: skip
+            "reproduce table1": ("dataset", "out"), "reproduce table4": ("datasets", "out"),
+            "reproduce labels": ("datasets", "out")}  # fmt: skip
 
 
 def _add_data_options(parser: argparse.ArgumentParser) -> None:
@@ -209,9 +210,17 @@ def build_parser() -> argparse.ArgumentParser:
             continue
         command.add_argument("--config", default=None, help="YAML or TOML file with options of this command")
         command.add_argument("--quiet", action="store_true", help="no progress bars")
-    for command in [*sub.choices.values(), table1, table4]:
+    labels = tables.add_parser("labels", help="few labels: probe, k-NN, fine-tuning and baselines per label fraction")
+    labels.add_argument("--datasets", default=None, help="comma-separated registered datasets, e.g. digits,adult")
+    labels.add_argument("--fractions", default="0.01,0.1,1", help="comma-separated shares of the training labels")
+    labels.add_argument("--budget", default="small", help="small or smoke")
+    labels.add_argument("--out", default=None, help="folder for results.json, labels.md, labels.png, runs/")
+    labels.add_argument("--data-dir", dest="data_dir", default=None, help="dataset cache and offline folder")
+    labels.add_argument("--methods", default="dacl,dacl+,scarf,none", help="pretrained encoders to compare")
+    labels.add_argument("--quiet", action="store_true", help="no progress bars")
+    for command in [*sub.choices.values(), table1, table4, labels]:
         command.add_argument("--debug", action="store_true", help="show the traceback of an error")
-    for command in (table1, table4):
+    for command in (table1, table4, labels):
         command.add_argument("--config", default=None, help="YAML or TOML file with options of this table")
     return parser
 
@@ -432,6 +441,8 @@ def cmd_bench(args: argparse.Namespace) -> dict[str, Any]:
 def cmd_reproduce(args: argparse.Namespace) -> dict[str, Any]:
     if args.table == "table4":
         return _reproduce_table4(args)
+    if args.table == "labels":
+        return _reproduce_labels(args)
     from dacl.reproduce.table1 import METHODS, reproduce_table1, table1_markdown
 
     methods = tuple(m.strip() for m in args.methods.split(",")) if args.methods else METHODS
@@ -443,6 +454,25 @@ def cmd_reproduce(args: argparse.Namespace) -> dict[str, Any]:
                                compile=args.compile)  # fmt: skip
     print(table1_markdown(results), end="")
     print(f"wall time {results['seconds']:.0f} s; wrote {args.out}/results.json, table1.md, table1.png")
+    return results
+
+
+def _reproduce_labels(args: argparse.Namespace) -> dict[str, Any]:
+    from dacl.reproduce.labels import labels_markdown, reproduce_labels
+
+    try:
+        fractions = tuple(float(f) for f in str(args.fractions).split(",") if f.strip())
+    except ValueError:
+        raise ValueError(f"--fractions must be comma-separated numbers in (0, 1], got {args.fractions!r}.") from None
+    methods = tuple(m.strip() for m in str(args.methods).split(",") if m.strip())
+    unknown = set(methods) - set(method_names("tables", trainable=True))
+    if unknown:
+        raise ValueError(f"unknown method(s) {sorted(unknown)}; choose from {', '.join(method_names('tables'))}.")
+    datasets = [d.strip() for d in str(args.datasets).split(",") if d.strip()]
+    results = reproduce_labels(datasets, fractions, args.budget, args.out, data_dir=args.data_dir, methods=methods,
+                               progress=not args.quiet)  # fmt: skip
+    print(labels_markdown(results), end="")
+    print(f"wall time {results['seconds']:.0f} s; wrote {args.out}/results.json, labels.md, labels.png")
     return results
 
 

@@ -91,15 +91,18 @@ def choose_fine_tuning(
     encoder: nn.Module, X: Any, y: Any, lrs=(1e-4, 1e-3), epochs=(20, 50), seed: int = 0
 ) -> dict[str, float]:
     """The (lr, epochs) of the grid with the best accuracy on a stratified 20% of the labelled rows
-    (the fine-tuning trains on the other 80%); with fewer than 2 labelled rows a class, the first."""
+    (at least one a class; the fine-tuning trains on the rest); with too few rows to hold some out,
+    the grid's first."""
     X, y = np.asarray(X), np.asarray(y)
     counts = np.bincount(y)
+    classes = int((counts > 0).sum())
     grid = list(itertools.product(lrs, epochs))
-    if counts[counts > 0].min() < 2 or len(y) < 10:
+    held_out = max(classes, round(0.2 * len(y)))  # every class in the validation part
+    if counts[counts > 0].min() < 2 or len(y) - held_out < classes:
         return {"lr": grid[0][0], "epochs": grid[0][1], "validated": False}
     from sklearn.model_selection import train_test_split
 
-    fit, val = train_test_split(np.arange(len(y)), test_size=0.2, stratify=y, random_state=seed)
+    fit, val = train_test_split(np.arange(len(y)), test_size=held_out, stratify=y, random_state=seed)
     scores = [(fine_tuned_accuracy(fine_tune(encoder, X[fit], y[fit], epochs=e, lr=lr, seed=seed), X[val], y[val]),
                -i) for i, (lr, e) in enumerate(grid)]  # fmt: skip
     lr, chosen = grid[-max(scores)[1]]
