@@ -71,10 +71,16 @@ def _encoder_cell(encoder, X, y, X_test, y_test, rows, train_features, test_feat
     tuned = fine_tune(encoder, X[rows], y[rows], epochs=chosen["epochs"], lr=chosen["lr"], seed=draw)
     return {
         "probe": linear_probe_accuracy(train_features[rows], y[rows], test_features, y_test),
-        "knn": knn_accuracy(train_features[rows], y[rows], test_features, y_test),
+        "knn": knn_accuracy(train_features[rows], y[rows], test_features, y_test, k=_neighbours(y[rows])),
         "fine-tune": fine_tuned_accuracy(tuned, X_test, y_test),
         "chosen": chosen,
     }
+
+
+def _neighbours(labels, k: int = 10) -> int:
+    """k of the k-NN vote: 10, but never more than the rarest class has labelled rows (with one row
+    a class, 10 neighbours would outvote the right one)."""
+    return max(1, min(k, int(np.bincount(labels)[np.unique(labels)].min())))
 
 
 def _baseline_cell(X, y, X_test, y_test, rows, joined, joined_test, draw) -> dict:
@@ -124,7 +130,7 @@ def reproduce_labels(
                 base = {"dataset": name, "fraction": fraction, "draw": draw, "budget": budget.config,
                         "labelled": len(rows)}  # fmt: skip
                 for method in methods:
-                    spec = {**base, "method": method, "protocols": ["probe", "knn", "fine-tune"]}
+                    spec = {**base, "method": method, "protocols": ["probe", "knn (k <= rarest class)", "fine-tune"]}
                     data = (X, y, X_test, y_test, rows, train_features[method], test_features[method])
                     record = _store(out, f"{name}-{method}", spec,
                                     partial(_encoder_cell, encoders[method], *data, budget, draw))  # fmt: skip
@@ -178,6 +184,9 @@ def _plot(results: dict[str, Any], path: Path) -> None:
     import matplotlib.pyplot as plt
 
     datasets = list(dict.fromkeys(r["dataset"] for r in results["rows"]))
+    methods = list(dict.fromkeys(r["method"] for r in results["rows"]))
+    colours = {m: plt.get_cmap("tab10")(i % 10) for i, m in enumerate(methods)}
+    styles = {"probe": "-", "knn": ":", "fine-tune": "--", "raw columns": "-."}
     fig, axes = plt.subplots(1, len(datasets), figsize=(6 * len(datasets), 4.5), squeeze=False)
     for ax, name in zip(axes[0], datasets):
         rows = [r for r in results["rows"] if r["dataset"] == name]
@@ -185,8 +194,8 @@ def _plot(results: dict[str, Any], path: Path) -> None:
             line = sorted((r for r in rows if (r["method"], r["protocol"]) == (method, protocol)),
                           key=lambda r: r["fraction"])  # fmt: skip
             ax.errorbar([r["fraction"] for r in line], [100 * r["accuracy"] for r in line],
-                        yerr=[100 * r["std"] for r in line], capsize=3, marker="o",
-                        label=f"{method} ({protocol})")  # fmt: skip
+                        yerr=[100 * r["std"] for r in line], capsize=3, marker="o", color=colours[method],
+                        linestyle=styles.get(protocol, "-"), label=f"{method} ({protocol})")  # fmt: skip
         ax.set_xscale("log")
         ax.set_xlabel("share of the training labels")
         ax.set_ylabel("test accuracy (%), mean ± std over draws")
