@@ -6,8 +6,9 @@
   (a copy: the pretrained encoder is left as it was), and :func:`choose_fine_tuning`, which picks the
   learning rate and the number of epochs on a stratified validation part of the labelled rows, never
   on the test split.
-- :func:`gbdt_accuracy` and :func:`logistic_accuracy`: what a data scientist tries first, on the raw
-  columns (optionally with the encoder's features beside them).
+- :func:`gbdt_accuracy`: gradient-boosted trees, what a data scientist tries first on the raw
+  columns (optionally with the encoder's features beside them); logistic regression is
+  ``dacl.evaluate.linear_probe_accuracy`` on the raw columns.
 """
 
 from __future__ import annotations
@@ -24,8 +25,7 @@ from torch import nn
 from dacl.data.subsets import stratified_subset
 from dacl.evaluate import check_classes, encode
 
-__all__ = ["choose_fine_tuning", "fine_tune", "fine_tuned_accuracy", "gbdt_accuracy", "label_subset",
-           "logistic_accuracy"]  # fmt: skip
+__all__ = ["choose_fine_tuning", "fine_tune", "fine_tuned_accuracy", "gbdt_accuracy", "label_subset"]
 
 
 def label_subset(y_train: Any, fraction: float, draw: int) -> np.ndarray:
@@ -107,13 +107,6 @@ def choose_fine_tuning(
                -i) for i, (lr, e) in enumerate(grid)]  # fmt: skip
     lr, chosen = grid[-max(scores)[1]]
     return {"lr": lr, "epochs": chosen, "validated": True}
-
-
-def logistic_accuracy(X_train: Any, y_train: Any, X_test: Any, y_test: Any) -> float:
-    """Logistic regression on standardized columns: the linear baseline."""
-    from dacl.evaluate import linear_probe_accuracy
-
-    return linear_probe_accuracy(np.asarray(X_train), y_train, np.asarray(X_test), y_test)
 
 
 def gbdt_accuracy(X_train: Any, y_train: Any, X_test: Any, y_test: Any, seed: int = 0) -> float:

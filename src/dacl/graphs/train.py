@@ -42,19 +42,14 @@ def graph_config(**options: Any) -> PretrainConfig:
 
 
 class GraphSource:
-    """Shuffled batches of ``batch_size`` graphs collated into PyG batches; the last batch is dropped
-    when there is more than one batch, and a batch of fewer than 2 graphs is never made."""
+    """Shuffled batches of ``batch_size`` graphs collated into PyG batches; the last partial batch
+    is dropped (with fewer graphs than one batch, all of them make the one batch)."""
 
     def __init__(self, graphs: Sequence, batch_size: int) -> None:
         self.graphs = graphs
         self.batch_size = min(batch_size, len(graphs))
-        self.drop_last = len(graphs) > batch_size
-        sizes = [self.batch_size] * (len(graphs) // self.batch_size)
-        rest = len(graphs) - sum(sizes)
-        if rest >= 2 and not self.drop_last:
-            sizes.append(rest)
-        self.sizes = sizes
-        self.samples = sum(sizes)
+        self.sizes = [self.batch_size] * (len(graphs) // self.batch_size)
+        self.samples = sum(self.sizes)
 
     def __len__(self) -> int:
         return len(self.sizes)

@@ -2,9 +2,24 @@
 
 import hashlib
 import json
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 
 def run_key(spec: Any) -> str:
     """A short, stable name for one run's settings: finished runs are stored under it."""
     return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def stored_run(out: Path, name: str, spec: Any, compute: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """The record of one finished run, read from ``out/runs/NAME-KEY.json`` if there, else computed
+    and written atomically: how every reproduction skips what a stopped run already did."""
+    from dacl.engine.checkpoint import write_atomic
+
+    path = Path(out) / "runs" / f"{name}-{run_key(spec)}.json"
+    if path.is_file():
+        return json.loads(path.read_text())
+    record = compute()
+    write_atomic(path, json.dumps(record).encode())
+    return record

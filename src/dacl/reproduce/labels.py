@@ -29,7 +29,7 @@ from dacl.engine.checkpoint import write_atomic
 from dacl.evaluate import encode, knn_accuracy, linear_probe_accuracy
 from dacl.experiment import prepare_features
 from dacl.labels import choose_fine_tuning, fine_tune, fine_tuned_accuracy, gbdt_accuracy, label_subset
-from dacl.reproduce import run_key
+from dacl.reproduce import run_key, stored_run
 from dacl.tables import pretrain
 
 __all__ = ["LABEL_BUDGETS", "LabelBudget", "labels_markdown", "reproduce_labels"]
@@ -56,13 +56,8 @@ LABEL_BUDGETS = {
 }  # fmt: skip
 
 
-def _store(out: Path, name: str, spec: dict[str, Any], compute) -> dict[str, Any]:
-    path = out / "runs" / f"{name}-{run_key(spec)}.json"
-    if path.is_file():
-        return json.loads(path.read_text())
-    record = {"spec": spec, **compute()}
-    write_atomic(path, json.dumps(record).encode())
-    return record
+def _with_spec(spec: dict[str, Any], compute) -> dict[str, Any]:
+    return {"spec": spec, **compute()}
 
 
 def _encoder_cell(encoder, X, y, X_test, y_test, rows, train_features, test_features, budget, draw) -> dict:
@@ -132,14 +127,15 @@ def reproduce_labels(
                 for method in methods:
                     spec = {**base, "method": method, "protocols": ["probe", "knn (k <= rarest class)", "fine-tune"]}
                     data = (X, y, X_test, y_test, rows, train_features[method], test_features[method])
-                    record = _store(out, f"{name}-{method}", spec,
-                                    partial(_encoder_cell, encoders[method], *data, budget, draw))  # fmt: skip
+                    record = stored_run(out, f"{name}-{method}", spec, partial(
+                        _with_spec, spec, partial(_encoder_cell, encoders[method], *data, budget, draw)))  # fmt: skip
                     for protocol in ("probe", "knn", "fine-tune"):
                         cells.append({**base, "method": method, "protocol": protocol, "accuracy": record[protocol]})
                 with_dacl = "dacl+" if "dacl+" in methods else methods[0]
                 joined = (np.hstack([X, train_features[with_dacl]]), np.hstack([X_test, test_features[with_dacl]]))
-                record = _store(out, f"{name}-baselines", {**base, "method": "baselines", "joined": with_dacl},
-                                partial(_baseline_cell, X, y, X_test, y_test, rows, *joined, draw))  # fmt: skip
+                spec = {**base, "method": "baselines", "joined": with_dacl}
+                record = stored_run(out, f"{name}-baselines", spec, partial(
+                    _with_spec, spec, partial(_baseline_cell, X, y, X_test, y_test, rows, *joined, draw)))  # fmt: skip
                 for key, label in (("logistic", "logistic"), ("gbdt", "gbdt"), ("joined", f"gbdt+{with_dacl}")):
                     cells.append({**base, "method": label, "protocol": "raw columns", "accuracy": record[key]})
             log(f"{name}, {fraction:g} of the labels: done")

@@ -14,6 +14,7 @@ import itertools
 import json
 import time
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +29,7 @@ from dacl.data.tabular import Dataset
 from dacl.engine.checkpoint import write_atomic
 from dacl.experiment import Features, prepare_features, run_method
 from dacl.report import plot_loss_curves
-from dacl.reproduce import run_key
+from dacl.reproduce import stored_run
 
 __all__ = ["BUDGETS", "Budget", "PAPER_TABLE1", "reproduce_table1", "search_grid"]
 
@@ -108,20 +109,10 @@ def search_grid(method: str, budget: Budget) -> list[dict[str, float]]:
     return [{}]
 
 
-class _RunStore:
-    """One JSON file per finished run under ``out/runs``; written atomically, read to skip work."""
-
-    def __init__(self, out: Path) -> None:
-        self.folder = out / "runs"
-
-    def get_or_run(self, name: str, spec: dict[str, Any], run) -> dict[str, Any]:
-        path = self.folder / f"{name}-{run_key(spec)}.json"
-        if path.is_file():
-            return json.loads(path.read_text())
-        row, history = run()
-        record = {"spec": spec, "row": row, "history": history}
-        write_atomic(path, json.dumps(record).encode())
-        return record
+def _record(spec: dict[str, Any], run) -> dict[str, Any]:
+    """A finished run as stored: its spec, its row and its history."""
+    row, history = run()
+    return {"spec": spec, "row": row, "history": history}
 
 
 def _validation_split(dataset: Dataset, seed: int) -> Dataset:
@@ -181,7 +172,6 @@ def reproduce_table1(
     precision = resolve_precision(precision, device)
     runtime = {"device": device, "precision": precision, "compile": compile}
     out = Path(out)
-    store = _RunStore(out)
     started = time.perf_counter()
     dataset = _subsample(load_dataset(dataset_name, data_dir=data_dir), budget.max_train, 0)
     validation = _validation_split(dataset, seed=0)
@@ -202,11 +192,8 @@ def reproduce_table1(
         for params in grid:
             config = _config(budget, search_epochs, 0, params, runtime)
             spec = _run_spec("search", dataset_name, budget, method, config)
-            record = store.get_or_run(
-                f"search-{method}",
-                spec,
-                lambda c=config, m=method: run_method(m, search_features, c, progress=progress),
-            )
+            run = partial(run_method, method, search_features, config, progress=progress)
+            record = stored_run(out, f"search-{method}", spec, partial(_record, spec, run))
             scores.append((record["row"]["accuracy"], params))
             log(f"search {method} {params}: validation accuracy {100 * record['row']['accuracy']:.2f}")
         chosen[method] = max(scores, key=lambda item: item[0])[1]
@@ -217,9 +204,8 @@ def reproduce_table1(
         for seed in range(budget.seeds):
             config = _config(budget, final_epochs, seed, chosen[method], runtime)
             spec = _run_spec("final", dataset_name, budget, method, config)
-            record = store.get_or_run(
-                f"final-{method}", spec, lambda c=config, m=method: run_method(m, final_features, c, progress=progress)
-            )
+            run = partial(run_method, method, final_features, config, progress=progress)
+            record = stored_run(out, f"final-{method}", spec, partial(_record, spec, run))
             accuracies.append(record["row"]["accuracy"])
             knn.append(record["row"]["knn_accuracy"])
             seconds.append(record["row"]["seconds"])

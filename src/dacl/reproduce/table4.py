@@ -15,6 +15,7 @@ import dataclasses
 import json
 import time
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,7 @@ from dacl.data.subsets import stratified_subset
 from dacl.engine.checkpoint import write_atomic
 from dacl.evaluate import linear_cv_accuracy
 from dacl.graphs.train import embed_graphs, graph_config, pretrain_graphs
-from dacl.reproduce import run_key
+from dacl.reproduce import stored_run
 
 __all__ = ["GRAPH_BUDGETS", "GraphBudget", "PAPER_TABLE4", "reproduce_table4", "table4_markdown"]
 
@@ -133,13 +134,8 @@ def reproduce_table4(
                                           mix_at=int(layer) if layer else -1)  # fmt: skip
                     options = {k: v for k, v in config.to_dict().items() if k not in ("device", "compile")}
                     spec = {"table": 4, "dataset": name, "budget": budget_name, **options}
-                    path = out / "runs" / f"{name}-{method}-{run_key(spec)}.json"
-                    if path.is_file():
-                        run = json.loads(path.read_text())
-                    else:
-                        run = _one_run(graphs, labels, config, budget, progress)
-                        write_atomic(path, json.dumps(run).encode())
-                    runs.append(run)
+                    compute = partial(_one_run, graphs, labels, config, budget, progress)
+                    runs.append(stored_run(out, f"{name}-{method}", spec, compute))
                 by_lr[lr] = runs
                 accuracies = [r["accuracy"] for r in runs]
                 log(f"{name} {method} lr={lr}: {100 * np.mean(accuracies):.2f} ± {100 * np.std(accuracies):.2f}")
