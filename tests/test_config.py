@@ -32,12 +32,13 @@ def test_flat_and_nested_dicts_round_trip():
         ({"depth": 2.5}, "whole number"),
         ({"depth": True}, "depth must be a number"),
         ({"batch_size": 1}, "batch_size must lie in >= 2"),
-        ({"method": "simclr"}, "unknown method 'simclr'; choose one of dacl"),
+        ({"method": "byol"}, "unknown method 'byol'; choose one of dacl"),
+        ({"blur": "yes"}, "unknown blur 'yes'; choose one of auto, on, off"),
+        ({"resnet_width": 0.001}, "resnet_width must lie in"),
         ({"method": "raw"}, "unknown method"),
         ({"optimizer": "sgd"}, "choose one of lars, adamw, adam"),
         ({"compile": "yes"}, "true or false"),
         ({"mixup_types": ["linear", "cutmix"]}, "unknown cutmix"),
-        ({"mix_at": 13}, "mix_at=13 must lie in"),
         ({"mix_at": -2}, "mix_at"),
         ({"lr": float("nan")}, "finite"),
         ({"epochs": None}, "needs a value"),
@@ -47,6 +48,20 @@ def test_flat_and_nested_dicts_round_trip():
 def test_bad_values_raise_one_clear_error(values, match):
     with pytest.raises(ValueError, match=match):
         PretrainConfig.from_dict(values)
+
+
+def test_a_mix_at_beyond_the_encoder_is_refused_when_the_method_is_built():
+    from dacl.tables import build
+
+    with pytest.raises(ValueError, match=r"mix_at must lie in \[0, depth=12\]"):
+        build(PretrainConfig(mix_at=13), in_features=4)  # the encoder's depth, not the config's, decides
+
+
+def test_options_name_the_domains_they_apply_to():
+    assert "crop_scale" in {f.name for f in options("images")} and "crop_scale" not in {
+        f.name for f in options("tables")
+    }
+    assert "pooling" in {f.name for f in options("graphs")} and "depth" not in {f.name for f in options("images")}
 
 
 def test_method_choices_come_from_the_registry():

@@ -58,7 +58,9 @@ def test_parameters_are_the_configs_options_documented_and_validated():
     from dacl.config import options
 
     names = set(inspect.signature(DACL.__init__).parameters) - {"self"}
-    assert names == {f.name for f in options()} - {"seed", "pooling"} | {"scale", "impute", "random_state", "verbose"}
+    tables = {f.name for f in options() if "tables" in f.metadata["domains"]}
+    assert names == tables - {"seed"} | {"scale", "impute", "random_state", "verbose"}
+    assert {"pooling", "architecture", "crop_scale"}.isdisjoint(names)
     assert names == set(DACL._parameter_constraints)
     for name in names:
         assert f"    {name} : " in DACL.__doc__, name

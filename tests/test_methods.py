@@ -65,3 +65,40 @@ def test_build_method_by_kind():
         build_method(PretrainConfig(method="none"), encoder, 8, views=LinearMixup())
     head = build_method(PretrainConfig(projection_dim=None, head_depth=2), encoder, 8).head
     assert head(torch.rand(4, 8)).shape == (4, 8)  # projection_dim None: as wide as the encoder
+
+
+def test_simclr_plus_dacl_is_the_sum_of_the_two_losses_computed_separately():
+    from dacl.core.augment import SimCLRAugment
+    from dacl.core.resnet import ResNet
+    from dacl.core.views import SummedPairs
+    from oracles import cross_entropy_ntxent
+
+    torch.manual_seed(0)
+    encoder = ResNet("resnet18", "cifar", 1 / 16)
+    head = nn.Linear(encoder.out_features, 8)
+    x = torch.rand(6, 3, 16, 16)
+    augment, mixup = SimCLRAugment(), LinearMixup(0.9)
+    method = Contrastive(encoder, head, SummedPairs(augment, mixup), temperature=0.5)
+    got = method.loss(x, None, torch.Generator().manual_seed(1))
+    g = torch.Generator().manual_seed(1)  # the same draws, in the same order: augmentations, then mixup
+    total = 0
+    for views in (augment, mixup):
+        v1, v2 = views.pair(x, g)
+        z = head(encoder(torch.cat([v1, v2])))  # each pair its own BatchNorm batch of 2N, as the method
+        total = total + cross_entropy_ntxent(z[:6], z[6:], 0.5)
+    torch.testing.assert_close(got, total, rtol=1e-5, atol=1e-5)
+    simclr_only = Contrastive(encoder, head, augment, temperature=0.5).loss(x, None, torch.Generator().manual_seed(1))
+    assert simclr_only < got  # the DACL term adds a positive loss
+    with pytest.raises(ValueError, match="mix_at=0"):
+        Contrastive(encoder, head, SummedPairs(augment, mixup), mix_at=2)
+
+
+def test_image_methods_are_registered_for_images_only_where_they_apply():
+    images = method_names("images")
+    assert {"simclr", "simclr+dacl", "dacl", "dacl+", "gaussian", "none", "supervised"} <= set(images)
+    assert "simclr" not in method_names("tables") and "scarf" not in images and "infograph" not in images
+    config = PretrainConfig(method="simclr+dacl", crop_scale=0.2, jitter_strength=1.0, blur="on")
+    views = METHODS["simclr+dacl"].views(config)
+    augment, mixup = views.pair_makers
+    assert augment.crop_scale == (0.2, 1.0) and augment.jitter_strength == 1.0 and augment.blur is True
+    assert isinstance(mixup, LinearMixup) and mixup.alpha == config.alpha

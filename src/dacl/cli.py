@@ -84,7 +84,8 @@ def _add_pretrain_options(parser: argparse.ArgumentParser, skip: tuple[str, ...]
 
 # Options a command cannot run without; checked after the config file is merged, so either may give them.
 REQUIRED = {"pretrain": ("data", "out"), "evaluate": ("checkpoint",), "compare": ("data", "out"),
-            "reproduce table1": ("dataset", "out"), "reproduce table4": ("datasets", "out"),
+            "reproduce table1": ("dataset", "out"), "reproduce table2": ("dataset", "out"),
+            "reproduce table4": ("datasets", "out"),
             "reproduce labels": ("datasets", "out")}  # fmt: skip
 
 
@@ -129,6 +130,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     pretrain = sub.add_parser("pretrain", help="pretrain an encoder and write checkpoints")
     _add_data_options(pretrain)
+    pretrain.add_argument("--domain", choices=["tables", "images"], default="tables",
+                          help="tables: rows of numbers, the MLP; images: --data names an image dataset "
+                          "(cifar10, cifar10-jpeg, fashion-mnist, ...) or a folder of class folders, a ResNet "
+                          "with the image defaults; default tables")  # fmt: skip
     _add_pretrain_options(pretrain)
     pretrain.add_argument("--out", default=None, help="checkpoint folder (required)")
     pretrain.add_argument(
@@ -210,6 +215,18 @@ def build_parser() -> argparse.ArgumentParser:
             continue
         command.add_argument("--config", default=None, help="YAML or TOML file with options of this command")
         command.add_argument("--quiet", action="store_true", help="no progress bars")
+    table2 = tables.add_parser("table2", help="Table 2: images (ResNet): DACL, SimCLR, SimCLR+DACL and baselines")
+    table2.add_argument("--dataset", default=None, help="cifar10, cifar100, cifar10-jpeg, fashion-mnist, mnist or "
+                        "a folder of class folders")  # fmt: skip
+    table2.add_argument("--budget", default="small", help="paper, gpu, small or smoke")
+    table2.add_argument("--out", default=None, help="folder for results.json, table2.md, table2.png, runs/")
+    table2.add_argument("--data-dir", dest="data_dir", default=None, help="dataset cache and offline folder")
+    table2.add_argument("--methods", default=",".join(("none", "gaussian", "dacl", "dacl+", "simclr", "simclr+dacl")),
+                        help=f"comma-separated, of: {', '.join(method_names('images'))}")  # fmt: skip
+    table2.add_argument("--seeds", type=int, default=None, help="seeds per row (default: the budget's)")
+    table2.add_argument("--quiet", action="store_true", help="no progress bars")
+    table2.add_argument("--device", default="cpu", help="cpu, cuda (cuda:N) or auto")
+    table2.add_argument("--precision", default="auto", help="auto (bf16 where it pays), float32 or bfloat16")
     labels = tables.add_parser("labels", help="few labels: probe, k-NN, fine-tuning and baselines per label fraction")
     labels.add_argument("--datasets", default=None, help="comma-separated registered datasets, e.g. digits,adult")
     labels.add_argument("--fractions", default="0.01,0.1,1", help="comma-separated shares of the training labels")
@@ -218,9 +235,9 @@ def build_parser() -> argparse.ArgumentParser:
     labels.add_argument("--data-dir", dest="data_dir", default=None, help="dataset cache and offline folder")
     labels.add_argument("--methods", default="dacl,dacl+,scarf,none", help="pretrained encoders to compare")
     labels.add_argument("--quiet", action="store_true", help="no progress bars")
-    for command in [*sub.choices.values(), table1, table4, labels]:
+    for command in [*sub.choices.values(), table1, table2, table4, labels]:
         command.add_argument("--debug", action="store_true", help="show the traceback of an error")
-    for command in (table1, table4, labels):
+    for command in (table1, table2, table4, labels):
         command.add_argument("--config", default=None, help="YAML or TOML file with options of this table")
     return parser
 
@@ -324,6 +341,8 @@ def _print_results(results: dict[str, Any], paths: dict[str, Path] | None) -> No
 def cmd_pretrain(args: argparse.Namespace) -> None:
     from dacl.tables import pretrain
 
+    if args.domain == "images":
+        return _pretrain_images(args)
     config = _pretrain_config(args)
     spec = _data_spec(args)
     dataset, features = _load(spec)
@@ -345,13 +364,56 @@ def cmd_pretrain(args: argparse.Namespace) -> None:
     print(f"{config.method} on {dataset.name}: {epochs} epochs, final loss {loss:.4f}; checkpoint in {args.out}")
 
 
+def _pretrain_images(args: argparse.Namespace) -> None:
+    from dacl.data.image_sets import load_image_dataset
+    from dacl.images.train import IMAGE_DEFAULTS, pretrain_images
+
+    config = _pretrain_config(args, IMAGE_DEFAULTS)
+    spec = {"data": args.data, "data_dir": args.data_dir, "domain": "images"}
+    dataset = load_image_dataset(args.data, data_dir=args.data_dir)
+    result = pretrain_images(dataset.train_images, config, dataset.train_labels, checkpoint_dir=args.out,
+                             checkpoint_every=args.checkpoint_every, resume=args.resume, progress=not args.quiet,
+                             metadata={"data": spec, "dataset": dataset.name})  # fmt: skip
+    epochs = len(result.history)
+    loss = f", final loss {result.history[-1]['loss']:.4f}" if epochs else " (no training)"
+    print(f"{config.method} on {dataset.name} ({len(dataset.train_images)} images): {epochs} epochs{loss}; "
+          f"checkpoint in {args.out}")  # fmt: skip
+
+
+def _evaluate_images(args: argparse.Namespace, spec: dict[str, Any]) -> None:
+    from dacl.data.image_sets import load_image_dataset
+    from dacl.evaluate import linear_probe_accuracy
+    from dacl.images.evaluate import weighted_knn_accuracy
+    from dacl.images.train import embed_images, load_image_model
+    from dacl.report import write_results
+
+    started = time.perf_counter()
+    result = load_image_model(args.checkpoint)
+    data = args.data or spec.get("data")
+    if not data:
+        raise ValueError("this checkpoint records no dataset: pass --data (an image dataset name or folder).")
+    dataset = load_image_dataset(data, data_dir=args.data_dir or spec.get("data_dir"))
+    train = embed_images(result.encoder, dataset.train_images, precision=result.config.precision)
+    test = embed_images(result.encoder, dataset.test_images, precision=result.config.precision)
+    y_train, y_test = dataset.train_labels.numpy(), dataset.test_labels.numpy()
+    row = {"method": result.config.method, "dataset": dataset.name,
+           "accuracy": linear_probe_accuracy(train, y_train, test, y_test),
+           "knn_accuracy": weighted_knn_accuracy(train, y_train, test, y_test),
+           "seconds": time.perf_counter() - started}  # fmt: skip
+    results = {"rows": [row], "config": result.config.to_dict(), "checkpoint": str(args.checkpoint)}
+    _print_results(results, write_results(results, args.out) if args.out else None)
+
+
 def cmd_evaluate(args: argparse.Namespace) -> None:
     from dacl.engine.checkpoint import read_state
     from dacl.experiment import evaluate_encoder
     from dacl.report import write_results
     from dacl.tables import load_model
 
-    spec = _data_spec(args) if args.data else read_state(args.checkpoint).get("metadata", {}).get("data")
+    state = read_state(args.checkpoint)
+    if state.get("domain") == "images":
+        return _evaluate_images(args, state.get("metadata", {}).get("data") or {})
+    spec = _data_spec(args) if args.data else state.get("metadata", {}).get("data")
     if not spec:
         raise ValueError("this checkpoint records no dataset: pass --data (and --label for a file).")
     started = time.perf_counter()
@@ -439,6 +501,8 @@ def cmd_bench(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def cmd_reproduce(args: argparse.Namespace) -> dict[str, Any]:
+    if args.table == "table2":
+        return _reproduce_table2(args)
     if args.table == "table4":
         return _reproduce_table4(args)
     if args.table == "labels":
@@ -473,6 +537,21 @@ def _reproduce_labels(args: argparse.Namespace) -> dict[str, Any]:
                                progress=not args.quiet)  # fmt: skip
     print(labels_markdown(results), end="")
     print(f"wall time {results['seconds']:.0f} s; wrote {args.out}/results.json, labels.md, labels.png")
+    return results
+
+
+def _reproduce_table2(args: argparse.Namespace) -> dict[str, Any]:
+    from dacl.reproduce.table2 import reproduce_table2, table2_markdown
+
+    methods = tuple(m.strip() for m in str(args.methods).split(",") if m.strip())
+    unknown = set(methods) - set(method_names("images"))
+    if unknown:
+        raise ValueError(f"unknown image method(s) {sorted(unknown)}; choose from {', '.join(method_names('images'))}.")
+    results = reproduce_table2(args.dataset, args.budget, args.out, data_dir=args.data_dir, methods=methods,
+                               seeds=args.seeds, device=args.device, precision=args.precision,
+                               progress=not args.quiet)  # fmt: skip
+    print(table2_markdown(results), end="")
+    print(f"wall time {results['seconds']:.0f} s; wrote {args.out}/results.json, table2.md, table2.png")
     return results
 
 

@@ -19,14 +19,17 @@ from dacl.methods import method_names
 __all__ = ["GROUPS", "PretrainConfig", "option_help", "options"]
 
 GROUPS = ("method", "model", "optimisation", "runtime")
+DOMAINS = ("tables", "images", "graphs")
 MIXUP_TYPES = ("linear", "geometric", "binary")
 
 
 def _option(default: Any, group: str, help: str, kind: type | str, *, choices=None, low=None, high=None,
-            low_open: bool = False, high_open: bool = False, optional: bool = False) -> Any:  # fmt: skip
-    """A field with the metadata that the CLI, the checks and the docs read."""
+            low_open: bool = False, high_open: bool = False, optional: bool = False,
+            domains: tuple[str, ...] = DOMAINS) -> Any:  # fmt: skip
+    """A field with the metadata that the CLI, the checks and the docs read; ``domains``: the
+    domains the option applies to (the tables' estimator takes only the tables' options)."""
     metadata = {"group": group, "help": help, "kind": kind, "choices": choices, "low": low, "high": high,
-                "low_open": low_open, "high_open": high_open, "optional": optional}  # fmt: skip
+                "low_open": low_open, "high_open": high_open, "optional": optional, "domains": domains}  # fmt: skip
     if isinstance(default, tuple):
         return field(default_factory=lambda: default, metadata=metadata)
     return field(default=default, metadata=metadata)
@@ -55,10 +58,23 @@ class PretrainConfig:
                                            choices=lambda: MIXUP_TYPES)  # fmt: skip
     mix_at: int = _option(0, "method", "mix after encoder layer l (0: the input; -1: the encoder's output; Eq. 4)",
                           int, low=-1)  # fmt: skip
+    crop_scale: float = _option(0.08, "method", "SimCLR: smallest share of the image a random crop keeps", float,
+                                low=0, high=1, low_open=True, domains=("images",))  # fmt: skip
+    jitter_strength: float = _option(0.5, "method", "SimCLR: colour jitter strength s (0.5 CIFAR, 1.0 ImageNet)",
+                                     float, low=0, high=1.25, domains=("images",))  # fmt: skip
+    blur: str = _option("auto", "method", "SimCLR: Gaussian blur (auto: on for images larger than 32 x 32)", str,
+                        choices=lambda: ("auto", "on", "off"), domains=("images",))  # fmt: skip
     # model
-    depth: int = _option(12, "model", "encoder layers", int, low=1)
-    width: int = _option(1024, "model", "encoder width (per layer)", int, low=1)
-    pooling: str = _option("sum", "model", "graph pooling of the GIN", str, choices=lambda: ("sum", "mean", "max"))
+    depth: int = _option(12, "model", "encoder layers (MLP, GIN)", int, low=1, domains=("tables", "graphs"))
+    width: int = _option(1024, "model", "encoder width per layer (MLP, GIN)", int, low=1, domains=("tables", "graphs"))
+    pooling: str = _option("sum", "model", "graph pooling of the GIN", str, choices=lambda: ("sum", "mean", "max"),
+                           domains=("graphs",))  # fmt: skip
+    architecture: str = _option("resnet18", "model", "image encoder", str,
+                                choices=lambda: ("resnet18", "resnet34", "resnet50"), domains=("images",))  # fmt: skip
+    resnet_width: float = _option(1.0, "model", "ResNet width multiplier (the paper: ResNet-50 (4x))", float,
+                                  low=1 / 64, domains=("images",))  # fmt: skip
+    stem: str = _option("auto", "model", "ResNet stem (auto: cifar for images up to 64 x 64, else imagenet)", str,
+                        choices=lambda: ("auto", "cifar", "imagenet"), domains=("images",))  # fmt: skip
     head_depth: int = _option(3, "model", "projection head layers", int, low=1)
     projection_dim: int | None = _option(128, "model", "projection output width (none: the encoder's width)", int,
                                          low=1, optional=True)  # fmt: skip
@@ -84,11 +100,6 @@ class PretrainConfig:
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):
             setattr(self, f.name, _checked(f, getattr(self, f.name)))
-        if self.mix_at > self.depth:
-            raise ValueError(
-                f"mix_at={self.mix_at} must lie in [0, depth={self.depth}] or be -1: 0 mixes the input, "
-                "l the representation after encoder layer l (hidden mixup, Eq. 4), -1 the encoder's output."
-            )
 
     def to_dict(self, nested: bool = False) -> dict[str, Any]:
         """The options as JSON-able values, flat or in their groups."""
@@ -115,9 +126,9 @@ class PretrainConfig:
         return cls(**flat)
 
 
-def options() -> tuple[dataclasses.Field, ...]:
-    """The fields of :class:`PretrainConfig`, in their order."""
-    return dataclasses.fields(PretrainConfig)
+def options(domain: str | None = None) -> tuple[dataclasses.Field, ...]:
+    """The fields of :class:`PretrainConfig` (those that apply to ``domain``), in their order."""
+    return tuple(f for f in dataclasses.fields(PretrainConfig) if domain is None or domain in f.metadata["domains"])
 
 
 def choices_of(f: dataclasses.Field) -> tuple[str, ...] | None:

@@ -23,9 +23,9 @@ from dacl.tables import pretrain
 
 __all__ = ["DACL"]
 
-# The config's options that a table's estimator takes (the seed comes from random_state; pooling is
-# the GIN's), and the estimator's own.
-CONFIG_PARAMETERS = tuple(f.name for f in options() if f.name not in ("seed", "pooling"))
+# The config's options that a table's estimator takes (those of the tables; the seed comes from
+# random_state), and the estimator's own.
+CONFIG_PARAMETERS = tuple(f.name for f in options("tables") if f.name != "seed")
 OWN_PARAMETERS = {
     "scale": ("{'minmax', 'standard'}, default='minmax'", "How numeric columns are scaled; 'minmax' keeps "
               "them in [0, 1], which geometric mixup and DACL+ need."),

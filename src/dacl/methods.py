@@ -25,6 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from dacl.core.augment import SimCLRAugment
 from dacl.core.encoders import MixAt, ProjectionHead, encoder_depth
 from dacl.core.infograph import InfoGraphLoss
 from dacl.core.losses import NTXentLoss
@@ -36,6 +37,7 @@ from dacl.core.views import (
     MixupPlus,
     PairMaker,
     ScarfCorruption,
+    SummedPairs,
     as_pair_maker,
     check_batch,
 )
@@ -95,7 +97,8 @@ class Contrastive(Method):
     batch of 2N, so any encoder works. ``mix_at = l > 0`` (hidden mixup, Eq. 4; -1 for the output)
     passes a hook to the encoder that replaces the rows after layer l by both views stacked: the
     layers before l run once. Set-valued inputs (graph nodes) are mixed per sample through the
-    views' ``grouped_pair``.
+    views' ``grouped_pair``. ``SummedPairs`` views (SimCLR+DACL) give one NT-Xent per pair maker,
+    each on its own pass of 2N views through the encoder, summed.
     """
 
     def __init__(
@@ -104,7 +107,7 @@ class Contrastive(Method):
         super().__init__()
         self.encoder = encoder
         self.head = head
-        self.views = as_pair_maker(views)
+        self.views = views if isinstance(views, SummedPairs) else as_pair_maker(views)
         self.criterion = NTXentLoss(temperature)
         depth = encoder_depth(encoder)
         if mix_at < 0:
@@ -123,6 +126,8 @@ class Contrastive(Method):
                 f"mix_at={mix_at} mixes inside the encoder, but {type(encoder).__name__}.forward takes no hook=: "
                 "implement the layer hook of dacl.core.encoders, or mix the input (mix_at=0)."
             )
+        if mix_at != 0 and isinstance(self.views, SummedPairs):
+            raise ValueError(f"summed views ({self.views!r}) act on the input only: set mix_at=0.")
         self.mix_at = mix_at
 
     def forward(self, x: Any) -> Tensor:
@@ -150,13 +155,19 @@ class Contrastive(Method):
 
     def loss(self, inputs: Any, targets: Tensor | None, generator: torch.Generator) -> Tensor:
         n = batch_size_of(inputs)
+        if isinstance(self.views, SummedPairs):
+            return sum(self._input_views_loss(p, inputs, generator, n) for p in self.views.pair_makers)
         if self.mix_at == 0 and isinstance(inputs, Tensor):
-            # the data were checked once before training, so no per-step check stalls a GPU
-            view1, view2 = self.views.pair(inputs, generator, validate=False)
-            h = self.encoder(torch.cat([view1, view2]))
-        else:
-            h = self.encoder(inputs, hook=MixAt(self.mix_at, self._stack_views(generator, n)))
+            return self._input_views_loss(self.views, inputs, generator, n)
+        h = self.encoder(inputs, hook=MixAt(self.mix_at, self._stack_views(generator, n)))
         z = self.head(h)
+        return self.criterion(z[:n], z[n:])
+
+    def _input_views_loss(self, views: PairMaker, inputs: Tensor, generator: torch.Generator, n: int) -> Tensor:
+        """NT-Xent of two views of the input, both through the encoder as one batch of 2N."""
+        # the data were checked once before training, so no per-step check stalls a GPU
+        view1, view2 = views.pair(inputs, generator, validate=False)
+        z = self.head(self.encoder(torch.cat([view1, view2])))
         return self.criterion(z[:n], z[n:])
 
 
@@ -214,7 +225,7 @@ class MethodInfo:
 
     kind: str  # "contrastive", "supervised", "none", "infograph" or "raw"
     help: str
-    domains: tuple[str, ...] = ("tables", "graphs")
+    domains: tuple[str, ...] = ("tables", "images", "graphs")
     views: Callable[[PretrainConfig], PairMaker] | None = None
 
 
@@ -222,17 +233,28 @@ def _beta(config: PretrainConfig) -> float:
     return config.alpha if config.beta is None else config.beta
 
 
+def _augment(config: PretrainConfig) -> SimCLRAugment:
+    """SimCLR's augmentations at the config's crop scale, jitter strength and blur setting."""
+    blur = {"auto": None, "on": True, "off": False}[config.blur]
+    return SimCLRAugment((config.crop_scale, 1.0), jitter_strength=config.jitter_strength, blur=blur)
+
+
 METHODS: dict[str, MethodInfo] = {
     "dacl": MethodInfo("contrastive", "DACL, linear mixup (Eq. 3)", views=lambda c: LinearMixup(c.alpha)),
-    "dacl-geometric": MethodInfo("contrastive", "geometric mixup (Eq. 5, inputs >= 0)", ("tables",),
+    "dacl-geometric": MethodInfo("contrastive", "geometric mixup (Eq. 5, inputs >= 0)", ("tables", "images"),
                                  views=lambda c: GeometricMixup(_beta(c))),
-    "dacl-binary": MethodInfo("contrastive", "binary mixup (Eq. 6)", ("tables",), views=lambda c: BinaryMixup(c.rho)),
+    "dacl-binary": MethodInfo("contrastive", "binary mixup (Eq. 6)", ("tables", "images"),
+                              views=lambda c: BinaryMixup(c.rho)),
     "dacl+": MethodInfo("contrastive", "DACL+: one of the mixups per sample", views=lambda c: MixupPlus(
         c.alpha, _beta(c), c.rho, c.mixup_types)),
     "gaussian": MethodInfo("contrastive", "Gaussian-noise views (baseline)", views=lambda c: GaussianNoise(c.sigma)),
     "scarf": MethodInfo("contrastive", "SCARF (Bahri et al., 2022): features from other rows", ("tables",),
                         views=lambda c: ScarfCorruption(c.corruption)),
-    "supervised": MethodInfo("supervised", "full network supervised training (needs labels)", ("tables",)),
+    "simclr": MethodInfo("contrastive", "SimCLR (Chen et al., 2020): crop, flip, colour, blur", ("images",),
+                         views=_augment),
+    "simclr+dacl": MethodInfo("contrastive", "SimCLR's loss plus DACL's (linear mixup) loss, summed", ("images",),
+                              views=lambda c: SummedPairs(_augment(c), LinearMixup(c.alpha))),
+    "supervised": MethodInfo("supervised", "full network supervised training (needs labels)", ("tables", "images")),
     "none": MethodInfo("none", "No-Pretraining: the random encoder"),
     "infograph": MethodInfo("infograph", "InfoGraph (Sun et al., 2020), graphs only", ("graphs",)),
     "raw": MethodInfo("raw", "no encoder: the probe on the input features", ("tables",)),

@@ -38,6 +38,7 @@ __all__ = [
     "Pair",
     "PairMaker",
     "ScarfCorruption",
+    "SummedPairs",
     "View",
     "ViewPair",
     "as_pair_maker",
@@ -113,6 +114,24 @@ class Compose:
 
     def __repr__(self) -> str:
         return f"Compose({', '.join(map(repr, self.views))})"
+
+
+class SummedPairs:
+    """Several pair makers whose contrastive losses are summed, each on its own two views: SimCLR+DACL
+    (Verma et al., ICML 2021, Sec. 5.2: per batch the SimCLR loss on two augmented views plus the DACL
+    loss on two mixup views). ``Contrastive`` computes one NT-Xent per pair maker and adds them."""
+
+    def __init__(self, *pair_makers: PairMaker | Callable[..., Tensor]) -> None:
+        if len(pair_makers) < 2:
+            raise ValueError("SummedPairs needs two or more pair makers (or views); one is just that pair maker.")
+        self.pair_makers = tuple(as_pair_maker(p) for p in pair_makers)
+
+    @property
+    def non_negative(self) -> bool:
+        return any(getattr(p, "non_negative", False) for p in self.pair_makers)
+
+    def __repr__(self) -> str:
+        return f"SummedPairs({', '.join(map(repr, self.pair_makers))})"
 
 
 def as_pair_maker(views: PairMaker | Callable[..., Tensor] | tuple) -> PairMaker:

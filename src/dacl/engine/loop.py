@@ -41,7 +41,8 @@ from dacl.methods import Method
 
 __all__ = ["Callback", "PretrainResult", "fit"]
 
-# called after every epoch with (epoch, that epoch's history record, the method)
+# called after every epoch with (epoch, that epoch's history record, the method), before that epoch's
+# checkpoint: entries a callback adds to the record (an evaluation) are kept in the checkpoint's history
 Callback = Callable[[int, dict[str, float], Method], None]
 
 
@@ -152,11 +153,11 @@ def fit(
                   "samples_per_s": source.samples / seconds}  # fmt: skip
         result.history.append(record)
         bar.set_postfix(loss=f"{epoch_loss:.4f}", samples_s=f"{record['samples_per_s']:.0f}")
-        if epoch + 1 == config.epochs or (checkpoint_every and (epoch + 1) % checkpoint_every == 0):
-            checkpoint(epoch + 1, optimizer, generator)
-        for callback in callbacks:
+        for callback in callbacks:  # before the checkpoint: what a callback adds to the record is saved
             callback(epoch + 1, record, method)
         method.train()
+        if epoch + 1 == config.epochs or (checkpoint_every and (epoch + 1) % checkpoint_every == 0):
+            checkpoint(epoch + 1, optimizer, generator)
     bar.close()
     method.eval()
     return result

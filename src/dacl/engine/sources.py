@@ -45,7 +45,7 @@ class TensorSource:
 
     def to(self, device: torch.device) -> TensorSource:
         targets = None if self.targets is None else self.targets.to(device)
-        return TensorSource(self.inputs.to(device), targets, self.batch_size)
+        return type(self)(self.inputs.to(device), targets, self.batch_size)
 
     def epoch(self, generator: torch.Generator) -> Iterator[tuple[Tensor, Tensor | None]]:
         order = torch.randperm(len(self.inputs), generator=generator, device=self.inputs.device)

@@ -1,0 +1,38 @@
+"""The images domain in one place: ResNets, SimCLR's augmentations beside the mixup views, the one engine.
+
+from dacl.images import image_config, pretrain_images, embed_images, load_image_dataset
+"""
+
+from dacl.core.augment import SimCLRAugment
+from dacl.core.resnet import ResNet, resnet
+from dacl.data.image_sets import IMAGE_DATASETS, ImageDataset, load_image_dataset
+from dacl.images.evaluate import augmented_probe_accuracy, crop_and_flip
+from dacl.images.train import (
+    IMAGE_DEFAULTS,
+    ImageSource,
+    build_image_method,
+    check_images,
+    embed_images,
+    image_config,
+    load_image_model,
+    pretrain_images,
+)
+
+__all__ = [
+    "IMAGE_DATASETS",
+    "IMAGE_DEFAULTS",
+    "ImageDataset",
+    "ImageSource",
+    "ResNet",
+    "SimCLRAugment",
+    "augmented_probe_accuracy",
+    "build_image_method",
+    "check_images",
+    "crop_and_flip",
+    "embed_images",
+    "image_config",
+    "load_image_dataset",
+    "load_image_model",
+    "pretrain_images",
+    "resnet",
+]
