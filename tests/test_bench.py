@@ -28,3 +28,19 @@ def test_cli_bench(tmp_path, capsys):
     assert main(["bench", "--out", str(tmp_path), "--batch-sizes", "16", "--precisions", "float32", "--width", "16",
                  "--depth", "1", "--in-features", "8", "--steps", "2", "--repeats", "1"]) == 0  # fmt: skip
     assert "samples/s" in capsys.readouterr().out and (tmp_path / "bench.md").is_file()
+
+
+def test_image_bench_times_both_steps_and_the_augmentation_share(tmp_path, capsys):
+    from dacl.bench_images import ImageBenchSetup, image_bench_table, run_image_bench
+    from dacl.cli import main
+
+    setup = ImageBenchSetup(resnet_width=1 / 16, side=8, batch_size=16, steps=2, workers=0, repeats=1,
+                            precision="float32")  # fmt: skip
+    report = run_image_bench(setup)
+    assert report["dacl_samples_per_s"] > 0 and report["straightforward_samples_per_s"] > 0
+    assert report["ratio"] == report["dacl_samples_per_s"] / report["straightforward_samples_per_s"]
+    assert report["augment_share"] > 0 and report["precision"] == "float32"
+    assert "| dacl (engine" in image_bench_table(report)
+    assert main(["bench", "--domain", "images", "--resnet-width", "0.0625", "--image-size", "8", "--batch-sizes",
+                 "16", "--steps", "2", "--repeats", "1", "--workers", "1", "--out", str(tmp_path)]) == 0  # fmt: skip
+    assert (tmp_path / "bench-images.json").is_file() and "straightforward" in capsys.readouterr().out

@@ -139,3 +139,14 @@ def test_a_changed_budget_never_reuses_a_stored_run(toy, tmp_path, monkeypatch):
     monkeypatch.setitem(table1.BUDGETS, "smoke", changed)
     table1.reproduce_table1("toy", "smoke", tmp_path, methods=("none", "dacl"), log=lambda *_: None)
     assert len(list((tmp_path / "runs").glob("*.json"))) == 2 * stored and len(toy) == 2 * calls
+
+
+def test_the_paper_column_shows_the_papers_table_1():
+    from dacl.reproduce.table1 import table1_markdown
+
+    rows = [{"method": m, "accuracy": 0.5, "std": 0.01, "knn_accuracy": 0.4, "hyperparameters": {}}
+            for m in ("none", "dacl+", "raw")]  # fmt: skip
+    text = table1_markdown({"dataset": {"name": "fashion-mnist"}, "rows": rows})
+    assert "| DACL+ | 50.00 ± 1.00 | 40.00 | 82.4 |" in text
+    assert "| No-Pretraining | 50.00 ± 1.00 | 40.00 | 66.6 |" in text
+    assert "| Linear probe on raw features | 50.00 ± 1.00 | 40.00 | - |" in text  # not a row of the paper

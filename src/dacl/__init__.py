@@ -21,6 +21,9 @@ _EXPORTS = {
     "MixupPlus": "dacl.core.views",
     "Pair": "dacl.core.views",
     "ScarfCorruption": "dacl.core.views",
+    "SummedPairs": "dacl.core.views",
+    "SimCLRAugment": "dacl.core.augment",
+    "ResNet": "dacl.core.resnet",
     "NTXentLoss": "dacl.core.losses",
     "MLPEncoder": "dacl.core.encoders",
     "PretrainConfig": "dacl.config",
@@ -29,6 +32,8 @@ _EXPORTS = {
     "METHODS": "dacl.methods",
     "load_model": "dacl.tables",
     "pretrain": "dacl.tables",
+    "pretrain_images": "dacl.images.train",
+    "image_config": "dacl.images.train",
 }
 
 __all__ = [*sorted(_EXPORTS), "__version__"]

@@ -7,6 +7,7 @@ given on the command line win over the file.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import time
@@ -168,16 +169,28 @@ def build_parser() -> argparse.ArgumentParser:
     bench = sub.add_parser("bench", help="pretraining speed on this machine (writes bench.json)")
     bench.add_argument("--out", default="bench-out", help="folder for bench.json and bench.md")
     bench.add_argument(
+        "--domain",
+        choices=["tables", "images"],
+        default="tables",
+        help="tables: the paper's MLP step; images: a SimCLR step on a ResNet against the straightforward "
+        "DataLoader way; default tables",
+    )
+    bench.add_argument(
         "--batch-sizes",
         dest="batch_sizes",
-        default="1024,4096",
-        help="comma-separated batch sizes to time (each >= 2); default 1024,4096",
+        default=None,
+        help="comma-separated batch sizes to time (each >= 2); default 1024,4096 (images: 256)",
     )
     bench.add_argument(
         "--precisions",
-        default="float32,bfloat16",
-        help="comma-separated, of: float32, bfloat16; default float32,bfloat16",
+        default=None,
+        help="comma-separated, of: float32, bfloat16 (images also auto); default float32,bfloat16 (images: auto)",
     )
+    images = bench.add_argument_group("images (--domain images)")
+    images.add_argument("--architecture", default="resnet18", help="resnet18, resnet34 or resnet50")
+    images.add_argument("--resnet-width", dest="resnet_width", type=float, default=1.0, help="width multiplier")
+    images.add_argument("--image-size", dest="image_size", type=int, default=32, help="side of the images")
+    images.add_argument("--workers", type=int, default=2, help="DataLoader workers of the straightforward way")
     bench.add_argument("--width", type=int, default=1024, help="encoder width; default 1024")
     bench.add_argument("--depth", type=int, default=12, help="encoder layers; default 12")
     bench.add_argument("--in-features", dest="in_features", type=int, default=784, help="input width; default 784")
@@ -481,14 +494,16 @@ def cmd_bench(args: argparse.Namespace) -> dict[str, Any]:
     from dacl.core.runtime import resolve_device
     from dacl.engine.checkpoint import write_atomic
 
-    precisions = tuple(p.strip() for p in args.precisions.split(",") if p.strip())
+    if args.domain == "images":
+        return _bench_images(args)
+    precisions = tuple(p.strip() for p in (args.precisions or "float32,bfloat16").split(",") if p.strip())
     unknown = set(precisions) - set(DTYPES)
     if unknown:
         raise ValueError(f"unknown precision(s) {sorted(unknown)}; choose float32 and/or bfloat16.")
     device = str(resolve_device(args.device))  # a clear error when cuda is asked for and absent
     setup = BenchSetup(in_features=args.in_features, width=args.width, depth=args.depth, steps=args.steps,
                        repeats=args.repeats, device=device, compile=args.compile)  # fmt: skip
-    batch_sizes = tuple(int(b) for b in args.batch_sizes.split(","))
+    batch_sizes = tuple(int(b) for b in (args.batch_sizes or "1024,4096").split(","))
     # a GPU needs a larger probe than a CPU to reach its matmul peak
     roofline_size = 8192 if device.startswith("cuda") else 2048
     report = run_bench(args.out, setup, batch_sizes, precisions, roofline_size)
@@ -498,6 +513,30 @@ def cmd_bench(args: argparse.Namespace) -> dict[str, Any]:
     print(f"matmul rooflines: {rooflines}")
     print(table, end="")
     return report
+
+
+def _bench_images(args: argparse.Namespace) -> dict[str, Any]:
+    from dacl.bench_images import ImageBenchSetup, image_bench_table, run_image_bench
+    from dacl.core.runtime import resolve_device
+    from dacl.engine.checkpoint import write_atomic
+
+    device = str(resolve_device(args.device))
+    reports, tables = [], []
+    for batch_size in (int(b) for b in (args.batch_sizes or "256").split(",")):
+        for precision in (p.strip() for p in (args.precisions or "auto").split(",") if p.strip()):
+            if precision not in ("auto", "float32", "bfloat16"):
+                raise ValueError(f"unknown precision {precision!r}; choose auto, float32 or bfloat16.")
+            setup = ImageBenchSetup(architecture=args.architecture, resnet_width=args.resnet_width,
+                                    side=args.image_size, batch_size=batch_size, steps=args.steps,
+                                    workers=args.workers, repeats=args.repeats, device=device,
+                                    precision=precision)  # fmt: skip
+            reports.append(run_image_bench(setup))
+            tables.append(image_bench_table(reports[-1]))
+            print(tables[-1])
+    out = Path(args.out)
+    write_atomic(out / "bench-images.json", json.dumps(reports, indent=2).encode())
+    write_atomic(out / "bench-images.md", "\n".join(tables).encode())
+    return {"rows": reports}
 
 
 def cmd_reproduce(args: argparse.Namespace) -> dict[str, Any]:

@@ -208,6 +208,7 @@ def test_reproduce_table4_smoke_end_to_end(tmp_path, capsys):
     assert [r["method"] for r in rows] == ["dacl", "infograph", "none"]
     assert all(0 <= r["accuracy"] <= 1 and r["seeds"] == [0, 1] for r in rows)
     assert "| DACL |" in (out / "table4.md").read_text()
+    assert "(paper 85.3 ± 1.3)" in (out / "table4.md").read_text()  # the paper's MUTAG figure beside ours
     stored = len(list((out / "runs").glob("*.json")))
     assert main(args) == 0  # a second run reuses every stored run
     assert len(list((out / "runs").glob("*.json"))) == stored
