@@ -6,7 +6,8 @@ class Killed(Exception):
 
 
 def kill_at(stop: int):
-    """An engine callback that kills the run at the end of epoch ``stop`` (after its checkpoint)."""
+    """An engine callback that kills the run at the end of epoch ``stop``, before that epoch's checkpoint
+    (callbacks run first): a resumed run continues from the checkpoint before."""
 
     def callback(epoch, record, method):
         if epoch == stop:

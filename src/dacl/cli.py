@@ -231,7 +231,7 @@ def build_parser() -> argparse.ArgumentParser:
     table2 = tables.add_parser("table2", help="Table 2: images (ResNet): DACL, SimCLR, SimCLR+DACL and baselines")
     table2.add_argument("--dataset", default=None, help="cifar10, cifar100, cifar10-jpeg, fashion-mnist, mnist or "
                         "a folder of class folders")  # fmt: skip
-    table2.add_argument("--budget", default="small", help="paper, gpu, small or smoke")
+    table2.add_argument("--budget", default="small", help="paper, control, gpu, small or smoke")
     table2.add_argument("--out", default=None, help="folder for results.json, table2.md, table2.png, runs/")
     table2.add_argument("--data-dir", dest="data_dir", default=None, help="dataset cache and offline folder")
     table2.add_argument("--methods", default=",".join(("none", "gaussian", "dacl", "dacl+", "simclr", "simclr+dacl")),

@@ -95,6 +95,9 @@ class PretrainConfig:
                              str, choices=lambda: ("auto", "float32", "bfloat16"))  # fmt: skip
     device: str = _option("cpu", "runtime", "cpu, cuda, cuda:N or auto", str)
     compile: bool = _option(False, "runtime", "the training step through torch.compile", bool)
+    sync_batchnorm: bool = _option(True, "runtime", "several processes: BatchNorm statistics of the "
+                                   "global batch (as SimCLR and the paper); false: each process's share",
+                                   bool)  # fmt: skip
     seed: int = _option(0, "runtime", "seed of the weights, the views and the batch order", int, low=0)
 
     def __post_init__(self) -> None:

@@ -108,7 +108,7 @@ class Contrastive(Method):
         self.encoder = encoder
         self.head = head
         self.views = views if isinstance(views, SummedPairs) else as_pair_maker(views)
-        self.criterion = NTXentLoss(temperature)
+        self.criterion = NTXentLoss(temperature, gather_distributed=True)  # global negatives (no-op in one process)
         depth = encoder_depth(encoder)
         if mix_at < 0:
             if depth is None:

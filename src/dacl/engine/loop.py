@@ -7,7 +7,14 @@ asked; then per epoch the batches of the source, and per step the learning rate 
 cosine or constant), autocast, the method's loss (Algorithm 1 of Verma et al., ICML 2021, for the
 contrastive methods), backward and the optimiser step. Nothing is read back from the device during
 an epoch: the loss is summed on the device and read once at the epoch's end, where a NaN or
-infinite loss stops the run, the history grows, checkpoints are written atomically and callbacks run.
+infinite loss stops the run, the history grows, callbacks run and checkpoints are written atomically.
+
+Inside a process group (torchrun, or ``torch.distributed.init_process_group`` before ``fit``) the
+same loop runs in every process: each takes its share of every global batch (``config.batch_size``
+is the global batch), the method runs inside ``DistributedDataParallel`` (gradients averaged over
+processes, NT-Xent negatives gathered from all of them), BatchNorm normalises over the global batch
+(``sync_batchnorm``), the batch order is the same everywhere and each process draws its own views;
+process 0 writes checkpoints, shows progress and runs callbacks, and every process resumes.
 """
 
 from __future__ import annotations
@@ -24,6 +31,7 @@ import torch
 from torch import nn
 
 from dacl.config import PretrainConfig
+from dacl.core.distributed import all_reduce_mean, barrier, local_rank, rank, sync_batchnorm, world_size
 from dacl.core.optim import build_optimizer, warmup_cosine
 from dacl.core.runtime import autocast, resolve_device, resolve_precision
 from dacl.engine.checkpoint import (
@@ -80,16 +88,31 @@ def fit(
     if checkpoint_every < 0:
         raise ValueError(f"checkpoint_every must be 0 (only at the end) or a number of epochs, got {checkpoint_every}.")
     device = resolve_device(config.device)
+    processes, main = world_size(), rank() == 0
+    if processes > 1 and device.type == "cuda" and device.index is None:
+        device = torch.device("cuda", local_rank())
     precision = resolve_precision(config.precision, device)
     method.to(device)
+    if processes > 1:
+        shard = getattr(source, "shard", None)
+        if shard is None:
+            raise ValueError(
+                f"{type(source).__name__} cannot split its batches over {processes} processes: "
+                "give it shard(rank, world_size) (see dacl.engine.sources)."
+            )
+        source = shard(rank(), processes)
+        if config.sync_batchnorm:
+            sync_batchnorm(method)
     result = PretrainResult(method, config)
     run_state = {"config": config.to_dict(), "resolved": {"device": str(device), "precision": precision},
                  **(state or {})}  # fmt: skip
 
     def checkpoint(epoch: int, optimizer=None, generator=None) -> None:
         if checkpoint_dir is not None:
-            save_checkpoint(checkpoint_dir, method, optimizer, generator,
-                            {**run_state, "epoch": epoch, "history": result.history})  # fmt: skip
+            if main:
+                save_checkpoint(checkpoint_dir, method, optimizer, generator,
+                                {**run_state, "epoch": epoch, "history": result.history})  # fmt: skip
+            barrier()
 
     if not method.trains or config.epochs == 0:
         method.eval()
@@ -109,7 +132,8 @@ def fit(
             stacklevel=2,
         )
     optimizer = build_optimizer(method, config.optimizer, config.lr, config.weight_decay, config.momentum)
-    generator = torch.Generator(device=device).manual_seed(config.seed)
+    generator = torch.Generator(device=device).manual_seed(config.seed)  # the batch order: equal in every process
+    views = generator if processes == 1 else torch.Generator(device=device)  # each process its own views
 
     start_epoch = 0
     found = (
@@ -118,32 +142,42 @@ def fit(
         and any((Path(checkpoint_dir) / name).is_file() for name in (CHECKPOINT_FILE, PREVIOUS_FILE))
     )
     if found:
-        remove_leftovers(checkpoint_dir)
+        if main:
+            remove_leftovers(checkpoint_dir)
+        barrier()
         start_epoch = _resume(checkpoint_dir, method, optimizer, generator, config, precision, result)
 
     from tqdm.auto import tqdm
 
-    bar = tqdm(total=total_steps, initial=start_epoch * steps_per_epoch, disable=not progress, desc=config.method,
-               unit="step", leave=False)  # fmt: skip
+    bar = tqdm(total=total_steps, initial=start_epoch * steps_per_epoch, disable=not (progress and main),
+               desc=config.method, unit="step", leave=False)  # fmt: skip
     step_method = method.compiled() if config.compile else method
+    step = step_method.loss
+    if processes > 1:
+        from torch.nn.parallel import DistributedDataParallel
+
+        step = DistributedDataParallel(_Loss(step_method), device_ids=[device.index] if device.type == "cuda" else None,
+                                       broadcast_buffers=False)  # fmt: skip
     method.train()
     lr = config.lr
     for epoch in range(start_epoch, config.epochs):
         started = time.perf_counter()
         loss_sum = torch.zeros((), device=device)
+        if processes > 1:  # a function of the run, epoch and process: exact on resume without saving it
+            views.manual_seed(config.seed * 1_000_003 + epoch * 1_009 + rank() + 1)
         for batch, (inputs, targets) in enumerate(source.epoch(generator)):
             lr = config.lr * warmup_cosine(epoch * steps_per_epoch + batch, total_steps, warmup_steps, config.schedule)
             for group in optimizer.param_groups:
                 group["lr"] = lr
             inputs, targets = _to(inputs, device), _to(targets, device)
             with autocast(device, precision):
-                loss = step_method.loss(inputs, targets, generator)
+                loss = step(inputs, targets, views)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
             loss_sum += loss.detach()
             bar.update(1)
-        epoch_loss = loss_sum.item() / steps_per_epoch  # waits for the device, so the timing below is true
+        epoch_loss = all_reduce_mean(loss_sum).item() / steps_per_epoch  # waits for the device: true timing
         seconds = time.perf_counter() - started
         if not math.isfinite(epoch_loss):
             raise FloatingPointError(
@@ -153,7 +187,7 @@ def fit(
                   "samples_per_s": source.samples / seconds}  # fmt: skip
         result.history.append(record)
         bar.set_postfix(loss=f"{epoch_loss:.4f}", samples_s=f"{record['samples_per_s']:.0f}")
-        for callback in callbacks:  # before the checkpoint: what a callback adds to the record is saved
+        for callback in callbacks if main else ():  # before the checkpoint: what it adds to the record is saved
             callback(epoch + 1, record, method)
         method.train()
         if epoch + 1 == config.epochs or (checkpoint_every and (epoch + 1) % checkpoint_every == 0):
@@ -161,6 +195,17 @@ def fit(
     bar.close()
     method.eval()
     return result
+
+
+class _Loss(nn.Module):
+    """The method's loss as ``forward``, so that DistributedDataParallel sees the step's forward."""
+
+    def __init__(self, method: Method) -> None:
+        super().__init__()
+        self.method = method
+
+    def forward(self, inputs: Any, targets: Any, generator: torch.Generator) -> torch.Tensor:
+        return self.method.loss(inputs, targets, generator)
 
 
 def _resume(checkpoint_dir, method, optimizer, generator, config, precision, result) -> int:

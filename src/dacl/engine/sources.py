@@ -3,7 +3,10 @@ generator, so that a run resumed from a checkpoint (which holds the generator's 
 same batches as an unbroken one.
 
 A source has ``len(source)`` (batches per epoch), ``samples`` (samples per epoch) and
-``epoch(generator)``, an iterator of ``(inputs, targets)`` (``targets`` None without labels).
+``epoch(generator)``, an iterator of ``(inputs, targets)`` (``targets`` None without labels); a source
+that can train in several processes also has ``shard(rank, world_size)``: the same source giving
+this process its share of every global batch (every process draws the same order from equally
+seeded generators, and takes its own consecutive slice of each batch).
 :class:`TensorSource` is the fast path for data held in memory on the device: one permutation per
 epoch and a gather per batch, no DataLoader, no host round trip. ``dacl.graphs.GraphSource`` batches
 PyG graphs.
@@ -11,13 +14,24 @@ PyG graphs.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterator
 from typing import Any, Protocol
 
 import torch
 from torch import Tensor
 
-__all__ = ["BatchSource", "TensorSource"]
+__all__ = ["BatchSource", "TensorSource", "check_shardable"]
+
+
+def check_shardable(batch_size: int, world: int) -> int:
+    """Rows of a global batch of ``batch_size`` that each of ``world`` processes takes."""
+    if batch_size % world:
+        raise ValueError(
+            f"batch_size {batch_size} is not divisible by the {world} processes; "
+            f"use a multiple of {world} (the global batch is split evenly)."
+        )
+    return batch_size // world
 
 
 class BatchSource(Protocol):
@@ -38,17 +52,29 @@ class TensorSource:
         self.inputs = inputs
         self.targets = targets
         self.batch_size = min(batch_size, len(inputs))
-        self.samples = len(self) * self.batch_size
+        self.samples = len(self) * self.batch_size  # of the global batches, in every process
+        self.rank, self.world = 0, 1
 
     def __len__(self) -> int:
         return len(self.inputs) // self.batch_size
 
     def to(self, device: torch.device) -> TensorSource:
-        targets = None if self.targets is None else self.targets.to(device)
-        return type(self)(self.inputs.to(device), targets, self.batch_size)
+        moved = copy.copy(self)
+        moved.inputs = self.inputs.to(device)
+        moved.targets = None if self.targets is None else self.targets.to(device)
+        return moved
+
+    def shard(self, rank: int, world: int) -> TensorSource:
+        """Process ``rank`` of ``world``: rows ``rank * B/world`` to ``(rank + 1) * B/world`` of every batch."""
+        check_shardable(self.batch_size, world)
+        shard = copy.copy(self)
+        shard.rank, shard.world = rank, world
+        return shard
 
     def epoch(self, generator: torch.Generator) -> Iterator[tuple[Tensor, Tensor | None]]:
         order = torch.randperm(len(self.inputs), generator=generator, device=self.inputs.device)
+        local = self.batch_size // self.world
         for batch in range(len(self)):
-            index = order[batch * self.batch_size : (batch + 1) * self.batch_size]
+            start = batch * self.batch_size + self.rank * local
+            index = order[start : start + local]
             yield self.inputs[index], None if self.targets is None else self.targets[index]

@@ -10,6 +10,7 @@ and message passing goes on from the mixed embeddings (one λ and one partner pe
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ from torch import Tensor
 
 from dacl.config import PretrainConfig
 from dacl.engine.loop import Callback, PretrainResult, fit
+from dacl.engine.sources import check_shardable
 from dacl.graphs.gin import GINEncoder
 from dacl.methods import build_method
 
@@ -50,6 +52,14 @@ class GraphSource:
         self.batch_size = min(batch_size, len(graphs))
         self.sizes = [self.batch_size] * (len(graphs) // self.batch_size)
         self.samples = sum(self.sizes)
+        self.rank, self.world = 0, 1
+
+    def shard(self, rank: int, world: int) -> GraphSource:
+        """Process ``rank`` of ``world``: its consecutive slice of every batch of graphs."""
+        check_shardable(self.batch_size, world)
+        shard = copy.copy(self)
+        shard.rank, shard.world = rank, world
+        return shard
 
     def __len__(self) -> int:
         return len(self.sizes)
@@ -60,7 +70,9 @@ class GraphSource:
         order = torch.randperm(len(self.graphs), generator=generator, device=generator.device).tolist()
         start = 0
         for size in self.sizes:
-            batch = Batch.from_data_list([self.graphs[i] for i in order[start : start + size]])
+            local = size // self.world
+            first = start + self.rank * local
+            batch = Batch.from_data_list([self.graphs[i] for i in order[first : first + local]])
             start += size
             yield batch, batch.y
 

@@ -6,6 +6,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+# Options that change where and how fast a run computes, not what it computes: left out of run keys.
+PLACEMENT_OPTIONS = ("device", "compile", "sync_batchnorm")
+
+
+def experiment_options(config: Any) -> dict[str, Any]:
+    """A config's options that define the experiment (all but :data:`PLACEMENT_OPTIONS`)."""
+    return {k: v for k, v in config.to_dict().items() if k not in PLACEMENT_OPTIONS}
+
 
 def run_key(spec: Any) -> str:
     """A short, stable name for one run's settings: finished runs are stored under it."""

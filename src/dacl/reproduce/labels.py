@@ -29,7 +29,7 @@ from dacl.engine.checkpoint import write_atomic
 from dacl.evaluate import encode, knn_accuracy, linear_probe_accuracy
 from dacl.experiment import prepare_features
 from dacl.labels import choose_fine_tuning, fine_tune, fine_tuned_accuracy, gbdt_accuracy, label_subset
-from dacl.reproduce import run_key, stored_run
+from dacl.reproduce import experiment_options, run_key, stored_run
 from dacl.tables import pretrain
 
 __all__ = ["LABEL_BUDGETS", "LabelBudget", "labels_markdown", "reproduce_labels"]
@@ -115,7 +115,7 @@ def reproduce_labels(
         encoders = {}
         for method in methods:
             config = PretrainConfig.from_dict({**budget.config, "method": method})
-            folder = out / "encoders" / f"{name}-{method}-{run_key(config.to_dict())}"
+            folder = out / "encoders" / f"{name}-{method}-{run_key(experiment_options(config))}"
             encoders[method] = pretrain(X, config, checkpoint_dir=folder, resume=True, progress=progress).encoder
         train_features = {m: encode(e, X) for m, e in encoders.items()}
         test_features = {m: encode(e, X_test) for m, e in encoders.items()}

@@ -29,7 +29,7 @@ from dacl.data.tabular import Dataset
 from dacl.engine.checkpoint import write_atomic
 from dacl.experiment import Features, prepare_features, run_method
 from dacl.report import plot_loss_curves
-from dacl.reproduce import stored_run
+from dacl.reproduce import experiment_options, stored_run
 
 __all__ = ["BUDGETS", "Budget", "PAPER_TABLE1", "reproduce_table1", "search_grid"]
 
@@ -143,7 +143,7 @@ def _config(
 def _run_spec(phase: str, dataset: str, budget: Budget, method: str, config: PretrainConfig) -> dict[str, Any]:
     """What a stored run is keyed on: every option of its config (the precision resolved) but where it
     ran (device, compilation), and the data subset; so a changed budget never reuses a stale run."""
-    options = {k: v for k, v in config.to_dict().items() if k not in ("device", "compile")}
+    options = experiment_options(config)
     return {"phase": phase, "dataset": dataset, "method": method, "max_train": budget.max_train, **options}
 
 

@@ -27,7 +27,7 @@ from dacl.data.subsets import stratified_subset
 from dacl.engine.checkpoint import write_atomic
 from dacl.evaluate import linear_cv_accuracy
 from dacl.graphs.train import embed_graphs, graph_config, pretrain_graphs
-from dacl.reproduce import stored_run
+from dacl.reproduce import experiment_options, stored_run
 
 __all__ = ["GRAPH_BUDGETS", "GraphBudget", "PAPER_TABLE4", "reproduce_table4", "table4_markdown"]
 
@@ -139,7 +139,7 @@ def reproduce_table4(
                     base, _, layer = method.partition("@")  # "dacl@2": mix after GIN layer 2
                     config = graph_config(**budget.config, method=base, lr=lr or 1e-3, seed=seed, device=device,
                                           mix_at=int(layer) if layer else -1)  # fmt: skip
-                    options = {k: v for k, v in config.to_dict().items() if k not in ("device", "compile")}
+                    options = experiment_options(config)
                     spec = {"table": 4, "dataset": name, "budget": budget_name, **options}
                     compute = partial(_one_run, graphs, labels, config, budget, progress)
                     runs.append(stored_run(out, f"{name}-{method}", spec, compute))
