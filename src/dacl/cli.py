@@ -145,6 +145,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="write a checkpoint every N epochs (>= 0; 0: only at the end); default 0",
     )
     pretrain.add_argument("--resume", action="store_true", help="continue from the checkpoint in --out")
+    pretrain.add_argument("--stream", action="store_true",
+                          help="read --data (Parquet: a folder, a glob in quotes or a file) row group by row group "
+                          "instead of into memory; on by default for a folder or a glob")  # fmt: skip
+    pretrain.add_argument("--buffer-rows", dest="buffer_rows", type=_count, default=262_144,
+                          help="rows of the shuffle buffer when streaming; default 262144")  # fmt: skip
 
     evaluate = sub.add_parser("evaluate", help="linear probe and k-NN accuracy of a checkpoint")
     evaluate.add_argument("--checkpoint", default=None, help="folder written by dacl pretrain (required)")
@@ -357,6 +362,8 @@ def cmd_pretrain(args: argparse.Namespace) -> None:
     if args.domain == "images":
         return _pretrain_images(args)
     config = _pretrain_config(args)
+    if args.stream or (args.data and (Path(args.data).is_dir() or any(c in args.data for c in "*?["))):
+        return _pretrain_stream(args, config)
     spec = _data_spec(args)
     dataset, features = _load(spec)
     result = pretrain(
@@ -375,6 +382,18 @@ def cmd_pretrain(args: argparse.Namespace) -> None:
         return
     loss, epochs = result.history[-1]["loss"], len(result.history)
     print(f"{config.method} on {dataset.name}: {epochs} epochs, final loss {loss:.4f}; checkpoint in {args.out}")
+
+
+def _pretrain_stream(args: argparse.Namespace, config: PretrainConfig) -> None:
+    from dacl.tables import pretrain_files
+
+    result = pretrain_files(args.data, config, label=args.label, scale=args.scale, buffer_rows=args.buffer_rows,
+                            checkpoint_dir=args.out, checkpoint_every=args.checkpoint_every, resume=args.resume,
+                            progress=not args.quiet)  # fmt: skip
+    epochs = len(result.history)
+    loss = f", final loss {result.history[-1]['loss']:.4f}" if epochs else ""
+    speed = f", {result.history[-1]['samples_per_s']:.0f} samples/s" if epochs else ""
+    print(f"{config.method} on {args.data} (streamed): {epochs} epochs{loss}{speed}; checkpoint in {args.out}")
 
 
 def _pretrain_images(args: argparse.Namespace) -> None:
@@ -632,6 +651,12 @@ def main(argv: list[str] | None = None) -> int:
     command = next((a for a in argv if not a.startswith("-")), "")
     try:
         args = parse_args(argv)
+        if int(os.environ.get("WORLD_SIZE", "1")) > 1:  # under torchrun: join the group, rank 0 prints
+            from dacl.core.distributed import init_from_environment, rank
+
+            init_from_environment(getattr(args, "device", "cpu") or "cpu")
+            if rank() != 0:
+                sys.stdout = open(os.devnull, "w")  # noqa: SIM115 (for the life of the process)
         COMMANDS[args.command](args)
     except USER_ERRORS as error:
         if debug:

@@ -21,7 +21,7 @@ from dacl.engine.loop import Callback, PretrainResult, fit
 from dacl.engine.sources import TensorSource
 from dacl.methods import METHODS, Method, build_method
 
-__all__ = ["build", "load_model", "pretrain"]
+__all__ = ["build", "load_model", "pretrain", "pretrain_files"]
 
 
 def build(
@@ -100,6 +100,39 @@ def pretrain(
     if method.trains and config.epochs > 0:
         method.check_data(source.inputs)  # once, so that no step reads values back from the device
     state = {"domain": "tables", "in_features": in_features, "n_classes": n_classes, "metadata": metadata or {},
+             "encoder": None if encoder is None else type(encoder).__qualname__}  # fmt: skip
+    return fit(method, source, config, checkpoint_dir=checkpoint_dir, checkpoint_every=checkpoint_every,
+               resume=resume, progress=progress, callbacks=callbacks, state=state)  # fmt: skip
+
+
+def pretrain_files(
+    files: str | Path | list,
+    config: PretrainConfig | None = None,
+    *,
+    label: str | None = None,
+    scale: str = "minmax",
+    buffer_rows: int = 262_144,
+    encoder: nn.Module | None = None,
+    views: Any = None,
+    checkpoint_dir: str | Path | None = None,
+    checkpoint_every: int = 0,
+    resume: bool = False,
+    progress: bool = True,
+    callbacks: tuple[Callback, ...] = (),
+) -> PretrainResult:
+    """``pretrain`` on Parquet files too big for memory (a folder, a glob or a list of files), streamed
+    row group by row group through a shuffle buffer of ``buffer_rows`` rows (``dacl.data.stream``);
+    ``label`` names a column to leave out. In a process group each process reads its own row groups."""
+    from dacl.data.stream import ParquetSource
+
+    config = config or PretrainConfig()
+    if METHODS[config.method].kind == "supervised":
+        raise ValueError("streamed files train without labels; method 'supervised' needs pretrain(X, config, y).")
+    source = ParquetSource(files, config.batch_size, label=label, scale=scale, buffer_rows=buffer_rows)
+    method = build(config, source.in_features, encoder=encoder, views=views,
+                   example=torch.zeros(2, source.in_features))  # fmt: skip
+    state = {"domain": "tables", "in_features": source.in_features, "n_classes": None,
+             "metadata": {"files": [str(f) for f in source.files], "rows": source.rows, "label": label},
              "encoder": None if encoder is None else type(encoder).__qualname__}  # fmt: skip
     return fit(method, source, config, checkpoint_dir=checkpoint_dir, checkpoint_every=checkpoint_every,
                resume=resume, progress=progress, callbacks=callbacks, state=state)  # fmt: skip

@@ -76,14 +76,46 @@ def all_reduce_mean(x: Tensor) -> Tensor:
     return x / world_size()
 
 
+class _GatherRows(torch.autograd.Function):
+    """All processes' rows; backward: the gradient of every process's loss for this process's rows
+    (summed over processes: each process's loss depends on every row)."""
+
+    @staticmethod
+    def forward(ctx, x: Tensor) -> Tensor:
+        parts = [torch.empty_like(x) for _ in range(world_size())]
+        dist.all_gather(parts, x.contiguous())
+        return torch.cat(parts)
+
+    @staticmethod
+    def backward(ctx, grad: Tensor) -> Tensor:
+        grad = grad.contiguous().clone()
+        dist.all_reduce(grad)
+        rows = grad.shape[0] // world_size()
+        return grad[rank() * rows : (rank() + 1) * rows]
+
+
+class _SumOverProcesses(torch.autograd.Function):
+    """The sum of ``x`` over processes; backward: the sum of the gradients (every process uses it)."""
+
+    @staticmethod
+    def forward(ctx, x: Tensor) -> Tensor:
+        total = x.clone()
+        dist.all_reduce(total)
+        return total
+
+    @staticmethod
+    def backward(ctx, grad: Tensor) -> Tensor:
+        grad = grad.clone()
+        dist.all_reduce(grad)
+        return grad
+
+
 def gather_with_grad(x: Tensor) -> tuple[Tensor, int]:
     """Every process's ``x`` (equal shapes) concatenated along dim 0, gradients flowing back to
     each process's own rows, and the offset of this process's rows; ``(x, 0)`` in one process."""
     if world_size() == 1:
         return x, 0
-    from torch.distributed.nn.functional import all_gather
-
-    return torch.cat(all_gather(x), dim=0), rank() * x.shape[0]
+    return _GatherRows.apply(x), rank() * x.shape[0]
 
 
 class GlobalBatchNorm(nn.modules.batchnorm._BatchNorm):
@@ -99,13 +131,11 @@ class GlobalBatchNorm(nn.modules.batchnorm._BatchNorm):
     def forward(self, x: Tensor) -> Tensor:
         if not (self.training and is_distributed()):
             return super().forward(x)
-        from torch.distributed.nn.functional import all_reduce
-
         channels = x.shape[1]
         dims = [0, *range(2, x.dim())]
         values = x.float()
         count = torch.full((1,), values.numel() / channels, device=x.device)
-        stats = all_reduce(torch.cat([values.sum(dims), values.square().sum(dims), count]))
+        stats = _SumOverProcesses.apply(torch.cat([values.sum(dims), values.square().sum(dims), count]))
         total = stats[-1]
         mean = stats[:channels] / total
         var = (stats[channels : 2 * channels] / total - mean.square()).clamp_min(0)

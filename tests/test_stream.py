@@ -1,0 +1,106 @@
+"""Streaming Parquet: every row once per epoch, across processes without duplicates, a bounded buffer,
+the preprocessing fitted on a sample, exact resume, and the errors of a bad set of files."""
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+import torch
+
+from dacl import PretrainConfig
+from dacl.data.stream import ParquetSource
+from dacl.tables import pretrain_files
+
+
+def write_files(folder, files=4, rows=400, group=100, seed=0):
+    """Files whose column ``id`` numbers every row; ``kind`` is categorical; ``y`` a label."""
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    for f in range(files):
+        ids = np.arange(f * rows, (f + 1) * rows)
+        frame = pd.DataFrame({"id": ids.astype(float), "x": rng.random(rows), "kind": rng.choice(["a", "b"], rows),
+                              "y": ids % 3})  # fmt: skip
+        pq.write_table(pa.Table.from_pandas(frame), folder / f"part-{f}.parquet", row_group_size=group)
+    return files * rows
+
+
+def ids_of(batch, total):
+    return (batch[:, 0] * (total - 1)).round().long()  # min-max scaled ids back to integers
+
+
+def test_every_row_once_per_epoch_shuffled_across_row_groups(tmp_path):
+    total = write_files(tmp_path / "d")
+    source = ParquetSource(str(tmp_path / "d" / "*.parquet"), 80, label="y", buffer_rows=300)
+    assert (len(source), source.samples, source.rows) == (20, 1600, 1600)
+    assert source.in_features == 4  # id, x and the two one-hot columns of kind; y left out
+    batches = [b for b, _ in source.epoch(torch.Generator().manual_seed(0))]
+    ids = torch.cat([ids_of(b, total) for b in batches])
+    assert sorted(ids.tolist()) == list(range(total))
+    groups = {int(i) // 100 for i in ids_of(batches[0], total)}
+    assert len(groups) > 1  # a batch mixes row groups
+    again = [b for b, _ in source.epoch(torch.Generator().manual_seed(0))]
+    assert all(torch.equal(a, b) for a, b in zip(batches, again))  # the same seed, the same stream
+    other = next(source.epoch(torch.Generator().manual_seed(1)))[0]
+    assert not torch.equal(other, batches[0])
+
+
+def test_processes_read_their_own_row_groups_and_together_every_row_once(tmp_path):
+    total = write_files(tmp_path / "d")
+    source = ParquetSource(tmp_path / "d", 80, label="y", buffer_rows=300)
+    seen = []
+    for rank in range(2):
+        shard = source.shard(rank, 2)
+        assert len(shard) == 20 and {g.file for g in shard.share} <= set(source.files)
+        batches = [b for b, _ in shard.epoch(torch.Generator().manual_seed(5))]
+        assert len(batches) == 20 and all(len(b) == 40 for b in batches)  # half of each global batch
+        seen.append(torch.cat([ids_of(b, total) for b in batches]))
+    assert not set(seen[0].tolist()) & set(seen[1].tolist())
+    assert sorted(torch.cat(seen).tolist()) == list(range(total))
+    with pytest.raises(ValueError, match="not divisible by the 3 processes"):
+        source.shard(0, 3)
+
+
+def test_preprocessing_from_a_sample_clips_to_the_unit_range(tmp_path):
+    write_files(tmp_path / "d", files=2)
+    source = ParquetSource(tmp_path / "d", 50, label="y", sample_rows=100)  # ids of the sample: part of the range
+    batches = torch.cat([b for b, _ in source.epoch(torch.Generator().manual_seed(0))])
+    assert batches.min() >= 0 and batches.max() <= 1
+    assert set(batches[:, 2:].sum(1).tolist()) == {1.0}  # one-hot kind
+
+
+def test_bad_files_say_what_is_wrong(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no Parquet files"):
+        ParquetSource(str(tmp_path / "*.parquet"), 10)
+    write_files(tmp_path / "d", files=1)
+    with pytest.raises(ValueError, match="label column 'target'"):
+        ParquetSource(tmp_path / "d", 10, label="target")
+    with pytest.raises(ValueError, match="buffer_rows"):
+        ParquetSource(tmp_path / "d", 64, buffer_rows=32)
+    pq.write_table(pa.table({"other": [1.0, 2.0]}), tmp_path / "d" / "z.parquet")
+    with pytest.raises(ValueError, match="same columns"):
+        ParquetSource(tmp_path / "d", 10)
+    with pytest.raises(FileNotFoundError, match="missing"):
+        ParquetSource([tmp_path / "d" / "part-0.parquet", tmp_path / "gone.parquet"], 10)
+
+
+def test_pretrain_files_trains_and_resumes_exactly(tmp_path):
+    write_files(tmp_path / "d")
+    config = PretrainConfig(method="dacl+", depth=2, width=16, head_depth=2, projection_dim=8, epochs=3,
+                            batch_size=80, warmup_epochs=0, precision="float32")  # fmt: skip
+    options = dict(label="y", buffer_rows=300, progress=False)
+    unbroken = pretrain_files(tmp_path / "d", config, checkpoint_dir=tmp_path / "a", **options)
+    assert len(unbroken.history) == 3 and unbroken.history[0]["samples_per_s"] > 0
+
+    def stop(epoch, record, method):
+        if epoch == 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        pretrain_files(tmp_path / "d", config, checkpoint_dir=tmp_path / "b", checkpoint_every=1, callbacks=(stop,),
+                       **options)  # fmt: skip
+    resumed = pretrain_files(tmp_path / "d", config, checkpoint_dir=tmp_path / "b", resume=True, **options)
+    for (name, a), b in zip(unbroken.model.state_dict().items(), resumed.model.state_dict().values()):
+        assert torch.equal(a, b), name
+    with pytest.raises(ValueError, match="without labels"):
+        pretrain_files(tmp_path / "d", PretrainConfig(method="supervised"), label="y")
