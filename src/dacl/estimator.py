@@ -138,6 +138,7 @@ class DACL(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         precision: str = "auto",
         device: str = "cpu",
         compile: bool = False,
+        sync_batchnorm: bool = True,
         scale: str = "minmax",
         impute: bool = True,
         random_state: int | None = None,

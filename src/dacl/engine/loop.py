@@ -19,6 +19,7 @@ process 0 writes checkpoints, shows progress and runs callbacks, and every proce
 
 from __future__ import annotations
 
+import inspect
 import math
 import time
 import warnings
@@ -156,8 +157,12 @@ def fit(
     if processes > 1:
         from torch.nn.parallel import DistributedDataParallel
 
+        # BatchNorm buffers are not broadcast from process 0 at every step: they are equal under global
+        # BatchNorm, and each process's own (by design) without it
+        quiet = "forward_sync_buffers" in inspect.signature(DistributedDataParallel).parameters
+        buffers = {"forward_sync_buffers": False} if quiet else {"broadcast_buffers": False}
         step = DistributedDataParallel(_Loss(step_method), device_ids=[device.index] if device.type == "cuda" else None,
-                                       broadcast_buffers=False)  # fmt: skip
+                                       **buffers)  # fmt: skip
     method.train()
     lr = config.lr
     for epoch in range(start_epoch, config.epochs):
