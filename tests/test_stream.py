@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from dacl import PretrainConfig
-from dacl.data.stream import ParquetSource
+from dacl.data.stream import TableStream
 from dacl.tables import pretrain_files
 
 
@@ -31,7 +31,7 @@ def ids_of(batch, total):
 
 def test_every_row_once_per_epoch_shuffled_across_row_groups(tmp_path):
     total = write_files(tmp_path / "d")
-    source = ParquetSource(str(tmp_path / "d" / "*.parquet"), 80, label="y", buffer_rows=300)
+    source = TableStream(str(tmp_path / "d" / "*.parquet"), 80, label="y", buffer_rows=300)
     assert (len(source), source.samples, source.rows) == (20, 1600, 1600)
     assert source.in_features == 4  # id, x and the two one-hot columns of kind; y left out
     batches = [b for b, _ in source.epoch(torch.Generator().manual_seed(0))]
@@ -47,7 +47,7 @@ def test_every_row_once_per_epoch_shuffled_across_row_groups(tmp_path):
 
 def test_processes_read_their_own_row_groups_and_together_every_row_once(tmp_path):
     total = write_files(tmp_path / "d")
-    source = ParquetSource(tmp_path / "d", 80, label="y", buffer_rows=300)
+    source = TableStream(tmp_path / "d", 80, label="y", buffer_rows=300)
     seen = []
     for rank in range(2):
         shard = source.shard(rank, 2)
@@ -63,25 +63,25 @@ def test_processes_read_their_own_row_groups_and_together_every_row_once(tmp_pat
 
 def test_preprocessing_from_a_sample_clips_to_the_unit_range(tmp_path):
     write_files(tmp_path / "d", files=2)
-    source = ParquetSource(tmp_path / "d", 50, label="y", sample_rows=100)  # ids of the sample: part of the range
+    source = TableStream(tmp_path / "d", 50, label="y", sample_rows=100)  # ids of the sample: part of the range
     batches = torch.cat([b for b, _ in source.epoch(torch.Generator().manual_seed(0))])
     assert batches.min() >= 0 and batches.max() <= 1
     assert set(batches[:, 2:].sum(1).tolist()) == {1.0}  # one-hot kind
 
 
 def test_bad_files_say_what_is_wrong(tmp_path):
-    with pytest.raises(FileNotFoundError, match="no Parquet files"):
-        ParquetSource(str(tmp_path / "*.parquet"), 10)
+    with pytest.raises(FileNotFoundError, match="no Parquet or CSV files"):
+        TableStream(str(tmp_path / "*.parquet"), 10)
     write_files(tmp_path / "d", files=1)
     with pytest.raises(ValueError, match="label column 'target'"):
-        ParquetSource(tmp_path / "d", 10, label="target")
+        TableStream(tmp_path / "d", 10, label="target")
     with pytest.raises(ValueError, match="buffer_rows"):
-        ParquetSource(tmp_path / "d", 64, buffer_rows=32)
+        TableStream(tmp_path / "d", 64, buffer_rows=32)
     pq.write_table(pa.table({"other": [1.0, 2.0]}), tmp_path / "d" / "z.parquet")
     with pytest.raises(ValueError, match="same columns"):
-        ParquetSource(tmp_path / "d", 10)
+        TableStream(tmp_path / "d", 10)
     with pytest.raises(FileNotFoundError, match="missing"):
-        ParquetSource([tmp_path / "d" / "part-0.parquet", tmp_path / "gone.parquet"], 10)
+        TableStream([tmp_path / "d" / "part-0.parquet", tmp_path / "gone.parquet"], 10)
 
 
 def test_pretrain_files_trains_and_resumes_exactly(tmp_path):
@@ -104,3 +104,17 @@ def test_pretrain_files_trains_and_resumes_exactly(tmp_path):
         assert torch.equal(a, b), name
     with pytest.raises(ValueError, match="without labels"):
         pretrain_files(tmp_path / "d", PretrainConfig(method="supervised"), label="y")
+
+
+def test_csv_files_stream_file_by_file(tmp_path):
+    write_files(tmp_path / "p", files=3)
+    (tmp_path / "c").mkdir()
+    for path in sorted((tmp_path / "p").glob("*.parquet")):
+        pq.read_table(path).to_pandas().to_csv(tmp_path / "c" / f"{path.stem}.csv", index=False)
+    source = TableStream(tmp_path / "c", 60, label="y", buffer_rows=300)
+    assert source.rows == 1200 and len(source.groups) == 3 and source.in_features == 4
+    ids = torch.cat([ids_of(b, 1200) for b, _ in source.epoch(torch.Generator().manual_seed(0))])
+    assert sorted(ids.tolist()) == list(range(1200))
+    (tmp_path / "c" / "extra.parquet").write_bytes(b"")
+    with pytest.raises(ValueError, match="all be .parquet or all .csv"):
+        TableStream(tmp_path / "c", 60)

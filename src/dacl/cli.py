@@ -146,8 +146,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     pretrain.add_argument("--resume", action="store_true", help="continue from the checkpoint in --out")
     pretrain.add_argument("--stream", action="store_true",
-                          help="read --data (Parquet: a folder, a glob in quotes or a file) row group by row group "
-                          "instead of into memory; on by default for a folder or a glob")  # fmt: skip
+                          help="read --data (Parquet or CSV files: a folder, a glob in quotes or a file) row group by "
+                          "row group instead of into memory; on by default for a folder or a glob")  # fmt: skip
     pretrain.add_argument("--buffer-rows", dest="buffer_rows", type=_count, default=262_144,
                           help="rows of the shuffle buffer when streaming; default 262144")  # fmt: skip
 

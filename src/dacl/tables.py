@@ -120,15 +120,15 @@ def pretrain_files(
     progress: bool = True,
     callbacks: tuple[Callback, ...] = (),
 ) -> PretrainResult:
-    """``pretrain`` on Parquet files too big for memory (a folder, a glob or a list of files), streamed
-    row group by row group through a shuffle buffer of ``buffer_rows`` rows (``dacl.data.stream``);
+    """``pretrain`` on Parquet (or CSV) files too big for memory (a folder, a glob or a list of files),
+    streamed row group by row group through a shuffle buffer of ``buffer_rows`` rows (``dacl.data.stream``);
     ``label`` names a column to leave out. In a process group each process reads its own row groups."""
-    from dacl.data.stream import ParquetSource
+    from dacl.data.stream import TableStream
 
     config = config or PretrainConfig()
     if METHODS[config.method].kind == "supervised":
         raise ValueError("streamed files train without labels; method 'supervised' needs pretrain(X, config, y).")
-    source = ParquetSource(files, config.batch_size, label=label, scale=scale, buffer_rows=buffer_rows)
+    source = TableStream(files, config.batch_size, label=label, scale=scale, buffer_rows=buffer_rows)
     method = build(config, source.in_features, encoder=encoder, views=views,
                    example=torch.zeros(2, source.in_features))  # fmt: skip
     state = {"domain": "tables", "in_features": source.in_features, "n_classes": None,

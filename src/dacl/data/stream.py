@@ -1,5 +1,6 @@
-"""Tables bigger than memory: Parquet files streamed row group by row group, with a bounded shuffle
-buffer, through the preprocessing of ``dacl.data.preprocess``, in one process or many.
+"""Tables bigger than memory: Parquet files streamed row group by row group (CSV files file by
+file), with a bounded shuffle buffer, through the preprocessing of ``dacl.data.preprocess``, in one
+process or many.
 
 - **Preprocessing** is fitted on a sample (``sample_rows``, read from row groups spread evenly over
   the files), not on a pass over all the data: a pass costs a whole extra epoch of reading before
@@ -15,6 +16,9 @@ buffer, through the preprocessing of ``dacl.data.preprocess``, in one process or
   smallest share), so that collective operations stay in step. A row is read at most once per epoch;
   rows beyond the smallest share's whole batches wait for the next epoch's order.
 - Reading and preprocessing run in a background thread one row group ahead of training.
+- CSV files have no row groups: a file is the unit read at once (memory: the buffer plus two files;
+  split a large CSV into files, or convert it to Parquet), and their rows are counted by one pass of
+  pyarrow's streaming reader when the source is made.
 """
 
 from __future__ import annotations
@@ -34,20 +38,27 @@ from torch import Tensor
 from dacl.data.preprocess import make_preprocessor
 from dacl.engine.sources import check_shardable
 
-__all__ = ["ParquetSource", "parquet_files"]
+__all__ = ["TableStream", "table_files"]
+
+SUFFIXES = (".parquet", ".csv")  # all files of a stream are one kind
 
 
-def parquet_files(pattern: str | Path) -> list[Path]:
-    """The Parquet files of a folder, a glob pattern (``'data/*.parquet'``) or one file, sorted."""
+def table_files(pattern: str | Path) -> list[Path]:
+    """The Parquet or CSV files of a folder, a glob pattern (``'data/*.parquet'``) or one file, sorted."""
     path = Path(pattern)
     if path.is_dir():
-        files = sorted(path.glob("*.parquet"))
+        files = sorted(p for p in path.iterdir() if p.suffix.lower() in SUFFIXES)
     elif any(ch in str(pattern) for ch in "*?["):
         files = sorted(Path(p) for p in glob.glob(str(pattern)))
     else:
         files = [path] if path.is_file() else []
     if not files:
-        raise FileNotFoundError(f"no Parquet files at {pattern}: give a folder of .parquet files, a glob or a file.")
+        raise FileNotFoundError(
+            f"no Parquet or CSV files at {pattern}: give a folder of .parquet (or .csv) files, a glob or a file."
+        )
+    kinds = {p.suffix.lower() for p in files}
+    if len(kinds) > 1 or not kinds <= set(SUFFIXES):
+        raise ValueError(f"the files at {pattern} must all be .parquet or all .csv, got {', '.join(sorted(kinds))}.")
     return files
 
 
@@ -58,9 +69,9 @@ class _RowGroup:
     rows: int
 
 
-class ParquetSource:
-    """Shuffled batches of ``batch_size`` preprocessed rows streamed from Parquet files (a source of
-    :func:`dacl.engine.fit`; ``shard`` splits the row groups between processes)."""
+class TableStream:
+    """Shuffled batches of ``batch_size`` preprocessed rows streamed from Parquet (or CSV) files (a
+    source of :func:`dacl.engine.fit`; ``shard`` splits the row groups between processes)."""
 
     def __init__(
         self,
@@ -72,21 +83,20 @@ class ParquetSource:
         buffer_rows: int = 262_144,
         sample_rows: int = 200_000,
     ) -> None:
-        import pyarrow.parquet as pq
-
-        self.files = parquet_files(files) if isinstance(files, str | Path) else [Path(f) for f in files]
+        self.files = table_files(files) if isinstance(files, str | Path) else [Path(f) for f in files]
         missing = [str(f) for f in self.files if not f.is_file()]
         if missing:
-            raise FileNotFoundError(f"Parquet file(s) missing: {', '.join(missing[:3])}; every process needs them all.")
+            raise FileNotFoundError(f"file(s) missing: {', '.join(missing[:3])}; every process needs them all.")
+        self.csv = self.files[0].suffix.lower() == ".csv"
         self.groups: list[_RowGroup] = []
         schema = None
         for file in self.files:
-            meta = pq.ParquetFile(file)
+            file_schema, groups = _csv_units(file) if self.csv else _parquet_units(file)
             if schema is None:
-                schema = meta.schema_arrow
-            elif not meta.schema_arrow.equals(schema):
+                schema = file_schema
+            elif not file_schema.equals(schema):
                 raise ValueError(f"{file} has other columns than {self.files[0]}; every file needs the same columns.")
-            self.groups += [_RowGroup(file, i, meta.metadata.row_group(i).num_rows) for i in range(meta.num_row_groups)]
+            self.groups += groups
         self.columns = [name for name in schema.names if name != label]
         if label is not None and label not in schema.names:
             raise ValueError(f"label column {label!r} is not in {self.files[0]} (columns: {', '.join(schema.names)}).")
@@ -110,6 +120,11 @@ class ParquetSource:
         return make_preprocessor(sample, self.scale).fit(sample)
 
     def _read(self, group: _RowGroup):
+        if self.csv:
+            import pyarrow.csv as pv
+
+            options = pv.ConvertOptions(include_columns=self.columns)
+            return pv.read_csv(group.file, convert_options=options).to_pandas()
         import pyarrow.parquet as pq
 
         return pq.ParquetFile(group.file).read_row_group(group.index, columns=self.columns).to_pandas()
@@ -137,7 +152,7 @@ class ParquetSource:
     def __len__(self) -> int:
         return self.steps
 
-    def shard(self, rank: int, world: int) -> ParquetSource:
+    def shard(self, rank: int, world: int) -> TableStream:
         """Process ``rank`` of ``world``: its own row groups and its share of every batch."""
         shard = copy.copy(self)
         shard.rank, shard.world = rank, world
@@ -184,3 +199,24 @@ class ParquetSource:
                 emitted += 1
             buffer = buffer[usable:]
         chunks.close()
+
+
+def _parquet_units(file: Path):
+    import pyarrow.parquet as pq
+
+    meta = pq.ParquetFile(file)
+    return meta.schema_arrow, [
+        _RowGroup(file, i, meta.metadata.row_group(i).num_rows) for i in range(meta.num_row_groups)
+    ]
+
+
+def _csv_units(file: Path):
+    """A CSV file's schema and its rows, counted by one streaming pass (one unit: the file)."""
+    import pyarrow.csv as pv
+
+    try:
+        reader = pv.open_csv(file)
+        rows = sum(batch.num_rows for batch in reader)
+    except Exception as error:  # pyarrow's ArrowInvalid and friends: a file that is not CSV
+        raise ValueError(f"cannot read {file} as CSV: {error}") from None
+    return reader.schema, [_RowGroup(file, 0, rows)]
