@@ -69,6 +69,27 @@ def train(out: Path, resume: bool = False, stop_after: int | None = None, **chan
         (out / "history.json").write_text(json.dumps(result.history))
 
 
+def other_domains(out: Path) -> None:
+    """Images (SimCLR+DACL on a ResNet) and graphs (DACL on a GIN) for two epochs each, checkpointed."""
+    from torch_geometric.data import Data
+
+    from dacl.graphs import graph_config, pretrain_graphs
+    from dacl.images import image_config, pretrain_images
+
+    g = torch.Generator().manual_seed(0)
+    images = torch.randint(0, 256, (32, 3, 8, 8), generator=g, dtype=torch.uint8)
+    config = image_config(method="simclr+dacl", resnet_width=1 / 16, epochs=2, batch_size=16, warmup_epochs=0,
+                          precision="float32")  # fmt: skip
+    pretrain_images(images, config, checkpoint_dir=out / "images", progress=False)
+    graphs = []
+    for i in range(24):
+        n = 3 + i % 4
+        edges = torch.randint(0, n, (2, 2 * n), generator=g)
+        graphs.append(Data(x=torch.rand(n, 5, generator=g), edge_index=edges, y=torch.tensor([i % 2])))
+    pretrain_graphs(graphs, graph_config(width=8, depth=2, epochs=2, batch_size=8), checkpoint_dir=out / "graphs",
+                    progress=False)  # fmt: skip
+
+
 def process(index: int, world: int, init_file: str, out: str, task: str) -> None:
     """Entry point of one spawned process: join a gloo group of ``world`` processes and run ``task``."""
     import torch.distributed as dist
@@ -79,6 +100,9 @@ def process(index: int, world: int, init_file: str, out: str, task: str) -> None
     try:
         tasks = {"train": {}, "stop": {"stop_after": 2}, "resume": {"resume": True},
                  "no-sync": {"sync_batchnorm": False}, "odd-batch": {"batch_size": 15}}  # fmt: skip
-        train(Path(out), **tasks[task])
+        if task == "domains":
+            other_domains(Path(out))
+        else:
+            train(Path(out), **tasks[task])
     finally:
         dist.destroy_process_group()

@@ -63,3 +63,10 @@ def test_one_process_is_unchanged_without_a_process_group():
     from dacl.core.distributed import is_distributed, rank, world_size
 
     assert (world_size(), rank(), is_distributed()) == (1, 0, False)
+
+
+def test_images_and_graphs_train_in_two_processes(tmp_path):
+    out = spawn(tmp_path, "domains")
+    for domain in ("images", "graphs"):
+        saved = json.loads((out / domain / "checkpoint.json").read_text())
+        assert saved["epoch"] == 2 and all(h["loss"] == h["loss"] for h in saved["history"]), domain
