@@ -62,8 +62,18 @@ def test_fine_tuning_is_chosen_on_the_labelled_rows_only(digits, monkeypatch):
 
 
 def test_gbdt_baseline_on_raw_columns(digits):
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    from dacl.labels import gbdt_leaf_size
+
     labelled = label_subset(digits.y_train, 0.1, draw=0)
     assert gbdt_accuracy(digits.X_train[labelled], digits.y_train[labelled], digits.X_test, digits.y_test) > 0.6
+    few = label_subset(digits.y_train, 0.015, draw=0)  # 2 rows a class
+    assert gbdt_leaf_size(digits.y_train[few]) == 1 and gbdt_leaf_size(digits.y_train) == 20
+    X, y = digits.X_train[few], digits.y_train[few]
+    stumps = HistGradientBoostingClassifier(random_state=0).fit(X, y).score(digits.X_test, digits.y_test)
+    assert stumps < 0.2  # scikit-learn's default leaf of 20 rows cannot split 20 rows: the class prior
+    assert gbdt_accuracy(X, y, digits.X_test, digits.y_test) > stumps + 0.2
 
 
 def test_reproduce_labels_smoke_is_resumable_and_writes_its_table_and_plot(tmp_path, capsys):

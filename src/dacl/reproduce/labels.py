@@ -133,7 +133,7 @@ def reproduce_labels(
                         cells.append({**base, "method": method, "protocol": protocol, "accuracy": record[protocol]})
                 with_dacl = "dacl+" if "dacl+" in methods else methods[0]
                 joined = (np.hstack([X, train_features[with_dacl]]), np.hstack([X_test, test_features[with_dacl]]))
-                spec = {**base, "method": "baselines", "joined": with_dacl}
+                spec = {**base, "method": "baselines", "joined": with_dacl, "gbdt_leaf": "min(20, rarest class / 2)"}
                 record = stored_run(out, f"{name}-baselines", spec, partial(
                     _with_spec, spec, partial(_baseline_cell, X, y, X_test, y_test, rows, *joined, draw)))  # fmt: skip
                 for key, label in (("logistic", "logistic"), ("gbdt", "gbdt"), ("joined", f"gbdt+{with_dacl}")):
