@@ -28,7 +28,7 @@ def _config(args):
 
     return PretrainConfig(method="dacl+", depth=args.depth, width=args.width, head_depth=3, projection_dim=128,
                           epochs=args.epochs, batch_size=args.batch, warmup_epochs=0, lr=1.0, device=args.device,
-                          precision=args.precision)  # fmt: skip
+                          precision=args.precision, sync_batchnorm=args.sync_batchnorm == "true")  # fmt: skip
 
 
 def _process(index: int, world: int, init: str, args, out: str) -> None:
@@ -37,7 +37,7 @@ def _process(index: int, world: int, init: str, args, out: str) -> None:
     from dacl import pretrain
 
     os.environ.update({"RANK": str(index), "WORLD_SIZE": str(world), "LOCAL_RANK": str(index)})
-    threads = max(1, (os.cpu_count() or 1) // world) if args.device == "cpu" else 1
+    threads = args.threads or (max(1, (os.cpu_count() or 1) // world) if args.device == "cpu" else 1)
     torch.set_num_threads(threads)
     if world > 1:
         backend = "nccl" if args.device.startswith("cuda") else "gloo"
@@ -72,6 +72,8 @@ def main() -> None:
     parser.add_argument("--features", type=int, default=784)
     parser.add_argument("--depth", type=int, default=4)
     parser.add_argument("--width", type=int, default=512)
+    parser.add_argument("--sync-batchnorm", dest="sync_batchnorm", default="true", choices=["true", "false"])
+    parser.add_argument("--threads", type=int, default=0, help="threads a process (0: the cores shared out)")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
     rows = [measure(int(n), args) for n in args.processes.split(",")]
