@@ -20,8 +20,8 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 
+from dacl.bench import _cross_entropy_ntxent
 from dacl.core.augment import SimCLRAugment
 from dacl.core.optim import build_optimizer
 from dacl.core.runtime import autocast, device_name, resolve_precision, synchronize
@@ -81,13 +81,6 @@ def _worker_threads(_: int) -> None:
     torch.set_num_threads(1)
 
 
-def _textbook_ntxent(z1: torch.Tensor, z2: torch.Tensor, tau: float) -> torch.Tensor:
-    z = F.normalize(torch.cat([z1, z2]), dim=1)
-    n = len(z1)
-    logits = (z @ z.T / tau).masked_fill(torch.eye(2 * n, dtype=torch.bool, device=z.device), float("-inf"))
-    return F.cross_entropy(logits, torch.cat([torch.arange(n, 2 * n), torch.arange(n)]).to(z.device))
-
-
 def _straightforward_samples_per_s(setup: ImageBenchSetup, images: torch.Tensor) -> float:
     device = torch.device(setup.device)
     precision = resolve_precision(setup.precision, device)
@@ -106,7 +99,7 @@ def _straightforward_samples_per_s(setup: ImageBenchSetup, images: torch.Tensor)
             with autocast(device, precision):
                 z1 = method.head(method.encoder(view1))
                 z2 = method.head(method.encoder(view2))
-                loss = _textbook_ntxent(z1.float(), z2.float(), config.temperature)
+                loss = _cross_entropy_ntxent(z1.float(), z2.float(), config.temperature)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()

@@ -119,9 +119,13 @@ def _one_run(splits, config, budget: ImageBudget, checkpoints: Path, progress: b
     test, test_y = splits["test"]
     precision = config.precision
 
+    last_bank = {}  # the training features of the final epoch, embedded once for monitor and probe
+
     def monitor(epoch: int, record: dict, method) -> None:
         if len(validation) and (epoch % budget.monitor_every == 0 or epoch == config.epochs):
             bank = embed_images(method.encoder, train, precision=precision)
+            if epoch == config.epochs:
+                last_bank["features"] = bank
             record["knn_validation"] = weighted_knn_accuracy(
                 bank, train_y, embed_images(method.encoder, validation, precision=precision), validation_y
             )
@@ -132,7 +136,9 @@ def _one_run(splits, config, budget: ImageBudget, checkpoints: Path, progress: b
                              callbacks=(monitor,))  # fmt: skip
     pretrain_seconds = time.perf_counter() - started
     encoder = result.encoder
-    train_features = embed_images(encoder, train, precision=precision)
+    train_features = last_bank.get("features")
+    if train_features is None:  # no monitor ran at the last epoch (a resumed finished run, or none)
+        train_features = embed_images(encoder, train, precision=precision)
     test_features = embed_images(encoder, test, precision=precision)
     curve = [(h["epoch"], h["knn_validation"]) for h in result.history if "knn_validation" in h]
     if not curve and len(validation):  # No-Pretraining: the random encoder, once
