@@ -87,10 +87,19 @@ def test_reproduce_labels_smoke_is_resumable_and_writes_its_table_and_plot(tmp_p
     results = json.loads((tmp_path / "results.json").read_text())
     rows = {(r["method"], r["protocol"], r["fraction"]) for r in results["rows"]}
     assert ("dacl+", "fine-tune", 0.05) in rows and ("gbdt+dacl+", "raw columns", 1.0) in rows
-    assert all(r["draws"] == 2 for r in results["rows"])
+    assert {(r["fraction"], r["draws"]) for r in results["rows"]} == {(0.05, 2), (1.0, 1)}  # one draw at 100%
     assert "| dacl+ | probe |" in (tmp_path / "labels.md").read_text() and (tmp_path / "labels.png").is_file()
     stored = sorted(p.name for p in (tmp_path / "runs").iterdir())
     assert main(args) == 0  # every cell and encoder reused
     assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == stored
     assert json.loads((tmp_path / "results.json").read_text())["rows"] == results["rows"]
     assert main([*args[:-3], "--fractions", "0", "--out", str(tmp_path), "--quiet"]) == 2
+
+
+def test_fine_tuning_epochs_are_capped_by_steps_on_large_labelled_sets():
+    from dacl.reproduce.labels import LABEL_BUDGETS, fine_tune_grid
+
+    small = LABEL_BUDGETS["small"]
+    assert fine_tune_grid(small, 1_347) == (20, 50)  # digits: 5 steps an epoch, no cap
+    assert fine_tune_grid(small, 60_000) == (6,)  # 187 steps an epoch: 1000 steps are 6 epochs, for both
+    assert fine_tune_grid(small, 12_000) == (20, 28)  # 37 steps an epoch

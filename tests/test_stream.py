@@ -118,3 +118,33 @@ def test_csv_files_stream_file_by_file(tmp_path):
     (tmp_path / "c" / "extra.parquet").write_bytes(b"")
     with pytest.raises(ValueError, match="all be .parquet or all .csv"):
         TableStream(tmp_path / "c", 60)
+
+
+@pytest.mark.filterwarnings("ignore:Skipping features without any observed values")
+def test_numeric_columns_from_arrow_equal_scikit_learns_transform(tmp_path):
+    rng = np.random.default_rng(3)
+    frame = pd.DataFrame({"a": rng.normal(size=500), "n": rng.integers(0, 9, 500).astype("int64"),
+                          "kind": rng.choice(["u", "v", "w"], 500), "empty": np.nan})  # fmt: skip
+    frame.loc[rng.choice(500, 60, replace=False), "a"] = np.nan
+    (tmp_path / "d").mkdir()
+    pq.write_table(pa.Table.from_pandas(frame), tmp_path / "d" / "part.parquet", row_group_size=128)
+    for scale in ("minmax", "standard"):
+        source = TableStream(tmp_path / "d", 32, scale=scale, sample_rows=200)
+        table = pq.ParquetFile(tmp_path / "d" / "part.parquet").read_row_group(2)
+        expected = source.preprocessor.transform(table.to_pandas()).astype(np.float32)
+        if scale == "minmax":
+            np.clip(expected, 0, 1, out=expected)
+        got = source._load(source.groups[2]).numpy()
+        assert source.numeric.names == ["a", "n"]  # the all-missing column is dropped, as the imputer does
+        np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-6)
+
+
+def test_steps_per_epoch_ends_an_epoch_early_with_distinct_rows(tmp_path):
+    total = write_files(tmp_path / "d")
+    source = TableStream(tmp_path / "d", 80, label="y", buffer_rows=300, steps_per_epoch=5)
+    assert len(source) == 5 and len(source.shard(1, 2)) == 5
+    epochs = [torch.cat([ids_of(b, total) for b, _ in source.epoch(torch.Generator().manual_seed(s))]) for s in (0, 1)]
+    assert all(len(ids) == 400 and len(set(ids.tolist())) == 400 for ids in epochs)  # without replacement
+    assert set(epochs[0].tolist()) != set(epochs[1].tolist())  # another epoch, other row groups first
+    with pytest.raises(ValueError, match="steps_per_epoch"):
+        TableStream(tmp_path / "d", 80, steps_per_epoch=0)

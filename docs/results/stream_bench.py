@@ -4,12 +4,16 @@ Writes a synthetic table (``--rows`` x ``--columns`` float32, row groups of ``--
 Parquet files into ``--folder`` (not the repository), then, each in a fresh process so that its peak
 memory is its own, alternating ``--repeats`` times:
 
-- streaming: ``dacl.tables.pretrain_files`` over all the rows for one epoch;
-- in memory: ``dacl.pretrain`` on the first ``--memory-rows`` rows held as one tensor, one epoch;
+- streaming: ``dacl.tables.pretrain_files`` over the whole table, ``--epochs`` epochs of ``--steps``
+  steps each (``steps_per_epoch``: each epoch reads the row groups in a fresh random order, so the
+  reader works through ``epochs x steps x batch`` rows from all over the files);
+- in memory: ``dacl.pretrain`` on the first ``steps x batch`` rows held as one tensor (min-max scaled
+  as the stream scales), the same ``--epochs`` epochs of ``--steps`` steps;
 
-both with the same model, batch, precision and seed. Reports samples/s, the ratio, and peak RSS.
+both with the same model, batch, precision and seed. Reports samples/s (mean over the epochs after
+the first, which includes start-up), their ratio, and each process's peak RSS.
 
-    python docs/results/stream_bench.py --folder /tmp/stream20m --out docs/results/stream
+    python docs/results/stream_bench.py --folder /tmp/dacl-stream-20m --out docs/results/stream
 """
 
 from __future__ import annotations
@@ -54,7 +58,7 @@ def config(args):
         width=args.width,
         head_depth=2,
         projection_dim=128,
-        epochs=1,
+        epochs=args.epochs,
         batch_size=args.batch,
         warmup_epochs=0,
         lr=0.5,
@@ -62,17 +66,22 @@ def config(args):
     )
 
 
+def _record(result, rows: int) -> dict:
+    speeds = [h["samples_per_s"] for h in result.history]
+    return {
+        "samples_per_s": sum(speeds[1:]) / len(speeds[1:]) if len(speeds) > 1 else speeds[0],
+        "per_epoch": [round(v) for v in speeds],
+        "rows": rows,
+        "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
+
+
 def _streaming(args, queue):
     from dacl.tables import pretrain_files
 
-    result = pretrain_files(args.folder, config(args), buffer_rows=args.buffer, progress=False)
-    queue.put(
-        {
-            "samples_per_s": result.history[-1]["samples_per_s"],
-            "rows": round(result.history[-1]["samples_per_s"] * result.history[-1]["seconds"]),
-            "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-        }
-    )
+    result = pretrain_files(args.folder, config(args), buffer_rows=args.buffer, steps_per_epoch=args.steps,
+                            progress=False)  # fmt: skip
+    queue.put(_record(result, args.epochs * args.steps * args.batch))
 
 
 def _in_memory(args, queue):
@@ -81,17 +90,12 @@ def _in_memory(args, queue):
 
     from dacl import pretrain
 
-    table = ds.dataset(args.folder).head(args.memory_rows)
+    table = ds.dataset(args.folder).head(args.steps * args.batch)
     x = torch.from_numpy(table.to_pandas().to_numpy(dtype="float32", copy=True))
+    del table
     x = (x - x.min(0).values) / (x.max(0).values - x.min(0).values)  # min-max, as the stream's preprocessing
     result = pretrain(x, config(args), progress=False)
-    queue.put(
-        {
-            "samples_per_s": result.history[-1]["samples_per_s"],
-            "rows": len(x),
-            "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-        }
-    )
+    queue.put(_record(result, len(x)))
 
 
 def run(target, args):
@@ -111,9 +115,10 @@ def main() -> None:
     parser.add_argument("--columns", type=int, default=50)
     parser.add_argument("--group", type=int, default=262_144)
     parser.add_argument("--files", type=int, default=20)
-    parser.add_argument("--memory-rows", dest="memory_rows", type=int, default=2_000_000)
+    parser.add_argument("--steps", type=int, default=300, help="steps per epoch, both paths")
+    parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--buffer", type=int, default=262_144)
-    parser.add_argument("--batch", type=int, default=4096)
+    parser.add_argument("--batch", type=int, default=1024)
     parser.add_argument("--depth", type=int, default=4)
     parser.add_argument("--width", type=int, default=512)
     parser.add_argument("--precision", default="auto")

@@ -150,6 +150,9 @@ def build_parser() -> argparse.ArgumentParser:
                           "row group instead of into memory; on by default for a folder or a glob")  # fmt: skip
     pretrain.add_argument("--buffer-rows", dest="buffer_rows", type=_count, default=262_144,
                           help="rows of the shuffle buffer when streaming; default 262144")  # fmt: skip
+    pretrain.add_argument("--steps-per-epoch", dest="steps_per_epoch", type=_count, default=None,
+                          help="when streaming, end an epoch (and checkpoint) after N steps, each epoch reading "
+                          "the row groups in a fresh random order; default: a whole pass")  # fmt: skip
 
     evaluate = sub.add_parser("evaluate", help="linear probe and k-NN accuracy of a checkpoint")
     evaluate.add_argument("--checkpoint", default=None, help="folder written by dacl pretrain (required)")
@@ -388,7 +391,8 @@ def _pretrain_stream(args: argparse.Namespace, config: PretrainConfig) -> None:
     from dacl.tables import pretrain_files
 
     result = pretrain_files(args.data, config, label=args.label, scale=args.scale, buffer_rows=args.buffer_rows,
-                            checkpoint_dir=args.out, checkpoint_every=args.checkpoint_every, resume=args.resume,
+                            steps_per_epoch=args.steps_per_epoch, checkpoint_dir=args.out,
+                            checkpoint_every=args.checkpoint_every, resume=args.resume,
                             progress=not args.quiet)  # fmt: skip
     epochs = len(result.history)
     loss = f", final loss {result.history[-1]['loss']:.4f}" if epochs else ""

@@ -112,6 +112,7 @@ def pretrain_files(
     label: str | None = None,
     scale: str = "minmax",
     buffer_rows: int = 262_144,
+    steps_per_epoch: int | None = None,
     encoder: nn.Module | None = None,
     views: Any = None,
     checkpoint_dir: str | Path | None = None,
@@ -122,13 +123,17 @@ def pretrain_files(
 ) -> PretrainResult:
     """``pretrain`` on Parquet (or CSV) files too big for memory (a folder, a glob or a list of files),
     streamed row group by row group through a shuffle buffer of ``buffer_rows`` rows (``dacl.data.stream``);
-    ``label`` names a column to leave out. In a process group each process reads its own row groups."""
+    ``label`` names a column to leave out; ``steps_per_epoch`` ends an epoch (and its checkpoint) after that
+    many steps, for data whose whole pass is too long between checkpoints. In a process group each
+    process reads its own row groups."""
     from dacl.data.stream import TableStream
 
     config = config or PretrainConfig()
     if METHODS[config.method].kind == "supervised":
         raise ValueError("streamed files train without labels; method 'supervised' needs pretrain(X, config, y).")
-    source = TableStream(files, config.batch_size, label=label, scale=scale, buffer_rows=buffer_rows)
+    source = TableStream(
+        files, config.batch_size, label=label, scale=scale, buffer_rows=buffer_rows, steps_per_epoch=steps_per_epoch
+    )
     method = build(config, source.in_features, encoder=encoder, views=views,
                    example=torch.zeros(2, source.in_features))  # fmt: skip
     state = {"domain": "tables", "in_features": source.in_features, "n_classes": None,

@@ -15,7 +15,13 @@ process or many.
   reading only its own; every process yields the same number of batches per epoch (that of the
   smallest share), so that collective operations stay in step. A row is read at most once per epoch;
   rows beyond the smallest share's whole batches wait for the next epoch's order.
-- Reading and preprocessing run in a background thread one row group ahead of training.
+- ``steps_per_epoch`` ends an epoch early (a checkpoint at most that many steps apart, for data
+  whose pass takes hours): each epoch then reads the row groups in a fresh random order and stops
+  after that many batches, so rows are sampled without replacement within an epoch, not once each.
+- Reading and preprocessing run in a background thread one row group ahead of training. Numeric
+  columns go from Arrow straight to one float32 array, imputed and scaled with the fitted statistics
+  in place (:class:`NumericColumns`); only categorical columns pass through pandas and scikit-learn.
+  On two cores the reader shares the CPU with training, so its cost per row is training's loss.
 - CSV files have no row groups: a file is the unit read at once (memory: the buffer plus two files;
   split a large CSV into files, or convert it to Parquet), and their rows are counted by one pass of
   pyarrow's streaming reader when the source is made.
@@ -38,7 +44,7 @@ from torch import Tensor
 from dacl.data.preprocess import make_preprocessor
 from dacl.engine.sources import check_shardable
 
-__all__ = ["TableStream", "table_files"]
+__all__ = ["NumericColumns", "TableStream", "table_files"]
 
 SUFFIXES = (".parquet", ".csv")  # all files of a stream are one kind
 
@@ -82,6 +88,7 @@ class TableStream:
         scale: str = "minmax",
         buffer_rows: int = 262_144,
         sample_rows: int = 200_000,
+        steps_per_epoch: int | None = None,
     ) -> None:
         self.files = table_files(files) if isinstance(files, str | Path) else [Path(f) for f in files]
         missing = [str(f) for f in self.files if not f.is_file()]
@@ -103,8 +110,14 @@ class TableStream:
         self.rows = sum(g.rows for g in self.groups)
         if buffer_rows < batch_size:
             raise ValueError(f"buffer_rows ({buffer_rows}) must hold at least one batch ({batch_size} rows).")
+        if steps_per_epoch is not None and steps_per_epoch < 1:
+            raise ValueError(f"steps_per_epoch must be a positive number of steps, got {steps_per_epoch}.")
         self.batch_size, self.buffer_rows, self.scale = batch_size, buffer_rows, scale
+        self.steps_per_epoch = steps_per_epoch
         self.preprocessor = self._fit(sample_rows)
+        fitted = {name: (name, step, cols) for name, step, cols in self.preprocessor.transformers_}
+        self.numeric = NumericColumns.from_fitted(fitted["numeric"], self.columns) if "numeric" in fitted else None
+        self.categorical = fitted.get("categorical")
         self.in_features = int(self._load(self.groups[0], limit=1).shape[1])
         self.rank, self.world = 0, 1
         self._assign()
@@ -120,21 +133,36 @@ class TableStream:
         return make_preprocessor(sample, self.scale).fit(sample)
 
     def _read(self, group: _RowGroup):
+        return self._read_arrow(group).to_pandas()
+
+    def _read_arrow(self, group: _RowGroup):
         if self.csv:
             import pyarrow.csv as pv
 
             options = pv.ConvertOptions(include_columns=self.columns)
-            return pv.read_csv(group.file, convert_options=options).to_pandas()
+            return pv.read_csv(group.file, convert_options=options)
         import pyarrow.parquet as pq
 
-        return pq.ParquetFile(group.file).read_row_group(group.index, columns=self.columns).to_pandas()
+        return pq.ParquetFile(group.file).read_row_group(group.index, columns=self.columns)
 
     def _load(self, group: _RowGroup, limit: int | None = None) -> Tensor:
-        frame = self._read(group)
-        values = self.preprocessor.transform(frame if limit is None else frame.iloc[:limit]).astype(np.float32)
+        table = self._read_arrow(group)
+        if limit is not None:
+            table = table.slice(0, limit)
+        values = self.numeric.transform(table) if self.numeric else None
+        rest = self._categorical_values(table)
+        values = rest if values is None else values if rest is None else np.hstack([values, rest])
         if self.scale == "minmax":
             np.clip(values, 0.0, 1.0, out=values)  # values beyond the sample's range
         return torch.from_numpy(values)
+
+    def _categorical_values(self, table) -> np.ndarray | None:
+        """The categorical columns of ``table`` through the fitted scikit-learn pipeline (pandas)."""
+        if not self.categorical:
+            return None
+        name, pipeline, positions = self.categorical
+        frame = table.select([self.columns[i] for i in positions]).to_pandas()
+        return pipeline.transform(frame).astype(np.float32)
 
     def _assign(self) -> None:
         """Row groups to processes, balanced by rows (largest first to the lightest share)."""
@@ -147,6 +175,8 @@ class TableStream:
         self.share = shares[self.rank]
         self.local = check_shardable(self.batch_size, self.world)
         self.steps = min(rows) // self.local
+        if self.steps_per_epoch is not None:
+            self.steps = min(self.steps, self.steps_per_epoch)
         self.samples = self.steps * self.batch_size
 
     def __len__(self) -> int:
@@ -199,6 +229,49 @@ class TableStream:
                 emitted += 1
             buffer = buffer[usable:]
         chunks.close()
+
+
+class NumericColumns:
+    """The fitted numeric part of ``dacl.data.preprocess.make_preprocessor`` (median imputation, then
+    min-max or standard scaling) applied to Arrow columns without pandas: one float32 array, NaN
+    replaced by the medians, then ``x * scale + offset`` in place. Equal to scikit-learn's transform
+    to float32 rounding (tests/test_stream.py)."""
+
+    def __init__(self, names: list[str], medians: np.ndarray | None, scale: np.ndarray, offset: np.ndarray):
+        self.names = names
+        self.medians = None if medians is None else medians.astype(np.float32)
+        self.scale, self.offset = scale.astype(np.float32), offset.astype(np.float32)
+
+    @classmethod
+    def from_fitted(cls, fitted: tuple, columns: list[str]) -> NumericColumns:
+        _, pipeline, positions = fitted
+        steps = dict(pipeline.steps)
+        names = [columns[i] for i in positions]
+        medians = steps["impute"].statistics_ if "impute" in steps else None
+        if medians is not None and np.isnan(medians).any():  # empty in the sample: the imputer drops them
+            kept = ~np.isnan(medians)
+            names, medians = [n for n, k in zip(names, kept) if k], medians[kept]
+        scaler = steps["scale"]
+        if hasattr(scaler, "data_min_"):  # MinMaxScaler: x * scale_ + min_
+            scale, offset = scaler.scale_, scaler.min_
+        else:  # StandardScaler: (x - mean_) / scale_
+            scale = 1.0 / scaler.scale_
+            offset = -scaler.mean_ * scale
+        return cls(names, medians, scale, offset)
+
+    def transform(self, table) -> np.ndarray:
+        values = np.empty((table.num_rows, len(self.names)), dtype=np.float32)
+        for j, name in enumerate(self.names):
+            column = table.column(name)
+            values[:, j] = column.to_numpy(zero_copy_only=False) if column.null_count == 0 else (
+                column.cast("float64").to_numpy(zero_copy_only=False))  # fmt: skip
+        if self.medians is not None:
+            missing = np.isnan(values)
+            if missing.any():
+                values[missing] = np.broadcast_to(self.medians, values.shape)[missing]
+        values *= self.scale
+        values += self.offset
+        return values
 
 
 def _parquet_units(file: Path):

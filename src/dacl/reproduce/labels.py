@@ -30,11 +30,13 @@ from dacl.evaluate import encode, knn_accuracy, linear_probe_accuracy
 from dacl.experiment import prepare_features
 from dacl.labels import choose_fine_tuning, fine_tune, fine_tuned_accuracy, gbdt_accuracy, label_subset
 from dacl.reproduce import experiment_options, run_key, stored_run
+from dacl.reproduce.table1 import epochs_within
 from dacl.tables import pretrain
 
-__all__ = ["LABEL_BUDGETS", "LabelBudget", "labels_markdown", "reproduce_labels"]
+__all__ = ["LABEL_BUDGETS", "LabelBudget", "fine_tune_grid", "labels_markdown", "reproduce_labels"]
 
 METHODS = ("dacl", "dacl+", "scarf", "none")
+FINE_TUNE_BATCH = 256  # dacl.labels.fine_tune's default batch
 
 
 @dataclass(frozen=True)
@@ -46,11 +48,17 @@ class LabelBudget:
     lrs: tuple[float, ...]
     fine_tune_epochs: tuple[int, ...]
     max_train: int | None = None
+    # caps for large data, as Table 1's budgets: the pretraining's epochs are lowered so that it takes at
+    # most ``max_steps`` steps, and each fine-tuning epoch count so that a run takes at most
+    # ``fine_tune_max_steps`` steps of 256 rows (larger labelled sets get fewer epochs)
+    max_steps: int | None = None
+    fine_tune_max_steps: int | None = None
 
 
 LABEL_BUDGETS = {
     "small": LabelBudget(config={"depth": 4, "width": 512, "batch_size": 512, "lr": 0.5, "epochs": 50,
-                                 "warmup_epochs": 5.0}, draws=3, lrs=(1e-4, 1e-3), fine_tune_epochs=(20, 50)),
+                                 "warmup_epochs": 5.0}, draws=3, lrs=(1e-4, 1e-3), fine_tune_epochs=(20, 50),
+                         max_steps=1500, fine_tune_max_steps=1000),
     "smoke": LabelBudget(config={"depth": 2, "width": 32, "batch_size": 128, "epochs": 2, "warmup_epochs": 0.0},
                          draws=2, lrs=(1e-3,), fine_tune_epochs=(2,), max_train=600),
 }  # fmt: skip
@@ -60,9 +68,18 @@ def _with_spec(spec: dict[str, Any], compute) -> dict[str, Any]:
     return {"spec": spec, **compute()}
 
 
+def fine_tune_grid(budget: LabelBudget, labelled: int) -> tuple[int, ...]:
+    """The budget's fine-tuning epochs, each lowered so that a run on ``labelled`` rows (the 80% the
+    choice trains on) takes at most ``fine_tune_max_steps`` steps of 256 rows."""
+    capped = (epochs_within(e, budget.fine_tune_max_steps, int(0.8 * labelled), FINE_TUNE_BATCH)
+              for e in budget.fine_tune_epochs)  # fmt: skip
+    return tuple(dict.fromkeys(capped))
+
+
 def _encoder_cell(encoder, X, y, X_test, y_test, rows, train_features, test_features, budget, draw) -> dict:
     """The probe, k-NN and fine-tuning of one encoder with the labelled ``rows``."""
-    chosen = choose_fine_tuning(encoder, X[rows], y[rows], budget.lrs, budget.fine_tune_epochs, seed=draw)
+    grid = fine_tune_grid(budget, len(rows))
+    chosen = choose_fine_tuning(encoder, X[rows], y[rows], budget.lrs, grid, seed=draw)
     tuned = fine_tune(encoder, X[rows], y[rows], epochs=chosen["epochs"], lr=chosen["lr"], seed=draw)
     return {
         "probe": linear_probe_accuracy(train_features[rows], y[rows], test_features, y_test),
@@ -113,19 +130,27 @@ def reproduce_labels(
         features = prepare_features(dataset)
         X, y, X_test, y_test = features.X_train, features.y_train, features.X_test, features.y_test
         encoders = {}
+        epochs = epochs_within(budget.config["epochs"], budget.max_steps, len(y), budget.config["batch_size"])
         for method in methods:
-            config = PretrainConfig.from_dict({**budget.config, "method": method})
+            config = PretrainConfig.from_dict({**budget.config, "epochs": epochs, "method": method})
             folder = out / "encoders" / f"{name}-{method}-{run_key(experiment_options(config))}"
             encoders[method] = pretrain(X, config, checkpoint_dir=folder, resume=True, progress=progress).encoder
         train_features = {m: encode(e, X) for m, e in encoders.items()}
         test_features = {m: encode(e, X_test) for m, e in encoders.items()}
         for fraction in fractions:
-            for draw in range(budget.draws):
+            # with every label, every draw labels the same rows: one draw (the rest would vary only the
+            # fine-tuning's seed, at the price of the most expensive cells)
+            for draw in range(budget.draws if fraction < 1 else 1):
                 rows = label_subset(y, fraction, draw)
                 base = {"dataset": name, "fraction": fraction, "draw": draw, "budget": budget.config,
                         "labelled": len(rows)}  # fmt: skip
+                if epochs != budget.config["epochs"]:
+                    base["pretraining_epochs"] = epochs
+                grid = fine_tune_grid(budget, len(rows))
                 for method in methods:
                     spec = {**base, "method": method, "protocols": ["probe", "knn (k <= rarest class)", "fine-tune"]}
+                    if grid != budget.fine_tune_epochs:
+                        spec["fine_tune_epochs"] = list(grid)
                     data = (X, y, X_test, y_test, rows, train_features[method], test_features[method])
                     record = stored_run(out, f"{name}-{method}", spec, partial(
                         _with_spec, spec, partial(_encoder_cell, encoders[method], *data, budget, draw)))  # fmt: skip
@@ -157,7 +182,8 @@ def _summarise(cells: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def labels_markdown(results: dict[str, Any]) -> str:
-    """One table per dataset: rows (method, protocol), columns the label fractions (mean ± std, %)."""
+    """One table per dataset: rows (method, protocol), columns the label fractions (mean ± std over
+    draws, %; one draw with every label)."""
     parts = []
     fractions = results["fractions"]
     for name in dict.fromkeys(r["dataset"] for r in results["rows"]):
@@ -166,7 +192,8 @@ def labels_markdown(results: dict[str, Any]) -> str:
                  + " |", "|---|---|" + "---:|" * len(fractions)]  # fmt: skip
         for method, protocol in dict.fromkeys((m, p) for m, p, _ in cell):
             values = [cell.get((method, protocol, f)) for f in fractions]
-            texts = ["" if v is None else f"{100 * v['accuracy']:.1f} ± {100 * v['std']:.1f}" for v in values]
+            texts = ["" if v is None else f"{100 * v['accuracy']:.1f}" + (
+                f" ± {100 * v['std']:.1f}" if v["draws"] > 1 else "") for v in values]  # fmt: skip
             lines.append(f"| {method} | {protocol} | " + " | ".join(texts) + " |")
         parts.append("\n".join(lines) + "\n")
     return "\n".join(parts)
