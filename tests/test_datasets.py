@@ -168,3 +168,23 @@ def test_fashion_mnist_the_papers_table_1_data_from_the_debian_files():
     assert ds.X_train.shape == (60000, 784) and ds.X_test.shape == (10000, 784)
     assert np.bincount(ds.y_train).tolist() == [6000] * 10 and np.bincount(ds.y_test).tolist() == [1000] * 10
     assert ds.info["pixel_permutation_seed"] == 0 and ds.X_train.max() <= 255
+
+
+def test_cifar10_jpeg_as_a_table_is_flattened_and_permuted_as_cifar10(tmp_path, monkeypatch):
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    pixels = {}
+    for split, per_class in (("train", 3), ("test", 2)):
+        for label in ("airplane", "automobile"):
+            (tmp_path / "cifar10-jpeg" / split / label).mkdir(parents=True)
+            for i in range(per_class):
+                image = rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)
+                Image.fromarray(image).save(tmp_path / "cifar10-jpeg" / split / label / f"{i}.png")  # lossless
+                pixels[(split, label, i)] = image
+    monkeypatch.setenv("DACL_DATA_DIR", str(tmp_path))  # the decoded-image cache too
+    ds = load_dataset("cifar10-jpeg", data_dir=tmp_path)
+    assert ds.X_train.shape == (6, 3072) and ds.X_test.shape == (4, 3072) and ds.X_train.dtype == np.float32
+    assert sorted(ds.y_train.tolist()) == [0, 0, 0, 1, 1, 1]
+    first = pixels[("train", "airplane", 0)].transpose(2, 0, 1).reshape(1, -1) / 255.0  # CIFAR's channel planes
+    np.testing.assert_allclose(ds.X_train[:1], permute_pixels(first.astype(np.float32), 0))

@@ -6,6 +6,8 @@ from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
+import numpy as np
+
 from dacl.data.images import load_cifar, load_idx_dataset, load_mnist5k
 from dacl.data.tabular import Dataset, load_digits_dataset, read_table, split
 from dacl.data.uci import load_uci
@@ -17,6 +19,22 @@ def _digits(seed: int = 0, data_dir=None) -> Dataset:
     return load_digits_dataset(seed)
 
 
+def _cifar10_jpeg(seed: int = 0, data_dir=None, permutation_seed: int = 0) -> Dataset:
+    """CIFAR-10 from its JPEG image folders (``dacl.data.image_sets``), flattened and with the pixels
+    permuted as the paper's Table 1 (its images read as a table): what runs offline where only the
+    JPEG copy is at hand; ``cifar10`` is the official lossless set."""
+    from dacl.data.image_sets import load_image_dataset
+    from dacl.data.images import permute_pixels
+
+    images = load_image_dataset("cifar10-jpeg", data_dir=data_dir)
+
+    def flat(x):
+        return permute_pixels(x.reshape(len(x), -1).numpy().astype(np.float32) / 255.0, permutation_seed)
+
+    return Dataset("cifar10-jpeg", flat(images.train_images), images.train_labels.numpy(), flat(images.test_images),
+                   images.test_labels.numpy(), {**images.info, "pixel_permutation_seed": permutation_seed})  # fmt: skip
+
+
 # name -> loader(seed=..., data_dir=...)
 DATASETS: dict[str, Callable[..., Dataset]] = {
     "digits": _digits,
@@ -26,6 +44,7 @@ DATASETS: dict[str, Callable[..., Dataset]] = {
     "fashion-mnist": partial(load_idx_dataset, "fashion-mnist"),
     "cifar10": partial(load_cifar, "cifar10"),
     "cifar100": partial(load_cifar, "cifar100"),
+    "cifar10-jpeg": _cifar10_jpeg,
     **{name: partial(load_uci, name) for name in ("adult", "letter", "magic", "spambase")},
 }
 
