@@ -25,7 +25,10 @@ from torch import nn
 from dacl.data.subsets import stratified_subset
 from dacl.evaluate import check_classes, encode
 
-__all__ = ["choose_fine_tuning", "fine_tune", "fine_tuned_accuracy", "gbdt_accuracy", "label_subset"]
+__all__ = ["FINE_TUNE_BATCH", "choose_fine_tuning", "fine_tune", "fine_tuned_accuracy", "gbdt_accuracy", "label_subset"]
+
+
+FINE_TUNE_BATCH = 256  # rows per fine-tuning step
 
 
 def label_subset(y_train: Any, fraction: float, draw: int) -> np.ndarray:
@@ -50,7 +53,14 @@ class _Classifier(nn.Module):
 
 
 def fine_tune(
-    encoder: nn.Module, X: Any, y: Any, *, epochs: int = 50, lr: float = 1e-3, batch_size: int = 256, seed: int = 0
+    encoder: nn.Module,
+    X: Any,
+    y: Any,
+    *,
+    epochs: int = 50,
+    lr: float = 1e-3,
+    batch_size: int = FINE_TUNE_BATCH,
+    seed: int = 0,
 ) -> nn.Module:
     """A copy of ``encoder`` with a linear classifier, trained end to end with AdamW (cross-entropy)
     on the labelled rows ``X``, ``y`` (class indices); ``encoder`` itself is not changed."""

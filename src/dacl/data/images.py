@@ -17,7 +17,15 @@ import numpy as np
 from dacl.data.download import RemoteFile, data_home, fetch
 from dacl.data.tabular import Dataset, split
 
-__all__ = ["load_cifar", "load_idx_dataset", "load_mnist5k", "permute_pixels", "read_cifar_batch", "read_idx"]
+__all__ = [
+    "flatten_images",
+    "load_cifar",
+    "load_idx_dataset",
+    "load_mnist5k",
+    "permute_pixels",
+    "read_cifar_batch",
+    "read_idx",
+]
 
 _MNIST_URLS = ("https://ossci-datasets.s3.amazonaws.com/mnist/", "http://yann.lecun.com/exdb/mnist/")
 _FASHION_URLS = ("http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",)
@@ -109,7 +117,8 @@ def permute_pixels(X: np.ndarray, seed: int) -> np.ndarray:
     return X[:, np.random.default_rng(seed).permutation(X.shape[1])]
 
 
-def _flat(images: np.ndarray) -> np.ndarray:
+def flatten_images(images: np.ndarray) -> np.ndarray:
+    """Images (N, ...) of bytes as rows of float32 pixels in [0, 1], in their stored order."""
     return images.reshape(len(images), -1).astype(np.float32) / 255.0
 
 
@@ -127,11 +136,11 @@ def load_idx_dataset(
         return read_idx(fetch(remote, data_dir))
 
     info = {"pixel_permutation_seed": permutation_seed, "source": str(data_home(data_dir) / name)}
-    X_test = permute_pixels(_flat(get("t10k-images-idx3-ubyte.gz")), permutation_seed)
+    X_test = permute_pixels(flatten_images(get("t10k-images-idx3-ubyte.gz")), permutation_seed)
     y_test = get("t10k-labels-idx1-ubyte.gz").astype(np.int64)
     if test_only:
         return split(f"{name}-test", X_test, y_test, test_size=0.2, seed=seed, **info)
-    X_train = permute_pixels(_flat(get("train-images-idx3-ubyte.gz")), permutation_seed)
+    X_train = permute_pixels(flatten_images(get("train-images-idx3-ubyte.gz")), permutation_seed)
     y_train = get("train-labels-idx1-ubyte.gz").astype(np.int64)
     return Dataset(name, X_train, y_train, X_test, y_test, {"split": "official", **info})
 
@@ -177,7 +186,7 @@ def load_cifar(name: str, data_dir: str | Path | None = None, seed: int = 0, per
 
     (X_train, y_train), (X_test, y_test) = stack(train), stack(test)
     return Dataset(
-        name, permute_pixels(_flat(X_train), permutation_seed), y_train,
-        permute_pixels(_flat(X_test), permutation_seed), y_test,
+        name, permute_pixels(flatten_images(X_train), permutation_seed), y_train,
+        permute_pixels(flatten_images(X_test), permutation_seed), y_test,
         {"split": "official", "pixel_permutation_seed": permutation_seed, "source": str(path)},
     )  # fmt: skip

@@ -6,8 +6,6 @@ from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
-import numpy as np
-
 from dacl.data.images import load_cifar, load_idx_dataset, load_mnist5k
 from dacl.data.tabular import Dataset, load_digits_dataset, read_table, split
 from dacl.data.uci import load_uci
@@ -24,12 +22,12 @@ def _cifar10_jpeg(seed: int = 0, data_dir=None, permutation_seed: int = 0) -> Da
     permuted as the paper's Table 1 (its images read as a table): what runs offline where only the
     JPEG copy is at hand; ``cifar10`` is the official lossless set."""
     from dacl.data.image_sets import load_image_dataset
-    from dacl.data.images import permute_pixels
+    from dacl.data.images import flatten_images, permute_pixels
 
     images = load_image_dataset("cifar10-jpeg", data_dir=data_dir)
 
     def flat(x):
-        return permute_pixels(x.reshape(len(x), -1).numpy().astype(np.float32) / 255.0, permutation_seed)
+        return permute_pixels(flatten_images(x.numpy()), permutation_seed)
 
     return Dataset("cifar10-jpeg", flat(images.train_images), images.train_labels.numpy(), flat(images.test_images),
                    images.test_labels.numpy(), {**images.info, "pixel_permutation_seed": permutation_seed})  # fmt: skip

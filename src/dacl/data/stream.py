@@ -115,9 +115,9 @@ class TableStream:
         self.batch_size, self.buffer_rows, self.scale = batch_size, buffer_rows, scale
         self.steps_per_epoch = steps_per_epoch
         self.preprocessor = self._fit(sample_rows)
-        fitted = {name: (name, step, cols) for name, step, cols in self.preprocessor.transformers_}
-        self.numeric = NumericColumns.from_fitted(fitted["numeric"], self.columns) if "numeric" in fitted else None
-        self.categorical = fitted.get("categorical")
+        fitted = {name: (pipeline, positions) for name, pipeline, positions in self.preprocessor.transformers_}
+        self.numeric = NumericColumns.from_fitted(*fitted["numeric"], self.columns) if "numeric" in fitted else None
+        self.categorical = fitted.get("categorical")  # (pipeline, positions) or None
         self.in_features = int(self._load(self.groups[0], limit=1).shape[1])
         self.rank, self.world = 0, 1
         self._assign()
@@ -160,7 +160,7 @@ class TableStream:
         """The categorical columns of ``table`` through the fitted scikit-learn pipeline (pandas)."""
         if not self.categorical:
             return None
-        name, pipeline, positions = self.categorical
+        pipeline, positions = self.categorical
         frame = table.select([self.columns[i] for i in positions]).to_pandas()
         return pipeline.transform(frame).astype(np.float32)
 
@@ -243,8 +243,8 @@ class NumericColumns:
         self.scale, self.offset = scale.astype(np.float32), offset.astype(np.float32)
 
     @classmethod
-    def from_fitted(cls, fitted: tuple, columns: list[str]) -> NumericColumns:
-        _, pipeline, positions = fitted
+    def from_fitted(cls, pipeline, positions: list[int], columns: list[str]) -> NumericColumns:
+        """From the fitted numeric pipeline of the ColumnTransformer and its columns' positions."""
         steps = dict(pipeline.steps)
         names = [columns[i] for i in positions]
         medians = steps["impute"].statistics_ if "impute" in steps else None

@@ -28,7 +28,7 @@ from dacl.data import load_dataset
 from dacl.engine.checkpoint import write_atomic
 from dacl.evaluate import encode, knn_accuracy, linear_probe_accuracy
 from dacl.experiment import prepare_features
-from dacl.labels import choose_fine_tuning, fine_tune, fine_tuned_accuracy, gbdt_accuracy, label_subset
+from dacl.labels import FINE_TUNE_BATCH, choose_fine_tuning, fine_tune, fine_tuned_accuracy, gbdt_accuracy, label_subset
 from dacl.reproduce import experiment_options, run_key, stored_run
 from dacl.reproduce.table1 import epochs_within
 from dacl.tables import pretrain
@@ -36,7 +36,6 @@ from dacl.tables import pretrain
 __all__ = ["LABEL_BUDGETS", "LabelBudget", "fine_tune_grid", "labels_markdown", "reproduce_labels"]
 
 METHODS = ("dacl", "dacl+", "scarf", "none")
-FINE_TUNE_BATCH = 256  # dacl.labels.fine_tune's default batch
 
 
 @dataclass(frozen=True)
@@ -76,9 +75,8 @@ def fine_tune_grid(budget: LabelBudget, labelled: int) -> tuple[int, ...]:
     return tuple(dict.fromkeys(capped))
 
 
-def _encoder_cell(encoder, X, y, X_test, y_test, rows, train_features, test_features, budget, draw) -> dict:
-    """The probe, k-NN and fine-tuning of one encoder with the labelled ``rows``."""
-    grid = fine_tune_grid(budget, len(rows))
+def _encoder_cell(encoder, X, y, X_test, y_test, rows, train_features, test_features, budget, grid, draw) -> dict:
+    """The probe, k-NN and fine-tuning of one encoder with the labelled ``rows`` (epochs chosen from ``grid``)."""
     chosen = choose_fine_tuning(encoder, X[rows], y[rows], budget.lrs, grid, seed=draw)
     tuned = fine_tune(encoder, X[rows], y[rows], epochs=chosen["epochs"], lr=chosen["lr"], seed=draw)
     return {
@@ -152,8 +150,8 @@ def reproduce_labels(
                     if grid != budget.fine_tune_epochs:
                         spec["fine_tune_epochs"] = list(grid)
                     data = (X, y, X_test, y_test, rows, train_features[method], test_features[method])
-                    record = stored_run(out, f"{name}-{method}", spec, partial(
-                        _with_spec, spec, partial(_encoder_cell, encoders[method], *data, budget, draw)))  # fmt: skip
+                    cell = partial(_encoder_cell, encoders[method], *data, budget, grid, draw)
+                    record = stored_run(out, f"{name}-{method}", spec, partial(_with_spec, spec, cell))
                     for protocol in ("probe", "knn", "fine-tune"):
                         cells.append({**base, "method": method, "protocol": protocol, "accuracy": record[protocol]})
                 with_dacl = "dacl+" if "dacl+" in methods else methods[0]
