@@ -150,3 +150,36 @@ def test_the_paper_column_shows_the_papers_table_1():
     assert "| DACL+ | 50.00 ± 1.00 | 40.00 | 82.4 |" in text
     assert "| No-Pretraining | 50.00 ± 1.00 | 40.00 | 66.6 |" in text
     assert "| Linear probe on raw features | 50.00 ± 1.00 | 40.00 | - |" in text  # not a row of the paper
+
+
+def test_hyperparameters_borrowed_from_a_smaller_budget_skip_the_search(toy, tmp_path, capsys):
+    small = table1.reproduce_table1("toy", "smoke", tmp_path / "small", methods=("dacl", "gaussian"),
+                                    log=lambda *_: None)  # fmt: skip
+    searched = len(toy)
+    chosen = {row["method"]: row["hyperparameters"] for row in small["rows"]}
+    assert main(["reproduce", "table1", "--dataset", "toy", "--budget", "smoke", "--methods", "dacl,gaussian",
+                 "--out", str(tmp_path / "big"), "--hyperparameters-from", str(tmp_path / "small"),
+                 "--quiet"]) == 0  # fmt: skip
+    assert "smoke` budget's search" in capsys.readouterr().out
+    assert not list((tmp_path / "big" / "runs").glob("search-*"))  # no search run: only the 2 x 2 final runs
+    assert len(toy) - searched == 4
+    big = json.loads((tmp_path / "big" / "results.json").read_text())
+    assert {row["method"]: row["hyperparameters"] for row in big["rows"]} == chosen
+    assert big["hyperparameters_from"]["budget"] == "smoke"
+    with pytest.raises(ValueError, match="no row 'dacl\\+'"):
+        table1.reproduce_table1("toy", "smoke", tmp_path / "c", methods=("dacl+",),
+                                hyperparameters_from=tmp_path / "small")  # fmt: skip
+    with pytest.raises(ValueError, match="not on 'other'"):
+        table1.borrowed_hyperparameters(tmp_path / "small", "other")
+    with pytest.raises(ValueError, match="no results.json"):
+        table1.borrowed_hyperparameters(tmp_path / "nowhere", "toy")
+
+
+def test_medium_caps_the_warm_up_at_a_third_of_a_run():
+    medium, runtime = table1.BUDGETS["medium"], {"device": "cpu", "precision": "float32", "compile": False}
+    # Fashion-MNIST's final runs: 800 steps are 14 epochs of 58 steps; 10 epochs of warm-up would take 71%
+    assert table1._config(medium, 14, 0, {}, runtime).warmup_epochs == pytest.approx(14 / 3)
+    # mnist-test's stored runs (30-epoch search, 100-epoch final) keep their 10 epochs, so they are reused
+    assert table1._config(medium, 30, 0, {}, runtime).warmup_epochs == 10.0
+    assert table1._config(medium, 100, 0, {}, runtime).warmup_epochs == 10.0
+    assert table1._config(table1.BUDGETS["small"], 7, 0, {}, runtime).warmup_epochs == 10.0  # as stored

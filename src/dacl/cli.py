@@ -216,6 +216,13 @@ def build_parser() -> argparse.ArgumentParser:
     table1.add_argument("--data-dir", dest="data_dir", default=None, help="dataset cache and offline folder")
     table1.add_argument("--methods", default=None, help="comma-separated subset of the rows")
     table1.add_argument("--quiet", action="store_true", help="no progress bars")
+    table1.add_argument(
+        "--hyperparameters-from",
+        dest="hyperparameters_from",
+        default=None,
+        help="skip the search: take each row's hyperparameters from an earlier reproduction on the "
+        "same dataset (its --out folder or results.json), e.g. at a smaller budget",
+    )
     _add_runtime_options(table1)
     table4 = tables.add_parser("table4", help="Table 4: DACL on graphs (GIN) against InfoGraph and No-Pretraining")
     table4.add_argument("--datasets", default=None, help="comma-separated TU names, e.g. MUTAG,PTC_MR")
@@ -577,7 +584,7 @@ def cmd_reproduce(args: argparse.Namespace) -> dict[str, Any]:
         raise ValueError(f"unknown row(s) {sorted(unknown)}; Table 1 has {', '.join(METHODS)}.")
     results = reproduce_table1(args.dataset, args.budget, args.out, data_dir=args.data_dir, methods=methods,
                                progress=not args.quiet, device=args.device, precision=args.precision,
-                               compile=args.compile)  # fmt: skip
+                               compile=args.compile, hyperparameters_from=args.hyperparameters_from)  # fmt: skip
     print(table1_markdown(results), end="")
     print(f"wall time {results['seconds']:.0f} s; wrote {args.out}/results.json, table1.md, table1.png")
     return results
