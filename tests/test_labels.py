@@ -103,3 +103,37 @@ def test_fine_tuning_epochs_are_capped_by_steps_on_large_labelled_sets():
     assert fine_tune_grid(small, 1_347) == (20, 50)  # digits: 5 steps an epoch, no cap
     assert fine_tune_grid(small, 60_000) == (6,)  # 187 steps an epoch: 1000 steps are 6 epochs, for both
     assert fine_tune_grid(small, 12_000) == (20, 28)  # 37 steps an epoch
+
+
+def test_reproduce_labels_with_block_mixing_names_and_stores_its_rows_apart(tmp_path, monkeypatch):
+    import pandas as pd
+
+    from dacl.data import registry
+    from dacl.data.tabular import Dataset
+    from dacl.reproduce.labels import reproduce_labels
+
+    rng = np.random.default_rng(0)
+
+    def load(seed=0, data_dir=None):
+        def frame(n):
+            return pd.DataFrame({"x": rng.random(n), "colour": rng.choice(["red", "blue", "green"], n)})
+
+        return Dataset("mixed", frame(200), np.arange(200) % 2, frame(40), np.arange(40) % 2)
+
+    monkeypatch.setitem(registry.DATASETS, "mixed", load)
+    seen = []
+    import dacl.reproduce.labels as labels
+
+    original = labels.pretrain
+
+    def recording(X, config, **kw):
+        seen.append((config.method, None if kw.get("blocks") is None else kw["blocks"].tolist()))
+        return original(X, config, **kw)
+
+    monkeypatch.setattr(labels, "pretrain", recording)
+    results = reproduce_labels(["mixed"], (0.5,), "smoke", tmp_path, methods=("dacl+", "none"), block_mixing=True,
+                               log=lambda *_: None)  # fmt: skip
+    assert seen == [("dacl+", [-1, 0, 0, 0]), ("none", None)]  # blocks for the mixup method only
+    methods = {r["method"] for r in results["rows"]}
+    assert {"dacl+ (blocks)", "none", "gbdt+dacl+ (blocks)"} <= methods and "dacl+" not in methods
+    assert any(p.name.startswith("mixed-dacl+-blocks-") for p in (tmp_path / "runs").iterdir())

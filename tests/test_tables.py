@@ -214,3 +214,23 @@ def test_resume_with_weights_that_do_not_fit_names_the_difference(data, tmp_path
     with pytest.raises(ValueError, match="do not fit this model"):
         pretrain(X, PretrainConfig(method="dacl", **TINY), encoder=Wider(), checkpoint_dir=tmp_path, resume=True,
                  progress=False)  # fmt: skip
+
+
+def test_pretrain_with_one_hot_blocks_mixes_them_as_units_and_rejects_views_without_blocks():
+    import torch
+
+    from dacl import PretrainConfig, pretrain
+
+    X = torch.cat([torch.rand(64, 2), torch.nn.functional.one_hot(torch.arange(64) % 3, 3).float()], dim=1)
+    blocks = [-1, -1, 0, 0, 0]
+    config = PretrainConfig(method="dacl+", depth=2, width=16, batch_size=32, epochs=1, warmup_epochs=0)
+    result = pretrain(X, config, blocks=blocks, progress=False)
+    assert result.model.views.blocks.tolist() == blocks
+    numeric_only = pretrain(X, config, blocks=[-1] * 5, progress=False)
+    assert numeric_only.model.views.blocks is None  # no block: coordinate-wise as usual
+    with pytest.raises(ValueError, match="only by the built-in mixup views"):
+        pretrain(X, PretrainConfig(method="scarf", depth=2, width=16, batch_size=32, epochs=1), blocks=blocks)
+    with pytest.raises(ValueError, match="mix them at the input"):
+        pretrain(X, PretrainConfig(method="dacl", depth=2, width=16, batch_size=32, epochs=1, mix_at=1), blocks=blocks)
+    with pytest.raises(ValueError, match="one block id"):
+        pretrain(X, config, blocks=[0, 0])

@@ -263,6 +263,8 @@ def build_parser() -> argparse.ArgumentParser:
     labels.add_argument("--data-dir", dest="data_dir", default=None, help="dataset cache and offline folder")
     labels.add_argument("--methods", default="dacl,dacl+,scarf,none", help="pretrained encoders to compare")
     labels.add_argument("--quiet", action="store_true", help="no progress bars")
+    labels.add_argument("--block-mixing", dest="block_mixing", action="store_true",
+                        help="dacl and dacl+ mix each categorical column's one-hot block as one unit")  # fmt: skip
     for command in [*sub.choices.values(), table1, table2, table4, labels]:
         command.add_argument("--debug", action="store_true", help="show the traceback of an error")
     for command in (table1, table2, table4, labels):
@@ -603,7 +605,7 @@ def _reproduce_labels(args: argparse.Namespace) -> dict[str, Any]:
         raise ValueError(f"unknown method(s) {sorted(unknown)}; choose from {', '.join(method_names('tables'))}.")
     datasets = [d.strip() for d in str(args.datasets).split(",") if d.strip()]
     results = reproduce_labels(datasets, fractions, args.budget, args.out, data_dir=args.data_dir, methods=methods,
-                               progress=not args.quiet)  # fmt: skip
+                               progress=not args.quiet, block_mixing=args.block_mixing)  # fmt: skip
     print(labels_markdown(results), end="")
     print(f"wall time {results['seconds']:.0f} s; wrote {args.out}/results.json, labels.md, labels.png")
     return results

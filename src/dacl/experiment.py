@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from dacl.config import PretrainConfig
-from dacl.data.preprocess import make_preprocessor
+from dacl.data.preprocess import make_preprocessor, one_hot_blocks
 from dacl.data.tabular import Dataset
 from dacl.engine.loop import PretrainResult
 from dacl.evaluate import encode, knn_accuracy, linear_probe_accuracy
@@ -35,6 +35,8 @@ class Features:
     X_test: np.ndarray
     y_test: np.ndarray
     classes: np.ndarray
+    # each column's one-hot block (0, 1, ...) or -1 (dacl.data.preprocess.one_hot_blocks)
+    blocks: np.ndarray | None = None
 
 
 def prepare_features(dataset: Dataset, scale: str = "minmax", impute: bool = True) -> Features:
@@ -51,6 +53,7 @@ def prepare_features(dataset: Dataset, scale: str = "minmax", impute: bool = Tru
         preprocessor.transform(dataset.X_test).astype(np.float32),
         y_test,
         classes,
+        one_hot_blocks(preprocessor),
     )
 
 

@@ -16,12 +16,13 @@ from torch import Tensor, nn
 from dacl.config import PretrainConfig
 from dacl.core.encoders import MLPEncoder, encoder_width
 from dacl.core.runtime import resolve_device
+from dacl.core.views import check_blocks
 from dacl.engine.checkpoint import load_checkpoint, read_state
 from dacl.engine.loop import Callback, PretrainResult, fit
 from dacl.engine.sources import TensorSource
 from dacl.methods import METHODS, Method, build_method
 
-__all__ = ["build", "load_model", "pretrain", "pretrain_files"]
+__all__ = ["build", "load_model", "mix_blocks_as_units", "pretrain", "pretrain_files"]
 
 
 def build(
@@ -40,6 +41,19 @@ def build(
         if encoder is None:
             encoder = MLPEncoder(in_features, config.width, config.depth)
         return build_method(config, encoder, encoder_width(encoder, example), n_classes=n_classes, views=views)
+
+
+def mix_blocks_as_units(method: Method, config: PretrainConfig, blocks: Tensor) -> None:
+    """Have ``method``'s mixup views mix the one-hot ``blocks`` as units (``_PartnerMixup``)."""
+    views = getattr(method, "views", None)
+    if not hasattr(views, "set_blocks"):
+        raise ValueError(
+            f"blocks are mixed as units only by the built-in mixup views (dacl, dacl+, linear, geometric, binary); "
+            f"method {config.method!r} with views {views!r} has none."
+        )
+    if config.mix_at != 0:
+        raise ValueError("one-hot blocks are input columns: mix them at the input (mix_at=0), not at a hidden layer.")
+    views.set_blocks(blocks if bool((blocks >= 0).any()) else None)
 
 
 def _as_tensor(x: Any, name: str) -> Tensor:
@@ -78,6 +92,7 @@ def pretrain(
     progress: bool = True,
     callbacks: tuple[Callback, ...] = (),
     metadata: dict[str, Any] | None = None,
+    blocks: Any = None,
 ) -> PretrainResult:
     """Train an encoder on ``X`` (N, D) with ``config.method`` and return it with its history.
 
@@ -86,7 +101,9 @@ def pretrain(
     a pair maker, or a tuple of two views) replaces the method's views. With ``checkpoint_dir`` a
     checkpoint is written every ``checkpoint_every`` epochs (0: only at the end) and at the end;
     ``resume=True`` continues from it, reaching the same weights as an unbroken run. ``metadata``
-    (JSON-able) is stored in the checkpoint, e.g. where the data came from.
+    (JSON-able) is stored in the checkpoint, e.g. where the data came from. ``blocks`` (one id per column:
+    0, 1, ... for the columns of one categorical column's one-hot block, -1 for the others; as
+    ``dacl.data.preprocess.one_hot_blocks`` gives) makes the mixup views mix each block as one unit.
     """
     config = config or PretrainConfig()
     data = _as_tensor(X, "X")
@@ -95,6 +112,8 @@ def pretrain(
         raise ValueError(f"X has 1 sample; pretraining needs at least 2 samples (got shape {tuple(data.shape)}).")
     labels, n_classes = _labels(y, n) if METHODS[config.method].kind == "supervised" else (None, None)
     method = build(config, in_features, n_classes, encoder=encoder, views=views, example=data[:2])
+    if blocks is not None:
+        mix_blocks_as_units(method, config, check_blocks(blocks, in_features))
     device = resolve_device(config.device)
     source = TensorSource(data, labels, config.batch_size).to(device)
     if method.trains and config.epochs > 0:

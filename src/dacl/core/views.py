@@ -43,6 +43,7 @@ __all__ = [
     "ViewPair",
     "as_pair_maker",
     "check_batch",
+    "check_blocks",
     "group_means",
     "sample_partners",
 ]
@@ -249,13 +250,65 @@ class _Noise:
                 self.grouped_view(x, groups, num_groups, generator))  # fmt: skip
 
 
+def check_blocks(blocks: Tensor | None, features: int | None = None) -> Tensor | None:
+    """``blocks`` as a long tensor (D,): the one-hot block (0, 1, ...) of each column, -1 for a column of
+    its own; ``ValueError`` unless every block has two or more columns and ``features`` (if given) is D."""
+    if blocks is None:
+        return None
+    blocks = torch.as_tensor(blocks).long()
+    if blocks.dim() != 1 or (features is not None and blocks.numel() != features):
+        raise ValueError(
+            f"blocks must name one block id (or -1) per column, shape ({features or 'D'},); got {tuple(blocks.shape)}."
+        )
+    ids = blocks[blocks >= 0]
+    sizes = torch.bincount(ids) if ids.numel() else ids
+    if bool((blocks < -1).any()) or bool((sizes == 1).any()) or bool((sizes == 0).any()):
+        raise ValueError(
+            "blocks must number the one-hot blocks 0, 1, ... with two or more columns each and mark other "
+            f"columns -1 (dacl.data.preprocess.one_hot_blocks gives them for a fitted preprocessor); got {blocks.tolist()}."
+        )
+    return blocks
+
+
 class _PartnerMixup(_Noise):
     """A mixup noise: each sample mixed with a partner from the same batch, never itself
-    (Algorithm 1, lines 6 and 11). Subclasses say how one row is mixed with its partner."""
+    (Algorithm 1, lines 6 and 11). Subclasses say how one row is mixed with its partner.
+
+    With ``blocks`` set (``set_blocks``: a categorical column's one-hot block per column), each block
+    is mixed as one unit: it is the sample's whole block with probability ``keep`` (λ for Eqs. 3 and 5,
+    1 - ρ for Eq. 6), else the partner's, drawn per sample and block. A view's block stays one-hot (Eq. 5
+    coordinate by coordinate zeroes a block whose categories differ; Eq. 6 leaves zero or two ones), and
+    in expectation it is Eq. 3's λ e_x + (1 - λ) e_x̃. Other columns are mixed as without blocks.
+    """
+
+    blocks: Tensor | None = None
+
+    def set_blocks(self, blocks: Tensor | None) -> None:
+        """Mix the one-hot blocks named by ``blocks`` (see ``check_blocks``) as units; None: coordinate-wise."""
+        self.blocks = check_blocks(blocks)
+
+    def mix_coordinates(self, x: Tensor, partner: Tensor, generator: torch.Generator | None) -> tuple[Tensor, Tensor]:
+        """Row i of ``x`` mixed with row i of ``partner`` coordinate by coordinate, and each row's
+        probability (N, 1) of keeping its own block when blocks are mixed as units."""
+        raise NotImplementedError
 
     def mix_with(self, x: Tensor, partner: Tensor, generator: torch.Generator | None) -> Tensor:
-        """Row i of ``x`` mixed with row i of ``partner`` under its own coefficient or mask."""
-        raise NotImplementedError
+        """Row i of ``x`` mixed with row i of ``partner`` under its own coefficient or mask; one-hot
+        blocks, if set, as units."""
+        mixed, keep = self.mix_coordinates(x, partner, generator)
+        return mixed if self.blocks is None else self._mix_blocks(x, partner, mixed, keep, generator)
+
+    def _mix_blocks(self, x: Tensor, partner: Tensor, mixed: Tensor, keep: Tensor, generator) -> Tensor:
+        blocks = self.blocks.to(x.device)
+        if x.dim() != 2 or x.shape[1] != blocks.numel():
+            raise ValueError(
+                f"one-hot blocks are set for {blocks.numel()} columns, but the batch has shape {tuple(x.shape)}; "
+                "blocks apply to tables (N, D) mixed at the input (mix_at=0)."
+            )
+        count = int(blocks.max()) + 1 if blocks.numel() else 0
+        draws = torch.rand((x.shape[0], count), generator=generator, device=x.device, dtype=x.dtype)
+        own = (draws < keep.reshape(-1, 1))[:, blocks.clamp(min=0)]  # (N, D): the sample's block kept
+        return torch.where(blocks >= 0, torch.where(own, x, partner), mixed)
 
     def mix_grouped(
         self, x: Tensor, partner: Tensor, groups: Tensor, num_groups: int, generator: torch.Generator | None
@@ -281,9 +334,11 @@ class _CoefficientMixup(_PartnerMixup):
     def mix(self, x: Tensor, partner: Tensor, lam: Tensor) -> Tensor:
         raise NotImplementedError
 
-    def mix_with(self, x: Tensor, partner: Tensor, generator: torch.Generator | None) -> Tensor:
-        """Row i of ``x`` mixed with row i of ``partner`` under its own λ ~ U(lower, 1)."""
-        return self.mix(x, partner, _uniform(x.shape[0], self.lower, x, generator))
+    def mix_coordinates(self, x: Tensor, partner: Tensor, generator: torch.Generator | None) -> tuple[Tensor, Tensor]:
+        """Row i of ``x`` mixed with row i of ``partner`` under its own λ ~ U(lower, 1); λ is also the
+        probability of keeping a block."""
+        lam = _uniform(x.shape[0], self.lower, x, generator)
+        return self.mix(x, partner, lam), lam
 
     def mix_grouped(
         self, x: Tensor, partner: Tensor, groups: Tensor, num_groups: int, generator: torch.Generator | None
@@ -353,9 +408,11 @@ class BinaryMixup(_PartnerMixup):
     def mix(self, x: Tensor, partner: Tensor, mask: Tensor) -> Tensor:
         return torch.lerp(partner, x, mask)
 
-    def mix_with(self, x: Tensor, partner: Tensor, generator: torch.Generator | None) -> Tensor:
-        """Row i of ``x`` mixed with row i of ``partner`` under its own mask (one per row and coordinate)."""
-        return self.mix(x, partner, self.keep_mask(x, generator))
+    def mix_coordinates(self, x: Tensor, partner: Tensor, generator: torch.Generator | None) -> tuple[Tensor, Tensor]:
+        """Row i of ``x`` mixed with row i of ``partner`` under its own mask (one per row and coordinate);
+        a block is kept with probability 1 - ρ."""
+        keep = torch.full((x.shape[0], 1), 1.0 - self.rho, device=x.device, dtype=x.dtype)
+        return self.mix(x, partner, self.keep_mask(x, generator)), keep
 
     def __repr__(self) -> str:
         return f"BinaryMixup(rho={self.rho})"
@@ -441,6 +498,15 @@ class MixupPlus(_Noise):
         self.linear = LinearMixup(alpha)
         self.geometric = GeometricMixup(alpha if beta is None else beta)
         self.binary = BinaryMixup(rho)
+
+    @property
+    def blocks(self) -> Tensor | None:
+        return self.linear.blocks
+
+    def set_blocks(self, blocks: Tensor | None) -> None:
+        """Mix one-hot blocks as units in each of the three types (see ``_PartnerMixup``)."""
+        for noise in (self.linear, self.geometric, self.binary):
+            noise.set_blocks(blocks)
 
     @property
     def non_negative(self) -> bool:

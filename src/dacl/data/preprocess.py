@@ -11,7 +11,7 @@ from sklearn.impute import SimpleImputer
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import MinMaxScaler, OneHotEncoder, StandardScaler
 
-__all__ = ["categorical_columns", "check_no_infinite", "make_preprocessor"]
+__all__ = ["categorical_columns", "check_no_infinite", "make_preprocessor", "one_hot_blocks"]
 
 SCALERS = {"minmax": MinMaxScaler, "standard": StandardScaler}
 # A categorical column with more distinct values than this is likely an ID: its rarest values share a column.
@@ -69,3 +69,25 @@ def make_preprocessor(X, scale: str = "minmax", impute: bool = True) -> ColumnTr
     if categorical:
         transformers.append(("categorical", Pipeline(categorical_steps), categorical))
     return ColumnTransformer(transformers, sparse_threshold=0.0)
+
+
+def one_hot_blocks(preprocessor: ColumnTransformer) -> np.ndarray:
+    """For a fitted ``make_preprocessor`` transformer, each output column's one-hot block: 0, 1, ... for the
+    columns that encode one categorical column (two or more), -1 for every other column. With it the mixup
+    views mix a categorical value as one unit (``dacl.core.views._PartnerMixup``)."""
+    blocks: list[int] = []
+    count = 0
+    for name, transformer, columns in preprocessor.transformers_:
+        if name == "numeric":
+            blocks += [-1] * len(columns)
+        elif name == "categorical":
+            onehot = transformer.named_steps["onehot"]
+            infrequent = getattr(onehot, "infrequent_categories_", [None] * len(onehot.categories_))
+            for categories, rare in zip(onehot.categories_, infrequent, strict=True):
+                width = len(categories) if rare is None else len(categories) - len(rare) + 1
+                if width >= 2:
+                    blocks += [count] * width
+                    count += 1
+                else:
+                    blocks += [-1] * width
+    return np.asarray(blocks, dtype=np.int64)

@@ -36,6 +36,7 @@ from dacl.tables import pretrain
 __all__ = ["LABEL_BUDGETS", "LabelBudget", "fine_tune_grid", "labels_markdown", "reproduce_labels"]
 
 METHODS = ("dacl", "dacl+", "scarf", "none")
+MIXUP_METHODS = ("dacl", "dacl+")  # the methods whose views can mix one-hot blocks as units
 
 
 @dataclass(frozen=True)
@@ -112,8 +113,13 @@ def reproduce_labels(
     methods: tuple[str, ...] = METHODS,
     progress: bool = False,
     log=print,
+    block_mixing: bool = False,
 ) -> dict[str, Any]:
-    """Every protocol at every label fraction on every dataset; writes results.json, labels.md, labels.png."""
+    """Every protocol at every label fraction on every dataset; writes results.json, labels.md, labels.png.
+
+    ``block_mixing`` pretrains the mixup methods (dacl, dacl+) with each categorical column's one-hot block
+    mixed as one unit (``dacl.core.views._PartnerMixup``); their rows are then named "dacl (blocks)", ...
+    and stored apart from the coordinate-wise ones, on the same splits and label draws."""
     if budget_name not in LABEL_BUDGETS:
         raise ValueError(f"unknown budget {budget_name!r}; choose one of {', '.join(LABEL_BUDGETS)}.")
     budget = LABEL_BUDGETS[budget_name]
@@ -129,10 +135,14 @@ def reproduce_labels(
         X, y, X_test, y_test = features.X_train, features.y_train, features.X_test, features.y_test
         encoders = {}
         epochs = epochs_within(budget.config["epochs"], budget.max_steps, len(y), budget.config["batch_size"])
+        blocks = {m: features.blocks for m in methods if block_mixing and m in MIXUP_METHODS}
+        label = {m: f"{m} (blocks)" if m in blocks else m for m in methods}
         for method in methods:
             config = PretrainConfig.from_dict({**budget.config, "epochs": epochs, "method": method})
-            folder = out / "encoders" / f"{name}-{method}-{run_key(experiment_options(config))}"
-            encoders[method] = pretrain(X, config, checkpoint_dir=folder, resume=True, progress=progress).encoder
+            suffix = "-blocks" if method in blocks else ""
+            folder = out / "encoders" / f"{name}-{method}{suffix}-{run_key(experiment_options(config))}"
+            encoders[method] = pretrain(X, config, checkpoint_dir=folder, resume=True, progress=progress,
+                                        blocks=blocks.get(method)).encoder  # fmt: skip
         train_features = {m: encode(e, X) for m, e in encoders.items()}
         test_features = {m: encode(e, X_test) for m, e in encoders.items()}
         for fraction in fractions:
@@ -149,18 +159,27 @@ def reproduce_labels(
                     spec = {**base, "method": method, "protocols": ["probe", "knn (k <= rarest class)", "fine-tune"]}
                     if grid != budget.fine_tune_epochs:
                         spec["fine_tune_epochs"] = list(grid)
+                    if method in blocks:
+                        spec["mixing"] = "one-hot blocks as units"
                     data = (X, y, X_test, y_test, rows, train_features[method], test_features[method])
                     cell = partial(_encoder_cell, encoders[method], *data, budget, grid, draw)
-                    record = stored_run(out, f"{name}-{method}", spec, partial(_with_spec, spec, cell))
+                    stored = f"{name}-{method}" + ("-blocks" if method in blocks else "")
+                    record = stored_run(out, stored, spec, partial(_with_spec, spec, cell))
                     for protocol in ("probe", "knn", "fine-tune"):
-                        cells.append({**base, "method": method, "protocol": protocol, "accuracy": record[protocol]})
+                        cells.append({**base, "method": label[method], "protocol": protocol,
+                                      "accuracy": record[protocol]})  # fmt: skip
                 with_dacl = "dacl+" if "dacl+" in methods else methods[0]
                 joined = (np.hstack([X, train_features[with_dacl]]), np.hstack([X_test, test_features[with_dacl]]))
-                spec = {**base, "method": "baselines", "joined": with_dacl, "gbdt_leaf": "min(20, rarest class / 2)"}
+                spec = {
+                    **base,
+                    "method": "baselines",
+                    "joined": label[with_dacl],
+                    "gbdt_leaf": "min(20, rarest class / 2)",
+                }
                 record = stored_run(out, f"{name}-baselines", spec, partial(
                     _with_spec, spec, partial(_baseline_cell, X, y, X_test, y_test, rows, *joined, draw)))  # fmt: skip
-                for key, label in (("logistic", "logistic"), ("gbdt", "gbdt"), ("joined", f"gbdt+{with_dacl}")):
-                    cells.append({**base, "method": label, "protocol": "raw columns", "accuracy": record[key]})
+                for key, row in (("logistic", "logistic"), ("gbdt", "gbdt"), ("joined", f"gbdt+{label[with_dacl]}")):
+                    cells.append({**base, "method": row, "protocol": "raw columns", "accuracy": record[key]})
             log(f"{name}, {fraction:g} of the labels: done")
     results = {"cells": cells, "rows": _summarise(cells), "budget": {"name": budget_name, **dataclasses.asdict(budget)},
                "fractions": list(fractions), "seconds": time.perf_counter() - started}  # fmt: skip
