@@ -53,7 +53,7 @@ def mix_blocks_as_units(method: Method, config: PretrainConfig, blocks: Tensor) 
         )
     if config.mix_at != 0:
         raise ValueError("one-hot blocks are input columns: mix them at the input (mix_at=0), not at a hidden layer.")
-    views.set_blocks(blocks if bool((blocks >= 0).any()) else None)
+    views.set_blocks(blocks)
 
 
 def _as_tensor(x: Any, name: str) -> Tensor:
@@ -103,7 +103,8 @@ def pretrain(
     ``resume=True`` continues from it, reaching the same weights as an unbroken run. ``metadata``
     (JSON-able) is stored in the checkpoint, e.g. where the data came from. ``blocks`` (one id per column:
     0, 1, ... for the columns of one categorical column's one-hot block, -1 for the others; as
-    ``dacl.data.preprocess.one_hot_blocks`` gives) makes the mixup views mix each block as one unit.
+    ``dacl.data.preprocess.one_hot_blocks`` gives) makes the mixup views mix each block as one unit; pass
+    the same blocks again to resume.
     """
     config = config or PretrainConfig()
     data = _as_tensor(X, "X")

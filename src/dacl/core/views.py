@@ -286,7 +286,9 @@ class _PartnerMixup(_Noise):
 
     def set_blocks(self, blocks: Tensor | None) -> None:
         """Mix the one-hot blocks named by ``blocks`` (see ``check_blocks``) as units; None: coordinate-wise."""
-        self.blocks = check_blocks(blocks)
+        blocks = check_blocks(blocks)
+        self.blocks = blocks if blocks is not None and bool((blocks >= 0).any()) else None  # none: coordinate-wise
+        self.block_count = 0 if self.blocks is None else int(self.blocks.max()) + 1  # no device read per step
 
     def mix_coordinates(self, x: Tensor, partner: Tensor, generator: torch.Generator | None) -> tuple[Tensor, Tensor]:
         """Row i of ``x`` mixed with row i of ``partner`` coordinate by coordinate, and each row's
@@ -300,14 +302,15 @@ class _PartnerMixup(_Noise):
         return mixed if self.blocks is None else self._mix_blocks(x, partner, mixed, keep, generator)
 
     def _mix_blocks(self, x: Tensor, partner: Tensor, mixed: Tensor, keep: Tensor, generator) -> Tensor:
-        blocks = self.blocks.to(x.device)
+        if self.blocks.device != x.device:
+            self.blocks = self.blocks.to(x.device)
+        blocks = self.blocks
         if x.dim() != 2 or x.shape[1] != blocks.numel():
             raise ValueError(
                 f"one-hot blocks are set for {blocks.numel()} columns, but the batch has shape {tuple(x.shape)}; "
                 "blocks apply to tables (N, D) mixed at the input (mix_at=0)."
             )
-        count = int(blocks.max()) + 1 if blocks.numel() else 0
-        draws = torch.rand((x.shape[0], count), generator=generator, device=x.device, dtype=x.dtype)
+        draws = torch.rand((x.shape[0], self.block_count), generator=generator, device=x.device, dtype=x.dtype)
         own = (draws < keep.reshape(-1, 1))[:, blocks.clamp(min=0)]  # (N, D): the sample's block kept
         return torch.where(blocks >= 0, torch.where(own, x, partner), mixed)
 
