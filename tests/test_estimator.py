@@ -59,7 +59,7 @@ def test_parameters_are_the_configs_options_documented_and_validated():
 
     names = set(inspect.signature(DACL.__init__).parameters) - {"self"}
     tables = {f.name for f in options() if "tables" in f.metadata["domains"]}
-    assert names == tables - {"seed"} | {"scale", "impute", "random_state", "verbose"}
+    assert names == tables - {"seed"} | {"scale", "impute", "one_hot_mixing", "random_state", "verbose"}
     assert {"pooling", "architecture", "crop_scale"}.isdisjoint(names)
     assert names == set(DACL._parameter_constraints)
     for name in names:
@@ -144,3 +144,14 @@ def test_all_missing_columns_and_text_arrays_get_clear_errors():
         DACL(**SMALL).fit(X)
     with pytest.raises(ValueError, match="X holds text; pass a pandas DataFrame"):
         DACL(**SMALL).fit([["a", "b"], ["c", "d"], ["e", "f"]])
+
+
+def test_one_hot_mixing_blocks_mixes_each_categorical_column_as_one_unit(table):
+    X, _ = table
+    blocked = DACL(one_hot_mixing="blocks", **SMALL).fit(X)
+    # age, income numeric; city (3 categories) and member (2) one-hot, after the numeric columns
+    assert blocked.model_.views.blocks.tolist() == [-1, -1, 0, 0, 0, 1, 1]
+    assert DACL(**SMALL).fit(X).model_.views.blocks is None  # the paper's coordinate-wise mixing by default
+    assert DACL(one_hot_mixing="blocks", method="scarf", **SMALL).fit(X).transform(X).shape == (len(X), 16)
+    with pytest.raises(ValueError, match="one_hot_mixing"):
+        DACL(one_hot_mixing="units", **SMALL).fit(X)

@@ -16,10 +16,10 @@ from sklearn.utils._param_validation import Integral, Interval, Real, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from dacl.config import PretrainConfig, choices_of, option_help, options
-from dacl.data.preprocess import check_no_infinite, make_preprocessor
+from dacl.data.preprocess import check_no_infinite, make_preprocessor, one_hot_blocks
 from dacl.evaluate import encode
 from dacl.methods import method_names
-from dacl.tables import pretrain
+from dacl.tables import mixes_blocks, pretrain
 
 __all__ = ["DACL"]
 
@@ -29,8 +29,12 @@ CONFIG_PARAMETERS = tuple(f.name for f in options("tables") if f.name != "seed")
 OWN_PARAMETERS = {
     "scale": ("{'minmax', 'standard'}, default='minmax'", "How numeric columns are scaled; 'minmax' keeps "
               "them in [0, 1], which geometric mixup and DACL+ need."),
-    "impute": ("bool, default=True", "Impute missing numeric values with the column mean and missing "
+    "impute": ("bool, default=True", "Impute missing numeric values with the column median and missing "
                "categories with the most frequent one."),
+    "one_hot_mixing": ("{'coordinates', 'blocks'}, default='coordinates'", "How the mixup methods mix a "
+                       "categorical column's one-hot block: 'coordinates' as any other columns (Eqs. 3, 5, 6 "
+                       "coordinate by coordinate, as the paper), 'blocks' as one unit (the sample's category with "
+                       "probability λ, or 1 - ρ for binary mixup, else the partner's)."),
     "random_state": ("int, RandomState instance or None, default=None", "Seed of the weights, the views and "
                      "the batch order; pass an int for reproducible output across calls."),
     "verbose": ("bool, default=False", "Show a progress bar while pretraining."),
@@ -141,6 +145,7 @@ class DACL(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         sync_batchnorm: bool = True,
         scale: str = "minmax",
         impute: bool = True,
+        one_hot_mixing: str = "coordinates",
         random_state: int | None = None,
         verbose: bool = False,
     ) -> None:
@@ -191,7 +196,10 @@ class DACL(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
                 raise ValueError("method='supervised' needs labels: call fit(X, y).")
             self.label_encoder_ = LabelEncoder().fit(y)
             labels = self.label_encoder_.transform(y)
-        result = pretrain(features, config, labels, progress=self.verbose)
+        blocks = (
+            one_hot_blocks(self.preprocessor_) if self.one_hot_mixing == "blocks" and mixes_blocks(config) else None
+        )
+        result = pretrain(features, config, labels, progress=self.verbose, blocks=blocks)
         self.model_ = result.model.cpu()
         self.encoder_ = self.model_.encoder
         self.history_ = result.history
@@ -220,6 +228,7 @@ DACL._parameter_constraints = {
     **{f.name: _constraint(f) for f in options() if f.name in CONFIG_PARAMETERS},
     "scale": [StrOptions({"minmax", "standard"})],
     "impute": ["boolean"],
+    "one_hot_mixing": [StrOptions({"coordinates", "blocks"})],
     "random_state": ["random_state"],
     "verbose": ["boolean", "verbose"],
 }
