@@ -9,6 +9,16 @@ from pathlib import Path
 from dacl.reproduce.table1 import table1_summary
 
 folder = Path(__file__).parent / "table1"
-order = ["fashion-mnist", "fashion-mnist-medium", "mnist-test", "mnist-test-medium", "mnist5k", "adult", "letter", "magic", "spambase"]
+order = [
+    "fashion-mnist",
+    "fashion-mnist-medium",
+    "mnist-test",
+    "mnist-test-medium",
+    "mnist5k",
+    "adult",
+    "letter",
+    "magic",
+    "spambase",
+]
 found = {p.parent.name: json.loads(p.read_text()) for p in folder.glob("*/results.json")}
 print(table1_summary([found[name] for name in sorted(found, key=lambda n: order.index(n) if n in order else 99)]))
