@@ -31,12 +31,11 @@ from dacl.experiment import prepare_features
 from dacl.labels import FINE_TUNE_BATCH, choose_fine_tuning, fine_tune, fine_tuned_accuracy, gbdt_accuracy, label_subset
 from dacl.reproduce import experiment_options, run_key, stored_run
 from dacl.reproduce.table1 import epochs_within
-from dacl.tables import pretrain
+from dacl.tables import mixes_blocks, pretrain
 
 __all__ = ["LABEL_BUDGETS", "LabelBudget", "fine_tune_grid", "labels_markdown", "reproduce_labels"]
 
 METHODS = ("dacl", "dacl+", "scarf", "none")
-MIXUP_METHODS = ("dacl", "dacl+")  # the methods whose views can mix one-hot blocks as units
 
 
 @dataclass(frozen=True)
@@ -117,9 +116,10 @@ def reproduce_labels(
 ) -> dict[str, Any]:
     """Every protocol at every label fraction on every dataset; writes results.json, labels.md, labels.png.
 
-    ``block_mixing`` pretrains the mixup methods (dacl, dacl+) with each categorical column's one-hot block
-    mixed as one unit (``dacl.core.views._PartnerMixup``); their rows are then named "dacl (blocks)", ...
-    and stored apart from the coordinate-wise ones, on the same splits and label draws."""
+    ``block_mixing`` pretrains the mixup methods (``dacl.tables.mixes_blocks``: dacl, dacl+, ...) with each
+    categorical column's one-hot block mixed as one unit (``dacl.core.views._PartnerMixup``); their rows are
+    then named "dacl (blocks)", ... and stored apart from the coordinate-wise ones, on the same splits and
+    label draws."""
     if budget_name not in LABEL_BUDGETS:
         raise ValueError(f"unknown budget {budget_name!r}; choose one of {', '.join(LABEL_BUDGETS)}.")
     budget = LABEL_BUDGETS[budget_name]
@@ -135,12 +135,12 @@ def reproduce_labels(
         X, y, X_test, y_test = features.X_train, features.y_train, features.X_test, features.y_test
         encoders = {}
         epochs = epochs_within(budget.config["epochs"], budget.max_steps, len(y), budget.config["batch_size"])
-        blocks = {m: features.blocks for m in methods if block_mixing and m in MIXUP_METHODS}
+        configs = {m: PretrainConfig.from_dict({**budget.config, "epochs": epochs, "method": m}) for m in methods}
+        blocks = {m: features.blocks for m in methods if block_mixing and mixes_blocks(configs[m])}
         label = {m: f"{m} (blocks)" if m in blocks else m for m in methods}
-        for method in methods:
-            config = PretrainConfig.from_dict({**budget.config, "epochs": epochs, "method": method})
-            suffix = "-blocks" if method in blocks else ""
-            folder = out / "encoders" / f"{name}-{method}{suffix}-{run_key(experiment_options(config))}"
+        suffix = {m: "-blocks" if m in blocks else "" for m in methods}  # stored apart from coordinate-wise
+        for method, config in configs.items():
+            folder = out / "encoders" / f"{name}-{method}{suffix[method]}-{run_key(experiment_options(config))}"
             encoders[method] = pretrain(X, config, checkpoint_dir=folder, resume=True, progress=progress,
                                         blocks=blocks.get(method)).encoder  # fmt: skip
         train_features = {m: encode(e, X) for m, e in encoders.items()}
@@ -163,8 +163,7 @@ def reproduce_labels(
                         spec["mixing"] = "one-hot blocks as units"
                     data = (X, y, X_test, y_test, rows, train_features[method], test_features[method])
                     cell = partial(_encoder_cell, encoders[method], *data, budget, grid, draw)
-                    stored = f"{name}-{method}" + ("-blocks" if method in blocks else "")
-                    record = stored_run(out, stored, spec, partial(_with_spec, spec, cell))
+                    record = stored_run(out, f"{name}-{method}{suffix[method]}", spec, partial(_with_spec, spec, cell))
                     for protocol in ("probe", "knn", "fine-tune"):
                         cells.append({**base, "method": label[method], "protocol": protocol,
                                       "accuracy": record[protocol]})  # fmt: skip
