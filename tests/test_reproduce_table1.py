@@ -82,7 +82,7 @@ def test_cli_reproduce_table1_smoke(toy, tmp_path, capsys):
 
 
 def test_step_cap_lowers_epochs_only_on_large_data():
-    from dacl.reproduce.table1 import epochs_within
+    from dacl.config import epochs_within
 
     assert epochs_within(100, 800, n_train=4000, batch_size=512) == 100  # 7 steps/epoch: 700 steps
     assert epochs_within(100, 800, n_train=32561, batch_size=512) == 13  # 63 steps/epoch: ceil(800/63)

@@ -13,6 +13,8 @@ __version__ = "0.1.0"
 
 _EXPORTS = {
     "DACL": "dacl.estimator",
+    "DACLClassifier": "dacl.semisupervised.estimators",
+    "DACLRegressor": "dacl.semisupervised.estimators",
     "BinaryMixup": "dacl.core.views",
     "Compose": "dacl.core.views",
     "GaussianNoise": "dacl.core.views",

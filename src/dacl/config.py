@@ -16,7 +16,7 @@ from typing import Any
 
 from dacl.methods import method_names
 
-__all__ = ["GROUPS", "PretrainConfig", "option_help", "options"]
+__all__ = ["GROUPS", "PretrainConfig", "epochs_within", "option_help", "options"]
 
 GROUPS = ("method", "model", "optimisation", "runtime")
 DOMAINS = ("tables", "images", "graphs")
@@ -127,6 +127,14 @@ class PretrainConfig:
         if unknown:
             raise ValueError(f"unknown pretraining option(s): {', '.join(unknown)}; known: {', '.join(sorted(names))}.")
         return cls(**flat)
+
+
+def epochs_within(epochs: int, max_steps: int | None, n_train: int, batch_size: int) -> int:
+    """``epochs``, lowered so that a run takes at most ``max_steps`` steps of ``n_train // batch_size``."""
+    if max_steps is None:
+        return epochs
+    steps_per_epoch = max(1, n_train // batch_size)
+    return max(1, min(epochs, -(-max_steps // steps_per_epoch)))
 
 
 def options(domain: str | None = None) -> tuple[dataclasses.Field, ...]:

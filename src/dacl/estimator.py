@@ -21,7 +21,7 @@ from dacl.evaluate import encode
 from dacl.methods import method_names
 from dacl.tables import mixes_blocks, pretrain
 
-__all__ = ["DACL"]
+__all__ = ["DACL", "validate_table"]
 
 # The config's options that a table's estimator takes (those of the tables; the seed comes from
 # random_state), and the estimator's own.
@@ -46,6 +46,33 @@ def _check_no_empty_columns(missing: np.ndarray, names: list) -> None:
     empty = [str(name) for name, column in zip(names, missing.T) if len(column) and column.all()]
     if empty:
         raise ValueError(f"column(s) {', '.join(empty[:10])} of X hold only missing values; drop them before fitting.")
+
+
+def validate_table(estimator, X, *, reset: bool, impute: bool):
+    """Check X as scikit-learn does (``n_features_in_``, ``feature_names_in_`` set on ``estimator`` when
+    ``reset``); DataFrames keep their column types for the preprocessor; infinite values, empty columns
+    and (without ``impute``) missing values are refused with a message that says what to do."""
+    if isinstance(X, pd.DataFrame):
+        validate_data(estimator, X, reset=reset, skip_check_array=True)
+        if X.shape[0] == 0:
+            raise ValueError("X has 0 samples; DACL needs at least 2.")
+        check_no_infinite(X)
+        if not impute and X.isna().to_numpy().any():
+            raise ValueError("X contains missing values and impute=False; impute them or set impute=True.")
+        _check_no_empty_columns(X.isna().to_numpy(), list(X.columns))
+        return X
+    if not hasattr(X, "__array__") or getattr(X, "dtype", None) is None:
+        kind = np.asarray(X, dtype=object)
+        if any(isinstance(v, str) for v in kind.ravel()[:1000]):
+            raise ValueError(
+                "X holds text; pass a pandas DataFrame (text columns are then one-hot encoded) or numbers."
+            )
+    X = validate_data(
+        estimator, X, reset=reset, dtype=[np.float64, np.float32], ensure_all_finite="allow-nan" if impute else True
+    )
+    check_no_infinite(X)
+    _check_no_empty_columns(np.isnan(X), list(range(X.shape[1])))
+    return X
 
 
 def _choices(f) -> tuple[str, ...] | None:
@@ -158,28 +185,7 @@ class DACL(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         return PretrainConfig(seed=seed, **{name: getattr(self, name) for name in CONFIG_PARAMETERS})
 
     def _validate(self, X, reset: bool):
-        """Check X as scikit-learn does; DataFrames keep their column types for the preprocessor."""
-        if isinstance(X, pd.DataFrame):
-            validate_data(self, X, reset=reset, skip_check_array=True)
-            if X.shape[0] == 0:
-                raise ValueError("X has 0 samples; DACL needs at least 2.")
-            check_no_infinite(X)
-            if not self.impute and X.isna().to_numpy().any():
-                raise ValueError("X contains missing values and impute=False; impute them or set impute=True.")
-            _check_no_empty_columns(X.isna().to_numpy(), list(X.columns))
-            return X
-        if not hasattr(X, "__array__") or getattr(X, "dtype", None) is None:
-            kind = np.asarray(X, dtype=object)
-            if any(isinstance(v, str) for v in kind.ravel()[:1000]):
-                raise ValueError(
-                    "X holds text; pass a pandas DataFrame (text columns are then one-hot encoded) or numbers."
-                )
-        X = validate_data(
-            self, X, reset=reset, dtype=[np.float64, np.float32], ensure_all_finite="allow-nan" if self.impute else True
-        )
-        check_no_infinite(X)
-        _check_no_empty_columns(np.isnan(X), list(range(X.shape[1])))
-        return X
+        return validate_table(self, X, reset=reset, impute=self.impute)
 
     def fit(self, X, y=None):
         """Fit the preprocessing and pretrain the encoder on X (y is used by method='supervised' only)."""

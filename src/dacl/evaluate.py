@@ -49,12 +49,27 @@ def linear_probe_accuracy(
     y_test: np.ndarray,
     C: float = 1.0,
     max_iter: int = 1000,
+    solver: str = "torch",
 ) -> float:
-    """Test accuracy of a multinomial logistic regression on standardized features."""
+    """Test accuracy of a multinomial logistic regression on standardized features.
+
+    ``solver="torch"`` (default): ``dacl.core.linear.fit_softmax``, L-BFGS in float32 (several times
+    faster on large feature matrices, the same objective); ``"sklearn"``: scikit-learn's float64
+    ``LogisticRegression`` (the probe of the results stored before it, kept for comparison)."""
     check_classes(y_train)
-    probe = make_pipeline(StandardScaler(), LogisticRegression(C=C, max_iter=max_iter))
-    probe.fit(train_features, y_train)
-    return float(probe.score(test_features, y_test))
+    if solver == "sklearn":
+        probe = make_pipeline(StandardScaler(), LogisticRegression(C=C, max_iter=max_iter))
+        probe.fit(train_features, y_train)
+        return float(probe.score(test_features, y_test))
+    if solver != "torch":
+        raise ValueError(f"unknown solver {solver!r}; choose torch or sklearn.")
+    from dacl.core.linear import fit_softmax
+
+    classes, y_index = np.unique(np.asarray(y_train), return_inverse=True)
+    head = fit_softmax(torch.as_tensor(np.asarray(train_features, dtype=np.float32)), torch.as_tensor(y_index),
+                       len(classes), C=C, max_iter=max_iter)  # fmt: skip
+    predicted = classes[head(torch.as_tensor(np.asarray(test_features, dtype=np.float32))).argmax(1).numpy()]
+    return float((predicted == np.asarray(y_test)).mean())
 
 
 def knn_accuracy(

@@ -30,7 +30,7 @@ from dacl.evaluate import encode, knn_accuracy, linear_probe_accuracy
 from dacl.experiment import prepare_features
 from dacl.labels import FINE_TUNE_BATCH, choose_fine_tuning, fine_tune, fine_tuned_accuracy, gbdt_accuracy, label_subset
 from dacl.reproduce import experiment_options, run_key, stored_run
-from dacl.reproduce.table1 import epochs_within
+from dacl.config import epochs_within
 from dacl.tables import mixes_blocks, pretrain
 
 __all__ = ["LABEL_BUDGETS", "LabelBudget", "fine_tune_grid", "labels_markdown", "reproduce_labels"]

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 from sklearn.model_selection import train_test_split
 
-from dacl.config import PretrainConfig
+from dacl.config import PretrainConfig, epochs_within
 from dacl.core.runtime import resolve_precision
 from dacl.data import load_dataset
 from dacl.data.subsets import stratified_subset
@@ -65,14 +65,6 @@ class Budget:
     # The warm-up lasts config["warmup_epochs"] but at most this share of a run's epochs (None: no cap), so
     # that a run whose epochs a step cap lowered still decays its learning rate.
     max_warmup_share: float | None = None
-
-
-def epochs_within(epochs: int, max_steps: int | None, n_train: int, batch_size: int) -> int:
-    """``epochs``, lowered so that a run takes at most ``max_steps`` steps of ``n_train // batch_size``."""
-    if max_steps is None:
-        return epochs
-    steps_per_epoch = max(1, n_train // batch_size)
-    return max(1, min(epochs, -(-max_steps // steps_per_epoch)))
 
 
 # Every budget warms up for 10 epochs. At "small", as its stored runs did (docs/results/table1.md), a short

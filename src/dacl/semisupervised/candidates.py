@@ -1,0 +1,399 @@
+"""The models a semi-supervised dacl estimator chooses between, each fitted on labelled rows only.
+
+On the frozen encoder (pretrained on every row, labelled or not; Verma et al., ICML 2021):
+- ``probe``: a linear head on the encoder's features (Sec. 5's linear evaluation protocol; softmax
+  for classes, ridge for a number; ``dacl.core.linear``);
+- ``knn``: a cosine k-nearest-neighbour vote (classes) or mean (numbers) on the features;
+- ``fine-tune``: a copy of the encoder and a linear head trained end to end (AdamW), its learning
+  rate and epochs part of the choice.
+On the raw (preprocessed) columns, what a data scientist fits without dacl:
+- ``linear-raw``: logistic regression (classes) or ridge (numbers);
+- ``gbdt-raw``: scikit-learn's histogram gradient-boosted trees;
+- ``gbdt-raw+features``: the trees on the raw columns and the encoder's features side by side.
+
+Every candidate's ``fit`` returns its *settings* (one, or for fine-tuning one per (lr, epochs)), each a
+fitted model whose ``predict`` gives class probabilities (n, C) or predictions (n,), so that
+cross-validation scores every setting of one training run (``dacl.semisupervised.selection``).
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from dacl.core.linear import LinearHead, fit_ridge, fit_softmax
+
+__all__ = ["CANDIDATES", "Candidate", "Inputs", "Projection", "Settings", "Task", "gbdt_leaf_size"]
+
+CLASSIFICATION, REGRESSION = "classification", "regression"
+
+
+@dataclass(frozen=True)
+class Task:
+    """``classification`` with ``classes`` classes (labels 0..classes-1), or ``regression`` of a
+    target standardized by ``(y - mean) / scale`` during fitting."""
+
+    kind: str
+    classes: int = 0
+
+    @property
+    def is_classification(self) -> bool:
+        return self.kind == CLASSIFICATION
+
+
+TREE_FEATURES = 32  # principal components of the DACL features that the trees see beside the raw columns
+
+
+@dataclass
+class Projection:
+    """The top principal components of the encoder's features, fitted on every row (labelled or not):
+    what ``gbdt-raw+features`` adds to the raw columns. Trees split one column at a time, and 512 dense
+    features cost them ten times the raw columns' time on a few hundred rows for no measured gain."""
+
+    mean: np.ndarray  # (W,)
+    components: np.ndarray  # (W, K)
+
+    def __call__(self, features: np.ndarray) -> np.ndarray:
+        return ((features - self.mean) @ self.components).astype(np.float32)
+
+    @classmethod
+    def fit(cls, features: np.ndarray, components: int = TREE_FEATURES, max_rows: int = 20_000, seed: int = 0
+            ) -> Projection:  # fmt: skip
+        rows = np.asarray(features, dtype=np.float32)
+        if len(rows) > max_rows:
+            rows = rows[np.random.default_rng(seed).choice(len(rows), max_rows, replace=False)]
+        mean = rows.mean(0)
+        _, _, vh = torch.linalg.svd(torch.as_tensor(rows - mean), full_matrices=False)
+        return cls(mean, vh[: min(components, vh.shape[0])].T.contiguous().numpy())
+
+
+@dataclass
+class Inputs:
+    """What the candidates see of some rows: the raw preprocessed columns ``X`` (N, D), the frozen
+    encoder's ``features`` (N, W), the ``encoder`` itself (for fine-tuning), and the features'
+    ``projection`` for the trees."""
+
+    X: np.ndarray
+    features: np.ndarray
+    encoder: nn.Module | None = None
+    projection: Projection | None = None
+
+    def take(self, rows: np.ndarray) -> Inputs:
+        return replace(self, X=self.X[rows], features=self.features[rows])
+
+    def __len__(self) -> int:
+        return len(self.X)
+
+
+@dataclass
+class Settings:
+    """The fine-tuning grid and the seed of every fit."""
+
+    fine_tune_lrs: tuple[float, ...] = (1e-4, 1e-3)
+    fine_tune_epochs: tuple[int, ...] = (20, 50)
+    fine_tune_max_steps: int | None = 1000  # larger labelled sets get fewer epochs
+    fine_tune_batch: int = 256
+    knn_k: int = 10
+    seed: int = 0
+    device: str = "cpu"
+
+
+def _tensor(array: np.ndarray, device: str | torch.device = "cpu") -> torch.Tensor:
+    return torch.as_tensor(np.ascontiguousarray(array), dtype=torch.float32, device=device)
+
+
+def _as_output(task: Task, raw: torch.Tensor) -> np.ndarray:
+    """Probabilities from logits (classes) or the prediction column (numbers), as float64 NumPy."""
+    if task.is_classification:
+        return torch.softmax(raw.float(), dim=1).cpu().double().numpy()
+    return raw.float().reshape(-1).cpu().double().numpy()
+
+
+# --- linear heads: the probe on the features, the linear model on the raw columns ---------------------
+
+
+@dataclass
+class LinearModel:
+    """A :class:`dacl.core.linear.LinearHead` on one input (``features`` or ``X``)."""
+
+    task: Task
+    head: LinearHead
+    source: str  # "features" or "X"
+
+    def predict(self, inputs: Inputs) -> np.ndarray:
+        return _as_output(self.task, self.head(_tensor(getattr(inputs, self.source))))
+
+
+def _fit_linear(source: str) -> Callable[..., dict[str, Any]]:
+    def fit(inputs: Inputs, y: np.ndarray, task: Task, settings: Settings) -> dict[str, Any]:
+        x = _tensor(getattr(inputs, source), settings.device)
+        if task.is_classification:
+            head = fit_softmax(x, torch.as_tensor(y), task.classes)
+        else:
+            head = fit_ridge(x, torch.as_tensor(y, dtype=torch.float64))
+        head = LinearHead(*(t.cpu() for t in (head.mean, head.std, head.weight, head.bias)))
+        return {"": LinearModel(task, head, source)}
+
+    return fit
+
+
+# --- k nearest neighbours on the features ------------------------------------------------------------
+
+
+def _neighbours(y: np.ndarray, task: Task, k: int) -> int:
+    """k, but never more than the rarest class has labelled rows (10 neighbours would outvote the one
+    right row of a class with one label), nor more than there are rows."""
+    if task.is_classification:
+        counts = np.bincount(y, minlength=task.classes)
+        k = min(k, int(counts[counts > 0].min()))
+    return max(1, min(k, len(y)))
+
+
+@dataclass
+class NearestNeighbours:
+    """A vote (class shares) or mean of the ``k`` labelled rows nearest by cosine similarity."""
+
+    task: Task
+    features: np.ndarray  # the labelled rows' features, unit length
+    targets: np.ndarray
+    k: int
+
+    def predict(self, inputs: Inputs, batch_size: int = 4096) -> np.ndarray:
+        reference = torch.as_tensor(self.features)
+        values = torch.as_tensor(self.targets)
+        parts = []
+        for start in range(0, len(inputs), batch_size):
+            query = F.normalize(_tensor(inputs.features[start : start + batch_size]), dim=1)
+            nearest = (query @ reference.T).topk(self.k, dim=1).indices
+            if self.task.is_classification:
+                votes = F.one_hot(values[nearest], self.task.classes).double().mean(1)
+            else:
+                votes = values[nearest].double().mean(1)
+            parts.append(votes)
+        empty = torch.zeros((0, self.task.classes) if self.task.is_classification else (0,), dtype=torch.float64)
+        return torch.cat(parts).numpy() if parts else empty.numpy()
+
+
+def _fit_knn(inputs: Inputs, y: np.ndarray, task: Task, settings: Settings) -> dict[str, Any]:
+    features = F.normalize(_tensor(inputs.features), dim=1).numpy()
+    targets = np.asarray(y, dtype=np.int64 if task.is_classification else np.float64)
+    return {"": NearestNeighbours(task, features, targets, _neighbours(y, task, settings.knn_k))}
+
+
+# --- fine-tuning: the encoder and a linear head trained end to end -------------------------------------
+
+
+class TunedNetwork(nn.Module):
+    """A copy of the pretrained encoder with a linear output layer (C logits, or one prediction of the
+    standardized target, returned as ``target_mean + target_scale * output``)."""
+
+    def __init__(self, encoder: nn.Module, width: int, outputs: int) -> None:
+        super().__init__()
+        self.encoder = encoder
+        self.head = nn.Linear(width, outputs)
+        self.register_buffer("target_mean", torch.zeros(()))
+        self.register_buffer("target_scale", torch.ones(()))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.encoder(x))
+
+
+@dataclass
+class FineTuned:
+    task: Task
+    network: TunedNetwork
+
+    @torch.no_grad()
+    def predict(self, inputs: Inputs, batch_size: int = 8192) -> np.ndarray:
+        network = self.network.eval()
+        device = next(network.parameters()).device
+        parts = [network(_tensor(inputs.X[s : s + batch_size], device)) for s in range(0, len(inputs), batch_size)]
+        raw = torch.cat(parts) if parts else torch.zeros(0, network.head.out_features)
+        if not self.task.is_classification:
+            raw = network.target_mean + network.target_scale * raw
+        return _as_output(self.task, raw)
+
+
+def fine_tune_epochs(settings: Settings, rows: int) -> tuple[int, ...]:
+    """The grid's epochs, each lowered so that one run on ``rows`` rows takes at most
+    ``fine_tune_max_steps`` steps (larger labelled sets get fewer epochs)."""
+    if settings.fine_tune_max_steps is None:
+        return tuple(sorted(set(settings.fine_tune_epochs)))
+    steps_per_epoch = max(1, -(-rows // settings.fine_tune_batch))
+    cap = max(1, settings.fine_tune_max_steps // steps_per_epoch)
+    return tuple(sorted({min(e, cap) for e in settings.fine_tune_epochs}))
+
+
+def tuned_network(encoder: nn.Module, task: Task, seed: int) -> TunedNetwork:
+    """A fresh copy of ``encoder`` with a new linear head, initialised under ``seed``."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        copied = copy.deepcopy(encoder)
+        device = next(copied.parameters()).device
+        was_training = copied.training
+        with torch.no_grad():
+            width = copied.eval()(torch.zeros(2, _in_features(copied), device=device)).shape[1]
+        copied.train(was_training)
+        return TunedNetwork(copied, width, task.classes if task.is_classification else 1).to(device)
+
+
+def _in_features(encoder: nn.Module) -> int:
+    for module in encoder.modules():
+        if isinstance(module, nn.Linear):
+            return module.in_features
+    raise ValueError(f"cannot tell the input width of {type(encoder).__name__}; fine-tuning needs a Linear layer.")
+
+
+def fine_tune(
+    encoder: nn.Module, X: np.ndarray, y: np.ndarray, task: Task, lr: float, epochs: tuple[int, ...], settings: Settings
+) -> dict[int, TunedNetwork]:
+    """Train a copy of ``encoder`` with a linear head on (X, y) with AdamW for ``max(epochs)`` epochs
+    (cross-entropy, or squared error on the standardized target); returns a copy of the network after
+    each epoch count in ``epochs``. ``encoder`` itself is not changed."""
+    network = tuned_network(encoder, task, settings.seed)
+    device = next(network.parameters()).device
+    data = _tensor(X, device)
+    if task.is_classification:
+        targets = torch.as_tensor(y, dtype=torch.long, device=device)
+    else:
+        values = torch.as_tensor(y, dtype=torch.float64)
+        scale = float(values.std(unbiased=False)) if len(values) > 1 else 1.0
+        network.target_mean.fill_(float(values.mean()))
+        network.target_scale.fill_(scale if scale > 0 else 1.0)
+        targets = ((values - values.mean()) / network.target_scale.double().cpu()).float().to(device)
+    optimizer = torch.optim.AdamW(network.parameters(), lr=lr)
+    generator = torch.Generator().manual_seed(settings.seed)
+    batch = max(2, min(settings.fine_tune_batch, len(data)))
+    wanted, kept = set(epochs), {}
+    network.train()
+    for epoch in range(1, max(epochs) + 1):
+        order = torch.randperm(len(data), generator=generator).to(device)
+        for start in range(0, len(data) - 1, batch):  # a last batch of one row would break BatchNorm
+            index = order[start : start + batch]
+            if len(index) < 2:
+                continue
+            output = network(data[index])
+            if task.is_classification:
+                loss = F.cross_entropy(output, targets[index])
+            else:
+                loss = F.mse_loss(output.squeeze(1), targets[index])
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+        if epoch in wanted:
+            kept[epoch] = copy.deepcopy(network).eval()
+    return kept
+
+
+def _fit_fine_tuned(inputs: Inputs, y: np.ndarray, task: Task, settings: Settings) -> dict[str, Any]:
+    if inputs.encoder is None:
+        raise ValueError("fine-tuning needs the pretrained encoder.")
+    grid = fine_tune_epochs(settings, len(y))
+    fitted = {}
+    for lr in settings.fine_tune_lrs:
+        for epochs, network in fine_tune(inputs.encoder, inputs.X, y, task, lr, grid, settings).items():
+            fitted[f"lr={lr:g}, epochs={epochs}"] = FineTuned(task, network)
+    return fitted
+
+
+def fine_tune_setting(name: str) -> tuple[float, int]:
+    """(lr, epochs) of a fine-tuning setting's name, ``"lr=0.001, epochs=20"``."""
+    parts = dict(part.strip().split("=") for part in name.split(","))
+    return float(parts["lr"]), int(parts["epochs"])
+
+
+def _fit_one_fine_tuned(inputs: Inputs, y: np.ndarray, task: Task, settings: Settings, setting: str) -> Any:
+    lr, epochs = fine_tune_setting(setting)
+    (network,) = fine_tune(inputs.encoder, inputs.X, y, task, lr, (epochs,), settings).values()
+    return FineTuned(task, network)
+
+
+# --- gradient-boosted trees ----------------------------------------------------------------------------
+
+
+def gbdt_leaf_size(y: np.ndarray, task: Task, default: int = 20) -> int:
+    """The trees' smallest leaf: scikit-learn's 20 rows, but at most half the rarest class's labelled
+    rows (classes), or a twentieth of the labelled rows (numbers). With 2 rows a class a leaf of 20 rows
+    allows no split at all, and every tree would predict the prior: a baseline no user would accept."""
+    if task.is_classification:
+        counts = np.bincount(y)
+        return int(min(default, max(1, int(counts[counts > 0].min()) // 2)))
+    return int(min(default, max(1, len(y) // 20)))
+
+
+@dataclass
+class Trees:
+    task: Task
+    model: Any  # a fitted HistGradientBoostingClassifier / Regressor
+    projection: Projection | None  # of the DACL features, beside the raw columns; None: the raw columns only
+
+    def inputs(self, inputs: Inputs) -> np.ndarray:
+        return inputs.X if self.projection is None else np.hstack([inputs.X, self.projection(inputs.features)])
+
+    def predict(self, inputs: Inputs) -> np.ndarray:
+        x = self.inputs(inputs)
+        if not self.task.is_classification:
+            return self.model.predict(x).astype(np.float64)
+        probabilities = np.zeros((len(x), self.task.classes))
+        probabilities[:, self.model.classes_] = self.model.predict_proba(x)
+        return probabilities
+
+
+def _fit_trees(with_features: bool) -> Callable[..., dict[str, Any]]:
+    def fit(inputs: Inputs, y: np.ndarray, task: Task, settings: Settings) -> dict[str, Any]:
+        from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
+
+        kind = HistGradientBoostingClassifier if task.is_classification else HistGradientBoostingRegressor
+        model = kind(min_samples_leaf=gbdt_leaf_size(y, task), random_state=settings.seed)
+        projection = None
+        if with_features:
+            projection = inputs.projection or Projection.fit(inputs.features, seed=settings.seed)
+        trees = Trees(task, model, projection)
+        model.fit(trees.inputs(inputs), y)
+        return {"": trees}
+
+    return fit
+
+
+# --- the registry --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One model family: ``fit(inputs, y, task, settings)`` returns its fitted settings by name;
+    ``refit`` (where given) fits one named setting alone (fine-tuning: only that run)."""
+
+    name: str
+    description: str
+    fit: Callable[..., dict[str, Any]]
+    uses_encoder: bool
+    refit: Callable[..., Any] | None = field(default=None)
+
+    def fit_setting(self, inputs: Inputs, y: np.ndarray, task: Task, settings: Settings, setting: str) -> Any:
+        if self.refit is not None:
+            return self.refit(inputs, y, task, settings, setting)
+        return self.fit(inputs, y, task, settings)[setting]
+
+
+CANDIDATES: dict[str, Candidate] = {
+    c.name: c
+    for c in (
+        Candidate("probe", "linear head on the frozen DACL features", _fit_linear("features"), True),
+        Candidate("knn", "k-nearest neighbours (cosine) on the frozen DACL features", _fit_knn, True),
+        Candidate("fine-tune", "the DACL encoder and a linear head trained end to end", _fit_fine_tuned, True,
+                  _fit_one_fine_tuned),
+        Candidate("linear-raw", "logistic regression (classes) or ridge (numbers) on the raw columns",
+                  _fit_linear("X"), False),
+        Candidate("gbdt-raw", "gradient-boosted trees on the raw columns", _fit_trees(False), False),
+        Candidate("gbdt-raw+features", "gradient-boosted trees on the raw columns and the DACL features' top "
+                  f"{TREE_FEATURES} principal components",
+                  _fit_trees(True), True),
+    )
+}  # fmt: skip

@@ -1,0 +1,415 @@
+"""scikit-learn estimators for a table with some labelled rows: ``DACLClassifier`` and ``DACLRegressor``.
+
+``fit(X, y)`` pretrains a DACL encoder (Verma et al., ICML 2021) on every row, labelled or not (and on
+``X_unlabeled``), then chooses on the labelled rows only, by cross-validation, among models on the
+frozen features, the fine-tuned encoder and the models a data scientist fits on the raw columns
+(logistic regression or ridge, gradient-boosted trees), or the average of the two best
+(``dacl.semisupervised.selection``). Unlabelled rows are marked as scikit-learn's semi-supervised
+estimators mark them: ``-1`` (``unlabeled_value``) or a missing value for classes, NaN for numbers.
+"""
+
+from __future__ import annotations
+
+import inspect
+import warnings
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+from sklearn.preprocessing import LabelEncoder
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Integral, Interval, StrOptions
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, column_or_1d
+
+from dacl.config import epochs_within, option_help, options
+from dacl.estimator import CONFIG_PARAMETERS, DACL, OWN_PARAMETERS, _choices, _constraint, validate_table
+from dacl.evaluate import encode
+from dacl.semisupervised.candidates import CANDIDATES, CLASSIFICATION, REGRESSION, Inputs, Projection, Settings, Task
+from dacl.semisupervised.selection import fit_chosen, predict_chosen, select
+
+__all__ = ["DACLClassifier", "DACLRegressor", "PRETRAINING_DEFAULTS"]
+
+# The pretraining these estimators default to: the label study's ``small`` budget
+# (docs/results/labels.md), where DACL pays off with few labels: a 4 x 512 encoder, batch 512, LARS lr
+# 0.5, 50 epochs but at most ``max_steps`` steps, warm-up 5 epochs but at most a third of the run.
+PRETRAINING_DEFAULTS = {"depth": 4, "width": 512, "batch_size": 512, "lr": 0.5, "epochs": 50, "warmup_epochs": 5.0}
+MAX_STEPS = 1500
+
+SEMI_PARAMETERS = {
+    "max_steps": ("int or None, default=1500", "Most pretraining steps: ``epochs`` is lowered on large tables "
+                  "(and the warm-up to at most a third of the run); None keeps ``epochs``."),
+    "candidates": ("tuple of str, default=all", "The models to choose between: " + ", ".join(
+        f"'{c.name}' ({c.description})" for c in CANDIDATES.values()) + "."),
+    "cv": ("int, default=5", "Folds of the cross-validation on the labelled rows (fewer where the rarest class "
+           "has fewer rows; repeated 3 times under 300 labelled rows; one 80/20 split from 10,000)."),
+    "ensemble": ("bool, default=True", "Also score the average of the two best candidates, and choose it "
+                 "where it scores higher."),
+    "fine_tune_lrs": ("tuple of float, default=(1e-4, 1e-3)", "Fine-tuning learning rates (AdamW) to choose from."),
+    "fine_tune_epochs": ("tuple of int, default=(20, 50)", "Fine-tuning epochs to choose from (each capped at "
+                         "1,000 steps of 256 rows)."),
+}  # fmt: skip
+UNLABELED_PARAMETER = {
+    "unlabeled_value": ("int, str or None, default=-1", "The label that marks an unlabelled row (as "
+                        "scikit-learn's SelfTrainingClassifier); missing values (NaN, None) always do. Set "
+                        "another value, or None, when -1 is a real class of your data."),
+}  # fmt: skip
+
+
+def _parameters_doc(cls) -> str:
+    defaults = {name: p.default for name, p in inspect.signature(cls.__init__).parameters.items()}
+    lines = []
+    for f in options():
+        if f.name in CONFIG_PARAMETERS:
+            kind = f.metadata["kind"]
+            lines += [f"    {f.name} : {kind.__name__ if isinstance(kind, type) else 'tuple of str'}",
+                      f"        {option_help(f, defaults[f.name], _choices(f))}."]  # fmt: skip
+    own = {**SEMI_PARAMETERS, **(UNLABELED_PARAMETER if "unlabeled_value" in defaults else {}), **OWN_PARAMETERS}
+    for name, (kind, text) in own.items():
+        lines += [f"    {name} : {kind}", f"        {text}"]
+    return "\n".join(lines) + "\n"
+
+
+class _SemiSupervised(BaseEstimator):
+    """What the classifier and the regressor share: pretraining on every row, the choice, prediction."""
+
+    _task_kind: str
+
+    def _pretraining(self, rows: int, seed: int) -> DACL:
+        """The DACL transformer that pretrains the encoder: the estimator's options, the epochs lowered
+        to ``max_steps`` and the warm-up to a third of the run where it would take more."""
+        values = {name: getattr(self, name) for name in CONFIG_PARAMETERS}
+        epochs = epochs_within(self.epochs, self.max_steps, rows, self.batch_size)
+        warmup = min(self.warmup_epochs, epochs / 3) if epochs < self.epochs else self.warmup_epochs
+        return DACL(**{**values, "epochs": epochs, "warmup_epochs": warmup}, scale=self.scale, impute=self.impute,
+                    one_hot_mixing=self.one_hot_mixing, random_state=seed, verbose=self.verbose)  # fmt: skip
+
+    def _inputs(self, X, reset: bool = False) -> Inputs:
+        X = validate_table(self, X, reset=reset, impute=self.impute)
+        raw = self.dacl_.preprocessor_.transform(X).astype(np.float32)
+        return Inputs(raw, encode(self.encoder_, raw), self.encoder_, self.projection_)
+
+    def _settings(self, seed: int) -> Settings:
+        return Settings(fine_tune_lrs=tuple(self.fine_tune_lrs), fine_tune_epochs=tuple(self.fine_tune_epochs),
+                        seed=seed)  # fmt: skip
+
+    def _fit(self, X, targets: np.ndarray, labelled: np.ndarray, task: Task, X_unlabeled=None):
+        """Pretrain on X (every row) and ``X_unlabeled``, then choose and fit on the labelled rows."""
+        if X_unlabeled is not None:
+            extra = validate_table(self, X_unlabeled, reset=False, impute=self.impute)
+            if isinstance(X, pd.DataFrame) != isinstance(extra, pd.DataFrame):
+                raise ValueError("X and X_unlabeled must both be DataFrames or both be arrays, with the same columns.")
+            every = pd.concat([X, extra], ignore_index=True) if isinstance(X, pd.DataFrame) else np.vstack([X, extra])
+        else:
+            every = X
+        unlabelled = len(every) - int(labelled.sum())
+        if unlabelled < labelled.sum():
+            warnings.warn(f"{int(labelled.sum())} labelled rows and only {unlabelled} unlabelled ones: pretraining "
+                          "adds little over fitting on the labelled rows; pass more unlabelled rows "
+                          "(X_unlabeled=, or rows of X marked unlabelled) where you have them.", stacklevel=3)  # fmt: skip
+        seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
+        self.dacl_ = self._pretraining(len(every), seed).fit(every)
+        self.encoder_ = self.dacl_.encoder_
+        self.history_ = self.dacl_.history_
+        raw = self.dacl_.preprocessor_.transform(every).astype(np.float32)
+        features = encode(self.encoder_, raw)
+        self.projection_ = Projection.fit(features, seed=seed)
+        rows = np.flatnonzero(labelled)
+        inputs = Inputs(raw[rows], features[rows], self.encoder_, self.projection_)
+        settings = self._settings(seed)
+        selection = select(inputs, targets, task, tuple(self.candidates), settings, folds=self.cv,
+                           ensemble=self.ensemble)  # fmt: skip
+        for note in selection.notes:
+            warnings.warn(f"cross-validation on the labelled rows: {note}.", stacklevel=3)
+        self.models_ = fit_chosen(inputs, targets, task, selection.choice.members, settings)
+        self.selection_ = pd.DataFrame(selection.rows)
+        self.chosen_ = selection.choice.to_dict()
+        self.task_ = task
+        self.n_labelled_, self.n_unlabelled_ = int(labelled.sum()), unlabelled
+        return self
+
+    def _predicted(self, X) -> np.ndarray:
+        check_is_fitted(self, "models_")
+        return predict_chosen(self.models_, self._inputs(X))
+
+    def transform(self, X) -> np.ndarray:
+        """The frozen DACL encoder's features of X, shape (n_samples, width), float32."""
+        check_is_fitted(self, "models_")
+        return self._inputs(X).features
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = self.impute
+        tags.input_tags.categorical = True
+        tags.input_tags.string = True
+        tags.non_deterministic = self.random_state is None
+        return tags
+
+
+def _semi_constraints(with_unlabeled: bool) -> dict:
+    return {
+        **{f.name: _constraint(f) for f in options() if f.name in CONFIG_PARAMETERS},
+        "max_steps": [Interval(Integral, 1, None, closed="left"), None],
+        "candidates": [list, tuple],
+        "cv": [Interval(Integral, 2, None, closed="left")],
+        "ensemble": ["boolean"],
+        "fine_tune_lrs": [list, tuple],
+        "fine_tune_epochs": [list, tuple],
+        "scale": [StrOptions({"minmax", "standard"})],
+        "impute": ["boolean"],
+        "one_hot_mixing": [StrOptions({"coordinates", "blocks"})],
+        "random_state": ["random_state"],
+        "verbose": ["boolean", "verbose"],
+        **({"unlabeled_value": [Integral, str, None]} if with_unlabeled else {}),
+    }
+
+
+def _check_lists(estimator) -> None:
+    """The list parameters: known candidates, positive learning rates and epochs."""
+    unknown = [c for c in estimator.candidates if c not in CANDIDATES]
+    if unknown or not estimator.candidates or len(set(estimator.candidates)) != len(estimator.candidates):
+        raise ValueError(f"candidates must be distinct names of {', '.join(CANDIDATES)}; got "
+                         f"{list(estimator.candidates)}.")  # fmt: skip
+    if not estimator.fine_tune_lrs or not all(isinstance(v, int | float) and v > 0 for v in estimator.fine_tune_lrs):
+        raise ValueError(f"fine_tune_lrs must be positive numbers, got {list(estimator.fine_tune_lrs)}.")
+    epochs = estimator.fine_tune_epochs
+    if not epochs or not all(isinstance(v, Integral) and v >= 1 for v in epochs):
+        raise ValueError(f"fine_tune_epochs must be whole numbers >= 1, got {list(epochs)}.")
+
+
+def _no_labelled_rows(what: str) -> ValueError:
+    return ValueError(f"y has no labelled row ({what}); label at least two rows of each class (or two numbers) "
+                      "to fit on, the rest may stay unlabelled.")  # fmt: skip
+
+
+class DACLClassifier(ClassifierMixin, _SemiSupervised):
+    """A classifier for a table whose rows are mostly unlabelled (Verma et al., ICML 2021, as a product).
+
+        ``fit(X, y)``: rows whose label is ``unlabeled_value`` (-1) or missing are unlabelled; every row
+        of X (and of ``X_unlabeled``) pretrains the DACL encoder; the model is then chosen on the labelled
+        rows only by stratified cross-validation (``selection_``, ``chosen_``) and refitted on all of them.
+
+        Parameters
+        ----------
+    {parameters}
+        Attributes
+        ----------
+        classes_ : ndarray
+            The classes seen among the labelled rows.
+        selection_ : pandas.DataFrame
+            Each candidate setting's mean held-out accuracy (``cv_accuracy``, ``cv_std``), fitting time, and
+            which was chosen.
+        chosen_ : dict
+            The chosen model (a candidate, or ``ensemble`` of two), its members and why.
+        dacl_ : dacl.DACL
+            The preprocessing and the pretrained encoder.
+        n_labelled_, n_unlabelled_ : int
+            Rows with and without a label that were used.
+    """
+
+    _task_kind = CLASSIFICATION
+
+    def __init__(
+        self,
+        method: str = "dacl+",
+        epochs: int = 50,
+        batch_size: int = 512,
+        temperature: float = 0.5,
+        alpha: float = 0.9,
+        beta: float | None = None,
+        rho: float = 0.3,
+        sigma: float = 0.1,
+        corruption: float = 0.6,
+        mixup_types: tuple[str, ...] = ("linear", "geometric", "binary"),
+        mix_at: int = 0,
+        depth: int = 4,
+        width: int = 512,
+        head_depth: int = 3,
+        projection_dim: int | None = 128,
+        optimizer: str = "lars",
+        lr: float = 0.5,
+        weight_decay: float = 1e-6,
+        momentum: float = 0.9,
+        warmup_epochs: float = 5.0,
+        schedule: str = "cosine",
+        precision: str = "auto",
+        device: str = "cpu",
+        compile: bool = False,
+        sync_batchnorm: bool = True,
+        max_steps: int | None = MAX_STEPS,
+        candidates: tuple[str, ...] = tuple(CANDIDATES),
+        cv: int = 5,
+        ensemble: bool = True,
+        fine_tune_lrs: tuple[float, ...] = (1e-4, 1e-3),
+        fine_tune_epochs: tuple[int, ...] = (20, 50),
+        unlabeled_value: int | str | None = -1,
+        scale: str = "minmax",
+        impute: bool = True,
+        one_hot_mixing: str = "coordinates",
+        random_state: int | None = None,
+        verbose: bool = False,
+    ) -> None:
+        for name, value in locals().items():
+            if name not in ("self", "__class__"):
+                setattr(self, name, value)
+
+    def _labels(self, y, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """(labelled mask, labelled rows' labels) of y, with its checks."""
+        if y is None:
+            raise ValueError("DACLClassifier requires y to be passed, but the target y is None; mark unlabelled "
+                             "rows with -1 or a missing value.")  # fmt: skip
+        y = column_or_1d(y, warn=True)
+        if len(y) != n:
+            raise ValueError(f"y has {len(y)} labels but X has {n} rows; give one label (or -1) per row.")
+        series = pd.Series(y, dtype=object)
+        unlabelled = series.isna().to_numpy().copy()
+        if self.unlabeled_value is not None:
+            unlabelled |= series.isin([self.unlabeled_value]).to_numpy()
+        labelled = ~unlabelled
+        if not labelled.any():
+            raise _no_labelled_rows(f"every label is missing or {self.unlabeled_value!r}")
+        values = y[labelled]
+        kind = pd.api.types.infer_dtype(values, skipna=True)
+        if kind in ("mixed", "mixed-integer", "mixed-integer-float"):
+            examples = list(dict.fromkeys(map(repr, values[:1000])))[:4]
+            raise ValueError(f"the labels mix numbers and text ({', '.join(examples)}, ...); make them one type "
+                             "(all text, or all numbers) before fitting.")  # fmt: skip
+        if kind == "string" or values.dtype == object:
+            values = values.astype(str) if kind == "string" else values
+        elif np.issubdtype(values.dtype, np.floating) and np.isinf(values).any():
+            raise ValueError("y contains infinity; a class label must be a finite number or a text.")
+        check_classification_targets(values)
+        return labelled, values
+
+    def fit(self, X, y, X_unlabeled=None):
+        """Pretrain on every row of X (and ``X_unlabeled``), then choose and fit on the labelled rows."""
+        self._validate_params()
+        _check_lists(self)
+        X = validate_table(self, X, reset=True, impute=self.impute)
+        if len(X) < 2:
+            raise ValueError(f"DACLClassifier needs at least 2 samples, got 1 sample (X shape {np.shape(X)}).")
+        labelled, values = self._labels(y, len(X))
+        self.label_encoder_ = LabelEncoder().fit(values)
+        self.classes_ = self.label_encoder_.classes_
+        if len(self.classes_) < 2:
+            raise ValueError(f"the labelled rows hold only 1 class ({self.classes_[0]!r}); a classifier needs at "
+                             "least 2 classes among the labelled rows.")  # fmt: skip
+        targets = self.label_encoder_.transform(values)
+        return self._fit(X, targets, labelled, Task(CLASSIFICATION, len(self.classes_)), X_unlabeled)
+
+    def predict_proba(self, X) -> np.ndarray:
+        """Class probabilities, columns in the order of ``classes_``."""
+        return self._predicted(X)
+
+    def predict(self, X) -> np.ndarray:
+        return self.classes_[self.predict_proba(X).argmax(1)]
+
+
+class DACLRegressor(RegressorMixin, _SemiSupervised):
+    """A regressor for a table whose rows mostly have no target (Verma et al., ICML 2021, as a product).
+
+        ``fit(X, y)``: rows whose target is NaN are unlabelled; every row of X (and of ``X_unlabeled``)
+        pretrains the DACL encoder; the model is then chosen on the labelled rows only by k-fold
+        cross-validation of its mean squared error (``selection_``: R² and RMSE; ``chosen_``) and refitted
+        on all of them.
+
+        Parameters
+        ----------
+    {parameters}
+        Attributes
+        ----------
+        selection_ : pandas.DataFrame
+            Each candidate setting's mean held-out R² (``cv_r2``, ``cv_std``) and RMSE, fitting time, and
+            which was chosen.
+        chosen_ : dict
+            The chosen model (a candidate, or ``ensemble`` of two), its members and why.
+        dacl_ : dacl.DACL
+            The preprocessing and the pretrained encoder.
+        n_labelled_, n_unlabelled_ : int
+            Rows with and without a target that were used.
+    """
+
+    _task_kind = REGRESSION
+
+    def __init__(
+        self,
+        method: str = "dacl+",
+        epochs: int = 50,
+        batch_size: int = 512,
+        temperature: float = 0.5,
+        alpha: float = 0.9,
+        beta: float | None = None,
+        rho: float = 0.3,
+        sigma: float = 0.1,
+        corruption: float = 0.6,
+        mixup_types: tuple[str, ...] = ("linear", "geometric", "binary"),
+        mix_at: int = 0,
+        depth: int = 4,
+        width: int = 512,
+        head_depth: int = 3,
+        projection_dim: int | None = 128,
+        optimizer: str = "lars",
+        lr: float = 0.5,
+        weight_decay: float = 1e-6,
+        momentum: float = 0.9,
+        warmup_epochs: float = 5.0,
+        schedule: str = "cosine",
+        precision: str = "auto",
+        device: str = "cpu",
+        compile: bool = False,
+        sync_batchnorm: bool = True,
+        max_steps: int | None = MAX_STEPS,
+        candidates: tuple[str, ...] = tuple(CANDIDATES),
+        cv: int = 5,
+        ensemble: bool = True,
+        fine_tune_lrs: tuple[float, ...] = (1e-4, 1e-3),
+        fine_tune_epochs: tuple[int, ...] = (20, 50),
+        scale: str = "minmax",
+        impute: bool = True,
+        one_hot_mixing: str = "coordinates",
+        random_state: int | None = None,
+        verbose: bool = False,
+    ) -> None:
+        for name, value in locals().items():
+            if name not in ("self", "__class__"):
+                setattr(self, name, value)
+
+    def _targets(self, y, n: int) -> tuple[np.ndarray, np.ndarray]:
+        if y is None:
+            raise ValueError("DACLRegressor requires y to be passed, but the target y is None; mark rows without "
+                             "a target with NaN.")  # fmt: skip
+        y = column_or_1d(y, warn=True)
+        if len(y) != n:
+            raise ValueError(f"y has {len(y)} targets but X has {n} rows; give one number (or NaN) per row.")
+        try:
+            values = pd.to_numeric(pd.Series(y, dtype=object if y.dtype == object else None)).to_numpy(np.float64)
+        except (ValueError, TypeError):
+            text = [repr(v) for v in y[:1000] if isinstance(v, str)][:3]
+            raise ValueError(f"DACLRegressor needs numeric targets, but y holds text ({', '.join(text)}); use "
+                             "DACLClassifier for classes, or convert the column to numbers.") from None  # fmt: skip
+        if np.isinf(values).any():
+            raise ValueError("y contains infinity; give finite targets (NaN marks a row without one).")
+        labelled = ~np.isnan(values)
+        if not labelled.any():
+            raise _no_labelled_rows("every target is NaN")
+        return labelled, values[labelled]
+
+    def fit(self, X, y, X_unlabeled=None):
+        """Pretrain on every row of X (and ``X_unlabeled``), then choose and fit on the rows with a target."""
+        self._validate_params()
+        _check_lists(self)
+        X = validate_table(self, X, reset=True, impute=self.impute)
+        if len(X) < 2:
+            raise ValueError(f"DACLRegressor needs at least 2 samples, got 1 sample (X shape {np.shape(X)}).")
+        labelled, values = self._targets(y, len(X))
+        if labelled.sum() < 2:
+            raise ValueError(f"y has {int(labelled.sum())} row with a target; a regressor needs at least 2.")
+        return self._fit(X, values, labelled, Task(REGRESSION), X_unlabeled)
+
+    def predict(self, X) -> np.ndarray:
+        return self._predicted(X)
+
+
+for _cls, _unlabeled in ((DACLClassifier, True), (DACLRegressor, False)):
+    _cls.__doc__ = _cls.__doc__.replace("{parameters}\n", _parameters_doc(_cls))
+    _cls._parameter_constraints = _semi_constraints(_unlabeled)
