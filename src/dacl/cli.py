@@ -255,13 +255,16 @@ def build_parser() -> argparse.ArgumentParser:
     table2.add_argument("--quiet", action="store_true", help="no progress bars")
     table2.add_argument("--device", default="cpu", help="cpu, cuda (cuda:N) or auto")
     table2.add_argument("--precision", default="auto", help="auto (bf16 where it pays), float32 or bfloat16")
-    labels = tables.add_parser("labels", help="few labels: probe, k-NN, fine-tuning and baselines per label fraction")
-    labels.add_argument("--datasets", default=None, help="comma-separated registered datasets, e.g. digits,adult")
+    labels = tables.add_parser("labels", help="few labels: DACLClassifier / DACLRegressor and every model they "
+                               "choose between, per label fraction")  # fmt: skip
+    labels.add_argument("--datasets", default=None, help="comma-separated registered datasets, e.g. digits,adult "
+                        "(regression: california-housing, wine-quality)")  # fmt: skip
     labels.add_argument("--fractions", default="0.01,0.1,1", help="comma-separated shares of the training labels")
     labels.add_argument("--budget", default="small", help="small or smoke")
     labels.add_argument("--out", default=None, help="folder for results.json, labels.md, labels.png, runs/")
     labels.add_argument("--data-dir", dest="data_dir", default=None, help="dataset cache and offline folder")
-    labels.add_argument("--methods", default="dacl,dacl+,scarf,none", help="pretrained encoders to compare")
+    labels.add_argument("--methods", default="dacl+", help="pretrained encoders, comma-separated; the first is the "
+                        "estimator's, each further one adds its own rows")  # fmt: skip
     labels.add_argument("--quiet", action="store_true", help="no progress bars")
     labels.add_argument("--block-mixing", dest="block_mixing", action="store_true",
                         help="dacl and dacl+ mix each categorical column's one-hot block as one unit")  # fmt: skip

@@ -40,8 +40,18 @@ class Features:
 
 
 def prepare_features(dataset: Dataset, scale: str = "minmax", impute: bool = True) -> Features:
-    """Fit the preprocessing on the training split only and apply it to both splits."""
+    """Fit the preprocessing on the training split only and apply it to both splits; class labels
+    become 0..C-1 (``classes``), the numbers of a regression dataset stay as they are."""
     preprocessor = make_preprocessor(dataset.X_train, scale, impute).fit(dataset.X_train)
+    if dataset.is_regression:
+        return Features(
+            preprocessor.transform(dataset.X_train).astype(np.float32),
+            np.asarray(dataset.y_train, dtype=np.float64),
+            preprocessor.transform(dataset.X_test).astype(np.float32),
+            np.asarray(dataset.y_test, dtype=np.float64),
+            np.array([]),
+            one_hot_blocks(preprocessor),
+        )
     classes, y_train = np.unique(dataset.y_train, return_inverse=True)
     unseen = set(np.unique(dataset.y_test)) - set(classes)
     if unseen:

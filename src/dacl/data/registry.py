@@ -7,6 +7,7 @@ from functools import partial
 from pathlib import Path
 
 from dacl.data.images import load_cifar, load_idx_dataset, load_mnist5k
+from dacl.data.regression import load_regression
 from dacl.data.tabular import Dataset, load_digits_dataset, read_table, split
 from dacl.data.uci import load_uci
 
@@ -44,6 +45,7 @@ DATASETS: dict[str, Callable[..., Dataset]] = {
     "cifar100": partial(load_cifar, "cifar100"),
     "cifar10-jpeg": _cifar10_jpeg,
     **{name: partial(load_uci, name) for name in ("adult", "letter", "magic", "spambase")},
+    **{name: partial(load_regression, name) for name in ("california-housing", "wine-quality")},
 }
 
 

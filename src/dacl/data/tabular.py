@@ -24,23 +24,34 @@ class Dataset:
     y_test: np.ndarray
     info: dict[str, Any] = field(default_factory=dict)
 
+    @property
+    def is_regression(self) -> bool:
+        """Whether ``y`` are numbers to predict (``info["task"] == "regression"``) rather than classes."""
+        return self.info.get("task") == "regression"
+
     def __repr__(self) -> str:
+        target = "regression" if self.is_regression else f"classes={len(np.unique(self.y_train))}"
         return (
             f"Dataset({self.name!r}, train={tuple(np.shape(self.X_train))}, test={tuple(np.shape(self.X_test))}, "
-            f"classes={len(np.unique(self.y_train))})"
+            f"{target})"
         )
 
 
-def split(name: str, X: Any, y: np.ndarray, test_size: float = 0.2, seed: int = 0, **info) -> Dataset:
-    """A seeded, stratified train/test split of (X, y)."""
-    X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=test_size, stratify=y, random_state=seed)
+def split(
+    name: str, X: Any, y: np.ndarray, test_size: float = 0.2, seed: int = 0, stratify: bool = True, **info
+) -> Dataset:
+    """A seeded train/test split of (X, y), stratified by class unless ``stratify=False`` (numbers)."""
+    X_train, X_test, y_train, y_test = train_test_split(
+        X, y, test_size=test_size, stratify=y if stratify else None, random_state=seed
+    )
+    kind = "stratified" if stratify else "random"
     return Dataset(
         name,
         X_train,
         np.asarray(y_train),
         X_test,
         np.asarray(y_test),
-        {"split": f"stratified, test_size={test_size}, seed={seed}", **info},
+        {"split": f"{kind}, test_size={test_size}, seed={seed}", **info},
     )
 
 

@@ -30,7 +30,7 @@ from torch import nn
 
 from dacl.core.linear import LinearHead, fit_ridge, fit_softmax
 
-__all__ = ["CANDIDATES", "Candidate", "Inputs", "Projection", "Settings", "Task", "gbdt_leaf_size"]
+__all__ = ["CANDIDATES", "Candidate", "Inputs", "Projection", "Settings", "Task", "default_setting", "gbdt_leaf_size"]
 
 CLASSIFICATION, REGRESSION = "classification", "regression"
 
@@ -101,6 +101,7 @@ class Settings:
     fine_tune_max_steps: int | None = 1000  # larger labelled sets get fewer epochs
     fine_tune_batch: int = 256
     knn_k: int = 10
+    gbdt_max_iter: int = 100  # scikit-learn's default boosting iterations (fewer in smoke tests)
     seed: int = 0
     device: str = "cpu"
 
@@ -309,6 +310,14 @@ def fine_tune_setting(name: str) -> tuple[float, int]:
     return float(parts["lr"]), int(parts["epochs"])
 
 
+def default_setting(candidate: str, settings: Settings, rows: int) -> str:
+    """The setting used where none could be cross-validated: fine-tuning at the grid's largest learning
+    rate and epochs (the others have one setting, named "")."""
+    if candidate != "fine-tune":
+        return ""
+    return f"lr={max(settings.fine_tune_lrs):g}, epochs={max(fine_tune_epochs(settings, rows))}"
+
+
 def _fit_one_fine_tuned(inputs: Inputs, y: np.ndarray, task: Task, settings: Settings, setting: str) -> Any:
     lr, epochs = fine_tune_setting(setting)
     (network,) = fine_tune(inputs.encoder, inputs.X, y, task, lr, (epochs,), settings).values()
@@ -351,7 +360,9 @@ def _fit_trees(with_features: bool) -> Callable[..., dict[str, Any]]:
         from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
 
         kind = HistGradientBoostingClassifier if task.is_classification else HistGradientBoostingRegressor
-        model = kind(min_samples_leaf=gbdt_leaf_size(y, task), random_state=settings.seed)
+        model = kind(
+            min_samples_leaf=gbdt_leaf_size(y, task), max_iter=settings.gbdt_max_iter, random_state=settings.seed
+        )
         projection = None
         if with_features:
             projection = inputs.projection or Projection.fit(inputs.features, seed=settings.seed)

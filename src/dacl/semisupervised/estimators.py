@@ -28,7 +28,7 @@ from dacl.evaluate import encode
 from dacl.semisupervised.candidates import CANDIDATES, CLASSIFICATION, REGRESSION, Inputs, Projection, Settings, Task
 from dacl.semisupervised.selection import fit_chosen, predict_chosen, select
 
-__all__ = ["DACLClassifier", "DACLRegressor", "PRETRAINING_DEFAULTS"]
+__all__ = ["DACLClassifier", "DACLRegressor", "MAX_STEPS", "PRETRAINING_DEFAULTS", "capped_pretraining"]
 
 # The pretraining these estimators default to: the label study's ``small`` budget
 # (docs/results/labels.md), where DACL pays off with few labels: a 4 x 512 encoder, batch 512, LARS lr
@@ -56,6 +56,16 @@ UNLABELED_PARAMETER = {
 }  # fmt: skip
 
 
+def capped_pretraining(values: dict, rows: int, max_steps: int | None = MAX_STEPS) -> dict:
+    """Pretraining options for ``rows`` rows: ``epochs`` lowered so that the run takes at most
+    ``max_steps`` steps, and then the warm-up to at most a third of the run (as Table 1's medium budget)."""
+    values = {**PRETRAINING_DEFAULTS, **values}
+    epochs = epochs_within(values["epochs"], max_steps, rows, values["batch_size"])
+    if epochs < values["epochs"]:
+        values["warmup_epochs"] = min(values["warmup_epochs"], epochs / 3)
+    return {**values, "epochs": epochs}
+
+
 def _parameters_doc(cls) -> str:
     defaults = {name: p.default for name, p in inspect.signature(cls.__init__).parameters.items()}
     lines = []
@@ -76,13 +86,10 @@ class _SemiSupervised(BaseEstimator):
     _task_kind: str
 
     def _pretraining(self, rows: int, seed: int) -> DACL:
-        """The DACL transformer that pretrains the encoder: the estimator's options, the epochs lowered
-        to ``max_steps`` and the warm-up to a third of the run where it would take more."""
-        values = {name: getattr(self, name) for name in CONFIG_PARAMETERS}
-        epochs = epochs_within(self.epochs, self.max_steps, rows, self.batch_size)
-        warmup = min(self.warmup_epochs, epochs / 3) if epochs < self.epochs else self.warmup_epochs
-        return DACL(**{**values, "epochs": epochs, "warmup_epochs": warmup}, scale=self.scale, impute=self.impute,
-                    one_hot_mixing=self.one_hot_mixing, random_state=seed, verbose=self.verbose)  # fmt: skip
+        """The DACL transformer that pretrains the encoder (:func:`capped_pretraining`)."""
+        values = capped_pretraining({name: getattr(self, name) for name in CONFIG_PARAMETERS}, rows, self.max_steps)
+        return DACL(**values, scale=self.scale, impute=self.impute, one_hot_mixing=self.one_hot_mixing,
+                    random_state=seed, verbose=self.verbose)  # fmt: skip
 
     def _inputs(self, X, reset: bool = False) -> Inputs:
         X = validate_table(self, X, reset=reset, impute=self.impute)
@@ -106,7 +113,8 @@ class _SemiSupervised(BaseEstimator):
         if unlabelled < labelled.sum():
             warnings.warn(f"{int(labelled.sum())} labelled rows and only {unlabelled} unlabelled ones: pretraining "
                           "adds little over fitting on the labelled rows; pass more unlabelled rows "
-                          "(X_unlabeled=, or rows of X marked unlabelled) where you have them.", stacklevel=3)  # fmt: skip
+                          "(X_unlabeled=, or rows of X marked unlabelled) where you have them.",
+                          stacklevel=3)  # fmt: skip
         seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
         self.dacl_ = self._pretraining(len(every), seed).fit(every)
         self.encoder_ = self.dacl_.encoder_

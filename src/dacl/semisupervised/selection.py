@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from dacl.semisupervised.candidates import CANDIDATES, Inputs, Settings, Task
+from dacl.semisupervised.candidates import CANDIDATES, Inputs, Settings, Task, default_setting
 
 __all__ = ["ENSEMBLE", "Choice", "Selection", "fit_chosen", "predict_chosen", "select", "splits"]
 
@@ -59,6 +59,7 @@ class Selection:
     choice: Choice
     notes: list[str] = field(default_factory=list)
     metric: str = "accuracy"
+    best: dict[str, str] = field(default_factory=dict)  # each candidate's best setting (ensemble left out)
 
 
 def splits(y: np.ndarray, task: Task, folds: int = 5, seed: int = 0) -> tuple[list[tuple[np.ndarray, ...]], list[str]]:
@@ -142,8 +143,10 @@ def select(
     if not pairs:
         fallback = FALLBACK if FALLBACK in candidates else candidates[0]
         reason = f"{'; '.join(notes)}: the rule for this case, {fallback}"
-        rows = [{"candidate": c, "setting": "", "seconds": 0.0, "chosen": c == fallback} for c in candidates]
-        return Selection(rows, Choice([(fallback, "")], reason), notes, metric)
+        rows = [{"candidate": c, "setting": default_setting(c, settings, len(y)), "seconds": 0.0,
+                 "chosen": c == fallback} for c in candidates]  # fmt: skip
+        best = {c: default_setting(c, settings, len(y)) for c in candidates}
+        return Selection(rows, Choice([(fallback, best[fallback])], reason), notes, metric, best)
     predictions: dict[tuple[str, str], list[np.ndarray]] = {}
     seconds: dict[tuple[str, str], float] = {}
     for name in candidates:
@@ -189,7 +192,8 @@ def select(
     for row in rows:
         row["chosen"] = row is best
         row.pop("tie_break")
-    return Selection(rows, Choice(members, reason), notes, metric)
+    best_settings = {c: row["setting"] for c, row in best_per_candidate.items()}
+    return Selection(rows, Choice(members, reason), notes, metric, best_settings)
 
 
 def fit_chosen(inputs: Inputs, y: np.ndarray, task: Task, members, settings: Settings) -> list[Any]:

@@ -1,0 +1,373 @@
+"""The label study on any table: what ``DACLClassifier`` / ``DACLRegressor`` and each model they choose
+between score with 1%, 10%, 100% of the labels, on a test split that none of them sees.
+
+Per dataset, each method's encoder (DACL+ by default) is pretrained once on the whole training split
+without labels, as the estimators pretrain on every row. Then, per label fraction and draw, a subset
+of the training rows keeps its labels (stratified; for numbers by decile; ``label_subset``) and:
+
+1. the estimator's choice is made on those rows only (``dacl.semisupervised.selection.select``), and
+   fixed before any test row is scored;
+2. every candidate, at its best cross-validated setting, is refitted on the labelled rows and scored
+   on the test split; the estimator's score is its chosen model's (one candidate, or the average of
+   the two best);
+3. the *regret* is the best candidate's test score in hindsight minus the estimator's.
+
+Every cell is stored as one JSON file under ``out/runs`` and every encoder as a checkpoint under
+``out/encoders``, so a stopped study started again skips what is done. ``dacl reproduce labels`` is
+this study on registered datasets; ``dacl compare --fractions`` on a user's file.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from dacl.config import PretrainConfig
+from dacl.data.subsets import label_subset
+from dacl.data.tabular import Dataset
+from dacl.engine.checkpoint import write_atomic
+from dacl.evaluate import encode
+from dacl.experiment import prepare_features
+from dacl.reproduce import experiment_options, run_key, stored_run
+from dacl.semisupervised.candidates import CANDIDATES, CLASSIFICATION, REGRESSION, Inputs, Projection, Settings, Task
+from dacl.semisupervised.estimators import MAX_STEPS, PRETRAINING_DEFAULTS, capped_pretraining
+from dacl.semisupervised.selection import ENSEMBLE, select
+from dacl.tables import mixes_blocks, pretrain
+
+__all__ = [
+    "STUDY_BUDGETS",
+    "StudyBudget",
+    "label_study",
+    "recommendations",
+    "run_study",
+    "study_cell",
+    "study_markdown",
+    "summarise",
+    "write_study",
+]
+
+RAW_CANDIDATES = tuple(name for name, c in CANDIDATES.items() if not c.uses_encoder)
+TREES = {CLASSIFICATION: "gbdt-raw", REGRESSION: "gbdt-raw"}
+LINEAR = "linear-raw"
+
+
+@dataclass(frozen=True)
+class StudyBudget:
+    """``pretraining``: options of ``dacl.PretrainConfig`` (epochs lowered to ``max_steps``);
+    ``settings``: the candidates' (``dacl.semisupervised.candidates.Settings``); ``draws`` label draws
+    per fraction below 1; ``max_train`` caps the training rows (smoke tests)."""
+
+    pretraining: dict[str, Any]
+    draws: int
+    max_steps: int | None = MAX_STEPS
+    settings: dict[str, Any] = field(default_factory=dict)
+    folds: int = 5
+    max_train: int | None = None
+
+
+STUDY_BUDGETS = {
+    # the estimators' defaults: what a user gets from DACLClassifier() / DACLRegressor()
+    "small": StudyBudget(pretraining=PRETRAINING_DEFAULTS, draws=3),
+    "smoke": StudyBudget(pretraining={"depth": 2, "width": 32, "batch_size": 128, "epochs": 2, "warmup_epochs": 0.0},
+                         draws=2, max_steps=None, max_train=600,
+                         settings={"fine_tune_lrs": (1e-3,), "fine_tune_epochs": (2,), "gbdt_max_iter": 5}),
+}  # fmt: skip
+
+
+def _metrics(task: Task, y: np.ndarray, predicted: np.ndarray) -> dict[str, float]:
+    """Accuracy (classes); R² and RMSE (numbers), on the test split."""
+    if task.is_classification:
+        return {"score": float((predicted.argmax(1) == y).mean())}
+    mse = float(((predicted - y) ** 2).mean())
+    return {"score": float(1 - mse / float(np.var(y))), "rmse": float(np.sqrt(mse))}
+
+
+def study_cell(
+    train: Inputs,
+    y: np.ndarray,
+    rows: np.ndarray,
+    test: Inputs,
+    y_test: np.ndarray,
+    task: Task,
+    settings: Settings,
+    candidates: tuple[str, ...] = tuple(CANDIDATES),
+    folds: int = 5,
+) -> dict[str, Any]:
+    """One label draw: the choice on the labelled ``rows`` only, then every candidate and the choice on
+    the test split (module doc). Returns the choice, the cross-validation table and the test scores."""
+    started = time.perf_counter()
+    labelled, y_labelled = train.take(rows), y[rows]
+    selection = select(labelled, y_labelled, task, candidates, settings, folds=folds)
+    chosen = selection.choice.to_dict()  # fixed here: nothing below changes it
+    fitted, test_outputs, seconds = {}, {}, {}
+    for name in candidates:
+        begun = time.perf_counter()
+        fitted[name] = CANDIDATES[name].fit_setting(labelled, y_labelled, task, settings, selection.best[name])
+        test_outputs[name] = fitted[name].predict(test)
+        seconds[name] = time.perf_counter() - begun
+    scores = {name: {**_metrics(task, y_test, out), "setting": selection.best[name], "seconds": seconds[name]}
+              for name, out in test_outputs.items()}  # fmt: skip
+    ensemble = [r for r in selection.rows if r["candidate"] == ENSEMBLE]
+    if ensemble:
+        members = [m.strip() for m in ensemble[0]["setting"].split("+")]
+        scores[ENSEMBLE] = {**_metrics(task, y_test, sum(test_outputs[m] for m in members) / len(members)),
+                            "setting": ensemble[0]["setting"]}  # fmt: skip
+    members = [m["candidate"] for m in chosen["members"]]
+    model = _metrics(task, y_test, sum(test_outputs[m] for m in members) / len(members))
+    cv_key = "cv_accuracy" if task.is_classification else "cv_r2"
+    return {"chosen": chosen, "model": model, "candidates": scores, "notes": selection.notes,
+            "selection": [{k: v for k, v in r.items() if k in ("candidate", "setting", cv_key, "cv_std", "chosen")}
+                          for r in selection.rows],
+            "seconds": time.perf_counter() - started}  # fmt: skip
+
+
+def _estimator_name(task: Task) -> str:
+    return "DACLClassifier" if task.is_classification else "DACLRegressor"
+
+
+def label_study(
+    dataset: Dataset,
+    fractions: tuple[float, ...],
+    out: str | Path,
+    *,
+    budget: str = "small",
+    methods: tuple[str, ...] = ("dacl+",),
+    candidates: tuple[str, ...] = tuple(CANDIDATES),
+    block_mixing: bool = False,
+    progress: bool = False,
+    log=print,
+) -> dict[str, Any]:
+    """The study on one dataset (module doc); returns its cells, and writes nothing but the cells and
+    encoders (``write_study`` writes the tables and the plot). ``block_mixing``: the mixup methods mix
+    each categorical column's one-hot block as one unit (``DACLClassifier(one_hot_mixing="blocks")``)."""
+    if budget not in STUDY_BUDGETS:
+        raise ValueError(f"unknown budget {budget!r}; choose one of {', '.join(STUDY_BUDGETS)}.")
+    if not fractions or any(not 0 < f <= 1 for f in fractions) or len(set(fractions)) != len(fractions):
+        raise ValueError(f"label fractions must be distinct numbers in (0, 1], got {list(fractions)}.")
+    plan = STUDY_BUDGETS[budget]
+    out = Path(out)
+    regression = dataset.is_regression
+    if plan.max_train and len(dataset.y_train) > plan.max_train:
+        keep = label_subset(dataset.y_train, plan.max_train / len(dataset.y_train), draw=0, regression=regression)
+        dataset = dataclasses.replace(dataset, X_train=_rows(dataset.X_train, keep), y_train=dataset.y_train[keep])
+    features = prepare_features(dataset)
+    X, y, X_test, y_test = features.X_train, features.y_train, features.X_test, features.y_test
+    task = Task(REGRESSION) if regression else Task(CLASSIFICATION, len(features.classes))
+    settings = Settings(**plan.settings)
+    cells = []
+    for index, method in enumerate(methods):
+        values = capped_pretraining({**plan.pretraining, "method": method}, len(y), plan.max_steps)
+        config = PretrainConfig.from_dict(values)
+        blocks = features.blocks if block_mixing and mixes_blocks(config) else None
+        mixing = "-blocks" if blocks is not None else ""
+        folder = out / "encoders" / f"{dataset.name}-{method}{mixing}-{run_key(experiment_options(config))}"
+        encoder = pretrain(X, config, checkpoint_dir=folder, resume=True, progress=progress, blocks=blocks).encoder
+        train_features, test_features = encode(encoder, X), encode(encoder, X_test)
+        projection = Projection.fit(train_features, seed=settings.seed)
+        train = Inputs(X, train_features, encoder, projection)
+        test = Inputs(X_test, test_features, encoder, projection)
+        suffix = "" if index == 0 else f" ({method}{' blocks' if mixing else ''})"
+        for fraction in fractions:
+            # with every label, every draw labels the same rows: one draw
+            for draw in range(plan.draws if fraction < 1 else 1):
+                rows = label_subset(y, fraction, draw, regression=regression)
+                spec = {"dataset": dataset.name, "fraction": fraction, "draw": draw, "labelled": len(rows),
+                        "task": task.kind, "pretraining": config.to_dict(), "candidates": list(candidates),
+                        "settings": dataclasses.asdict(settings), "folds": plan.folds}  # fmt: skip
+                if blocks is not None:
+                    spec["mixing"] = "one-hot blocks as units"
+                compute = partial(study_cell, train, y, rows, test, y_test, task, settings, candidates, plan.folds)
+                record = stored_run(out, f"{dataset.name}-{method}{mixing}", spec, partial(_with_spec, spec, compute))
+                base = {"dataset": dataset.name, "task": task.kind, "fraction": fraction, "draw": draw,
+                        "labelled": len(rows), "method": method}  # fmt: skip
+                for name, score in record["candidates"].items():
+                    if index > 0 and name in RAW_CANDIDATES:
+                        continue  # the raw columns' models do not depend on the encoder
+                    cells.append({**base, "model": name + ("" if name in RAW_CANDIDATES else suffix), **score})
+                cells.append({**base, "model": _estimator_name(task) + suffix, **record["model"],
+                              "chosen": record["chosen"]["model"], "notes": record["notes"],
+                              "selection": record["selection"]})  # fmt: skip
+            log(f"{dataset.name} ({method}), {fraction:g} of the labels: done")
+    return {"cells": cells, "task": task.kind, "fractions": list(fractions), "budget": budget}
+
+
+def _rows(X: Any, rows: np.ndarray) -> Any:
+    return X.iloc[rows] if hasattr(X, "iloc") else X[rows]
+
+
+def _with_spec(spec: dict[str, Any], compute) -> dict[str, Any]:
+    return {"spec": spec, **compute()}
+
+
+def summarise(cells: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Mean and std over draws per (dataset, fraction, model), with the regret of each estimator row:
+    the best single candidate's mean in hindsight minus the estimator's mean (score points)."""
+    groups: dict[tuple, list[dict[str, Any]]] = {}
+    for c in cells:
+        groups.setdefault((c["dataset"], c["fraction"], c["model"]), []).append(c)
+    rows = []
+    for (dataset, fraction, model), members in groups.items():
+        scores = np.array([m["score"] for m in members])
+        row = {"dataset": dataset, "task": members[0]["task"], "fraction": fraction, "model": model,
+               "score": float(scores.mean()), "std": float(scores.std()), "draws": len(members),
+               "labelled": int(np.mean([m["labelled"] for m in members]))}  # fmt: skip
+        if "rmse" in members[0]:
+            row["rmse"] = float(np.mean([m["rmse"] for m in members]))
+        if "chosen" in members[0]:
+            row["chosen"] = [m["chosen"] for m in members]
+        rows.append(row)
+    for row in rows:
+        if row["model"].startswith(("DACLClassifier", "DACLRegressor")):
+            suffix = row["model"].partition(" ")[2]  # "(scarf)" for a second method's rows
+            names = {c if c in RAW_CANDIDATES or not suffix else f"{c} {suffix}" for c in CANDIDATES}
+            singles = [r for r in rows if (r["dataset"], r["fraction"]) == (row["dataset"], row["fraction"])
+                       and r["model"] in names]  # fmt: skip
+            best = max(singles, key=lambda r: r["score"])
+            row["best_candidate"], row["regret"] = best["model"], best["score"] - row["score"]
+    return rows
+
+
+def recommendations(rows: list[dict[str, Any]]) -> list[str]:
+    """One plain sentence per (dataset, fraction): the estimator or the trees, and by how much."""
+    lines = []
+    for row in rows:
+        if row["model"] not in ("DACLClassifier", "DACLRegressor"):
+            continue
+        same = {r["model"]: r for r in rows if (r["dataset"], r["fraction"]) == (row["dataset"], row["fraction"])}
+        trees = same.get(TREES[row["task"]])
+        unit = "points" if row["task"] == CLASSIFICATION else "points of R²"
+        what = f"{100 * row['fraction']:g}% of the labels ({row['labelled']} rows)"
+        if trees is None:
+            lines.append(f"{row['dataset']}: with {what} {row['model']} scores {100 * row['score']:.1f}.")
+            continue
+        gap = 100 * (row["score"] - trees["score"])
+        chosen = ", ".join(f"{n}x {m}" for m, n in _counts(row.get("chosen", [])))
+        if gap >= 0:
+            lines.append(f"{row['dataset']}: with {what} use {row['model']} ({gap:+.1f} {unit} over the trees on the "
+                         f"raw columns; it chose {chosen}).")  # fmt: skip
+        else:
+            lines.append(f"{row['dataset']}: with {what} use gradient-boosted trees on the raw columns "
+                         f"({row['model']} is {-gap:.1f} {unit} below them; it chose {chosen}).")  # fmt: skip
+    return lines
+
+
+def _counts(values: list[str]) -> list[tuple[str, int]]:
+    return [(v, values.count(v)) for v in dict.fromkeys(values)]
+
+
+def study_markdown(results: dict[str, Any]) -> str:
+    """Per dataset: rows the models, columns the label fractions (mean ± std over draws; R² and RMSE for
+    numbers), then the estimator's regret and choices, then the recommendations."""
+    parts = []
+    fractions = results["fractions"]
+    rows = results["rows"]
+    for name in dict.fromkeys(r["dataset"] for r in rows):
+        mine = {(r["model"], r["fraction"]): r for r in rows if r["dataset"] == name}
+        regression = next(r for r in rows if r["dataset"] == name)["task"] == REGRESSION
+        unit = "R² (%) / RMSE" if regression else "accuracy (%)"
+        head = " | ".join(f"{100 * f:g}% labels" for f in fractions)
+        lines = [f"### {name}", "", f"Test {unit}, mean ± std over label draws.", "",
+                 f"| model | {head} |", "|---|" + "---:|" * len(fractions)]  # fmt: skip
+        for model in dict.fromkeys(m for m, _ in mine):
+            texts = []
+            for f in fractions:
+                r = mine.get((model, f))
+                if r is None:
+                    texts.append("")
+                    continue
+                text = f"{100 * r['score']:.1f}" + (f" ± {100 * r['std']:.1f}" if r["draws"] > 1 else "")
+                texts.append(text + (f" / {r['rmse']:.4g}" if "rmse" in r else ""))
+            bold = model.startswith(("DACLClassifier", "DACLRegressor"))
+            lines.append(f"| {'**' + model + '**' if bold else model} | " + " | ".join(texts) + " |")
+        for model in [
+            m for m in dict.fromkeys(m for m, _ in mine) if m.startswith(("DACLClassifier", "DACLRegressor"))
+        ]:
+            regrets = [mine.get((model, f)) for f in fractions]
+            lines.append(
+                f"| regret of {model} (best candidate − it) | "
+                + " | ".join("" if r is None else f"{100 * r['regret']:+.1f} ({r['best_candidate']})" for r in regrets)
+                + " |"
+            )
+            lines.append(
+                f"| {model} chose | "
+                + " | ".join(
+                    "" if r is None else ", ".join(f"{n}x {m}" for m, n in _counts(r["chosen"])) for r in regrets
+                )
+                + " |"
+            )
+        parts.append("\n".join(lines) + "\n")
+    parts.append("\n".join(f"- {line}" for line in recommendations(rows)) + "\n")
+    return "\n".join(parts)
+
+
+def write_study(results: dict[str, Any], out: str | Path) -> dict[str, Path]:
+    """results.json, labels.md and labels.png in ``out``."""
+    out = Path(out)
+    paths = {"json": out / "results.json", "markdown": out / "labels.md", "plot": out / "labels.png"}
+    write_atomic(paths["json"], json.dumps(results, indent=2).encode())
+    write_atomic(paths["markdown"], study_markdown(results).encode())
+    _plot(results, paths["plot"])
+    return paths
+
+
+def _plot(results: dict[str, Any], path: Path) -> None:
+    """Test score against the label fraction, one panel per dataset, one line per model."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = results["rows"]
+    datasets = list(dict.fromkeys(r["dataset"] for r in rows))
+    models = list(dict.fromkeys(r["model"] for r in rows))
+    colours = {m: plt.get_cmap("tab10")(i % 10) for i, m in enumerate(models)}
+    fig, axes = plt.subplots(1, len(datasets), figsize=(6 * len(datasets), 4.5), squeeze=False)
+    for ax, name in zip(axes[0], datasets):
+        mine = [r for r in rows if r["dataset"] == name]
+        for model in dict.fromkeys(r["model"] for r in mine):
+            line = sorted((r for r in mine if r["model"] == model), key=lambda r: r["fraction"])
+            estimator = model.startswith(("DACLClassifier", "DACLRegressor"))
+            ax.errorbar([r["fraction"] for r in line], [100 * r["score"] for r in line],
+                        yerr=[100 * r["std"] for r in line], capsize=3, marker="o", color=colours[model],
+                        linewidth=3 if estimator else 1.2, linestyle="-" if estimator or model in CANDIDATES else ":",
+                        label=model, zorder=3 if estimator else 2)  # fmt: skip
+        ax.set_xscale("log")
+        ax.set_xlabel("share of the training labels")
+        ax.set_ylabel(("test R² (%)" if mine[0]["task"] == REGRESSION else "test accuracy (%)") + ", mean ± std")
+        ax.set_title(name)
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def run_study(
+    datasets: list[Dataset],
+    fractions: tuple[float, ...],
+    out: str | Path,
+    *,
+    budget: str = "small",
+    methods: tuple[str, ...] = ("dacl+",),
+    candidates: tuple[str, ...] = tuple(CANDIDATES),
+    block_mixing: bool = False,
+    progress: bool = False,
+    log=print,
+) -> dict[str, Any]:
+    """:func:`label_study` on each dataset, then results.json, labels.md and labels.png in ``out``."""
+    started = time.perf_counter()
+    cells: list[dict[str, Any]] = []
+    for dataset in datasets:
+        cells += label_study(dataset, fractions, out, budget=budget, methods=methods, candidates=candidates,
+                             block_mixing=block_mixing, progress=progress, log=log)["cells"]  # fmt: skip
+    results = {"cells": cells, "rows": summarise(cells), "fractions": list(fractions), "budget": budget,
+               "budget_detail": dataclasses.asdict(STUDY_BUDGETS[budget]), "methods": list(methods),
+               "seconds": time.perf_counter() - started}  # fmt: skip
+    write_study(results, out)
+    return results
