@@ -15,6 +15,7 @@ _EXPORTS = {
     "DACL": "dacl.estimator",
     "DACLClassifier": "dacl.semisupervised.estimators",
     "DACLRegressor": "dacl.semisupervised.estimators",
+    "load_predictor": "dacl.semisupervised.folder",
     "BinaryMixup": "dacl.core.views",
     "Compose": "dacl.core.views",
     "GaussianNoise": "dacl.core.views",

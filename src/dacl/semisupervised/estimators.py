@@ -133,8 +133,19 @@ class _SemiSupervised(BaseEstimator):
         self.selection_ = pd.DataFrame(selection.rows)
         self.chosen_ = selection.choice.to_dict()
         self.task_ = task
+        self.columns_ = (
+            [str(c) for c in X.columns] if isinstance(X, pd.DataFrame) else [str(i) for i in range(X.shape[1])]
+        )
         self.n_labelled_, self.n_unlabelled_ = int(labelled.sum()), unlabelled
         return self
+
+    def save(self, folder, *, label: str | None = None, overwrite: bool = False):
+        """Write the fitted model to ``folder`` as data, not code (``dacl.semisupervised.folder``): load it
+        with ``dacl.load_predictor(folder)`` or ``dacl predict --model folder``."""
+        from dacl.semisupervised.folder import save_model
+
+        check_is_fitted(self, "models_")
+        return save_model(self, folder, label=label, overwrite=overwrite)
 
     def _predicted(self, X) -> np.ndarray:
         check_is_fitted(self, "models_")

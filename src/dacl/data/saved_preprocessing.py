@@ -1,0 +1,140 @@
+"""A fitted ``make_preprocessor`` transformer as plain JSON, and its transform rebuilt from it.
+
+A model folder (``dacl fit``) keeps its preprocessing as data, not code: each numeric column's
+imputed value and scaling, each categorical column's imputed value, categories and infrequent
+categories. :class:`SavedPreprocessing` applies it to a DataFrame by column name, in any order, with
+the same output as the fitted scikit-learn transformer (tested), and says clearly when a column is
+missing or holds text where numbers were fitted.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["SavedPreprocessing"]
+
+
+def _plain(value: Any) -> Any:
+    """A category as a JSON value (NumPy scalars to Python ones)."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
+@dataclass
+class SavedPreprocessing:
+    """``numeric``: [{name, fill, scale, shift}] (x -> (fill if missing) * scale + shift);
+    ``categorical``: [{name, fill, categories, infrequent}] (one-hot; an unseen value gives zeros, an
+    infrequent one the block's last column). Output columns: numeric ones, then each categorical block."""
+
+    numeric: list[dict[str, Any]]
+    categorical: list[dict[str, Any]]
+
+    @classmethod
+    def from_fitted(cls, preprocessor, names: list[str]) -> SavedPreprocessing:
+        """From a fitted ``dacl.data.preprocess.make_preprocessor`` transformer and the column names it
+        was fitted on (in order)."""
+        numeric, categorical = [], []
+        for kind, pipeline, columns in preprocessor.transformers_:
+            if kind == "numeric":
+                steps = pipeline.named_steps
+                impute = steps.get("impute")
+                scaler = steps["scale"]
+                if hasattr(scaler, "min_"):  # MinMaxScaler: x * scale_ + min_
+                    scale, shift = scaler.scale_, scaler.min_
+                else:  # StandardScaler: (x - mean_) / scale_
+                    scale, shift = 1 / scaler.scale_, -scaler.mean_ / scaler.scale_
+                for i, column in enumerate(columns):
+                    fill = None if impute is None else float(impute.statistics_[i])
+                    numeric.append({"name": str(names[column]), "fill": fill, "scale": float(scale[i]),
+                                    "shift": float(shift[i])})  # fmt: skip
+            elif kind == "categorical":
+                steps = pipeline.named_steps
+                impute, onehot = steps.get("impute"), steps["onehot"]
+                infrequent = getattr(onehot, "infrequent_categories_", [None] * len(columns))
+                for i, column in enumerate(columns):
+                    rare = [] if infrequent[i] is None else [_plain(v) for v in infrequent[i]]
+                    categorical.append({
+                        "name": str(names[column]),
+                        "fill": None if impute is None else _plain(impute.statistics_[i]),
+                        "categories": [_plain(v) for v in onehot.categories_[i] if _plain(v) not in rare],
+                        "infrequent": rare,
+                    })  # fmt: skip
+        return cls(numeric, categorical)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"numeric": self.numeric, "categorical": self.categorical}
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> SavedPreprocessing:
+        try:
+            return cls(list(values["numeric"]), list(values["categorical"]))
+        except (KeyError, TypeError) as error:
+            raise ValueError(
+                f"the model's preprocessing is not readable ({error}); the model folder is damaged."
+            ) from None
+
+    @property
+    def columns(self) -> list[str]:
+        return [c["name"] for c in self.numeric] + [c["name"] for c in self.categorical]
+
+    @property
+    def width(self) -> int:
+        return len(self.numeric) + sum(len(c["categories"]) + bool(c["infrequent"]) for c in self.categorical)
+
+    def transform(self, frame: pd.DataFrame, what: str = "the data") -> np.ndarray:
+        """The preprocessed float32 matrix of ``frame``'s columns, found by name (extra columns ignored)."""
+        missing = [name for name in self.columns if name not in frame.columns]
+        if missing:
+            raise ValueError(f"{what} lacks the column(s) {', '.join(map(repr, missing[:10]))} that the model was "
+                             f"fitted on; it has {', '.join(map(repr, list(frame.columns)[:20]))}.")  # fmt: skip
+        parts = []
+        for column in self.numeric:
+            values = frame[column["name"]]
+            numbers = pd.to_numeric(values, errors="coerce")
+            text = values.notna() & numbers.isna()
+            if text.any():
+                raise ValueError(f"column {column['name']!r} of {what} holds text ({values[text].iloc[0]!r}, ...) "
+                                 "where the model was fitted on numbers; fix or drop those cells.")  # fmt: skip
+            array = numbers.to_numpy(dtype=np.float64)
+            if np.isinf(array).any():
+                raise ValueError(f"column {column['name']!r} of {what} holds infinite values; replace them first.")
+            if np.isnan(array).any():
+                if column["fill"] is None:
+                    raise ValueError(f"column {column['name']!r} of {what} has missing values and the model was "
+                                     "fitted without imputation; fill them first.")  # fmt: skip
+                array = np.where(np.isnan(array), column["fill"], array)
+            parts.append((array * column["scale"] + column["shift"])[:, None])
+        for column in self.categorical:
+            values = frame[column["name"]].astype(object)
+            if values.isna().any():
+                if column["fill"] is None:
+                    raise ValueError(f"column {column['name']!r} of {what} has missing values and the model was "
+                                     "fitted without imputation; fill them first.")  # fmt: skip
+                values = values.where(values.notna(), column["fill"])
+            known = column["categories"] + column["infrequent"]
+            codes = pd.Categorical(values, categories=_matching(known, values)).codes
+            width = len(column["categories"]) + bool(column["infrequent"])
+            block = np.zeros((len(values), width))
+            seen = codes >= 0
+            block[np.flatnonzero(seen), np.minimum(codes[seen], width - 1)] = 1.0  # infrequent: the last column
+            parts.append(block)
+        if not parts:
+            return np.zeros((len(frame), 0), dtype=np.float32)
+        return np.hstack(parts).astype(np.float32)
+
+
+def _matching(known: list[Any], values: pd.Series) -> list[Any]:
+    """The known categories in the type of the new values where they differ only in type (a CSV read
+    back gives 1.0 or "1" for a category fitted as 1): JSON keeps ints, floats and strings apart."""
+    sample = values.dropna()
+    if sample.empty or not known:
+        return known
+    first = sample.iloc[0]
+    if isinstance(first, str) and not all(isinstance(k, str) for k in known):
+        return [str(k) for k in known]
+    if isinstance(first, float | np.floating) and all(isinstance(k, int) and not isinstance(k, bool) for k in known):
+        return [float(k) for k in known]
+    return known

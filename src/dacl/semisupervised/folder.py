@@ -1,0 +1,323 @@
+"""A fitted ``DACLClassifier`` / ``DACLRegressor`` as a folder of data, never of code.
+
+- ``model.json``: the format and dacl version, the task, the classes, the columns, the preprocessing
+  (``dacl.data.saved_preprocessing``), the pretraining options, the choice and the cross-validation
+  table, each chosen member's kind and settings, and the sha256 of every other file;
+- ``encoder.safetensors``: the pretrained encoder's weights; ``members.safetensors``: the chosen
+  members' tensors (linear heads, the k-NN's labelled features, fine-tuned networks, projections);
+- ``trees-N.skops``: gradient-boosted trees in skops' format, loaded with an explicit list of trusted
+  types (``TRUSTED_TREE_TYPES``): skops refuses any other type, so loading runs no code from the file;
+- ``model.md`` and ``selection.png``: what was chosen and why, for people.
+
+:func:`load_predictor` checks the version and every file's digest before reading anything, and
+returns a :class:`Predictor` that predicts on new tables by column name.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+from safetensors.torch import load as load_safetensors
+from safetensors.torch import save as save_safetensors
+
+from dacl.core.encoders import MLPEncoder
+from dacl.core.linear import LinearHead
+from dacl.data.saved_preprocessing import SavedPreprocessing
+from dacl.engine.checkpoint import write_atomic
+from dacl.evaluate import encode
+from dacl.semisupervised.candidates import (
+    FineTuned,
+    Inputs,
+    LinearModel,
+    NearestNeighbours,
+    Projection,
+    Task,
+    Trees,
+    TunedNetwork,
+)
+from dacl.semisupervised.selection import predict_chosen
+
+__all__ = ["FORMAT", "Predictor", "TRUSTED_TREE_TYPES", "load_predictor", "save_model"]
+
+FORMAT = 1
+TRUSTED_TREE_TYPES = ["sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor"]
+MODEL_FILE = "model.json"
+
+
+def _digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _contiguous(tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    return {k: v.detach().cpu().contiguous().clone() for k, v in tensors.items()}
+
+
+def _member_state(index: int, model: Any) -> tuple[dict[str, Any], dict[str, torch.Tensor], bytes | None]:
+    """(description, tensors, skops bytes) of one fitted member."""
+    prefix = f"member{index}."
+    if isinstance(model, LinearModel):
+        tensors = {prefix + k: v for k, v in model.head.tensors().items()}
+        return {"type": "linear", "source": model.source}, tensors, None
+    if isinstance(model, NearestNeighbours):
+        tensors = {prefix + "features": torch.as_tensor(model.features),
+                   prefix + "targets": torch.as_tensor(model.targets)}  # fmt: skip
+        return {"type": "knn", "k": model.k}, tensors, None
+    if isinstance(model, FineTuned):
+        tensors = {prefix + k: v for k, v in model.network.state_dict().items()}
+        return {"type": "fine-tune", "outputs": model.network.head.out_features}, tensors, None
+    if isinstance(model, Trees):
+        import skops.io
+
+        tensors = {}
+        if model.projection is not None:
+            tensors = {prefix + "projection.mean": torch.as_tensor(model.projection.mean),
+                       prefix + "projection.components": torch.as_tensor(model.projection.components)}  # fmt: skip
+        return (
+            {"type": "trees", "file": f"trees-{index}.skops", "projection": model.projection is not None},
+            tensors,
+            (skops.io.dumps(model.model)),
+        )
+    raise TypeError(f"cannot save a member of type {type(model).__name__}.")
+
+
+def save_model(estimator, folder: str | Path, *, label: str | None = None, overwrite: bool = False) -> Path:
+    """Write a fitted ``DACLClassifier`` / ``DACLRegressor`` to ``folder`` (module doc); an existing
+    model folder is replaced only with ``overwrite=True``."""
+    from dacl import __version__
+
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise ValueError(f"{folder} is a file; give a folder for the model.")
+    if (folder / MODEL_FILE).exists() and not overwrite:
+        raise ValueError(f"{folder} already holds a model; choose another folder or pass overwrite=True "
+                         "(--overwrite).")  # fmt: skip
+    task: Task = estimator.task_
+    files: dict[str, bytes] = {}
+    files["encoder.safetensors"] = save_safetensors(_contiguous(estimator.encoder_.state_dict()))
+    members, tensors = [], {}
+    for index, ((candidate, setting), model) in enumerate(zip(_members(estimator), estimator.models_)):
+        description, member_tensors, trees = _member_state(index, model)
+        members.append({"candidate": candidate, "setting": setting, **description})
+        tensors.update(member_tensors)
+        if trees is not None:
+            files[description["file"]] = trees
+    files["members.safetensors"] = save_safetensors(_contiguous(tensors))
+    preprocessing = SavedPreprocessing.from_fitted(estimator.dacl_.preprocessor_, estimator.columns_)
+    classes = None if not task.is_classification else [_plain(c) for c in estimator.classes_]
+    state = {
+        "format": FORMAT, "dacl_version": __version__, "kind": type(estimator).__name__, "task": task.kind,
+        "label": label, "classes": classes, "columns": estimator.columns_,
+        "preprocessing": preprocessing.to_dict(),
+        "encoder": {"in_features": preprocessing.width, "width": estimator.width, "depth": estimator.depth,
+                    "type": type(estimator.encoder_).__name__},
+        "pretraining": {k: v for k, v in estimator.dacl_._config().to_dict().items() if k != "seed"},
+        "rows": {"labelled": estimator.n_labelled_, "unlabelled": estimator.n_unlabelled_},
+        "chosen": estimator.chosen_, "members": members,
+        "selection": json.loads(estimator.selection_.to_json(orient="records")),
+        "files": {name: _digest(data) for name, data in files.items()},
+    }  # fmt: skip
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, data in files.items():
+        write_atomic(folder / name, data)
+    write_atomic(folder / "selection.png", _selection_plot(estimator.selection_, task))
+    write_atomic(folder / "model.md", model_markdown(state).encode())
+    write_atomic(folder / MODEL_FILE, json.dumps(state, indent=2).encode())  # last: a model is whole once it is there
+    return folder
+
+
+def _members(estimator) -> list[tuple[str, str]]:
+    return [(m["candidate"], m["setting"]) for m in estimator.chosen_["members"]]
+
+
+def _plain(value: Any) -> Any:
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def model_markdown(state: dict[str, Any]) -> str:
+    """model.md: the choice, the cross-validation table and how to predict."""
+    score = "cv_accuracy" if state["task"] == "classification" else "cv_r2"
+    name = "accuracy" if state["task"] == "classification" else "R²"
+    lines = [f"# {state['kind']} (dacl {state['dacl_version']})", "",
+             f"- label: {state['label'] or '(not recorded)'}; task: {state['task']}"
+             + (f"; classes: {', '.join(map(str, state['classes']))}" if state["classes"] else ""),
+             f"- rows: {state['rows']['labelled']} labelled, {state['rows']['unlabelled']} unlabelled (all pretrained "
+             f"the encoder: {state['pretraining']['method']}, {state['encoder']['depth']} x "
+             f"{state['encoder']['width']}, {state['pretraining']['epochs']} epochs)",
+             f"- chosen: **{state['chosen']['model']}** ("
+             + ", ".join(f"{m['candidate']}" + (f" {m['setting']}" if m["setting"] else "")
+                         for m in state["chosen"]["members"]) + ")",
+             f"- why: {state['chosen']['reason']}", "",
+             f"| candidate | setting | held-out {name} | std | seconds | chosen |", "|---|---|---:|---:|---:|---|"]  # fmt: skip
+    for row in state["selection"]:
+        value = row.get(score)
+        lines.append(f"| {row['candidate']} | {row['setting']} | "
+                     + ("" if value is None else f"{value:.4f}") + " | "
+                     + ("" if row.get("cv_std") is None else f"{row['cv_std']:.4f}")
+                     + f" | {row['seconds']:.1f} | {'yes' if row['chosen'] else ''} |")  # fmt: skip
+    lines += ["", "![held-out scores](selection.png)", "", "Predict: `dacl predict --model THIS_FOLDER --data new.csv "
+              "--out predictions.csv` (columns by name, in any order), or in Python "
+              "`dacl.load_predictor(THIS_FOLDER).predict(frame)`.", ""]  # fmt: skip
+    return "\n".join(lines)
+
+
+def _selection_plot(selection: pd.DataFrame, task: Task) -> bytes:
+    """Each candidate setting's held-out score, mean ± std over the splits; the chosen one in orange."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    key = "cv_accuracy" if task.is_classification else "cv_r2"
+    rows = selection.dropna(subset=[key]) if key in selection else selection.iloc[0:0]
+    labels = [f"{c} {s}".strip() for c, s in zip(rows["candidate"], rows["setting"])]
+    fig, ax = plt.subplots(figsize=(7, 0.4 * max(len(rows), 2) + 1.2))
+    colours = ["tab:orange" if chosen else "tab:blue" for chosen in rows.get("chosen", [])]
+    ax.barh(labels, 100 * rows[key] if len(rows) else [], xerr=100 * rows["cv_std"] if len(rows) else None,
+            color=colours, capsize=3)  # fmt: skip
+    ax.invert_yaxis()
+    ax.set_xlabel(("held-out accuracy" if task.is_classification else "held-out R²") + " (%), mean ± std")
+    if not len(rows):
+        ax.set_title("no cross-validation (too few labelled rows): the rule's choice")
+    fig.tight_layout()
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=100)
+    plt.close(fig)
+    return buffer.getvalue()
+
+
+@dataclass
+class Predictor:
+    """A model folder loaded: ``predict``, ``predict_proba`` (classes) and ``transform`` on new tables."""
+
+    state: dict[str, Any]
+    preprocessing: SavedPreprocessing
+    encoder: torch.nn.Module
+    members: list[Any]
+    projection: Projection | None = None
+
+    @property
+    def task(self) -> Task:
+        classes = self.state["classes"]
+        return Task(self.state["task"], len(classes) if classes else 0)
+
+    @property
+    def classes_(self) -> np.ndarray | None:
+        return None if self.state["classes"] is None else np.asarray(self.state["classes"])
+
+    @property
+    def chosen(self) -> dict[str, Any]:
+        return self.state["chosen"]
+
+    @property
+    def selection(self) -> pd.DataFrame:
+        return pd.DataFrame(self.state["selection"])
+
+    def _frame(self, X: Any) -> pd.DataFrame:
+        if isinstance(X, pd.DataFrame):
+            return X
+        array = np.asarray(X)
+        if array.ndim != 2 or array.shape[1] != len(self.state["columns"]):
+            raise ValueError(f"X must be a DataFrame with the columns {self.state['columns'][:10]}... or a 2-D array "
+                             f"of {len(self.state['columns'])} columns in their order; got shape {array.shape}.")  # fmt: skip
+        return pd.DataFrame(array, columns=self.state["columns"])
+
+    def _inputs(self, X: Any, what: str) -> Inputs:
+        raw = self.preprocessing.transform(self._frame(X), what)
+        return Inputs(raw, encode(self.encoder, raw), self.encoder)
+
+    def predict_proba(self, X: Any, what: str = "the data") -> np.ndarray:
+        if not self.task.is_classification:
+            raise ValueError("this model predicts numbers: use predict, not predict_proba.")
+        return predict_chosen(self.members, self._inputs(X, what))
+
+    def predict(self, X: Any, what: str = "the data") -> np.ndarray:
+        output = predict_chosen(self.members, self._inputs(X, what))
+        return self.classes_[output.argmax(1)] if self.task.is_classification else output
+
+    def transform(self, X: Any, what: str = "the data") -> np.ndarray:
+        return self._inputs(X, what).features
+
+
+def _read_verified(folder: Path, name: str, digest: str) -> bytes:
+    path = folder / name
+    if not path.is_file():
+        raise ValueError(f"{path} is missing: the model folder is incomplete; fit the model again.")
+    data = path.read_bytes()
+    if _digest(data) != digest:
+        raise ValueError(f"{path} does not match the digest in {MODEL_FILE}: the file is damaged or was changed; "
+                         "nothing was loaded. Fit the model again, or restore the folder from a copy.")  # fmt: skip
+    return data
+
+
+def load_predictor(folder: str | Path) -> Predictor:
+    """A model folder written by ``save_model`` / ``dacl fit``, checked before anything is read: its
+    format and dacl version must be this one's, and every file must match its recorded digest."""
+    from dacl import __version__
+
+    folder = Path(folder)
+    path = folder / MODEL_FILE
+    if not path.is_file():
+        raise ValueError(f"{folder} is not a dacl model folder (no {MODEL_FILE}); make one with dacl fit.")
+    try:
+        state = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ValueError(f"{path} is damaged ({error}); fit the model again.") from None
+    if not isinstance(state, dict) or state.get("format") != FORMAT:
+        raise ValueError(f"{path} is not a dacl model of format {FORMAT} (found {state.get('format')!r} "
+                         "if any); it was made by another program or another dacl.")  # fmt: skip
+    if state.get("dacl_version") != __version__:
+        raise ValueError(f"{folder} was made by dacl {state.get('dacl_version')}, and this is dacl {__version__}; "
+                         f"fit the model again with this version, or install dacl {state.get('dacl_version')}.")  # fmt: skip
+    try:
+        files = {name: _read_verified(folder, name, digest) for name, digest in state["files"].items()}
+        preprocessing = SavedPreprocessing.from_dict(state["preprocessing"])
+        shape = state["encoder"]
+        encoder = MLPEncoder(shape["in_features"], shape["width"], shape["depth"])
+        encoder.load_state_dict(load_safetensors(files["encoder.safetensors"]))
+        encoder.eval()
+        tensors = load_safetensors(files["members.safetensors"])
+        task = Task(state["task"], len(state["classes"]) if state["classes"] else 0)
+        members = [_member(i, m, tensors, files, encoder, task) for i, m in enumerate(state["members"])]
+    except (KeyError, TypeError, RuntimeError) as error:
+        raise ValueError(
+            f"{folder} is not a whole dacl model ({type(error).__name__}: {error}); fit it again."
+        ) from None
+    return Predictor(state, preprocessing, encoder, members)
+
+
+def _member(index: int, description: dict[str, Any], tensors, files, encoder, task: Task) -> Any:
+    prefix = f"member{index}."
+    kind = description["type"]
+    if kind == "linear":
+        head = LinearHead.from_tensors({k: tensors[prefix + k] for k in ("mean", "std", "weight", "bias")})
+        return LinearModel(task, head, description["source"])
+    if kind == "knn":
+        return NearestNeighbours(task, tensors[prefix + "features"].numpy(), tensors[prefix + "targets"].numpy(),
+                                 int(description["k"]))  # fmt: skip
+    if kind == "fine-tune":
+        import copy
+
+        network = TunedNetwork(copy.deepcopy(encoder), encoder.out_features, int(description["outputs"]))
+        network.load_state_dict({k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)})
+        return FineTuned(task, network.eval())
+    if kind == "trees":
+        import skops.io
+
+        try:
+            model = skops.io.loads(files[description["file"]], trusted=TRUSTED_TREE_TYPES)
+        except Exception as error:  # skops refuses untrusted types before building anything
+            raise ValueError(f"the trees of this model cannot be loaded safely: {error}") from None
+        projection = None
+        if description["projection"]:
+            projection = Projection(tensors[prefix + "projection.mean"].numpy(),
+                                    tensors[prefix + "projection.components"].numpy())  # fmt: skip
+        return Trees(task, model, projection)
+    raise ValueError(f"unknown member type {kind!r} in the model folder.")
