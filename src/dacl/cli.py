@@ -73,18 +73,25 @@ def _parser_of(f):
     return parse if kind in (int, float) else str
 
 
-def _add_pretrain_options(parser: argparse.ArgumentParser, skip: tuple[str, ...] = ()) -> None:
-    """One flag per option of ``dacl.PretrainConfig``, in its groups, with its help, choices and range."""
+def _add_pretrain_options(
+    parser: argparse.ArgumentParser, skip: tuple[str, ...] = (), domain: str | None = None, defaults=None
+) -> None:
+    """One flag per option of ``dacl.PretrainConfig`` (those of ``domain``), in its groups, with its help,
+    choices, range and default (``defaults[name]`` where a command's defaults differ from the config's)."""
     for group_name in GROUPS:
         group = parser.add_argument_group(f"{group_name} options (dacl.PretrainConfig)")
-        for f in options():
+        for f in options(domain):
             if f.metadata["group"] == group_name and f.name not in skip:
+                text = (
+                    option_help(f) if defaults is None or f.name not in defaults else option_help(f, defaults[f.name])
+                )
                 group.add_argument(f"--{f.name.replace('_', '-')}", dest=f.name, type=_parser_of(f), default=None,
-                                   help=option_help(f).replace("%", "%%"))  # fmt: skip
+                                   help=text.replace("%", "%%"))  # fmt: skip
 
 
 # Options a command cannot run without; checked after the config file is merged, so either may give them.
 REQUIRED = {"pretrain": ("data", "out"), "evaluate": ("checkpoint",), "compare": ("data", "out"),
+            "fit": ("data", "label", "out"), "predict": ("model", "data", "out"),
             "reproduce table1": ("dataset", "out"), "reproduce table2": ("dataset", "out"),
             "reproduce table4": ("datasets", "out"),
             "reproduce labels": ("datasets", "out")}  # fmt: skip
@@ -124,6 +131,79 @@ def _add_runtime_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--compile", type=_boolean, default=False, help="the training step through torch.compile")
 
 
+def _add_fit_parser(sub) -> None:
+    from dacl.semisupervised.estimators import SEMI_PARAMETERS, DACLClassifier
+
+    defaults = DACLClassifier().get_params()
+    fit = sub.add_parser("fit", help="fit DACLClassifier / DACLRegressor on a table whose label is empty on the "
+                         "unlabelled rows; write a model folder")  # fmt: skip
+    data = fit.add_argument_group("data")
+    data.add_argument("--data", default=None, help="a .csv/.tsv/.parquet file; rows whose --label cell is empty are "
+                      "the unlabelled ones (all rows pretrain the encoder)")  # fmt: skip
+    data.add_argument("--label", default=None, help="the label column (required)")
+    data.add_argument("--unlabeled", default=None, help="a further file of unlabelled rows with the same columns")
+    data.add_argument(
+        "--task",
+        default="auto",
+        choices=["auto", "classification", "regression"],
+        help="auto: numbers that are not all whole are a regression target, anything else classes",
+    )
+    data.add_argument("--scale", choices=["minmax", "standard"], default="minmax", help="scaling of numeric columns")
+    fit.add_argument("--out", default=None, help="the model folder to write (required)")
+    fit.add_argument("--overwrite", action="store_true", help="replace a model already in --out")
+    fit.add_argument("--seed", type=int, default=0, help="seed of the pretraining, the splits and the models")
+    _add_pretrain_options(fit, domain="tables", skip=("seed",), defaults=defaults)
+    choice = fit.add_argument_group("the choice on the labelled rows")
+    for name in SEMI_PARAMETERS:
+        value = defaults[name]
+        kind = {"candidates": _names, "fine_tune_lrs": _numbers(float), "fine_tune_epochs": _numbers(int),
+                "ensemble": _boolean}.get(name, _optional_count)  # fmt: skip
+        shown = ",".join(map(str, value)) if isinstance(value, tuple) else value
+        choice.add_argument(f"--{name.replace('_', '-')}", dest=name, type=kind, default=None,
+                            help=f"{SEMI_PARAMETERS[name][1]} Default {shown}.".replace("%", "%%"))  # fmt: skip
+    choice.add_argument(
+        "--unlabeled-value",
+        dest="unlabeled_value",
+        default=None,
+        help="a label that also marks an unlabelled row (classes), e.g. -1; empty cells always do",
+    )
+    choice.add_argument(
+        "--one-hot-mixing",
+        dest="one_hot_mixing",
+        choices=["coordinates", "blocks"],
+        default="coordinates",
+        help="how the mixups mix a categorical column's one-hot block",
+    )
+
+
+def _names(text: str) -> tuple[str, ...]:
+    return tuple(t.strip() for t in text.split(",") if t.strip())
+
+
+def _numbers(kind: type):
+    def parse(text: str) -> tuple:
+        try:
+            return tuple(kind(t) for t in _names(text))
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected comma-separated {kind.__name__} values, got {text!r}") from None
+
+    return parse
+
+
+def _optional_count(text: str) -> int | None:
+    return None if text.lower() == "none" else _count(text)
+
+
+def _add_predict_parser(sub) -> None:
+    predict = sub.add_parser("predict", help="predict with a model folder written by dacl fit")
+    predict.add_argument("--model", default=None, help="the model folder (required)")
+    predict.add_argument("--data", default=None, help="a .csv/.tsv/.parquet file with the model's columns, by name")
+    predict.add_argument("--out", default=None, help="the predictions file to write, .csv or .parquet (required)")
+    predict.add_argument("--id", default=None, help="a column of --data to copy beside each prediction")
+    predict.add_argument("--proba", action="store_true", help="add one probability column per class")
+    predict.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="dacl", description="Domain-agnostic contrastive learning (DACL).")
     parser.add_argument("--version", action="version", version=f"dacl {_version()}")
@@ -159,11 +239,27 @@ def build_parser() -> argparse.ArgumentParser:
     _add_data_options(evaluate)
     evaluate.add_argument("--out", default=None, help="folder for results.json and results.md")
 
-    compare = sub.add_parser("compare", help="several methods on one dataset, side by side")
+    compare = sub.add_parser("compare", help="several methods on one dataset, side by side; with --fractions, "
+                             "the label study (DACLClassifier / DACLRegressor and each model it chooses "
+                             "between)")  # fmt: skip
     _add_data_options(compare)
     _add_pretrain_options(compare, skip=("method",))  # compare takes --methods
-    compare.add_argument("--methods", default=",".join(DEMO_METHODS), help="comma-separated")
+    compare.add_argument("--methods", default=None, help="comma-separated; default " + ",".join(DEMO_METHODS)
+                         + " (with --fractions: dacl+, the estimator's encoder)")  # fmt: skip
     compare.add_argument("--out", default=None, help="folder for results.json, results.md, results.png (required)")
+    study = compare.add_argument_group("label study (--fractions)")
+    study.add_argument("--fractions", default=None, help="comma-separated shares of the training labels, e.g. "
+                       "0.01,0.1,1: run the label study on --data instead of the methods side by side")  # fmt: skip
+    study.add_argument("--budget", default="small", help="small (the estimators' defaults) or smoke")
+    study.add_argument(
+        "--task",
+        default="auto",
+        choices=["auto", "classification", "regression"],
+        help="auto: numbers that are not all whole are a regression target, anything else classes",
+    )
+
+    _add_fit_parser(sub)
+    _add_predict_parser(sub)
 
     demo = sub.add_parser("demo", help="compare all methods on the embedded digits dataset (< 3 minutes)")
     demo.add_argument("--out", default="demo-out", help="folder for results.json, results.md, results.png")
@@ -482,11 +578,41 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     _print_results(results, paths)
 
 
+def _compare_study(args: argparse.Namespace) -> dict[str, Any]:
+    """``dacl compare --fractions``: the label study on --data (a file or a registered dataset)."""
+    from dacl.data import DATASETS, load_dataset
+    from dacl.data.labelled import labelled_dataset
+    from dacl.study import recommendations, run_study, study_markdown
+
+    try:
+        fractions = tuple(float(f) for f in str(args.fractions).split(",") if f.strip())
+    except ValueError:
+        raise ValueError(f"--fractions must be comma-separated numbers in (0, 1], got {args.fractions!r}.") from None
+    methods = tuple(m.strip() for m in str(args.methods or "dacl+").split(",") if m.strip())
+    unknown = set(methods) - set(method_names("tables", trainable=True))
+    if unknown:
+        raise ValueError(f"unknown method(s) {sorted(unknown)}; choose from {', '.join(method_names('tables'))}.")
+    _check_writable(Path(args.out))
+    if args.data in DATASETS:
+        dataset = load_dataset(args.data, data_dir=args.data_dir)
+    else:
+        if args.label is None:
+            raise ValueError("dacl compare --fractions on a file needs --label COLUMN.")
+        dataset = labelled_dataset(args.data, args.label, args.task, args.test, args.test_size, args.data_seed)
+    results = run_study([dataset], fractions, args.out, budget=args.budget, methods=methods, progress=not args.quiet)
+    print(study_markdown(results, with_recommendations=False), end="")
+    print(f"wall time {results['seconds']:.0f} s; wrote {args.out}/results.json, labels.md, labels.png\n")
+    print("\n".join(recommendations(results["rows"])))
+    return results
+
+
 def cmd_compare(args: argparse.Namespace, base: dict[str, Any] | None = None) -> dict[str, Any]:
     from dacl.experiment import COMPARE_METHODS, compare
     from dacl.report import write_results
 
-    methods = [m.strip() for m in str(args.methods).split(",") if m.strip()]
+    if getattr(args, "fractions", None):
+        return _compare_study(args)
+    methods = [m.strip() for m in str(args.methods or ",".join(DEMO_METHODS)).split(",") if m.strip()]
     unknown = [m for m in methods if m not in COMPARE_METHODS]
     if unknown:
         raise ValueError(f"unknown method(s) {', '.join(unknown)}; choose from {', '.join(COMPARE_METHODS)}.")
@@ -596,7 +722,8 @@ def cmd_reproduce(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _reproduce_labels(args: argparse.Namespace) -> dict[str, Any]:
-    from dacl.reproduce.labels import labels_markdown, reproduce_labels
+    from dacl.reproduce.labels import reproduce_labels
+    from dacl.study import study_markdown
 
     try:
         fractions = tuple(float(f) for f in str(args.fractions).split(",") if f.strip())
@@ -609,7 +736,7 @@ def _reproduce_labels(args: argparse.Namespace) -> dict[str, Any]:
     datasets = [d.strip() for d in str(args.datasets).split(",") if d.strip()]
     results = reproduce_labels(datasets, fractions, args.budget, args.out, data_dir=args.data_dir, methods=methods,
                                progress=not args.quiet, block_mixing=args.block_mixing)  # fmt: skip
-    print(labels_markdown(results), end="")
+    print(study_markdown(results), end="")
     print(f"wall time {results['seconds']:.0f} s; wrote {args.out}/results.json, labels.md, labels.png")
     return results
 
@@ -646,7 +773,134 @@ def _reproduce_table4(args: argparse.Namespace) -> dict[str, Any]:
     return results
 
 
+def _fit_values(args: argparse.Namespace) -> dict[str, Any]:
+    """The estimator's parameters given on the command line (the rest keep the estimator's defaults)."""
+    from dacl.estimator import CONFIG_PARAMETERS
+    from dacl.semisupervised.estimators import SEMI_PARAMETERS
+
+    values = {name: getattr(args, name) for name in (*CONFIG_PARAMETERS, *SEMI_PARAMETERS)}
+    values = {k: v for k, v in values.items() if v is not None}
+    values.update(scale=args.scale, one_hot_mixing=args.one_hot_mixing, random_state=args.seed,
+                  verbose=not args.quiet)  # fmt: skip
+    return values
+
+
+def cmd_fit(args: argparse.Namespace) -> None:
+    from dacl.data.labelled import read_labelled
+    from dacl.data.tabular import read_table
+    from dacl.semisupervised import DACLClassifier, DACLRegressor
+
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"--out {out} is a file; give a folder for the model.")
+    if (out / "model.json").exists() and not args.overwrite:
+        raise ValueError(f"--out {out} already holds a model; choose another folder or pass --overwrite.")
+    _check_writable(out)
+    X, y, task = read_labelled(args.data, args.label, args.task)
+    unlabeled = None
+    if args.unlabeled:
+        unlabeled = read_table(args.unlabeled)[0]
+        unlabeled = unlabeled.drop(columns=[args.label], errors="ignore")
+        unlabeled = unlabeled[[c for c in X.columns if c in unlabeled.columns] + [
+            c for c in unlabeled.columns if c not in X.columns]]  # fmt: skip
+        if set(unlabeled.columns) != set(X.columns):
+            raise ValueError(f"--unlabeled {args.unlabeled} must have the columns of --data (less the label); it "
+                             f"lacks {sorted(set(X.columns) - set(unlabeled.columns))[:10]} and adds "
+                             f"{sorted(set(unlabeled.columns) - set(X.columns))[:10]}.")  # fmt: skip
+    values = _fit_values(args)
+    if task == "classification":
+        if args.unlabeled_value is not None:
+            values["unlabeled_value"] = _unlabeled_value(args.unlabeled_value, y)
+        else:
+            values["unlabeled_value"] = None  # a file marks unlabelled rows by empty cells
+        model = DACLClassifier(**values)
+    else:
+        model = DACLRegressor(**values)
+    labelled = int(pd_notna(y).sum())
+    more = f", {len(unlabeled)} more from {args.unlabeled}" if unlabeled is not None else ""
+    print(f"dacl fit: {task} of {args.label!r} on {args.data}: {labelled} labelled rows, "
+          f"{len(y) - labelled} unlabelled{more}")  # fmt: skip
+    model.fit(X, y, X_unlabeled=unlabeled)
+    model.save(out, label=args.label, overwrite=args.overwrite)
+    table = model.selection_.to_string(index=False, float_format=lambda v: f"{v:.4f}")
+    print(table)
+    print(f"chosen: {model.chosen_['model']} ({model.chosen_['reason']}); model in {out} (model.md)")
+
+
+def pd_notna(values) -> Any:
+    import pandas as pd
+
+    return pd.notna(pd.Series(values, dtype=object)).to_numpy()
+
+
+def _unlabeled_value(text: str, y) -> Any:
+    """The --unlabeled-value in the type of the labels (a number where they are numbers)."""
+    numbers = [v for v in y if v is not None and not isinstance(v, str)]
+    if numbers:
+        try:
+            return int(text)
+        except ValueError:
+            return text
+    return text
+
+
+def _check_writable(folder: Path) -> None:
+    """Fail now, not after the compute, when ``folder`` cannot be written."""
+    import tempfile
+
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".dacl-write-check."):
+            pass
+    except OSError as error:
+        raise ValueError(f"cannot write to {folder}: {error.strerror or error}; choose another --out.") from None
+
+
+def cmd_predict(args: argparse.Namespace) -> None:
+    import pandas as pd
+
+    from dacl.data.tabular import read_table
+    from dacl.engine.checkpoint import write_atomic
+    from dacl.semisupervised.folder import load_predictor
+
+    out = Path(args.out)
+    if out.suffix.lower() not in (".csv", ".parquet"):
+        raise ValueError(f"--out {out} must end in .csv or .parquet.")
+    if out.exists() and not args.overwrite:
+        raise ValueError(f"--out {out} exists; choose another file or pass --overwrite.")
+    _check_writable(out.parent if str(out.parent) else Path("."))
+    predictor = load_predictor(args.model)
+    X = read_table(args.data)[0]
+    if not isinstance(X, pd.DataFrame):
+        raise ValueError(f"--data {args.data} must be a CSV or Parquet table with named columns.")
+    frame = pd.DataFrame(index=range(len(X)))
+    if args.id is not None:
+        if args.id not in X.columns:
+            raise ValueError(f"--id {args.id!r} is not a column of {args.data}; its columns: "
+                             f"{', '.join(map(str, list(X.columns)[:20]))}.")  # fmt: skip
+        frame[args.id] = X[args.id].to_numpy()
+    name = predictor.state.get("label") or "prediction"
+    if args.proba:
+        probabilities = predictor.predict_proba(X, what=str(args.data))
+        frame[name] = predictor.classes_[probabilities.argmax(1)]
+        for index, label in enumerate(predictor.classes_):
+            frame[f"proba_{label}"] = probabilities[:, index]
+    else:
+        frame[name] = predictor.predict(X, what=str(args.data))
+    if out.suffix.lower() == ".parquet":
+        import io
+
+        buffer = io.BytesIO()
+        frame.to_parquet(buffer, index=False)
+        write_atomic(out, buffer.getvalue())
+    else:
+        write_atomic(out, frame.to_csv(index=False).encode())
+    print(f"dacl predict: {len(frame)} predictions of {name!r} ({predictor.chosen['model']}) written to {out}")
+
+
 COMMANDS = {
+    "fit": cmd_fit,
+    "predict": cmd_predict,
     "pretrain": cmd_pretrain,
     "evaluate": cmd_evaluate,
     "compare": cmd_compare,

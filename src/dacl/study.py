@@ -262,7 +262,7 @@ def _counts(values: list[str]) -> list[tuple[str, int]]:
     return [(v, values.count(v)) for v in dict.fromkeys(values)]
 
 
-def study_markdown(results: dict[str, Any]) -> str:
+def study_markdown(results: dict[str, Any], with_recommendations: bool = True) -> str:
     """Per dataset: rows the models, columns the label fractions (mean ± std over draws; R² and RMSE for
     numbers), then the estimator's regret and choices, then the recommendations."""
     parts = []
@@ -303,7 +303,8 @@ def study_markdown(results: dict[str, Any]) -> str:
                 + " |"
             )
         parts.append("\n".join(lines) + "\n")
-    parts.append("\n".join(f"- {line}" for line in recommendations(rows)) + "\n")
+    if with_recommendations:
+        parts.append("\n".join(f"- {line}" for line in recommendations(rows)) + "\n")
     return "\n".join(parts)
 
 

@@ -293,9 +293,10 @@ class DACLClassifier(ClassifierMixin, _SemiSupervised):
             examples = list(dict.fromkeys(map(repr, values[:1000])))[:4]
             raise ValueError(f"the labels mix numbers and text ({', '.join(examples)}, ...); make them one type "
                              "(all text, or all numbers) before fitting.")  # fmt: skip
-        if kind == "string" or values.dtype == object:
-            values = values.astype(str) if kind == "string" else values
-        elif np.issubdtype(values.dtype, np.floating) and np.isinf(values).any():
+        if values.dtype == object:  # one type (checked above): text, or numbers held as objects
+            values = values.astype({"string": str, "integer": np.int64, "floating": np.float64,
+                                    "boolean": bool}.get(kind, object))  # fmt: skip
+        if np.issubdtype(values.dtype, np.floating) and np.isinf(values).any():
             raise ValueError("y contains infinity; a class label must be a finite number or a text.")
         check_classification_targets(values)
         return labelled, values

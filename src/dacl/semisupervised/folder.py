@@ -155,7 +155,8 @@ def model_markdown(state: dict[str, Any]) -> str:
              + ", ".join(f"{m['candidate']}" + (f" {m['setting']}" if m["setting"] else "")
                          for m in state["chosen"]["members"]) + ")",
              f"- why: {state['chosen']['reason']}", "",
-             f"| candidate | setting | held-out {name} | std | seconds | chosen |", "|---|---|---:|---:|---:|---|"]  # fmt: skip
+             f"| candidate | setting | held-out {name} | std | seconds | chosen |",
+             "|---|---|---:|---:|---:|---|"]  # fmt: skip
     for row in state["selection"]:
         value = row.get(score)
         lines.append(f"| {row['candidate']} | {row['setting']} | "
@@ -225,8 +226,9 @@ class Predictor:
             return X
         array = np.asarray(X)
         if array.ndim != 2 or array.shape[1] != len(self.state["columns"]):
-            raise ValueError(f"X must be a DataFrame with the columns {self.state['columns'][:10]}... or a 2-D array "
-                             f"of {len(self.state['columns'])} columns in their order; got shape {array.shape}.")  # fmt: skip
+            columns = self.state["columns"]
+            raise ValueError(f"X must be a DataFrame with the columns {columns[:10]}... or a 2-D array of "
+                             f"{len(columns)} columns in their order; got shape {array.shape}.")  # fmt: skip
         return pd.DataFrame(array, columns=self.state["columns"])
 
     def _inputs(self, X: Any, what: str) -> Inputs:
@@ -274,8 +276,9 @@ def load_predictor(folder: str | Path) -> Predictor:
         raise ValueError(f"{path} is not a dacl model of format {FORMAT} (found {state.get('format')!r} "
                          "if any); it was made by another program or another dacl.")  # fmt: skip
     if state.get("dacl_version") != __version__:
-        raise ValueError(f"{folder} was made by dacl {state.get('dacl_version')}, and this is dacl {__version__}; "
-                         f"fit the model again with this version, or install dacl {state.get('dacl_version')}.")  # fmt: skip
+        made_by = state.get("dacl_version")
+        raise ValueError(f"{folder} was made by dacl {made_by}, and this is dacl {__version__}; fit the model "
+                         f"again with this version, or install dacl {made_by}.")  # fmt: skip
     try:
         files = {name: _read_verified(folder, name, digest) for name, digest in state["files"].items()}
         preprocessing = SavedPreprocessing.from_dict(state["preprocessing"])

@@ -1,0 +1,86 @@
+"""A user's table with a label column that is filled on only some rows: classes or numbers, read for
+``dacl fit`` (every row, the empty label cells marking the unlabelled ones) and ``dacl compare
+--fractions`` (the labelled rows, split into train and test)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from dacl.data.tabular import Dataset, read_table, split
+
+__all__ = ["TASKS", "infer_task", "labelled_dataset", "read_labelled"]
+
+TASKS = ("auto", "classification", "regression")
+
+
+def infer_task(labels: Any) -> str:
+    """``regression`` when the labelled values are numbers that are not all whole (scikit-learn's
+    ``continuous`` target), else ``classification`` (text, whole numbers, booleans)."""
+    from sklearn.utils.multiclass import type_of_target
+
+    values = pd.Series(labels, dtype=object).dropna()
+    if values.empty:
+        return "classification"
+    numeric = pd.to_numeric(values, errors="coerce")
+    if numeric.isna().any():
+        return "classification"
+    return "regression" if type_of_target(numeric.to_numpy(dtype=np.float64)) == "continuous" else "classification"
+
+
+def _as_labels(column: np.ndarray, task: str) -> np.ndarray:
+    """Classes as an object array (None where empty; whole floats such as 1.0, which a CSV gives for a
+    column of 0/1 with empty cells, back to ints); numbers as floats (NaN where empty)."""
+    series = pd.Series(column, dtype=object)
+    if task == "regression":
+        numbers = pd.to_numeric(series, errors="coerce")
+        text = series.notna() & numbers.isna()
+        if text.any():
+            raise ValueError(f"the label column holds text ({series[text].iloc[0]!r}, ...) but --task regression "
+                             "needs numbers; use --task classification, or fix those cells.")  # fmt: skip
+        return numbers.to_numpy(dtype=np.float64)
+    present = series.notna()
+    values = series[present]
+    if len(values) and all(isinstance(v, float | np.floating) and float(v).is_integer() for v in values):
+        series[present] = [int(v) for v in values]
+    return series.where(present, None).to_numpy(dtype=object)
+
+
+def read_labelled(path: str | Path, label: str, task: str = "auto") -> tuple[pd.DataFrame, np.ndarray, str]:
+    """(features, labels, task) of a CSV/Parquet file whose ``label`` column is empty on unlabelled rows."""
+    if task not in TASKS:
+        raise ValueError(f"unknown task {task!r}; choose one of {', '.join(TASKS)}.")
+    X, y = read_table(path, label)
+    if not isinstance(X, pd.DataFrame):
+        X = pd.DataFrame(X, columns=[str(i) for i in range(np.shape(X)[1])])
+    if y is None:
+        raise ValueError(f"{path} has no label column: name it with --label COLUMN.")
+    chosen = infer_task(y) if task == "auto" else task
+    return X, _as_labels(y, chosen), chosen
+
+
+def labelled_dataset(
+    path: str | Path, label: str, task: str = "auto", test: str | Path | None = None, test_size: float = 0.2,
+    seed: int = 0,
+) -> Dataset:  # fmt: skip
+    """The file's labelled rows as a train/test ``Dataset`` (stratified for classes, random for numbers),
+    for the label study; rows with an empty label are left out."""
+    X, y, task = read_labelled(path, label, task)
+    keep = pd.notna(pd.Series(y, dtype=object)).to_numpy()
+    if keep.sum() < 4:
+        raise ValueError(f"{path} has {int(keep.sum())} labelled rows; the label study needs a few dozen at least.")
+    X, y = X[keep].reset_index(drop=True), y[keep]
+    regression = task == "regression"
+    y = y.astype(np.float64) if regression else y.astype(str) if any(isinstance(v, str) for v in y) else y.astype(int)
+    info = {"task": task, "label": label, "unlabelled_rows_left_out": int((~keep).sum())}
+    if test is None:
+        return split(Path(path).stem, X, y, test_size=test_size, seed=seed, stratify=not regression,
+                     source=str(path), **info)  # fmt: skip
+    X_test, y_test, _ = read_labelled(test, label, task)
+    kept = pd.notna(pd.Series(y_test, dtype=object)).to_numpy()
+    y_test = y_test[kept].astype(y.dtype)
+    return Dataset(Path(path).stem, X, y, X_test[kept].reset_index(drop=True), y_test,
+                   {"source": str(path), "test": str(test), **info})  # fmt: skip
