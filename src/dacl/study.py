@@ -116,7 +116,7 @@ def study_cell(
               for name, out in test_outputs.items()}  # fmt: skip
     ensemble = [r for r in selection.rows if r["candidate"] == ENSEMBLE]
     if ensemble:
-        members = [m.strip() for m in ensemble[0]["setting"].split("+")]
+        members = ensemble[0]["setting"].split(" + ")  # "gbdt-raw + gbdt-raw+features": two names
         scores[ENSEMBLE] = {**_metrics(task, y_test, sum(test_outputs[m] for m in members) / len(members)),
                             "setting": ensemble[0]["setting"]}  # fmt: skip
     members = [m["candidate"] for m in chosen["members"]]

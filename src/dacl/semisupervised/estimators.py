@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.preprocessing import LabelEncoder
-from sklearn.utils import check_random_state
+from sklearn.utils import TransformerTags, check_random_state
 from sklearn.utils._param_validation import Integral, Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d
@@ -151,6 +151,10 @@ class _SemiSupervised(BaseEstimator):
         check_is_fitted(self, "models_")
         return predict_chosen(self.models_, self._inputs(X))
 
+    def fit_transform(self, X, y, X_unlabeled=None) -> np.ndarray:
+        """``fit``, then the DACL features of X."""
+        return self.fit(X, y, X_unlabeled=X_unlabeled).transform(X)
+
     def transform(self, X) -> np.ndarray:
         """The frozen DACL encoder's features of X, shape (n_samples, width), float32."""
         check_is_fitted(self, "models_")
@@ -161,6 +165,7 @@ class _SemiSupervised(BaseEstimator):
         tags.input_tags.allow_nan = self.impute
         tags.input_tags.categorical = True
         tags.input_tags.string = True
+        tags.transformer_tags = TransformerTags(preserves_dtype=["float32"])  # transform: the DACL features
         tags.non_deterministic = self.random_state is None
         return tags
 
@@ -312,8 +317,13 @@ class DACLClassifier(ClassifierMixin, _SemiSupervised):
         self.label_encoder_ = LabelEncoder().fit(values)
         self.classes_ = self.label_encoder_.classes_
         if len(self.classes_) < 2:
+            hint = ""
+            if self.unlabeled_value is not None and (~labelled).any():
+                value = self.unlabeled_value
+                hint = (f" Rows labelled {value!r} count as unlabelled (unlabeled_value={value!r}); if that is "
+                        "a class of yours, pass unlabeled_value=None.")  # fmt: skip
             raise ValueError(f"the labelled rows hold only 1 class ({self.classes_[0]!r}); a classifier needs at "
-                             "least 2 classes among the labelled rows.")  # fmt: skip
+                             f"least 2 classes among the labelled rows.{hint}")  # fmt: skip
         targets = self.label_encoder_.transform(values)
         return self._fit(X, targets, labelled, Task(CLASSIFICATION, len(self.classes_)), X_unlabeled)
 
@@ -322,7 +332,8 @@ class DACLClassifier(ClassifierMixin, _SemiSupervised):
         return self._predicted(X)
 
     def predict(self, X) -> np.ndarray:
-        return self.classes_[self.predict_proba(X).argmax(1)]
+        probabilities = self.predict_proba(X)
+        return self.classes_[probabilities.argmax(1)]
 
 
 class DACLRegressor(RegressorMixin, _SemiSupervised):

@@ -1,0 +1,66 @@
+"""The linear heads of the probe (Sec. 5's linear evaluation protocol) against direct computations."""
+
+import numpy as np
+import pytest
+import torch
+from sklearn.datasets import load_digits
+from sklearn.linear_model import LogisticRegression, Ridge
+from sklearn.preprocessing import StandardScaler
+
+from dacl.core.linear import LinearHead, fit_ridge, fit_softmax, standardization
+from oracles import softmax_objective
+
+
+@pytest.fixture(scope="module")
+def digits():
+    X, y = load_digits(return_X_y=True)
+    return X.astype(np.float32), y
+
+
+@pytest.mark.parametrize("C", [0.1, 1.0])
+def test_softmax_head_minimises_scikit_learns_objective_and_predicts_as_it_does(digits, C):
+    X, y = digits
+    train, test = slice(0, 1200), slice(1200, None)
+    head = fit_softmax(torch.as_tensor(X[train]), torch.as_tensor(y[train]), 10, C=C)
+    z = StandardScaler().fit(X[train]).transform(X[train])
+    reference = LogisticRegression(C=C, max_iter=5000, tol=1e-8).fit(z, y[train])
+    ours = softmax_objective(z, y[train], head.weight.numpy(), head.bias.numpy(), C)
+    theirs = softmax_objective(z, y[train], reference.coef_.T, reference.intercept_, C)
+    assert ours <= theirs * (1 + 1e-3)  # the same objective, minimised as far
+    predicted = head(torch.as_tensor(X[test])).argmax(1).numpy()
+    expected = reference.predict(StandardScaler().fit(X[train]).transform(X[test]))
+    assert (predicted == expected).mean() > 0.99
+
+
+def test_ridge_head_is_the_closed_form_of_scikit_learns_ridge_on_standardized_features(digits):
+    X, _ = digits
+    target = X[:, 20] * 2.0 - X[:, 30] + 0.5
+    features = np.delete(X, [20, 30], axis=1)
+    head = fit_ridge(torch.as_tensor(features), torch.as_tensor(target), alpha=3.0)
+    z = StandardScaler().fit(features).transform(features)
+    reference = Ridge(alpha=3.0).fit(z, target)
+    np.testing.assert_allclose(head.weight.numpy()[:, 0], reference.coef_, atol=1e-4)
+    np.testing.assert_allclose(head(torch.as_tensor(features)).numpy()[:, 0], reference.predict(z), atol=1e-3)
+
+
+def test_constant_columns_are_left_unscaled_and_heads_round_trip_as_tensors():
+    x = torch.tensor([[1.0, 5.0], [2.0, 5.0], [3.0, 5.0]])
+    mean, std = standardization(x)
+    assert std[1] == 1 and torch.isfinite(mean).all()
+    head = fit_softmax(x, torch.tensor([0, 1, 1]))
+    copy = LinearHead.from_tensors(head.tensors())
+    assert torch.equal(copy(x), head(x)) and torch.isfinite(head(x)).all()
+    with pytest.raises(ValueError, match="at least one labelled row"):
+        fit_ridge(torch.zeros(0, 2), torch.zeros(0))
+
+
+def test_linear_probe_accuracy_with_the_torch_head_matches_scikit_learns(digits):
+    from dacl.evaluate import linear_probe_accuracy
+
+    X, y = digits
+    labels = np.array(list("abcdefghij"))[y]  # any label type
+    torch_probe = linear_probe_accuracy(X[:1200], labels[:1200], X[1200:], labels[1200:])
+    sklearn_probe = linear_probe_accuracy(X[:1200], labels[:1200], X[1200:], labels[1200:], solver="sklearn")
+    assert abs(torch_probe - sklearn_probe) <= 0.005
+    with pytest.raises(ValueError, match="unknown solver"):
+        linear_probe_accuracy(X[:10], y[:10], X[:10], y[:10], solver="lbfgs")

@@ -1,0 +1,103 @@
+"""The candidates: each fits on labelled rows, predicts probabilities or numbers, and matches a direct
+computation where one exists."""
+
+import numpy as np
+import pytest
+import torch
+
+from dacl.core.encoders import MLPEncoder
+from dacl.semisupervised.candidates import (
+    CANDIDATES,
+    Inputs,
+    Projection,
+    Settings,
+    Task,
+    default_setting,
+    fine_tune,
+    fine_tune_epochs,
+    gbdt_leaf_size,
+)
+from oracles import cosine_knn_votes
+
+SETTINGS = Settings(fine_tune_lrs=(1e-3,), fine_tune_epochs=(2, 4), gbdt_max_iter=10)
+
+
+@pytest.fixture(scope="module")
+def table():
+    rng = np.random.default_rng(0)
+    X = rng.random((120, 6)).astype(np.float32)
+    y = (X[:, 0] + X[:, 1] > 1).astype(int) + (X[:, 2] > 0.7)
+    torch.manual_seed(0)
+    encoder = MLPEncoder(6, 16, 2).eval()
+    with torch.no_grad():
+        features = encoder(torch.as_tensor(X)).numpy()
+    return Inputs(X, features, encoder, Projection.fit(features, components=4)), y
+
+
+@pytest.mark.parametrize("name", list(CANDIDATES))
+def test_every_candidate_gives_a_probability_row_per_sample_or_a_number(table, name):
+    inputs, y = table
+    for task, targets in ((Task("classification", 3), y), (Task("regression"), inputs.X[:, 0] * 3.0)):
+        fitted = CANDIDATES[name].fit(inputs.take(np.arange(80)), targets[:80], task, SETTINGS)
+        for model in fitted.values():
+            out = model.predict(inputs.take(np.arange(80, 120)))
+            if task.is_classification:
+                assert out.shape == (40, 3) and np.allclose(out.sum(1), 1) and (out >= 0).all()
+            else:
+                assert out.shape == (40,) and np.isfinite(out).all()
+        assert ("lr=" in next(iter(fitted))) == (name == "fine-tune")
+
+
+def test_a_class_missing_from_the_training_rows_gets_probability_columns_all_the_same(table):
+    inputs, y = table
+    rows = np.flatnonzero(y < 2)  # class 2 absent
+    for name in CANDIDATES:
+        (model, *_) = CANDIDATES[name].fit(inputs.take(rows), y[rows], Task("classification", 3), SETTINGS).values()
+        assert model.predict(inputs).shape == (120, 3), name
+
+
+def test_knn_is_the_cosine_vote_of_a_direct_computation(table):
+    inputs, y = table
+    rows = np.arange(60)
+    (model,) = CANDIDATES["knn"].fit(inputs.take(rows), y[rows], Task("classification", 3), SETTINGS).values()
+    k = model.k
+    assert k == min(10, int(np.bincount(y[rows]).min()))  # never more than the rarest class has rows
+    expected = cosine_knn_votes(inputs.features[rows], y[rows], inputs.features[60:], k, 3)
+    np.testing.assert_allclose(model.predict(inputs.take(np.arange(60, 120))), expected, atol=1e-6)
+
+
+def test_fine_tuning_copies_the_encoder_and_each_snapshot_equals_a_shorter_run(table):
+    inputs, y = table
+    before = {k: v.clone() for k, v in inputs.encoder.state_dict().items()}
+    task = Task("classification", 3)
+    path = fine_tune(inputs.encoder, inputs.X, y, task, 1e-3, (2, 4), SETTINGS)
+    short = fine_tune(inputs.encoder, inputs.X, y, task, 1e-3, (2,), SETTINGS)
+    assert all(torch.equal(before[k], v) for k, v in inputs.encoder.state_dict().items())  # the original: untouched
+    for name, value in short[2].state_dict().items():
+        assert torch.equal(value, path[2].state_dict()[name])  # the 2-epoch snapshot of a 4-epoch run
+    assert any(not torch.equal(path[4].state_dict()[k], v) for k, v in path[2].state_dict().items())
+
+
+def test_fine_tuning_epochs_are_capped_by_steps_and_the_default_setting_is_the_largest():
+    settings = Settings(fine_tune_epochs=(20, 50), fine_tune_max_steps=1000)
+    assert fine_tune_epochs(settings, 1_000) == (20, 50)  # 4 steps an epoch
+    assert fine_tune_epochs(settings, 60_000) == (4,)  # 235 steps an epoch: 1000 steps are 4 epochs, for both
+    assert default_setting("fine-tune", settings, 1_000) == "lr=0.001, epochs=50"
+    assert default_setting("probe", settings, 1_000) == ""
+
+
+def test_trees_leaf_size_follows_the_labelled_rows():
+    classes = Task("classification", 3)
+    assert gbdt_leaf_size(np.repeat([0, 1, 2], [2, 40, 40]), classes) == 1
+    assert gbdt_leaf_size(np.repeat([0, 1], [100, 100]), classes) == 20
+    assert gbdt_leaf_size(np.arange(60.0), Task("regression")) == 3
+
+
+def test_the_projection_keeps_the_top_principal_components():
+    rng = np.random.default_rng(0)
+    features = rng.normal(size=(500, 3)) @ np.diag([5.0, 1.0, 0.1]) @ np.linalg.qr(rng.normal(size=(3, 3)))[0]
+    projection = Projection.fit(features.astype(np.float32), components=2)
+    components = projection.components
+    np.testing.assert_allclose(components.T @ components, np.eye(2), atol=1e-5)
+    explained = np.var(projection(features.astype(np.float32)), axis=0)
+    assert explained[0] > explained[1] > 0.5 * np.var(features, axis=0).min()

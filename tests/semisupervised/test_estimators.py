@@ -1,0 +1,141 @@
+"""DACLClassifier and DACLRegressor: scikit-learn's conventions, the semi-supervised marks, the choice on
+labelled rows only, and bad input."""
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from dacl import DACLClassifier, DACLRegressor
+
+EVERY = dict(epochs=2, depth=1, width=8, projection_dim=4, batch_size=32, warmup_epochs=0.0, fine_tune_epochs=(2,),
+             fine_tune_lrs=(1e-3,), random_state=0)  # fmt: skip
+# Small enough for scikit-learn's ~50 checks a class and the tests below: pretraining, the CV and the
+# candidates on the encoder run; the trees (scikit-learn's own, 100 boosting rounds a split) run in
+# test_unlabelled_rows_are_minus_one_or_missing_and_every_row_pretrains.
+SMALL = dict(EVERY, candidates=("probe", "knn", "fine-tune", "linear-raw"), cv=2)
+# scikit-learn's checks use -1 as a class: there the classifier is told that no label marks unlabelled rows.
+CHECKED = SMALL
+
+
+def _expected_failures(estimator) -> dict[str, str]:
+    # check_regressors_train sets alpha=0.01 on any regressor with an ``alpha`` (a linear model's penalty);
+    # ours is mixup's lambda ~ U(alpha, 1), valid in [0.5, 1]. The same training check runs below with a
+    # valid alpha (test_regressor_marks_rows_without_a_target_with_nan_and_reports_r2).
+    if isinstance(estimator, DACLRegressor):
+        return {"check_regressors_train": "sets alpha=0.01, a linear model's penalty; ours is mixup's alpha"}
+    return {}
+
+
+@parametrize_with_checks([DACLClassifier(**CHECKED, unlabeled_value=None), DACLRegressor(**CHECKED)],
+                         expected_failed_checks=_expected_failures)  # fmt: skip
+def test_sklearn_estimator_checks(estimator, check):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # "pretraining adds little": every row is labelled there
+        check(estimator)
+
+
+@pytest.fixture(scope="module")
+def table():
+    rng = np.random.default_rng(0)
+    n = 240
+    frame = pd.DataFrame({"x": rng.normal(size=n), "z": rng.normal(size=n), "colour": rng.choice(["r", "g", "b"], n)})
+    frame.loc[::9, "x"] = np.nan
+    y = np.where(frame["x"].fillna(0) + (frame["colour"] == "r") > 0.5, "high", "low").astype(object)
+    return frame, y
+
+
+def test_unlabelled_rows_are_minus_one_or_missing_and_every_row_pretrains(table, monkeypatch):
+    frame, y = table
+    import dacl.semisupervised.estimators as estimators
+
+    rows = []
+    original = estimators.DACL.fit
+    monkeypatch.setattr(estimators.DACL, "fit", lambda self, X, y=None: rows.append(len(X)) or original(self, X))
+    marked = y.copy()
+    marked[40:] = None  # missing marks unlabelled
+    marked[30:40] = -1  # and so does -1, even among texts
+    more = frame.iloc[:50].reset_index(drop=True)
+    with warnings.catch_warnings():
+        model = DACLClassifier(**EVERY).fit(frame, marked, X_unlabeled=more)
+    assert rows == [len(frame) + 50]  # labelled, unlabelled and X_unlabeled rows
+    assert model.n_labelled_ == 30 and model.n_unlabelled_ == len(frame) - 30 + 50
+    assert set(model.classes_) == {"high", "low"}
+    assert set(model.selection_["candidate"]) >= {"probe", "knn", "fine-tune", "linear-raw", "gbdt-raw"}
+    assert model.chosen_["model"] in set(model.selection_["candidate"]) and model.chosen_["reason"]
+    assert model.predict_proba(frame).shape == (len(frame), 2) and model.transform(frame).shape == (len(frame), 8)
+    assert model.score(frame, y) > 0.6
+
+
+def test_minus_one_is_a_class_when_unlabeled_value_says_so(table):
+    frame, _ = table
+    y = np.where(frame["z"] > 0, 1, -1)
+    y_marked = y.astype(float)
+    y_marked[::2] = np.nan
+    model = DACLClassifier(**SMALL, unlabeled_value=None).fit(frame, y_marked)
+    assert list(model.classes_) == [-1, 1] and model.n_labelled_ == len(frame) // 2
+    with pytest.raises(ValueError, match="1 class.*if that is a class of yours, pass unlabeled_value=None"):
+        DACLClassifier(**SMALL).fit(frame, y_marked)  # -1 unlabelled by default: only class 1 is left
+
+
+def test_the_choice_sees_the_labelled_rows_only(table, monkeypatch):
+    frame, y = table
+    import dacl.semisupervised.estimators as estimators
+
+    seen = []
+    original = estimators.select
+    monkeypatch.setattr(estimators, "select", lambda inputs, targets, *a, **k: seen.append(len(targets)) or original(
+        inputs, targets, *a, **k))  # fmt: skip
+    marked = y.copy()
+    marked[100:] = -1
+    first = DACLClassifier(**SMALL).fit(frame, marked)
+    changed = marked.copy()
+    changed[100:] = np.where(y[100:] == "high", "low", "high")  # flip every hidden label: nothing may change
+    changed[100:] = -1
+    second = DACLClassifier(**SMALL).fit(frame, changed)
+    assert seen == [100, 100]
+    pd.testing.assert_frame_equal(first.selection_.drop(columns="seconds"), second.selection_.drop(columns="seconds"))
+
+
+def test_regressor_marks_rows_without_a_target_with_nan_and_reports_r2(table):
+    frame, _ = table
+    target = frame["z"].to_numpy() * 2 + (frame["colour"] == "g")
+    marked = target.copy()
+    marked[::3] = np.nan
+    model = DACLRegressor(**SMALL).fit(frame, marked)
+    assert model.n_labelled_ == len(frame) - len(frame[::3])
+    assert {"cv_r2", "cv_rmse"} <= set(model.selection_.columns)
+    assert model.predict(frame).shape == (len(frame),) and model.score(frame, target) > 0.5
+
+
+@pytest.mark.parametrize(
+    "labels, message",
+    [
+        (np.full(240, -1), "no labelled row"),
+        (np.array([None] * 240, dtype=object), "no labelled row"),
+        (np.array([1, "a"] * 120, dtype=object), "mix numbers and text"),
+        (np.array([0.5, 1.5] * 120), "Unknown label type"),
+        (np.array([np.inf, 1.0] * 120), "infinity"),
+    ],
+)
+def test_bad_labels_are_refused_with_what_to_do(table, labels, message):
+    with pytest.raises(ValueError, match=message):
+        DACLClassifier(**SMALL).fit(table[0], labels)
+
+
+def test_bad_targets_are_refused_and_few_labels_are_said(table):
+    frame, y = table
+    with pytest.raises(ValueError, match="numeric targets.*DACLClassifier"):
+        DACLRegressor(**SMALL).fit(frame, y)
+    with pytest.raises(ValueError, match="no labelled row"):
+        DACLRegressor(**SMALL).fit(frame, np.full(len(frame), np.nan))
+    with pytest.raises(ValueError, match="candidates must be distinct names"):
+        DACLClassifier(**{**SMALL, "candidates": ("probe", "forest")}).fit(frame, y)
+    sparse = np.array([None] * len(frame), dtype=object)
+    sparse[:12] = ["a", "a", "a", "b", "b", "b", "c", "a", "b", "a", "b", "a"]  # class c: one labelled row
+    with pytest.warns(UserWarning, match="one labelled row"):
+        DACLClassifier(**SMALL).fit(frame, sparse)
+    with pytest.warns(UserWarning, match="pretraining adds little"):
+        DACLClassifier(**SMALL).fit(frame, y)  # every row labelled

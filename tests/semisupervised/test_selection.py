@@ -1,0 +1,84 @@
+"""The choice on the labelled rows: the splits, the rule, the ensemble, the rule for too few labels."""
+
+from dataclasses import dataclass
+
+import numpy as np
+import pytest
+
+from dacl.semisupervised import candidates as candidates_module
+from dacl.semisupervised import selection
+from dacl.semisupervised.candidates import Candidate, Inputs, Settings, Task
+from dacl.semisupervised.selection import select, splits
+
+CLASSES = Task("classification", 3)
+
+
+def test_stratified_splits_hold_every_row_out_once_a_repeat_and_never_a_single_class_row():
+    y = np.repeat([0, 1, 2], [30, 20, 1])
+    pairs, notes = splits(y, CLASSES, folds=5)
+    assert len(pairs) == 5 * selection.REPEATS  # under 300 rows: repeated
+    assert "one labelled row" in notes[0]
+    for train, held in pairs:
+        assert 50 in train and 50 not in held and not set(train) & set(held)
+        assert set(np.bincount(y[held], minlength=3)[:2]) == {6, 4}  # stratified: 30/5, 20/5
+    held_out = np.concatenate([held for _, held in pairs[:5]])
+    assert sorted(held_out) == list(range(50))  # one repeat: every row (but the single one) held out once
+
+
+def test_folds_shrink_to_the_rarest_class_large_label_sets_use_one_split_and_numbers_use_k_fold(monkeypatch):
+    pairs, _ = splits(np.repeat([0, 1], [400, 3]), Task("classification", 2), folds=5)
+    assert len(pairs) == 3  # 3 folds (rarest class), 403 rows: not repeated
+    monkeypatch.setattr(selection, "HOLDOUT_FROM", 100)
+    pairs, _ = splits(np.repeat([0, 1], [100, 100]), Task("classification", 2))
+    assert len(pairs) == 1 and len(pairs[0][1]) == 40
+    pairs, _ = splits(np.arange(50.0), Task("regression"), folds=5)
+    assert len(pairs) == 5 * selection.REPEATS and all(len(h) == 10 for _, h in pairs)
+
+
+@dataclass
+class Fixed:
+    """A fake fitted model: returns the stored outputs of the rows it is asked about."""
+
+    outputs: np.ndarray
+
+    def predict(self, inputs):
+        return self.outputs[inputs.X[:, 0].astype(int)]
+
+
+def _fake(name: str, outputs: np.ndarray) -> Candidate:
+    return Candidate(name, name, lambda inputs, y, task, settings: {"": Fixed(outputs)}, False)
+
+
+def test_the_best_mean_held_out_score_wins_and_the_average_of_two_wins_only_when_higher(monkeypatch):
+    y = np.repeat([0, 1], 30)
+    right = np.eye(2)[y]
+    # "a" is sure and right on rows 0-39, unsure and wrong on 40-59; "b" unsure and wrong on 0-19, sure and right
+    # on 20-59: each scores 40/60, their average is right everywhere
+    unsure = 0.45 * right + 0.55 * (1 - right)
+    a = np.where((np.arange(60) < 40)[:, None], right, unsure)
+    b = np.where((np.arange(60) >= 20)[:, None], right, unsure)
+    wrong = 1 - right
+    registry = {"a": _fake("a", a), "b": _fake("b", b), "wrong": _fake("wrong", wrong)}
+    monkeypatch.setattr(selection, "CANDIDATES", registry)
+    inputs = Inputs(np.arange(60, dtype=np.float32)[:, None], np.zeros((60, 1)))
+    chosen = select(inputs, y, Task("classification", 2), ("a", "b", "wrong"), Settings())
+    scores = {r["candidate"]: r["cv_accuracy"] for r in chosen.rows}
+    assert scores["wrong"] == 0 and scores["a"] == pytest.approx(40 / 60, abs=0.05)
+    assert chosen.choice.name == "ensemble" and scores["ensemble"] > max(scores["a"], scores["b"])
+    assert {c for c, _ in chosen.choice.members} == {"a", "b"}
+    alone = select(inputs, y, Task("classification", 2), ("a", "b", "wrong"), Settings(), ensemble=False)
+    assert alone.choice.name == max(("a", "b"), key=scores.get) and not any(r["candidate"] == "ensemble"
+                                                                              for r in alone.rows)  # fmt: skip
+
+
+def test_with_no_row_to_hold_out_the_rule_is_the_probe(monkeypatch):
+    y = np.arange(5)  # one labelled row a class
+    inputs = Inputs(np.random.default_rng(0).random((5, 3)).astype(np.float32), np.zeros((5, 2), np.float32))
+    calls = []
+    monkeypatch.setattr(candidates_module, "CANDIDATES", candidates_module.CANDIDATES)
+    chosen = select(inputs, y, Task("classification", 5), ("linear-raw", "probe", "fine-tune"), Settings())
+    assert chosen.choice.members == [("probe", "")] and not calls
+    assert "nothing can be held out" in chosen.choice.reason
+    assert chosen.best["fine-tune"] == "lr=0.001, epochs=50"
+    with pytest.raises(ValueError, match="unknown candidate"):
+        select(inputs, y, Task("classification", 5), ("probe", "forest"), Settings())
