@@ -115,7 +115,7 @@ class SavedPreprocessing:
                                      "fitted without imputation; fill them first.")  # fmt: skip
                 values = values.where(values.notna(), column["fill"])
             known = column["categories"] + column["infrequent"]
-            codes = pd.Categorical(values, categories=_matching(known, values)).codes
+            codes = pd.Index(_matching(known, values), dtype=object).get_indexer(values)  # -1: never seen
             width = len(column["categories"]) + bool(column["infrequent"])
             block = np.zeros((len(values), width))
             seen = codes >= 0

@@ -1,0 +1,135 @@
+"""Model folders: the same predictions after a round trip, columns by name, and nothing loaded from a
+folder that is damaged, of another version, or that asks for code."""
+
+import json
+import shutil
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from dacl import DACLClassifier, DACLRegressor, load_predictor
+
+SMALL = dict(epochs=2, depth=1, width=8, projection_dim=4, batch_size=32, warmup_epochs=0.0, fine_tune_epochs=(2,),
+             fine_tune_lrs=(1e-3,), random_state=0, cv=2)  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def table():
+    rng = np.random.default_rng(1)
+    n = 200
+    frame = pd.DataFrame({"size": rng.normal(size=n), "count": rng.integers(0, 9, n),
+                          "city": rng.choice(["paris", "lyon", "nice"], n)})  # fmt: skip
+    frame.loc[::11, "size"] = np.nan
+    labels = np.where(frame["size"].fillna(0) > 0, "big", "small").astype(object)
+    labels[120:] = None
+    return frame, labels
+
+
+@pytest.fixture(scope="module")
+def saved(table, tmp_path_factory):
+    frame, labels = table
+    folders = {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        for members in (("probe", "knn"), ("fine-tune", "gbdt-raw+features"), ("linear-raw", "gbdt-raw")):
+            model = DACLClassifier(**SMALL, candidates=members).fit(frame, labels)
+            model.chosen_ = {"model": "ensemble", "reason": "both members, to save and load each kind",
+                             "members": [{"candidate": c, "setting": model.selection_.query(
+                                 "candidate == @c")["setting"].iloc[0]} for c in members]}  # fmt: skip
+            from dacl.semisupervised.selection import fit_chosen
+
+            model.models_ = fit_chosen(*_labelled(model, frame, labels), model.task_, [
+                (m["candidate"], m["setting"]) for m in model.chosen_["members"]], model._settings(0))  # fmt: skip
+            folder = tmp_path_factory.mktemp("model") / "m"
+            model.save(folder, label="kind")
+            folders[members] = (model, folder)
+    return folders
+
+
+def _labelled(model, frame, labels):
+    rows = np.flatnonzero(pd.notna(pd.Series(labels, dtype=object)))
+    inputs = model._inputs(frame.iloc[rows])
+    return inputs, model.label_encoder_.transform(labels[rows].astype(str))
+
+
+def test_a_saved_model_predicts_as_the_estimator_with_columns_in_any_order(table, saved):
+    frame, _ = table
+    shuffled = frame[["city", "count", "size"]].sample(frac=1, random_state=0).assign(extra=1)
+    for model, folder in saved.values():
+        predictor = load_predictor(folder)
+        np.testing.assert_allclose(predictor.predict_proba(shuffled), model.predict_proba(shuffled[frame.columns]),
+                                   atol=1e-6)  # fmt: skip
+        assert (predictor.predict(shuffled) == model.predict(shuffled[frame.columns])).all()
+        assert list(predictor.classes_) == ["big", "small"] and predictor.chosen["model"] == "ensemble"
+        assert {"model.json", "model.md", "selection.png", "encoder.safetensors"} <= {p.name for p in folder.iterdir()}
+
+
+def test_new_categories_and_missing_values_are_handled_as_in_fit_and_bad_columns_are_named(table, saved):
+    frame, _ = table
+    model, folder = saved[("linear-raw", "gbdt-raw")]
+    predictor = load_predictor(folder)
+    new = frame.head(5).copy()
+    new.loc[0, "city"] = "marseille"  # never seen: all zeros in its one-hot block, as in fit
+    new.loc[1, "size"] = np.nan
+    np.testing.assert_allclose(predictor.predict_proba(new), model.predict_proba(new), atol=1e-6)
+    with pytest.raises(ValueError, match="lacks the column.*'city'"):
+        predictor.predict(frame.drop(columns=["city"]))
+    with pytest.raises(ValueError, match="column 'size' .* holds text"):
+        predictor.predict(new.astype({"size": object}).assign(size="large"))
+
+
+def test_a_regressor_round_trips(table, tmp_path):
+    frame, _ = table
+    target = frame["count"].to_numpy() * 1.5 + (frame["city"] == "nice")
+    marked = np.where(np.arange(len(frame)) % 3 == 0, target, np.nan)
+    model = DACLRegressor(**SMALL, candidates=("fine-tune", "probe", "gbdt-raw")).fit(frame, marked)
+    model.save(tmp_path / "m")
+    predictor = load_predictor(tmp_path / "m")
+    np.testing.assert_allclose(predictor.predict(frame), model.predict(frame), atol=1e-5)
+    with pytest.raises(ValueError, match="predicts numbers"):
+        predictor.predict_proba(frame)
+
+
+def test_damaged_other_version_or_code_asking_folders_are_refused_before_anything_runs(saved, tmp_path):
+    _, original = saved[("linear-raw", "gbdt-raw")]
+    folder = tmp_path / "m"
+    shutil.copytree(original, folder)
+    with pytest.raises(ValueError, match="already holds a model"):
+        saved[("linear-raw", "gbdt-raw")][0].save(folder)
+    members = folder / "members.safetensors"
+    data = bytearray(members.read_bytes())
+    data[-1] ^= 0xFF
+    members.write_bytes(bytes(data))
+    with pytest.raises(ValueError, match="damaged or was changed"):
+        load_predictor(folder)
+    shutil.copy(original / "members.safetensors", members)
+    state = json.loads((folder / "model.json").read_text())
+    (folder / "model.json").write_text(json.dumps({**state, "dacl_version": "0.0.1"}))
+    with pytest.raises(ValueError, match="made by dacl 0.0.1"):
+        load_predictor(folder)
+    (folder / "model.json").write_text("{not json")
+    with pytest.raises(ValueError, match="damaged"):
+        load_predictor(folder)
+    with pytest.raises(ValueError, match="not a dacl model folder"):
+        load_predictor(tmp_path)
+
+
+def test_trees_that_would_run_code_are_refused_even_with_a_matching_digest(saved, tmp_path):
+    import hashlib
+    import os
+
+    import skops.io
+    from sklearn.preprocessing import FunctionTransformer
+
+    _, original = saved[("linear-raw", "gbdt-raw")]
+    folder = tmp_path / "m"
+    shutil.copytree(original, folder)
+    trees = next(p for p in folder.iterdir() if p.suffix == ".skops")
+    trees.write_bytes(skops.io.dumps(FunctionTransformer(os.system)))  # a file that would call os.system
+    state = json.loads((folder / "model.json").read_text())
+    state["files"][trees.name] = hashlib.sha256(trees.read_bytes()).hexdigest()
+    (folder / "model.json").write_text(json.dumps(state))
+    with pytest.raises(ValueError, match="cannot be loaded safely"):
+        load_predictor(folder)

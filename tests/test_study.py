@@ -1,0 +1,95 @@
+"""The label study: the estimator's choice is made before the test split is scored, every candidate and
+the regret are reported, cells are stored and reused; the same on a regression table."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from dacl.data import load_dataset
+from dacl.data.tabular import Dataset
+from dacl.experiment import prepare_features
+from dacl.semisupervised.candidates import CANDIDATES, Inputs, Projection, Settings, Task
+from dacl.study import recommendations, run_study, study_cell, summarise
+from dacl.tables import pretrain
+
+SETTINGS = Settings(fine_tune_lrs=(1e-3,), fine_tune_epochs=(2,), gbdt_max_iter=5)
+
+
+@pytest.fixture(scope="module")
+def digits_inputs():
+    features = prepare_features(load_dataset("digits"))
+    from dacl import PretrainConfig
+    from dacl.evaluate import encode
+
+    encoder = pretrain(features.X_train, PretrainConfig(method="dacl+", depth=2, width=16, epochs=2),
+                       progress=False).encoder  # fmt: skip
+    train, test = encode(encoder, features.X_train), encode(encoder, features.X_test)
+    projection = Projection.fit(train, components=4)
+    return (Inputs(features.X_train, train, encoder, projection), features.y_train,
+            Inputs(features.X_test, test, encoder, projection), features.y_test)  # fmt: skip
+
+
+def test_the_choice_is_fixed_before_the_test_split_is_scored(digits_inputs):
+    train, y, test, y_test = digits_inputs
+    rows = np.arange(0, len(y), 8)
+    task = Task("classification", 10)
+    honest = study_cell(train, y, rows, test, y_test, task, SETTINGS)
+    rng = np.random.default_rng(0)
+    noise = Inputs(rng.random(test.X.shape, dtype=np.float32), rng.random(test.features.shape, dtype=np.float32),
+                   train.encoder, train.projection)  # fmt: skip
+    shuffled = study_cell(train, y, rows, noise, rng.permutation(y_test), task, SETTINGS)
+    assert honest["chosen"] == shuffled["chosen"]  # the test split, however wrong, changes nothing in the choice
+    assert [r["cv_accuracy"] for r in honest["selection"]] == [r["cv_accuracy"] for r in shuffled["selection"]]
+    chosen = [m["candidate"] for m in honest["chosen"]["members"]]
+    expected = np.mean([honest["candidates"][c]["score"] for c in chosen]) if len(chosen) == 1 else None
+    if expected is not None:
+        assert honest["model"]["score"] == expected  # the chosen candidate's own test score
+    assert set(honest["candidates"]) >= set(CANDIDATES)
+
+
+def test_the_study_reports_every_candidate_the_estimator_and_its_regret_and_reuses_its_cells(tmp_path, monkeypatch):
+    dataset = load_dataset("digits")
+    results = run_study([dataset], (0.05, 1.0), tmp_path, budget="smoke", log=lambda *_: None)
+    rows = {(r["model"], r["fraction"]): r for r in results["rows"]}
+    assert {(m, 0.05) for m in CANDIDATES} <= set(rows) and ("DACLClassifier", 1.0) in rows
+    assert rows[("DACLClassifier", 0.05)]["draws"] == 2 and rows[("DACLClassifier", 1.0)]["draws"] == 1
+    for fraction in (0.05, 1.0):
+        best = max(rows[(m, fraction)]["score"] for m in CANDIDATES)
+        assert rows[("DACLClassifier", fraction)]["regret"] == pytest.approx(
+            best - rows[("DACLClassifier", fraction)]["score"])  # fmt: skip
+    text = (tmp_path / "labels.md").read_text()
+    assert "| **DACLClassifier** |" in text and "regret of DACLClassifier" in text and "DACLClassifier chose" in text
+    assert (tmp_path / "labels.png").is_file()
+    import dacl.study as study
+
+    monkeypatch.setattr(study, "study_cell", lambda *a, **k: pytest.fail("a stored cell was computed again"))
+    again = run_study([dataset], (0.05, 1.0), tmp_path, budget="smoke", log=lambda *_: None)
+    assert again["rows"] == results["rows"]
+    with pytest.raises(ValueError, match="label fractions"):
+        run_study([dataset], (0.05, 0.05), tmp_path, budget="smoke")
+
+
+def test_the_study_on_a_regression_table_scores_r2_and_rmse_against_ridge_and_trees(tmp_path):
+    rng = np.random.default_rng(0)
+
+    def frame(n):
+        values = pd.DataFrame({"a": rng.random(n), "b": rng.random(n), "kind": rng.choice(["u", "v"], n)})
+        return values, values["a"] * 3 + (values["kind"] == "u") + 0.1 * rng.normal(size=n)
+
+    (X, y), (X_test, y_test) = frame(300), frame(100)
+    dataset = Dataset("synthetic", X, y.to_numpy(), X_test, y_test.to_numpy(), {"task": "regression"})
+    results = run_study([dataset], (0.1, 1.0), tmp_path, budget="smoke", log=lambda *_: None)
+    rows = {(r["model"], r["fraction"]): r for r in results["rows"]}
+    full = rows[("DACLRegressor", 1.0)]
+    assert full["score"] > 0.8 and full["rmse"] > 0 and "regret" in full
+    assert rows[("linear-raw", 1.0)]["score"] > 0.9  # ridge on a linear target
+    assert "R² (%) / RMSE" in (tmp_path / "labels.md").read_text()
+    assert any("points of R²" in line for line in recommendations(results["rows"]))
+
+
+def test_recommendations_name_the_trees_when_they_win():
+    scores = (("gbdt-raw", 0.9), ("knn", 0.8), ("DACLClassifier", 0.8))
+    cells = [{"dataset": "d", "task": "classification", "fraction": 0.1, "draw": 0, "labelled": 50, "model": m,
+              "score": s, "chosen": "knn"} for m, s in scores]  # fmt: skip
+    (line,) = recommendations(summarise(cells))
+    assert "use gradient-boosted trees" in line and "10.0 points below" in line
