@@ -1,0 +1,96 @@
+"""dacl fit / dacl predict / dacl compare --fractions on a user's file, and their mistakes in one line."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from dacl.cli import main
+
+TINY = ["--depth", "1", "--width", "8", "--projection-dim", "4", "--epochs", "2", "--batch-size", "64",
+        "--warmup-epochs", "0", "--fine-tune-epochs", "2", "--fine-tune-lrs", "0.001", "--cv", "2",
+        "--candidates", "probe,knn,linear-raw,gbdt-raw", "--quiet"]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("files")
+    rng = np.random.default_rng(0)
+    n = 300
+    table = pd.DataFrame({"id": np.arange(n) + 1000, "size": rng.normal(size=n), "count": rng.integers(0, 7, n),
+                          "city": rng.choice(["paris", "lyon", "nice"], n)})  # fmt: skip
+    label = np.where(table["size"] + (table["city"] == "nice") > 0.3, 1, 0).astype(float)
+    label[rng.random(n) > 0.3] = np.nan  # most rows unlabelled: empty cells in the CSV
+    table.assign(churn=label).to_csv(folder / "train.csv", index=False)
+    new = table.sample(frac=1, random_state=1)[["city", "id", "count", "size"]]
+    new.to_csv(folder / "new.csv", index=False)
+    price = table["size"] * 2.5 + table["count"] + 0.1 * rng.normal(size=n)
+    table.assign(price=np.where(rng.random(n) > 0.5, price, np.nan)).to_csv(folder / "prices.csv", index=False)
+    return folder
+
+
+def test_fit_then_predict_with_ids_and_probabilities(files, tmp_path, capsys):
+    model = tmp_path / "model"
+    assert main(["fit", "--data", str(files / "train.csv"), "--label", "churn", "--out", str(model), *TINY]) == 0
+    out = capsys.readouterr().out
+    assert "classification of 'churn'" in out and "chosen:" in out
+    state = json.loads((model / "model.json").read_text())
+    assert state["classes"] == [0, 1] and state["label"] == "churn" and "id" in state["columns"]
+    assert (model / "model.md").read_text().startswith("# DACLClassifier")
+    predictions = tmp_path / "predictions.csv"
+    args = ["predict", "--model", str(model), "--data", str(files / "new.csv"), "--out", str(predictions)]
+    assert main([*args, "--id", "id", "--proba"]) == 0
+    frame = pd.read_csv(predictions)
+    assert list(frame.columns) == ["id", "churn", "proba_0", "proba_1"] and len(frame) == 300
+    assert set(frame["churn"]) <= {0, 1} and np.allclose(frame[["proba_0", "proba_1"]].sum(axis=1), 1)
+    assert frame["id"].tolist() == pd.read_csv(files / "new.csv")["id"].tolist()  # the rows in their order
+    assert main(args) == 2 and "exists" in capsys.readouterr().err  # no silent overwrite
+    assert main([*args, "--overwrite"]) == 0
+
+
+def test_a_numeric_label_with_fractions_is_a_regression(files, tmp_path, capsys):
+    model = tmp_path / "model"
+    assert main(["fit", "--data", str(files / "prices.csv"), "--label", "price", "--out", str(model), *TINY]) == 0
+    assert "regression of 'price'" in capsys.readouterr().out
+    assert main(["predict", "--model", str(model), "--data", str(files / "new.csv"), "--out",
+                 str(tmp_path / "p.parquet")]) == 0  # fmt: skip
+    assert pd.read_parquet(tmp_path / "p.parquet")["price"].dtype == np.float64
+
+
+def test_mistakes_are_one_line_and_come_before_the_compute(files, tmp_path, capsys):
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "model.json").write_text("{}")
+    fit = ["fit", "--data", str(files / "train.csv"), "--label", "churn", *TINY]
+    assert main([*fit, "--out", str(model)]) == 2
+    assert "already holds a model" in capsys.readouterr().err
+    assert main([*fit, "--out", str(files / "train.csv")]) == 2
+    assert "is a file" in capsys.readouterr().err
+    assert main(["fit", "--data", str(files / "train.csv"), "--label", "nope", "--out", str(tmp_path / "m")]) == 2
+    assert "label column 'nope'" in capsys.readouterr().err
+    assert main(["predict", "--model", str(model), "--data", str(files / "new.csv"), "--out",
+                 str(tmp_path / "p.csv")]) == 2  # fmt: skip
+    assert "not a dacl model of format" in capsys.readouterr().err
+
+
+def test_predict_names_a_missing_column(files, tmp_path, capsys):
+    model = tmp_path / "model"
+    assert main(["fit", "--data", str(files / "train.csv"), "--label", "churn", "--out", str(model), *TINY]) == 0
+    pd.read_csv(files / "new.csv").drop(columns=["city"]).to_csv(tmp_path / "less.csv", index=False)
+    assert main(["predict", "--model", str(model), "--data", str(tmp_path / "less.csv"), "--out",
+                 str(tmp_path / "p.csv")]) == 2  # fmt: skip
+    err = capsys.readouterr().err
+    assert "lacks the column(s) 'city'" in err and err.count("\n") == 1
+
+
+def test_compare_with_fractions_runs_the_label_study_on_a_file_and_recommends(files, tmp_path, capsys):
+    out = tmp_path / "study"
+    args = ["compare", "--data", str(files / "train.csv"), "--label", "churn", "--fractions", "0.2,1",
+            "--budget", "smoke", "--out", str(out), "--quiet"]  # fmt: skip
+    assert main(args) == 0
+    text = capsys.readouterr().out
+    assert "| **DACLClassifier** |" in text and text.strip().splitlines()[-1].startswith(
+        "train: with 100% of the labels"
+    )
+    assert (out / "labels.png").is_file() and json.loads((out / "results.json").read_text())["rows"]
