@@ -20,3 +20,13 @@ def test_custom_encoder_example_trains_checkpoints_resumes_and_probes(tmp_path, 
     # the user code is short: under 30 lines without the docstring and blank lines
     lines = [line for line in source.split('"""', 2)[2].splitlines() if line.strip()]
     assert len(lines) < 30
+
+
+def test_few_labels_example_fits_saves_loads_and_predicts(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    source = (EXAMPLES / "few_labels.py").read_text()
+    code = re.sub(r"epochs=\d+", "epochs=3", source)
+    exec(compile(code, "few_labels.py", "exec"), {"__name__": "__main__"})
+    out = capsys.readouterr().out
+    assert "chosen:" in out and float(out.split()[-1]) > 0.7  # a rule of three columns, 60 labels
+    assert (tmp_path / "few-labels-model" / "model.json").is_file()

@@ -35,7 +35,7 @@ from dacl.data.tabular import Dataset
 from dacl.engine.checkpoint import write_atomic
 from dacl.evaluate import encode
 from dacl.experiment import prepare_features
-from dacl.reproduce import experiment_options, run_key, stored_run
+from dacl.runs import experiment_options, run_key, stored_run
 from dacl.semisupervised.candidates import CANDIDATES, CLASSIFICATION, REGRESSION, Inputs, Projection, Settings, Task
 from dacl.semisupervised.estimators import MAX_STEPS, PRETRAINING_DEFAULTS, capped_pretraining
 from dacl.semisupervised.selection import ENSEMBLE, select
@@ -372,3 +372,36 @@ def run_study(
                "seconds": time.perf_counter() - started}  # fmt: skip
     write_study(results, out)
     return results
+
+
+def few_labels_demo(fraction: float = 0.05, seed: int = 0, epochs: int | None = None) -> dict[str, Any]:
+    """The demo's few-label row: scikit-learn's digits with ``fraction`` of the training labels (the rest
+    marked -1), ``DACLClassifier()`` at its defaults against the trees and logistic regression fitted on
+    the same labelled rows, all scored on the test split (``epochs``: fewer pretraining epochs, for a quick look)."""
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from dacl.data.tabular import load_digits_dataset
+    from dacl.semisupervised import DACLClassifier
+    from dacl.semisupervised.candidates import gbdt_leaf_size
+
+    data = load_digits_dataset()
+    rows = label_subset(data.y_train, fraction, draw=seed)
+    marked = np.full(len(data.y_train), -1)
+    marked[rows] = data.y_train[rows]
+    started = time.perf_counter()
+    model = DACLClassifier(random_state=seed, **({} if epochs is None else {"epochs": epochs})).fit(
+        data.X_train, marked
+    )
+    seconds = time.perf_counter() - started
+    leaf = gbdt_leaf_size(data.y_train[rows], Task(CLASSIFICATION, 10))
+    trees = HistGradientBoostingClassifier(min_samples_leaf=leaf, random_state=seed).fit(data.X_train[rows],
+                                                                                        data.y_train[rows])  # fmt: skip
+    logistic = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000)).fit(data.X_train[rows],
+                                                                                      data.y_train[rows])  # fmt: skip
+    return {"labelled": len(rows), "unlabelled": len(data.y_train) - len(rows), "fraction": fraction,
+            "DACLClassifier": model.score(data.X_test, data.y_test), "chosen": model.chosen_["model"],
+            "seconds": seconds, "gradient-boosted trees": trees.score(data.X_test, data.y_test),
+            "logistic regression": logistic.score(data.X_test, data.y_test)}  # fmt: skip
