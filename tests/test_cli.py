@@ -21,8 +21,13 @@ TINY = [
 ]
 
 
-def test_demo_end_to_end_on_a_tiny_budget(tmp_path, capsys):
+def test_demo_end_to_end_on_a_tiny_budget(tmp_path, capsys, monkeypatch):
+    import dacl.study
+
+    few = dacl.study.few_labels_demo  # its part of the demo on fewer candidates (tests/test_study.py runs it)
+    monkeypatch.setattr(dacl.study, "few_labels_demo", lambda **kw: few(candidates=("probe", "linear-raw"), **kw))
     assert main(["demo", "--out", str(tmp_path), "--epochs", "1", "--quiet"]) == 0
+    assert "DACLClassifier (chose" in (tmp_path / "few-labels.md").read_text()
     results = json.loads((tmp_path / "results.json").read_text())
     methods = [row["method"] for row in results["rows"]]
     assert methods == ["none", "gaussian", "dacl", "dacl+", "supervised", "raw"]

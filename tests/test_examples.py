@@ -25,7 +25,7 @@ def test_custom_encoder_example_trains_checkpoints_resumes_and_probes(tmp_path, 
 def test_few_labels_example_fits_saves_loads_and_predicts(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     source = (EXAMPLES / "few_labels.py").read_text()
-    code = re.sub(r"epochs=\d+", "epochs=3", source)
+    code = re.sub(r"epochs=\d+", "epochs=3, fine_tune_epochs=(3,), cv=2", source)
     exec(compile(code, "few_labels.py", "exec"), {"__name__": "__main__"})
     out = capsys.readouterr().out
     assert "chosen:" in out and float(out.split()[-1]) > 0.7  # a rule of three columns, 60 labels

@@ -27,5 +27,6 @@ def test_readme_python_examples_run(tmp_path, monkeypatch):
     for block in blocks:
         code = re.sub(r"epochs=\d+", "epochs=2", block)
         code = re.sub(r"batch_size=512", "batch_size=32", code)
-        code = code.replace("DACLClassifier(", "DACLClassifier(epochs=2, fine_tune_epochs=(2,), ")
+        code = code.replace("DACLClassifier(", "DACLClassifier(epochs=2, fine_tune_epochs=(2,), cv=2, candidates=("
+                            "'probe', 'knn', 'linear-raw'), ")  # fmt: skip
         exec(compile(code, str(README), "exec"), namespace)

@@ -93,3 +93,11 @@ def test_recommendations_name_the_trees_when_they_win():
               "score": s, "chosen": "knn"} for m, s in scores]  # fmt: skip
     (line,) = recommendations(summarise(cells))
     assert "use gradient-boosted trees" in line and "10.0 points below" in line
+
+
+def test_the_demos_few_label_row_scores_the_classifier_beside_the_trees_and_logistic_regression():
+    from dacl.study import few_labels_demo
+
+    row = few_labels_demo(epochs=2, candidates=("probe", "linear-raw"), fine_tune_epochs=(2,))
+    assert row["labelled"] == 67 and row["chosen"] in ("probe", "linear-raw", "ensemble")
+    assert all(0 < row[k] <= 1 for k in ("DACLClassifier", "gradient-boosted trees", "logistic regression"))

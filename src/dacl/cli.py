@@ -657,7 +657,7 @@ def _few_labels_demo(out: Path, epochs: int | None) -> None:
     from dacl.engine.checkpoint import write_atomic
     from dacl.study import few_labels_demo
 
-    row = few_labels_demo(epochs=epochs)
+    row = few_labels_demo(**({} if epochs is None else {"epochs": epochs}))
     lines = [f"Few labels: digits with {100 * row['fraction']:g}% of the training labels ({row['labelled']} rows; "
              f"{row['unlabelled']} unlabelled rows pretrain the encoder), test accuracy:", "",
              "| model | test accuracy (%) |", "|---|---:|",

@@ -374,10 +374,11 @@ def run_study(
     return results
 
 
-def few_labels_demo(fraction: float = 0.05, seed: int = 0, epochs: int | None = None) -> dict[str, Any]:
+def few_labels_demo(fraction: float = 0.05, seed: int = 0, **params: Any) -> dict[str, Any]:
     """The demo's few-label row: scikit-learn's digits with ``fraction`` of the training labels (the rest
     marked -1), ``DACLClassifier()`` at its defaults against the trees and logistic regression fitted on
-    the same labelled rows, all scored on the test split (``epochs``: fewer pretraining epochs, for a quick look)."""
+    the same labelled rows, all scored on the test split; ``params`` go to the classifier (``epochs=2``: a quick
+    look)."""
     from sklearn.ensemble import HistGradientBoostingClassifier
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
@@ -392,9 +393,7 @@ def few_labels_demo(fraction: float = 0.05, seed: int = 0, epochs: int | None = 
     marked = np.full(len(data.y_train), -1)
     marked[rows] = data.y_train[rows]
     started = time.perf_counter()
-    model = DACLClassifier(random_state=seed, **({} if epochs is None else {"epochs": epochs})).fit(
-        data.X_train, marked
-    )
+    model = DACLClassifier(random_state=seed, **params).fit(data.X_train, marked)
     seconds = time.perf_counter() - started
     leaf = gbdt_leaf_size(data.y_train[rows], Task(CLASSIFICATION, 10))
     trees = HistGradientBoostingClassifier(min_samples_leaf=leaf, random_state=seed).fit(data.X_train[rows],

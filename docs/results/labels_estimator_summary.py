@@ -1,0 +1,74 @@
+"""The few-label bar, cell by cell (docs/results/labels.md, "The estimators against the bar"), from the
+label study's stored results (``dacl reproduce labels ... --out docs/results/labels/estimator/NAME``):
+
+- regret: the best single candidate's test score in hindsight minus the estimator's (points; R² points
+  for numbers), and whether it lies within one standard deviation (over draws) of that best candidate;
+- the estimator against the trees and the linear model on the raw columns (logistic regression or
+  ridge): at least each minus 0.5 point, and at 1% above both wherever a pretrained candidate is.
+
+    python docs/results/labels_estimator_summary.py [docs/results/labels/estimator]
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+PRETRAINED = ("probe", "knn", "fine-tune", "gbdt-raw+features")
+ORDER = ("fashion-mnist", "mnist-test", "digits", "adult", "letter", "magic", "spambase", "california-housing",
+         "wine-quality")  # fmt: skip
+
+
+def cells(folder: Path) -> list[dict]:
+    rows = []
+    for path in sorted(folder.glob("*/results.json")):
+        rows += json.loads(path.read_text())["rows"]
+    return sorted(rows, key=lambda r: (ORDER.index(r["dataset"]) if r["dataset"] in ORDER else 99, r["fraction"]))
+
+
+def summary(rows: list[dict]) -> tuple[str, dict]:
+    lines = ["| dataset | labels | estimator | chose | best candidate | regret | within 1 std | trees | linear "
+             "(raw) | vs trees | vs linear | bar |", "|---|---:|---:|---|---|---:|---|---:|---:|---:|---:|---|"]  # fmt: skip
+    misses, regrets = [], []
+    for row in rows:
+        if not row["model"].startswith(("DACLClassifier", "DACLRegressor")) or " " in row["model"]:
+            continue
+        same = {r["model"]: r for r in rows if (r["dataset"], r["fraction"]) == (row["dataset"], row["fraction"])}
+        best = same[row["best_candidate"]]
+        trees, linear = same["gbdt-raw"], same["linear-raw"]
+        regret = 100 * row["regret"]
+        regrets.append(regret)
+        within = regret <= 100 * best["std"] + 1e-9 if best["draws"] > 1 else regret <= 0.5
+        vs_trees, vs_linear = 100 * (row["score"] - trees["score"]), 100 * (row["score"] - linear["score"])
+        checks = [within, vs_trees >= -0.5, vs_linear >= -0.5]
+        if row["fraction"] <= 0.01:
+            pretrained_best = max(same[c]["score"] for c in PRETRAINED if c in same)
+            if pretrained_best > max(trees["score"], linear["score"]):
+                checks.append(row["score"] > max(trees["score"], linear["score"]))
+        ok = all(checks)
+        if not ok:
+            misses.append(f"{row['dataset']} {100 * row['fraction']:g}%")
+        chose = ", ".join(f"{row['chosen'].count(c)}x {c}" for c in dict.fromkeys(row["chosen"]))
+        std = f" ± {100 * row['std']:.1f}" if row["draws"] > 1 else ""
+        lines.append(
+            f"| {row['dataset']} | {100 * row['fraction']:g}% | {100 * row['score']:.1f}{std} | {chose} | "
+            f"{row['best_candidate']} {100 * best['score']:.1f}"
+            + (f" ± {100 * best['std']:.1f}" if best["draws"] > 1 else "")
+            + f" | {regret:+.1f} | {'yes' if within else 'no'} | {100 * trees['score']:.1f} | "
+            f"{100 * linear['score']:.1f} | {vs_trees:+.1f} | {vs_linear:+.1f} | {'met' if ok else '**missed**'} |"
+        )  # fmt: skip
+    totals = {"cells": len(regrets), "mean_regret": sum(regrets) / max(1, len(regrets)), "missed": misses}
+    return "\n".join(lines) + "\n", totals
+
+
+def main() -> None:
+    folder = Path(sys.argv[1] if len(sys.argv) > 1 else Path(__file__).parent / "labels" / "estimator")
+    table, totals = summary(cells(folder))
+    print(table)
+    print(f"{totals['cells']} cells; mean regret {totals['mean_regret']:+.2f} points; bar missed in "
+          f"{len(totals['missed'])}: {', '.join(totals['missed']) or 'none'}")
+
+
+if __name__ == "__main__":
+    main()
