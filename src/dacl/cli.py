@@ -132,9 +132,9 @@ def _add_runtime_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _add_fit_parser(sub) -> None:
-    from dacl.semisupervised.estimators import SEMI_PARAMETERS, DACLClassifier
+    from dacl.semisupervised.options import PRETRAINING_DEFAULTS, SEMI_DEFAULTS, SEMI_PARAMETERS
 
-    defaults = DACLClassifier().get_params()
+    defaults = {**PRETRAINING_DEFAULTS, **SEMI_DEFAULTS}
     fit = sub.add_parser("fit", help="fit DACLClassifier / DACLRegressor on a table whose label is empty on the "
                          "unlabelled rows; write a model folder")  # fmt: skip
     data = fit.add_argument_group("data")
@@ -796,7 +796,7 @@ def _reproduce_table4(args: argparse.Namespace) -> dict[str, Any]:
 def _fit_values(args: argparse.Namespace) -> dict[str, Any]:
     """The estimator's parameters given on the command line (the rest keep the estimator's defaults)."""
     from dacl.estimator import CONFIG_PARAMETERS
-    from dacl.semisupervised.estimators import SEMI_PARAMETERS
+    from dacl.semisupervised.options import SEMI_PARAMETERS
 
     values = {name: getattr(args, name) for name in (*CONFIG_PARAMETERS, *SEMI_PARAMETERS)}
     values = {k: v for k, v in values.items() if v is not None}

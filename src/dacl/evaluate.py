@@ -30,16 +30,28 @@ def check_classes(labels: Any, what: str = "the training labels") -> None:
 
 
 @torch.no_grad()
-def encode(encoder: nn.Module, X: Any, batch_size: int = 4096, device: str | torch.device | None = None) -> np.ndarray:
-    """Features h(x) of the frozen encoder (eval mode: BatchNorm uses its running statistics)."""
+def encode(
+    encoder: nn.Module,
+    X: Any,
+    batch_size: int = 4096,
+    device: str | torch.device | None = None,
+    precision: str = "float32",
+) -> np.ndarray:
+    """Features h(x) of the frozen encoder (eval mode: BatchNorm uses its running statistics), as float32;
+    ``precision="auto"`` or ``"bfloat16"`` runs the encoder under bf16 autocast where that resolves to bf16
+    (a CPU with AMX: about 2.7x faster on 100,000 x 50 rows through a 4 x 512 MLP, docs/results/speed.md)."""
+    from dacl.core.runtime import autocast, resolve_precision
+
     was_training = encoder.training
     encoder.eval()
     if device is None:
         device = next(encoder.parameters()).device
+    device = torch.device(device)
     data = torch.as_tensor(np.asarray(X), dtype=torch.float32)
-    parts = [encoder(data[i : i + batch_size].to(device)).float().cpu() for i in range(0, len(data), batch_size)]
+    with autocast(device, resolve_precision(precision, device)):
+        parts = [encoder(data[i : i + batch_size].to(device)).float().cpu() for i in range(0, len(data), batch_size)]
     encoder.train(was_training)
-    return torch.cat(parts).numpy()
+    return torch.cat(parts).numpy() if parts else np.zeros((0, 0), dtype=np.float32)
 
 
 def linear_probe_accuracy(

@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from dacl.config import PretrainConfig
+from dacl.core.runtime import resolve_precision
 from dacl.data.subsets import label_subset
 from dacl.data.tabular import Dataset
 from dacl.engine.checkpoint import write_atomic
@@ -37,7 +38,8 @@ from dacl.evaluate import encode
 from dacl.experiment import prepare_features
 from dacl.runs import experiment_options, run_key, stored_run
 from dacl.semisupervised.candidates import CANDIDATES, CLASSIFICATION, REGRESSION, Inputs, Projection, Settings, Task
-from dacl.semisupervised.estimators import MAX_STEPS, PRETRAINING_DEFAULTS, capped_pretraining
+from dacl.semisupervised.estimators import capped_pretraining
+from dacl.semisupervised.options import MAX_STEPS, PRETRAINING_DEFAULTS
 from dacl.semisupervised.selection import ENSEMBLE, select
 from dacl.tables import mixes_blocks, pretrain
 
@@ -169,10 +171,14 @@ def label_study(
         mixing = "-blocks" if blocks is not None else ""
         folder = out / "encoders" / f"{dataset.name}-{method}{mixing}-{run_key(experiment_options(config))}"
         encoder = pretrain(X, config, checkpoint_dir=folder, resume=True, progress=progress, blocks=blocks).encoder
-        train_features, test_features = encode(encoder, X), encode(encoder, X_test)
+        precision = config.precision  # the features as the estimator computes them (bf16 on AMX)
+        train_features, test_features = (
+            encode(encoder, X, precision=precision),
+            encode(encoder, X_test, precision=precision),
+        )
         projection = Projection.fit(train_features, seed=settings.seed)
-        train = Inputs(X, train_features, encoder, projection)
-        test = Inputs(X_test, test_features, encoder, projection)
+        train = Inputs(X, train_features, encoder, projection, precision)
+        test = Inputs(X_test, test_features, encoder, projection, precision)
         suffix = "" if index == 0 else f" ({method}{' blocks' if mixing else ''})"
         for fraction in fractions:
             # with every label, every draw labels the same rows: one draw
@@ -180,7 +186,8 @@ def label_study(
                 rows = label_subset(y, fraction, draw, regression=regression)
                 spec = {"dataset": dataset.name, "fraction": fraction, "draw": draw, "labelled": len(rows),
                         "task": task.kind, "pretraining": config.to_dict(), "candidates": list(candidates),
-                        "settings": dataclasses.asdict(settings), "folds": plan.folds}  # fmt: skip
+                        "settings": dataclasses.asdict(settings), "folds": plan.folds,
+                        "features": resolve_precision(precision, "cpu")}  # fmt: skip
                 if blocks is not None:
                     spec["mixing"] = "one-hot blocks as units"
                 compute = partial(study_cell, train, y, rows, test, y_test, task, settings, candidates, plan.folds)

@@ -139,3 +139,21 @@ def test_bad_targets_are_refused_and_few_labels_are_said(table):
         DACLClassifier(**SMALL).fit(frame, sparse)
     with pytest.warns(UserWarning, match="pretraining adds little"):
         DACLClassifier(**SMALL).fit(frame, y)  # every row labelled
+
+
+def test_parameters_are_the_configs_options_and_the_light_options_modules_defaults():
+    import inspect
+
+    from dacl.estimator import CONFIG_PARAMETERS
+    from dacl.semisupervised.candidates import CANDIDATES
+    from dacl.semisupervised.options import CANDIDATE_NAMES, PRETRAINING_DEFAULTS, SEMI_DEFAULTS
+
+    assert CANDIDATE_NAMES == tuple(CANDIDATES)
+    for cls in (DACLClassifier, DACLRegressor):
+        params = cls().get_params()
+        assert set(CONFIG_PARAMETERS) <= set(params) and set(SEMI_DEFAULTS) <= set(params)
+        assert {k: params[k] for k in {**PRETRAINING_DEFAULTS, **SEMI_DEFAULTS}} == {**PRETRAINING_DEFAULTS,
+                                                                                    **SEMI_DEFAULTS}  # fmt: skip
+        for name in params:
+            assert f"    {name} :" in cls.__doc__, name  # every parameter documented
+        assert "self" in inspect.signature(cls.__init__).parameters

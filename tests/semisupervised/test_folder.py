@@ -73,7 +73,8 @@ def test_new_categories_and_missing_values_are_handled_as_in_fit_and_bad_columns
     new = frame.head(5).copy()
     new.loc[0, "city"] = "marseille"  # never seen: all zeros in its one-hot block, as in fit
     new.loc[1, "size"] = np.nan
-    np.testing.assert_allclose(predictor.predict_proba(new), model.predict_proba(new), atol=1e-6)
+    with pytest.warns(UserWarning, match="'city' .* 1 value.* never seen .*'marseille'"):
+        np.testing.assert_allclose(predictor.predict_proba(new), model.predict_proba(new), atol=1e-6)
     with pytest.raises(ValueError, match="lacks the column.*'city'"):
         predictor.predict(frame.drop(columns=["city"]))
     with pytest.raises(ValueError, match="column 'size' .* holds text"):

@@ -9,6 +9,7 @@ missing or holds text where numbers were fitted.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -116,6 +117,12 @@ class SavedPreprocessing:
                 values = values.where(values.notna(), column["fill"])
             known = column["categories"] + column["infrequent"]
             codes = pd.Index(_matching(known, values), dtype=object).get_indexer(values)  # -1: never seen
+            if (codes < 0).any():
+                unseen = list(dict.fromkeys(values[codes < 0]))
+                warnings.warn(f"column {column['name']!r} of {what} has {int((codes < 0).sum())} value(s) never seen "
+                              f"when the model was fitted ({', '.join(map(repr, unseen[:5]))}): they are encoded as "
+                              "no category, as in fit; refit on data that holds them if they matter.",
+                              stacklevel=3)  # fmt: skip
             width = len(column["categories"]) + bool(column["infrequent"])
             block = np.zeros((len(values), width))
             seen = codes >= 0

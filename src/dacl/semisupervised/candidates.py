@@ -84,6 +84,7 @@ class Inputs:
     features: np.ndarray
     encoder: nn.Module | None = None
     projection: Projection | None = None
+    precision: str = "float32"  # of the fine-tuned network's forward pass, as the features were computed
 
     def take(self, rows: np.ndarray) -> Inputs:
         return replace(self, X=self.X[rows], features=self.features[rows])
@@ -213,9 +214,13 @@ class FineTuned:
 
     @torch.no_grad()
     def predict(self, inputs: Inputs, batch_size: int = 8192) -> np.ndarray:
+        from dacl.core.runtime import autocast, resolve_precision
+
         network = self.network.eval()
         device = next(network.parameters()).device
-        parts = [network(_tensor(inputs.X[s : s + batch_size], device)) for s in range(0, len(inputs), batch_size)]
+        with autocast(device, resolve_precision(inputs.precision, device)):
+            parts = [network(_tensor(inputs.X[s : s + batch_size], device)).float()
+                     for s in range(0, len(inputs), batch_size)]  # fmt: skip
         raw = torch.cat(parts) if parts else torch.zeros(0, network.head.out_features)
         if not self.task.is_classification:
             raw = network.target_mean + network.target_scale * raw

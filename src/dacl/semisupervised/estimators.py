@@ -26,29 +26,11 @@ from dacl.config import epochs_within, option_help, options
 from dacl.estimator import CONFIG_PARAMETERS, DACL, OWN_PARAMETERS, _choices, _constraint, validate_table
 from dacl.evaluate import encode
 from dacl.semisupervised.candidates import CANDIDATES, CLASSIFICATION, REGRESSION, Inputs, Projection, Settings, Task
+from dacl.semisupervised.options import MAX_STEPS, PRETRAINING_DEFAULTS, SEMI_PARAMETERS
 from dacl.semisupervised.selection import fit_chosen, predict_chosen, select
 
-__all__ = ["DACLClassifier", "DACLRegressor", "MAX_STEPS", "PRETRAINING_DEFAULTS", "capped_pretraining"]
+__all__ = ["DACLClassifier", "DACLRegressor", "capped_pretraining"]
 
-# The pretraining these estimators default to: the label study's ``small`` budget
-# (docs/results/labels.md), where DACL pays off with few labels: a 4 x 512 encoder, batch 512, LARS lr
-# 0.5, 50 epochs but at most ``max_steps`` steps, warm-up 5 epochs but at most a third of the run.
-PRETRAINING_DEFAULTS = {"depth": 4, "width": 512, "batch_size": 512, "lr": 0.5, "epochs": 50, "warmup_epochs": 5.0}
-MAX_STEPS = 1500
-
-SEMI_PARAMETERS = {
-    "max_steps": ("int or None, default=1500", "Most pretraining steps: ``epochs`` is lowered on large tables "
-                  "(and the warm-up to at most a third of the run); None keeps ``epochs``."),
-    "candidates": ("tuple of str, default=all", "The models to choose between: " + ", ".join(
-        f"'{c.name}' ({c.description})" for c in CANDIDATES.values()) + "."),
-    "cv": ("int, default=5", "Folds of the cross-validation on the labelled rows (fewer where the rarest class "
-           "has fewer rows; repeated 3 times under 300 labelled rows; one 80/20 split from 10,000)."),
-    "ensemble": ("bool, default=True", "Also score the average of the two best candidates, and choose it "
-                 "where it scores higher."),
-    "fine_tune_lrs": ("tuple of float, default=(1e-4, 1e-3)", "Fine-tuning learning rates (AdamW) to choose from."),
-    "fine_tune_epochs": ("tuple of int, default=(20, 50)", "Fine-tuning epochs to choose from (each capped at "
-                         "1,000 steps of 256 rows)."),
-}  # fmt: skip
 UNLABELED_PARAMETER = {
     "unlabeled_value": ("int, str or None, default=-1", "The label that marks an unlabelled row (as "
                         "scikit-learn's SelfTrainingClassifier); missing values (NaN, None) always do. Set "
@@ -94,7 +76,8 @@ class _SemiSupervised(BaseEstimator):
     def _inputs(self, X, reset: bool = False) -> Inputs:
         X = validate_table(self, X, reset=reset, impute=self.impute)
         raw = self.dacl_.preprocessor_.transform(X).astype(np.float32)
-        return Inputs(raw, encode(self.encoder_, raw), self.encoder_, self.projection_)
+        features = encode(self.encoder_, raw, precision=self.precision)
+        return Inputs(raw, features, self.encoder_, self.projection_, self.precision)
 
     def _settings(self, seed: int) -> Settings:
         return Settings(fine_tune_lrs=tuple(self.fine_tune_lrs), fine_tune_epochs=tuple(self.fine_tune_epochs),
@@ -120,10 +103,10 @@ class _SemiSupervised(BaseEstimator):
         self.encoder_ = self.dacl_.encoder_
         self.history_ = self.dacl_.history_
         raw = self.dacl_.preprocessor_.transform(every).astype(np.float32)
-        features = encode(self.encoder_, raw)
+        features = encode(self.encoder_, raw, precision=self.precision)  # bf16 on AMX, as in predict
         self.projection_ = Projection.fit(features, seed=seed)
         rows = np.flatnonzero(labelled)
-        inputs = Inputs(raw[rows], features[rows], self.encoder_, self.projection_)
+        inputs = Inputs(raw[rows], features[rows], self.encoder_, self.projection_, self.precision)
         settings = self._settings(seed)
         selection = select(inputs, targets, task, tuple(self.candidates), settings, folds=self.cv,
                            ensemble=self.ensemble)  # fmt: skip

@@ -233,7 +233,8 @@ class Predictor:
 
     def _inputs(self, X: Any, what: str) -> Inputs:
         raw = self.preprocessing.transform(self._frame(X), what)
-        return Inputs(raw, encode(self.encoder, raw), self.encoder)
+        precision = self.state["pretraining"].get("precision", "float32")  # resolved here, as in fit
+        return Inputs(raw, encode(self.encoder, raw, precision=precision), self.encoder, precision=precision)
 
     def predict_proba(self, X: Any, what: str = "the data") -> np.ndarray:
         if not self.task.is_classification:

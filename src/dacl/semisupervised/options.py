@@ -1,0 +1,34 @@
+"""The semi-supervised estimators' own options and defaults, in a module that imports nothing heavy:
+the CLI builds its flags from it without loading scikit-learn."""
+
+from __future__ import annotations
+
+__all__ = ["CANDIDATE_NAMES", "MAX_STEPS", "PRETRAINING_DEFAULTS", "SEMI_DEFAULTS", "SEMI_PARAMETERS"]
+
+# The candidates, in the order of dacl.semisupervised.candidates.CANDIDATES (tested to agree).
+CANDIDATE_NAMES = ("probe", "knn", "fine-tune", "linear-raw", "gbdt-raw", "gbdt-raw+features")
+
+# The pretraining the estimators default to: the label study's ``small`` budget (docs/results/labels.md),
+# where DACL pays off with few labels: a 4 x 512 encoder, batch 512, LARS lr 0.5, 50 epochs but at most
+# ``MAX_STEPS`` steps, warm-up 5 epochs but at most a third of the run.
+PRETRAINING_DEFAULTS = {"depth": 4, "width": 512, "batch_size": 512, "lr": 0.5, "epochs": 50, "warmup_epochs": 5.0}
+MAX_STEPS = 1500
+
+SEMI_DEFAULTS = {"max_steps": MAX_STEPS, "candidates": CANDIDATE_NAMES, "cv": 5, "ensemble": True,
+                 "fine_tune_lrs": (1e-4, 1e-3), "fine_tune_epochs": (20, 50)}  # fmt: skip
+SEMI_PARAMETERS = {
+    "max_steps": ("int or None, default=1500", "Most pretraining steps: ``epochs`` is lowered on large tables "
+                  "(and the warm-up to at most a third of the run); None keeps ``epochs``."),
+    "candidates": ("tuple of str, default=all", "The models to choose between: 'probe' (a linear head on the "
+                   "frozen DACL features), 'knn' (cosine k-nearest neighbours on them), 'fine-tune' (the encoder "
+                   "and a linear head trained end to end), 'linear-raw' (logistic regression or ridge on the raw "
+                   "columns), 'gbdt-raw' (gradient-boosted trees on the raw columns), 'gbdt-raw+features' (the "
+                   "trees on the raw columns and the DACL features' top principal components)."),
+    "cv": ("int, default=5", "Folds of the cross-validation on the labelled rows (fewer where the rarest class "
+           "has fewer rows; repeated 3 times under 300 labelled rows; one 80/20 split from 10,000)."),
+    "ensemble": ("bool, default=True", "Also score the average of the two best candidates, and choose it "
+                 "where it scores higher."),
+    "fine_tune_lrs": ("tuple of float, default=(1e-4, 1e-3)", "Fine-tuning learning rates (AdamW) to choose from."),
+    "fine_tune_epochs": ("tuple of int, default=(20, 50)", "Fine-tuning epochs to choose from (each capped at "
+                         "1,000 steps of 256 rows)."),
+}  # fmt: skip
