@@ -34,8 +34,9 @@ def probe_speed(data_dir: str, steps: int) -> dict:
 
     features = prepare_features(load_dataset("fashion-mnist", data_dir=data_dir))
     train = features.X_train[:48_000]
-    config = PretrainConfig(method="dacl+", depth=12, width=1024, batch_size=1024, epochs=max(1, steps * 1024 // 60_000),
-                            lr=0.5, warmup_epochs=0.0)  # fmt: skip
+    epochs = max(1, steps * 1024 // 60_000)
+    config = PretrainConfig(method="dacl+", depth=12, width=1024, batch_size=1024, epochs=epochs, lr=0.5,
+                            warmup_epochs=0.0)  # fmt: skip
     started = time.perf_counter()
     encoder = pretrain(features.X_train, config, progress=False).encoder
     pretraining = time.perf_counter() - started
