@@ -29,7 +29,8 @@ def cells(folder: Path) -> list[dict]:
 
 def summary(rows: list[dict]) -> tuple[str, dict]:
     lines = ["| dataset | labels | estimator | chose | best candidate | regret | within 1 std | trees | linear "
-             "(raw) | vs trees | vs linear | bar |", "|---|---:|---:|---|---|---:|---|---:|---:|---:|---:|---|"]  # fmt: skip
+             "(raw) | vs trees | vs linear | bar |",
+             "|---|---:|---:|---|---|---:|---|---:|---:|---:|---:|---|"]  # fmt: skip
     misses, regrets = [], []
     for row in rows:
         if not row["model"].startswith(("DACLClassifier", "DACLRegressor")) or " " in row["model"]:
@@ -62,12 +63,67 @@ def summary(rows: list[dict]) -> tuple[str, dict]:
     return "\n".join(lines) + "\n", totals
 
 
+def draws(folder: Path) -> list[dict]:
+    """Per (dataset, fraction, draw): each candidate's test score, and the estimator's cross-validation
+    table (every setting's held-out score) and its own test score."""
+    out: dict[tuple, dict] = {}
+    for path in sorted(folder.glob("*/results.json")):
+        for cell in json.loads(path.read_text())["cells"]:
+            key = (cell["dataset"], cell["fraction"], cell["draw"])
+            entry = out.setdefault(key, {"dataset": key[0], "fraction": key[1], "labelled": cell["labelled"],
+                                         "test": {}})  # fmt: skip
+            if "selection" in cell:
+                entry["estimator"], entry["selection"] = cell["score"], cell["selection"]
+            else:
+                entry["test"][cell["model"]] = cell["score"]
+    return [e for e in out.values() if "selection" in e]
+
+
+def rules(entries: list[dict]) -> str:
+    """Other rules, scored from the same stored cells: the regret each would have had (mean points over
+    draws), with few labels (< 5 labelled rows per class on average) and with more."""
+
+    def cv_best(entry, with_ensemble: bool):
+        key = "cv_accuracy" if "cv_accuracy" in entry["selection"][0] else "cv_r2"
+        scored = [r for r in entry["selection"] if r.get(key) is not None and (with_ensemble or r["candidate"] !=
+                                                                                 "ensemble")]  # fmt: skip
+        if not scored:
+            return entry["test"]["probe"]
+        return entry["test"][max(scored, key=lambda r: r[key])["candidate"]]
+
+    named = {
+        "the estimator's rule (CV, average of two where higher)": lambda e: e["estimator"],
+        "CV, no average": lambda e: cv_best(e, False),
+        "always the average of the two best by CV": lambda e: e["test"].get("ensemble", e["estimator"]),
+        "always the probe": lambda e: e["test"]["probe"],
+        "always fine-tuning": lambda e: e["test"]["fine-tune"],
+        "always the trees (raw columns)": lambda e: e["test"]["gbdt-raw"],
+        "always the linear model (raw columns)": lambda e: e["test"]["linear-raw"],
+    }
+    lines = ["| rule | mean regret, < 5 labels a class | mean regret, more | cells |", "|---|---:|---:|---:|"]
+    for name, rule in named.items():
+        few, many = [], []
+        for e in entries:
+            best = max(v for k, v in e["test"].items() if k != "ensemble")
+            per_class = e["labelled"] / CLASSES.get(e["dataset"], 1)  # numbers: the labelled rows
+            (few if per_class < 5 else many).append(100 * (best - rule(e)))
+        mean = lambda values: f"{sum(values) / len(values):+.2f}" if values else ""  # noqa: E731
+        lines.append(f"| {name} | {mean(few)} ({len(few)}) | {mean(many)} ({len(many)}) | {len(few) + len(many)} |")
+    return "\n".join(lines) + "\n"
+
+
+CLASSES = {"fashion-mnist": 10, "mnist-test": 10, "digits": 10, "letter": 26, "adult": 2, "magic": 2, "spambase": 2}
+
+
 def main() -> None:
     folder = Path(sys.argv[1] if len(sys.argv) > 1 else Path(__file__).parent / "labels" / "estimator")
     table, totals = summary(cells(folder))
     print(table)
-    print(f"{totals['cells']} cells; mean regret {totals['mean_regret']:+.2f} points; bar missed in "
-          f"{len(totals['missed'])}: {', '.join(totals['missed']) or 'none'}")
+    print(
+        f"{totals['cells']} cells; mean regret {totals['mean_regret']:+.2f} points; bar missed in "
+        f"{len(totals['missed'])}: {', '.join(totals['missed']) or 'none'}\n"
+    )
+    print(rules(draws(folder)))
 
 
 if __name__ == "__main__":
