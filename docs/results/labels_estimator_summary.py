@@ -91,7 +91,21 @@ def rules(entries: list[dict]) -> str:
             return entry["test"]["probe"]
         return entry["test"][max(scored, key=lambda r: r[key])["candidate"]]
 
+    def margin(entry, points: float):
+        """The average of the two best unless the best alone scores ``points`` more in the CV."""
+        key = "cv_accuracy" if "cv_accuracy" in entry["selection"][0] else "cv_r2"
+        rows = [r for r in entry["selection"] if r.get(key) is not None]
+        pair = [r for r in rows if r["candidate"] == "ensemble"]
+        if not pair:
+            return entry["estimator"]
+        single = max((r for r in rows if r["candidate"] != "ensemble"), key=lambda r: r[key])
+        if single[key] - pair[0][key] > points / 100:
+            return entry["test"][single["candidate"]]
+        return entry["test"]["ensemble"]
+
     named = {
+        "the average unless the best alone is 1 point higher in the CV": lambda e: margin(e, 1.0),
+        "the average unless the best alone is 0.5 point higher in the CV": lambda e: margin(e, 0.5),
         "the estimator's rule (CV, average of two where higher)": lambda e: e["estimator"],
         "CV, no average": lambda e: cv_best(e, False),
         "always the average of the two best by CV": lambda e: e["test"].get("ensemble", e["estimator"]),

@@ -40,7 +40,7 @@ from dacl.runs import experiment_options, run_key, stored_run
 from dacl.semisupervised.candidates import CANDIDATES, CLASSIFICATION, REGRESSION, Inputs, Projection, Settings, Task
 from dacl.semisupervised.estimators import capped_pretraining
 from dacl.semisupervised.options import MAX_STEPS, PRETRAINING_DEFAULTS
-from dacl.semisupervised.selection import ENSEMBLE, select
+from dacl.semisupervised.selection import ENSEMBLE, prefers_pair, select
 from dacl.tables import mixes_blocks, pretrain
 
 __all__ = [
@@ -130,6 +130,22 @@ def study_cell(
             "seconds": time.perf_counter() - started}  # fmt: skip
 
 
+def estimator_outcome(record: dict[str, Any], task: Task) -> tuple[dict[str, float], str]:
+    """The estimator's test score and choice in a stored cell, by the rule of this version
+    (``dacl.semisupervised.selection.prefers_pair``) applied to the cell's cross-validation table: a
+    cell stores every candidate's and the pair's test score, so a rule changed later is scored on the
+    same cells without computing them again."""
+    key = "cv_accuracy" if task.is_classification else "cv_r2"
+    pair = next((r for r in record["selection"] if r["candidate"] == ENSEMBLE), None)
+    if pair is None or ENSEMBLE not in record["candidates"]:
+        return record["model"], record["chosen"]["model"]
+    first = pair["setting"].split(" + ")[0]  # the best alone, as ranked when the cell was computed
+    best = max((r for r in record["selection"] if r["candidate"] == first), key=lambda r: r[key])
+    if prefers_pair(best, pair, key):
+        return {k: v for k, v in record["candidates"][ENSEMBLE].items() if k != "setting"}, ENSEMBLE
+    return {k: v for k, v in record["candidates"][first].items() if k not in ("setting", "seconds")}, first
+
+
 def _estimator_name(task: Task) -> str:
     return "DACLClassifier" if task.is_classification else "DACLRegressor"
 
@@ -198,9 +214,9 @@ def label_study(
                     if index > 0 and name in RAW_CANDIDATES:
                         continue  # the raw columns' models do not depend on the encoder
                     cells.append({**base, "model": name + ("" if name in RAW_CANDIDATES else suffix), **score})
-                cells.append({**base, "model": _estimator_name(task) + suffix, **record["model"],
-                              "chosen": record["chosen"]["model"], "notes": record["notes"],
-                              "selection": record["selection"]})  # fmt: skip
+                model, chosen = estimator_outcome(record, task)
+                cells.append({**base, "model": _estimator_name(task) + suffix, **model, "chosen": chosen,
+                              "notes": record["notes"], "selection": record["selection"]})  # fmt: skip
             log(f"{dataset.name} ({method}), {fraction:g} of the labels: done")
     return {"cells": cells, "task": task.kind, "fractions": list(fractions), "budget": budget}
 

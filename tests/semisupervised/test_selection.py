@@ -82,3 +82,18 @@ def test_with_no_row_to_hold_out_the_rule_is_the_probe(monkeypatch):
     assert chosen.best["fine-tune"] == "lr=0.001, epochs=50"
     with pytest.raises(ValueError, match="unknown candidate"):
         select(inputs, y, Task("classification", 5), ("probe", "forest"), Settings())
+
+
+def test_the_best_alone_is_chosen_over_the_average_only_when_more_than_a_point_higher(monkeypatch):
+    y = np.repeat([0, 1], 50)
+    right = np.eye(2)[y]
+    unsure_right, sure_right = 0.6 * right + 0.4 * (1 - right), 0.95 * right + 0.05 * (1 - right)
+    good = np.where((np.arange(100) < 96)[:, None], unsure_right, 1 - unsure_right)  # 96/100, unsure
+    poor = np.where((np.arange(100) < 40)[:, None], 1 - sure_right, sure_right)  # 60/100, sure when wrong
+    registry = {"good": _fake("good", good), "poor": _fake("poor", poor)}
+    monkeypatch.setattr(selection, "CANDIDATES", registry)
+    inputs = Inputs(np.arange(100, dtype=np.float32)[:, None], np.zeros((100, 1)))
+    chosen = select(inputs, y, Task("classification", 2), ("good", "poor"), Settings())
+    scores = {r["candidate"]: r["cv_accuracy"] for r in chosen.rows}
+    assert scores["good"] - scores["ensemble"] > selection.PAIR_MARGIN and chosen.choice.members == [("good", "")]
+    assert selection.prefers_pair({"s": 0.90}, {"s": 0.895}, "s") and not selection.prefers_pair({"s": 0.9}, None, "s")

@@ -2,10 +2,11 @@
 
 Every candidate (``dacl.semisupervised.candidates``) is fitted on the training part of each split of
 the labelled rows and predicts the held-out part; its settings (fine-tuning's lr and epochs) are scored
-from the same run. The chosen model is the candidate (best setting) with the highest mean held-out
-accuracy (classes) or lowest mean squared error (numbers), or the average of the two best candidates'
-probabilities / predictions where that average scores higher still. Nothing outside the labelled rows
-is ever scored: no test split can leak into the choice.
+from the same run. The candidates are ranked by mean held-out accuracy (classes) or R² (numbers, i.e.
+mean squared error), and the chosen model is the average of the two best candidates' probabilities /
+predictions, unless the best alone scores more than ``PAIR_MARGIN`` (1 point) above that average in the
+same cross-validation (:func:`prefers_pair`). Nothing outside the labelled rows is ever scored: no
+test split can leak into the choice.
 
 The splits (:func:`splits`): stratified k-fold for classes (k = min(folds, rarest class)), k-fold for
 numbers; repeated 3 times with fewer than 300 labelled rows (held-out scores on a few rows are noisy,
@@ -26,13 +27,24 @@ import numpy as np
 
 from dacl.semisupervised.candidates import CANDIDATES, Inputs, Settings, Task, default_setting
 
-__all__ = ["ENSEMBLE", "Choice", "Selection", "fit_chosen", "predict_chosen", "select", "splits"]
+__all__ = [
+    "ENSEMBLE",
+    "PAIR_MARGIN",
+    "Choice",
+    "Selection",
+    "fit_chosen",
+    "predict_chosen",
+    "prefers_pair",
+    "select",
+    "splits",
+]
 
 ENSEMBLE = "ensemble"
 REPEAT_BELOW = 300  # labelled rows under which the k-fold split is repeated
 REPEATS = 3
 HOLDOUT_FROM = 10_000  # labelled rows from which one 80/20 split replaces k-fold
 FALLBACK = "probe"  # the rule when no row can be held out
+PAIR_MARGIN = 0.01  # the best candidate alone is chosen over the average of two only when 1 point higher
 
 
 @dataclass
@@ -170,23 +182,28 @@ def select(
     for row in sorted(rows, key=rank, reverse=True):
         best_per_candidate.setdefault(row["candidate"], row)
     ranked = sorted(best_per_candidate.values(), key=rank, reverse=True)
+    pair = None
     if ensemble and len(ranked) >= 2:
         first, second = ranked[0], ranked[1]
         averaged = [(a + b) / 2 for a, b in zip(predictions[(first["candidate"], first["setting"])],
                                                  predictions[(second["candidate"], second["setting"])])]  # fmt: skip
-        members = f"{first['candidate']} + {second['candidate']}"
-        rows.append({"candidate": ENSEMBLE, "setting": members, **_summary(task, y, pairs, averaged),
-                     "seconds": first["seconds"] + second["seconds"]})  # fmt: skip
-        ranked = sorted([*ranked, rows[-1]], key=rank, reverse=True)
-    best = ranked[0]
-    if best["candidate"] == ENSEMBLE:
-        members = [(r["candidate"], r["setting"]) for r in ranked if r["candidate"] != ENSEMBLE][:2]
+        pair = {"candidate": ENSEMBLE, "setting": f"{first['candidate']} + {second['candidate']}",
+                **_summary(task, y, pairs, averaged), "seconds": first["seconds"] + second["seconds"]}  # fmt: skip
+        rows.append(pair)
+    best = pair if prefers_pair(ranked[0], pair, key) else ranked[0]
+    if best is pair:
+        members = [(r["candidate"], r["setting"]) for r in ranked[:2]]
+        alone = ranked[0]
+        why = (f"the average of the two best candidates ({pair['setting']}: held-out {{what}} {pair[key]:.4f} ± "
+               f"{pair['cv_std']:.4f}; the best alone, {alone['candidate']}, {alone[key]:.4f}, is not more than "
+               f"{100 * PAIR_MARGIN:g} point higher)")  # fmt: skip
     else:
         members = [(best["candidate"], best["setting"])]
-    repeats = len(pairs)
+        why = f"the highest mean held-out {{what}} ({best[key]:.4f} ± {best['cv_std']:.4f})"
+        if pair is not None:
+            why += f", over {100 * PAIR_MARGIN:g} point above the average of the two best ({pair[key]:.4f})"
     what = "accuracy" if task.is_classification else "R²"
-    reason = (f"highest mean held-out {what} ({best[key]:.4f} ± {best['cv_std']:.4f}) over {repeats} "
-              f"split(s) of the {len(y)} labelled rows")  # fmt: skip
+    reason = why.format(what=what) + f"; {len(pairs)} split(s) of the {len(y)} labelled rows"
     if notes:
         reason += "; " + "; ".join(notes)
     for row in rows:
@@ -194,6 +211,14 @@ def select(
         row.pop("tie_break")
     best_settings = {c: row["setting"] for c, row in best_per_candidate.items()}
     return Selection(rows, Choice(members, reason), notes, metric, best_settings)
+
+
+def prefers_pair(best: dict[str, Any], pair: dict[str, Any] | None, key: str) -> bool:
+    """The rule: the average of the two best candidates, unless the best alone scores more than
+    ``PAIR_MARGIN`` higher in the cross-validation (then the best alone). Chosen on the label study's
+    tables (docs/results/labels.md, "Which rule"): the average of two good models is rarely worse than
+    either and often better, and it dulls the winner's curse of picking the top of noisy scores."""
+    return pair is not None and best[key] - pair[key] <= PAIR_MARGIN
 
 
 def fit_chosen(inputs: Inputs, y: np.ndarray, task: Task, members, settings: Settings) -> list[Any]:
