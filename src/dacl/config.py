@@ -21,6 +21,8 @@ __all__ = ["GROUPS", "PretrainConfig", "epochs_within", "option_help", "options"
 GROUPS = ("method", "model", "optimisation", "runtime")
 DOMAINS = ("tables", "images", "graphs")
 MIXUP_TYPES = ("linear", "geometric", "binary")
+TABLE_ENCODERS = ("mlp", "resnet")
+NUMERIC_EMBEDDINGS = ("none", "ple", "periodic")
 
 
 def _option(default: Any, group: str, help: str, kind: type | str, *, choices=None, low=None, high=None,
@@ -56,6 +58,8 @@ class PretrainConfig:
                                 float, low=0, high=1)  # fmt: skip
     mixup_types: tuple[str, ...] = _option(MIXUP_TYPES, "method", "the mixups DACL+ draws from", "str-tuple",
                                            choices=lambda: MIXUP_TYPES)  # fmt: skip
+    mixup_partners: int = _option(1, "method", "k partners per view: multi-sample mixup (1: the paper's two-sample "
+                                  "mixup)", int, low=1)  # fmt: skip
     mix_at: int = _option(0, "method", "mix after encoder layer l (0: the input; -1: the encoder's output; Eq. 4)",
                           int, low=-1)  # fmt: skip
     crop_scale: float = _option(0.08, "method", "SimCLR: smallest share of the image a random crop keeps", float,
@@ -67,6 +71,19 @@ class PretrainConfig:
     # model
     depth: int = _option(12, "model", "encoder layers (MLP, GIN)", int, low=1, domains=("tables", "graphs"))
     width: int = _option(1024, "model", "encoder width per layer (MLP, GIN)", int, low=1, domains=("tables", "graphs"))
+    table_encoder: str = _option("mlp", "model", "tables: mlp (the paper's Linear-BatchNorm-ReLU stack) or resnet "
+                                 "(Gorishniy et al. 2021's residual MLP)", str, choices=lambda: TABLE_ENCODERS,
+                                 domains=("tables",))  # fmt: skip
+    numeric_embedding: str = _option("none", "model", "tables: numeric columns embedded before the encoder: ple "
+                                     "(piecewise-linear, quantile bins) or periodic (PLR; Gorishniy et al. 2022)",
+                                     str, choices=lambda: NUMERIC_EMBEDDINGS, domains=("tables",))  # fmt: skip
+    embedding_size: int = _option(16, "model", "tables: bins (ple) or output width (periodic) per numeric column",
+                                  int, low=2, domains=("tables",))  # fmt: skip
+    embedding_scale: float = _option(1.0, "model", "tables: σ of the periodic embedding's initial frequencies "
+                                     "(columns scaled to [0, 1])", float, low=0, low_open=True,
+                                     domains=("tables",))  # fmt: skip
+    mix_embeddings: bool = _option(False, "method", "tables: mix the numeric embeddings (Eq. 4 at the embedding) "
+                                   "instead of the raw columns", bool, domains=("tables",))  # fmt: skip
     pooling: str = _option("sum", "model", "graph pooling of the GIN", str, choices=lambda: ("sum", "mean", "max"),
                            domains=("graphs",))  # fmt: skip
     architecture: str = _option("resnet18", "model", "image encoder", str,

@@ -155,9 +155,15 @@ class DACL(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         sigma: float = 0.1,
         corruption: float = 0.6,
         mixup_types: tuple[str, ...] = ("linear", "geometric", "binary"),
+        mixup_partners: int = 1,
         mix_at: int = 0,
         depth: int = 4,
         width: int = 512,
+        table_encoder: str = "mlp",
+        numeric_embedding: str = "none",
+        embedding_size: int = 16,
+        embedding_scale: float = 1.0,
+        mix_embeddings: bool = False,
         head_depth: int = 3,
         projection_dim: int | None = 128,
         optimizer: str = "lars",
@@ -205,7 +211,8 @@ class DACL(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         blocks = (
             one_hot_blocks(self.preprocessor_) if self.one_hot_mixing == "blocks" and mixes_blocks(config) else None
         )
-        result = pretrain(features, config, labels, progress=self.verbose, blocks=blocks)
+        numeric = one_hot_blocks(self.preprocessor_) < 0 if config.numeric_embedding != "none" else None
+        result = pretrain(features, config, labels, progress=self.verbose, blocks=blocks, numeric=numeric)
         self.model_ = result.model.cpu()
         self.encoder_ = self.model_.encoder
         self.history_ = result.history

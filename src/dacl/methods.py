@@ -31,6 +31,7 @@ from dacl.core.infograph import InfoGraphLoss
 from dacl.core.losses import NTXentLoss
 from dacl.core.views import (
     BinaryMixup,
+    Compose,
     GaussianNoise,
     GeometricMixup,
     LinearMixup,
@@ -126,6 +127,13 @@ class Contrastive(Method):
                 f"mix_at={mix_at} mixes inside the encoder, but {type(encoder).__name__}.forward takes no hook=: "
                 "implement the layer hook of dacl.core.encoders, or mix the input (mix_at=0)."
             )
+        signed = depth is not None and 0 < mix_at < depth and getattr(encoder, "signed_hidden_layers", False)
+        if signed and getattr(self.views, "non_negative", False):
+            raise ValueError(
+                f"{type(encoder).__name__}'s layers 1..{depth - 1} are a residual stream with negative values, "
+                f"which geometric mixup (Eq. 5, in {self.views!r}) cannot mix: mix at 0 or at the output "
+                f"(mix_at={depth}), or use linear or binary mixup (method dacl, dacl-binary, or mixup_types)."
+            )
         if mix_at != 0 and isinstance(self.views, SummedPairs):
             raise ValueError(f"summed views ({self.views!r}) act on the input only: set mix_at=0.")
         self.mix_at = mix_at
@@ -133,10 +141,17 @@ class Contrastive(Method):
     def forward(self, x: Any) -> Tensor:
         return self.head(self.encoder(x))
 
+    @property
+    def mixes_raw_input(self) -> bool:
+        """Whether the views are made of the input batch itself: ``mix_at = 0`` and an encoder that does
+        not embed its input first (``mixes_embedded_input``, e.g. a table's numeric embedding)."""
+        return self.mix_at == 0 and not getattr(self.encoder, "mixes_embedded_input", False)
+
     def check_data(self, inputs: Any) -> None:
         if self.mix_at == 0 and isinstance(inputs, Tensor):
             # hidden layers are ReLU/BatchNorm outputs: only the input's values are known before training
-            check_batch(inputs, non_negative=getattr(self.views, "non_negative", False), what="X")
+            check_batch(inputs, non_negative=self.mixes_raw_input and getattr(self.views, "non_negative", False),
+                        what="X")  # fmt: skip
 
     def _stack_views(self, generator: torch.Generator, n: int) -> Callable[[Tensor, Tensor | None], Tensor]:
         """Both views of the rows ``h`` stacked (2N rows); grouped rows belong to ``n`` samples."""
@@ -157,7 +172,7 @@ class Contrastive(Method):
         n = batch_size_of(inputs)
         if isinstance(self.views, SummedPairs):
             return sum(self._input_views_loss(p, inputs, generator, n) for p in self.views.pair_makers)
-        if self.mix_at == 0 and isinstance(inputs, Tensor):
+        if self.mixes_raw_input and isinstance(inputs, Tensor):
             return self._input_views_loss(self.views, inputs, generator, n)
         h = self.encoder(inputs, hook=MixAt(self.mix_at, self._stack_views(generator, n)))
         z = self.head(h)
@@ -233,6 +248,10 @@ def _beta(config: PretrainConfig) -> float:
     return config.alpha if config.beta is None else config.beta
 
 
+def _mixup_plus(config: PretrainConfig) -> MixupPlus:
+    return MixupPlus(config.alpha, _beta(config), config.rho, config.mixup_types, config.mixup_partners)
+
+
 def _augment(config: PretrainConfig) -> SimCLRAugment:
     """SimCLR's augmentations at the config's crop scale, jitter strength and blur setting."""
     blur = {"auto": None, "on": True, "off": False}[config.blur]
@@ -240,20 +259,22 @@ def _augment(config: PretrainConfig) -> SimCLRAugment:
 
 
 METHODS: dict[str, MethodInfo] = {
-    "dacl": MethodInfo("contrastive", "DACL, linear mixup (Eq. 3)", views=lambda c: LinearMixup(c.alpha)),
+    "dacl": MethodInfo("contrastive", "DACL, linear mixup (Eq. 3)",
+                       views=lambda c: LinearMixup(c.alpha, c.mixup_partners)),
     "dacl-geometric": MethodInfo("contrastive", "geometric mixup (Eq. 5, inputs >= 0)", ("tables", "images"),
-                                 views=lambda c: GeometricMixup(_beta(c))),
+                                 views=lambda c: GeometricMixup(_beta(c), c.mixup_partners)),
     "dacl-binary": MethodInfo("contrastive", "binary mixup (Eq. 6)", ("tables", "images"),
-                              views=lambda c: BinaryMixup(c.rho)),
-    "dacl+": MethodInfo("contrastive", "DACL+: one of the mixups per sample", views=lambda c: MixupPlus(
-        c.alpha, _beta(c), c.rho, c.mixup_types)),
+                              views=lambda c: BinaryMixup(c.rho, c.mixup_partners)),
+    "dacl+": MethodInfo("contrastive", "DACL+: one of the mixups per sample", views=_mixup_plus),
+    "dacl+scarf": MethodInfo("contrastive", "DACL+'s mixup, then SCARF's corruption (views composed)", ("tables",),
+                             views=lambda c: Compose(_mixup_plus(c), ScarfCorruption(c.corruption))),
     "gaussian": MethodInfo("contrastive", "Gaussian-noise views (baseline)", views=lambda c: GaussianNoise(c.sigma)),
     "scarf": MethodInfo("contrastive", "SCARF (Bahri et al., 2022): features from other rows", ("tables",),
                         views=lambda c: ScarfCorruption(c.corruption)),
     "simclr": MethodInfo("contrastive", "SimCLR (Chen et al., 2020): crop, flip, colour, blur", ("images",),
                          views=_augment),
     "simclr+dacl": MethodInfo("contrastive", "SimCLR's loss plus DACL's (linear mixup) loss, summed", ("images",),
-                              views=lambda c: SummedPairs(_augment(c), LinearMixup(c.alpha))),
+                              views=lambda c: SummedPairs(_augment(c), LinearMixup(c.alpha, c.mixup_partners))),
     "supervised": MethodInfo("supervised", "full network supervised training (needs labels)", ("tables", "images")),
     "none": MethodInfo("none", "No-Pretraining: the random encoder"),
     "infograph": MethodInfo("infograph", "InfoGraph (Sun et al., 2020), graphs only", ("graphs",)),

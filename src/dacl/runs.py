@@ -11,9 +11,27 @@ from typing import Any
 PLACEMENT_OPTIONS = ("device", "compile", "sync_batchnorm")
 
 
+# Options added after runs were stored, and the value at which each computes exactly what runs did
+# before it existed: left out of run keys at that value, so that stored runs keep their keys.
+ADDED_OPTIONS = {"mixup_partners": 1, "table_encoder": "mlp", "numeric_embedding": "none", "mix_embeddings": False}
+# Options that only matter with a numeric embedding: left out of run keys without one.
+EMBEDDING_OPTIONS = ("embedding_size", "embedding_scale")
+
+
+def stored_options(config: Any) -> dict[str, Any]:
+    """A config's options as runs stored before :data:`ADDED_OPTIONS` named them: the added options
+    left out at the values that change nothing."""
+    options = config.to_dict()
+    left_out = {k for k, v in ADDED_OPTIONS.items() if options.get(k, v) == v}
+    if options.get("numeric_embedding", "none") == "none":
+        left_out |= set(EMBEDDING_OPTIONS)
+    return {k: v for k, v in options.items() if k not in left_out}
+
+
 def experiment_options(config: Any) -> dict[str, Any]:
-    """A config's options that define the experiment (all but :data:`PLACEMENT_OPTIONS`)."""
-    return {k: v for k, v in config.to_dict().items() if k not in PLACEMENT_OPTIONS}
+    """A config's options that define the experiment: :func:`stored_options` but the
+    :data:`PLACEMENT_OPTIONS`."""
+    return {k: v for k, v in stored_options(config).items() if k not in PLACEMENT_OPTIONS}
 
 
 def run_key(spec: Any) -> str:

@@ -36,7 +36,7 @@ from dacl.data.tabular import Dataset
 from dacl.engine.checkpoint import write_atomic
 from dacl.evaluate import encode
 from dacl.experiment import prepare_features
-from dacl.runs import experiment_options, run_key, stored_run
+from dacl.runs import experiment_options, run_key, stored_options, stored_run
 from dacl.semisupervised.candidates import CANDIDATES, CLASSIFICATION, REGRESSION, Inputs, Projection, Settings, Task
 from dacl.semisupervised.estimators import capped_pretraining
 from dacl.semisupervised.options import MAX_STEPS, PRETRAINING_DEFAULTS
@@ -186,7 +186,9 @@ def label_study(
         blocks = features.blocks if block_mixing and mixes_blocks(config) else None
         mixing = "-blocks" if blocks is not None else ""
         folder = out / "encoders" / f"{dataset.name}-{method}{mixing}-{run_key(experiment_options(config))}"
-        encoder = pretrain(X, config, checkpoint_dir=folder, resume=True, progress=progress, blocks=blocks).encoder
+        numeric = features.blocks < 0 if features.blocks is not None else None
+        encoder = pretrain(X, config, checkpoint_dir=folder, resume=True, progress=progress, blocks=blocks,
+                           numeric=numeric).encoder  # fmt: skip
         precision = config.precision  # the features as the estimator computes them (bf16 on AMX)
         train_features, test_features = (
             encode(encoder, X, precision=precision),
@@ -201,7 +203,7 @@ def label_study(
             for draw in range(plan.draws if fraction < 1 else 1):
                 rows = label_subset(y, fraction, draw, regression=regression)
                 spec = {"dataset": dataset.name, "fraction": fraction, "draw": draw, "labelled": len(rows),
-                        "task": task.kind, "pretraining": config.to_dict(), "candidates": list(candidates),
+                        "task": task.kind, "pretraining": stored_options(config), "candidates": list(candidates),
                         "settings": dataclasses.asdict(settings), "folds": plan.folds,
                         "features": resolve_precision(precision, "cpu")}  # fmt: skip
                 if blocks is not None:

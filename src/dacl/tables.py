@@ -16,13 +16,57 @@ from torch import Tensor, nn
 from dacl.config import PretrainConfig
 from dacl.core.encoders import MLPEncoder, encoder_width
 from dacl.core.runtime import resolve_device
+from dacl.core.tabular import (
+    ColumnEmbedding,
+    PeriodicEmbedding,
+    PiecewiseLinearEncoding,
+    ResidualMLP,
+    TabularEncoder,
+    quantile_edges,
+)
 from dacl.core.views import check_blocks
 from dacl.engine.checkpoint import load_checkpoint, read_state
 from dacl.engine.loop import Callback, PretrainResult, fit
 from dacl.engine.sources import TensorSource
 from dacl.methods import METHODS, Method, build_method
 
-__all__ = ["build", "load_model", "mix_blocks_as_units", "mixes_blocks", "pretrain", "pretrain_files"]
+__all__ = ["build", "load_model", "mix_blocks_as_units", "mixes_blocks", "pretrain", "pretrain_files", "table_encoder"]
+
+
+def table_encoder(
+    config: PretrainConfig, in_features: int, numeric: Any = None, data: Tensor | None = None
+) -> nn.Module:
+    """The encoder ``config`` names for a table of ``in_features`` columns: the paper's MLP or the residual
+    MLP (``table_encoder``), after a numeric embedding if ``numeric_embedding`` is set. ``numeric`` (a bool
+    per column; None: all) says which columns the embedding takes, the others (one-hot categories) pass
+    through; ``data`` (N, D) gives PLE its quantile bins (without it the bins are zeros, to be loaded)."""
+    if config.mix_embeddings and config.numeric_embedding == "none":
+        raise ValueError("mix_embeddings mixes the numeric embeddings: set numeric_embedding to ple or periodic.")
+    body_features, embedding = in_features, None
+    if config.numeric_embedding != "none":
+        numeric = torch.ones(in_features, dtype=torch.bool) if numeric is None else torch.as_tensor(numeric).bool()
+        if numeric.shape != (in_features,):
+            raise ValueError(
+                f"numeric must name each of the {in_features} columns (a bool each), got {tuple(numeric.shape)}."
+            )
+        if not bool(numeric.any()):
+            raise ValueError(
+                f"numeric_embedding={config.numeric_embedding!r} embeds numeric columns, but this table has none "
+                "(every column is a one-hot category); use numeric_embedding='none'."
+            )
+        count, size = int(numeric.sum()), config.embedding_size
+        if config.numeric_embedding == "ple":
+            edges = torch.zeros(count, size + 1) if data is None else quantile_edges(data[:, numeric], size)
+            inner: nn.Module = PiecewiseLinearEncoding(edges)
+        else:
+            inner = PeriodicEmbedding(count, size, config.embedding_scale)
+        embedding = ColumnEmbedding(numeric, inner)
+        body_features = embedding.out_features
+    if config.table_encoder == "resnet":
+        body: nn.Module = ResidualMLP(body_features, config.width, config.depth)
+    else:
+        body = MLPEncoder(body_features, config.width, config.depth)
+    return body if embedding is None else TabularEncoder(embedding, body, config.mix_embeddings)
 
 
 def build(
@@ -33,13 +77,15 @@ def build(
     encoder: nn.Module | None = None,
     views: Any = None,
     example: Tensor | None = None,
+    numeric: Any = None,
+    data: Tensor | None = None,
 ) -> Method:
-    """The method ``config.method`` on the paper's MLP (or on ``encoder``), initialised from
-    ``config.seed`` without touching the global random state."""
+    """The method ``config.method`` on the encoder ``config`` names (``table_encoder``; or on ``encoder``),
+    initialised from ``config.seed`` without touching the global random state."""
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(config.seed)
         if encoder is None:
-            encoder = MLPEncoder(in_features, config.width, config.depth)
+            encoder = table_encoder(config, in_features, numeric, data)
         return build_method(config, encoder, encoder_width(encoder, example), n_classes=n_classes, views=views)
 
 
@@ -101,6 +147,7 @@ def pretrain(
     callbacks: tuple[Callback, ...] = (),
     metadata: dict[str, Any] | None = None,
     blocks: Any = None,
+    numeric: Any = None,
 ) -> PretrainResult:
     """Train an encoder on ``X`` (N, D) with ``config.method`` and return it with its history.
 
@@ -112,7 +159,8 @@ def pretrain(
     (JSON-able) is stored in the checkpoint, e.g. where the data came from. ``blocks`` (one id per column:
     0, 1, ... for the columns of one categorical column's one-hot block, -1 for the others; as
     ``dacl.data.preprocess.one_hot_blocks`` gives) makes the mixup views mix each block as one unit; pass
-    the same blocks again to resume.
+    the same blocks again to resume. ``numeric`` (a bool per column) names the columns a
+    ``numeric_embedding`` embeds; by default the columns outside ``blocks``, or all.
     """
     config = config or PretrainConfig()
     data = _as_tensor(X, "X")
@@ -120,15 +168,24 @@ def pretrain(
     if n < 2:
         raise ValueError(f"X has 1 sample; pretraining needs at least 2 samples (got shape {tuple(data.shape)}).")
     labels, n_classes = _labels(y, n) if METHODS[config.method].kind == "supervised" else (None, None)
-    method = build(config, in_features, n_classes, encoder=encoder, views=views, example=data[:2])
+    blocks = check_blocks(blocks, in_features)
+    if numeric is None and blocks is not None:
+        numeric = blocks < 0
+    embedded = encoder is None and config.numeric_embedding != "none"
+    method = build(config, in_features, n_classes, encoder=encoder, views=views, example=data[:2],
+                   numeric=numeric, data=data)  # fmt: skip
     if blocks is not None:
-        mix_blocks_as_units(method, config, check_blocks(blocks, in_features))
+        if embedded and config.mix_embeddings:  # the views see the embedded columns
+            blocks = method.encoder.embedding.embedded_blocks(blocks)
+        mix_blocks_as_units(method, config, blocks)
     device = resolve_device(config.device)
     source = TensorSource(data, labels, config.batch_size).to(device)
     if method.trains and config.epochs > 0:
         method.check_data(source.inputs)  # once, so that no step reads values back from the device
     state = {"domain": "tables", "in_features": in_features, "n_classes": n_classes, "metadata": metadata or {},
              "encoder": None if encoder is None else type(encoder).__qualname__}  # fmt: skip
+    if embedded:
+        state["numeric"] = method.encoder.embedding.numeric.tolist()
     return fit(method, source, config, checkpoint_dir=checkpoint_dir, checkpoint_every=checkpoint_every,
                resume=resume, progress=progress, callbacks=callbacks, state=state)  # fmt: skip
 
@@ -159,6 +216,11 @@ def pretrain_files(
     config = config or PretrainConfig()
     if METHODS[config.method].kind == "supervised":
         raise ValueError("streamed files train without labels; method 'supervised' needs pretrain(X, config, y).")
+    if config.numeric_embedding == "ple" and encoder is None:
+        raise ValueError(
+            "numeric_embedding='ple' takes its bins from the columns' quantiles, which a stream does not have "
+            "before it is read; use numeric_embedding='periodic' (no bins) or pretrain on a table in memory."
+        )
     source = TableStream(
         files, config.batch_size, label=label, scale=scale, buffer_rows=buffer_rows, steps_per_epoch=steps_per_epoch
     )
@@ -167,6 +229,8 @@ def pretrain_files(
     state = {"domain": "tables", "in_features": source.in_features, "n_classes": None,
              "metadata": {"files": [str(f) for f in source.files], "rows": source.rows, "label": label},
              "encoder": None if encoder is None else type(encoder).__qualname__}  # fmt: skip
+    if encoder is None and config.numeric_embedding != "none":
+        state["numeric"] = method.encoder.embedding.numeric.tolist()
     return fit(method, source, config, checkpoint_dir=checkpoint_dir, checkpoint_every=checkpoint_every,
                resume=resume, progress=progress, callbacks=callbacks, state=state)  # fmt: skip
 
@@ -182,7 +246,7 @@ def load_model(checkpoint_dir: str | Path, encoder: nn.Module | None = None) -> 
             "pass a fresh instance of it: load_model(folder, encoder=...)."
         )
     method = build(config, state["in_features"], state["n_classes"], encoder=encoder,
-                   example=torch.zeros(2, state["in_features"]))  # fmt: skip
+                   example=torch.zeros(2, state["in_features"]), numeric=state.get("numeric"))  # fmt: skip
     load_checkpoint(checkpoint_dir, method)
     method.eval()
     return PretrainResult(method, config, state["history"])

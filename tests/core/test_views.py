@@ -119,7 +119,7 @@ def test_mixup_plus_selection_form_keeps_each_samples_type():
     noise = MixupPlus(alpha=0.6, rho=0.3)
     g = gen(8)
     kinds = noise.sample_types(n, g)
-    view = noise._one_view_by_selection(x, x[sample_partners(n, g)], kinds, g)
+    view = noise._one_view_by_selection(x, x[sample_partners(n, g)].unsqueeze(0), kinds, g)
     assert set(kinds.tolist()) == {0, 1, 2}
     assert [classify(view[i], n) for i in range(n)] == kinds.tolist()
 

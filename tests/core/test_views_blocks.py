@@ -86,7 +86,7 @@ def test_mixup_plus_mixes_blocks_as_units_in_every_type():
         for block in (0, 1):
             assert torch.equal(view[:, BLOCKS == block].sum(1), torch.ones(256))
             assert set(view[:, BLOCKS == block].unique().tolist()) == {0.0, 1.0}
-    selection = noise._one_view_by_selection(x, x.roll(1, 0), torch.randint(0, 3, (256,)), None)
+    selection = noise._one_view_by_selection(x, x.roll(1, 0).unsqueeze(0), torch.randint(0, 3, (256,)), None)
     assert torch.equal(selection[:, BLOCKS == 0].sum(1), torch.ones(256))
 
 

@@ -44,6 +44,8 @@ __all__ = [
     "as_pair_maker",
     "check_batch",
     "check_blocks",
+    "check_partners",
+    "flat_dirichlet",
     "group_means",
     "sample_partners",
 ]
@@ -198,12 +200,32 @@ def _uniform(n: int, low: float, x: Tensor, generator: torch.Generator | None) -
     return low + (1.0 - low) * u
 
 
+def flat_dirichlet(n: int, k: int, x: Tensor, generator: torch.Generator | None) -> Tensor:
+    """Weights w ~ Dirichlet(1, ..., 1) over ``k`` partners, one draw per sample, shaped (k, n, 1, ...)
+    to broadcast over a stack of partners (k, n, ...): normalised standard exponentials, -log U, which
+    is the flat Dirichlet exactly and draws from ``generator`` (``torch.distributions`` takes none)."""
+    u = torch.rand((k, n) + (1,) * (x.dim() - 1), generator=generator, device=x.device, dtype=x.dtype)
+    e = -torch.log1p(-u)  # -log(1 - u), finite for u in [0, 1)
+    return e / e.sum(0, keepdim=True).clamp(min=torch.finfo(x.dtype).tiny)
+
+
+def check_partners(partners: int) -> int:
+    """``partners`` as an int >= 1 (k of multi-sample mixup; 1: the paper's two-sample mixup)."""
+    if isinstance(partners, bool) or not isinstance(partners, int) or partners < 1:
+        raise ValueError(f"partners (k of multi-sample mixup) must be a whole number >= 1, got {partners!r}.")
+    return partners
+
+
 def group_means(x: Tensor, groups: Tensor, num_groups: int) -> Tensor:
     """The mean row of each group: ``groups[r]`` is the sample (e.g. the graph) that row r belongs to."""
     sums = torch.zeros((num_groups,) + x.shape[1:], device=x.device, dtype=x.dtype).index_add_(0, groups, x)
     ones = torch.ones_like(groups, dtype=x.dtype)
     counts = torch.zeros(num_groups, device=x.device, dtype=x.dtype).index_add_(0, groups, ones)
     return sums / counts.clamp(min=1).reshape((num_groups,) + (1,) * (x.dim() - 1))
+
+
+def _partners_text(partners: int) -> str:
+    return "" if partners == 1 else f", partners={partners}"
 
 
 def _check_lower_bound(name: str, value: float) -> float:
@@ -280,9 +302,18 @@ class _PartnerMixup(_Noise):
     1 - ρ for Eq. 6), else the partner's, drawn per sample and block. A view's block stays one-hot (Eq. 5
     coordinate by coordinate zeroes a block whose categories differ; Eq. 6 leaves zero or two ones), and
     in expectation it is Eq. 3's λ e_x + (1 - λ) e_x̃. Other columns are mixed as without blocks.
+
+    **Multi-sample mixup** (``partners = k >= 2``; the paper's "richer mixing", Eq. 3 generalised):
+    the sample keeps λ0 ~ U(α, 1) and the rest, 1 - λ0, is split over ``k`` partners (each drawn as in
+    Algorithm 1, never the sample itself; two partners may coincide) by weights w ~ Dirichlet(1, ..., 1):
+    x⁺ = λ0 x + (1 - λ0) Σ_j w_j x̃_j (Eq. 3), x⁺ = x^λ0 ⊙ Π_j x̃_j^((1 - λ0) w_j) (Eq. 5), and for Eq. 6
+    each coordinate not kept is taken from one of the ``k`` partners, chosen uniformly. A block not kept
+    comes whole from partner j with probability w_j (1/k for Eq. 6). ``partners = 1`` is the two-sample
+    mixup, drawn exactly as before (same random numbers, same views).
     """
 
     blocks: Tensor | None = None
+    partners: int = 1
 
     def set_blocks(self, blocks: Tensor | None) -> None:
         """Mix the one-hot blocks named by ``blocks`` (see ``check_blocks``) as units; None: coordinate-wise."""
@@ -295,13 +326,36 @@ class _PartnerMixup(_Noise):
         probability (N, 1) of keeping its own block when blocks are mixed as units."""
         raise NotImplementedError
 
+    def mix_coordinates_many(
+        self, x: Tensor, others: Tensor, generator: torch.Generator | None
+    ) -> tuple[Tensor, Tensor, Tensor]:
+        """Row i of ``x`` mixed with row i of each of the ``k`` partner stacks ``others`` (k, N, ...);
+        also each row's probability (N, 1) of keeping its own block and the partners' weights (k, N, 1...)."""
+        raise NotImplementedError
+
     def mix_with(self, x: Tensor, partner: Tensor, generator: torch.Generator | None) -> Tensor:
         """Row i of ``x`` mixed with row i of ``partner`` under its own coefficient or mask; one-hot
         blocks, if set, as units."""
         mixed, keep = self.mix_coordinates(x, partner, generator)
         return mixed if self.blocks is None else self._mix_blocks(x, partner, mixed, keep, generator)
 
-    def _mix_blocks(self, x: Tensor, partner: Tensor, mixed: Tensor, keep: Tensor, generator) -> Tensor:
+    def mix_with_partners(self, x: Tensor, others: Tensor, generator: torch.Generator | None) -> Tensor:
+        """Row i of ``x`` mixed with row i of every partner stack in ``others`` (k, N, ...); k = 1 is
+        ``mix_with`` (the two-sample mixup, the same draws)."""
+        if others.shape[0] == 1:
+            return self.mix_with(x, others[0], generator)
+        mixed, keep, weights = self.mix_coordinates_many(x, others, generator)
+        return mixed if self.blocks is None else self._mix_blocks(x, others, mixed, keep, generator, weights)
+
+    def draw_partners(self, x: Tensor, generator: torch.Generator | None) -> Tensor:
+        """``self.partners`` partner stacks (k, N, ...): row i of each is another sample of the batch."""
+        return torch.stack([x[sample_partners(x.shape[0], generator, x.device)] for _ in range(self.partners)])
+
+    def _mix_blocks(
+        self, x: Tensor, partner: Tensor, mixed: Tensor, keep: Tensor, generator, weights: Tensor | None = None
+    ) -> Tensor:
+        """Blocks whole: the sample's with probability ``keep``, else the partner's (``partner`` (N, D)),
+        or with ``weights`` (k, N, 1) partner j's of the stack ``partner`` (k, N, D) with probability w_j."""
         if self.blocks.device != x.device:
             self.blocks = self.blocks.to(x.device)
         blocks = self.blocks
@@ -310,8 +364,14 @@ class _PartnerMixup(_Noise):
                 f"one-hot blocks are set for {blocks.numel()} columns, but the batch has shape {tuple(x.shape)}; "
                 "blocks apply to tables (N, D) mixed at the input (mix_at=0)."
             )
+        columns = blocks.clamp(min=0)
         draws = torch.rand((x.shape[0], self.block_count), generator=generator, device=x.device, dtype=x.dtype)
-        own = (draws < keep.reshape(-1, 1))[:, blocks.clamp(min=0)]  # (N, D): the sample's block kept
+        own = (draws < keep.reshape(-1, 1))[:, columns]  # (N, D): the sample's block kept
+        if weights is not None:  # one partner per sample and block, partner j with probability w_j
+            which = torch.rand((x.shape[0], self.block_count), generator=generator, device=x.device, dtype=x.dtype)
+            bounds = weights.reshape(weights.shape[0], -1).t().cumsum(1)  # (N, k)
+            chosen = (which.unsqueeze(2) >= bounds[:, None, :-1]).sum(2)  # (N, blocks) in 0..k-1
+            partner = partner.gather(0, chosen[:, columns].unsqueeze(0)).squeeze(0)
         return torch.where(blocks >= 0, torch.where(own, x, partner), mixed)
 
     def mix_grouped(
@@ -321,11 +381,18 @@ class _PartnerMixup(_Noise):
         return self.mix_with(x, partner, generator)
 
     def one_view(self, x: Tensor, generator: torch.Generator | None) -> Tensor:
-        return self.mix_with(x, x[sample_partners(x.shape[0], generator, x.device)], generator)
+        if self.partners == 1:
+            return self.mix_with(x, x[sample_partners(x.shape[0], generator, x.device)], generator)
+        return self.mix_with_partners(x, self.draw_partners(x, generator), generator)
 
     def grouped_view(self, x: Tensor, groups: Tensor, num_groups: int, generator: torch.Generator | None) -> Tensor:
         """Eq. 4 on set-valued samples: every row of sample i mixed with the mean row of a partner
         sample j ≠ i (one partner and one coefficient per sample)."""
+        if self.partners != 1:
+            raise ValueError(
+                f"multi-sample mixup (partners={self.partners}) mixes rows, not set-valued samples (graph nodes); "
+                "mix a graph's pooled embedding (mix_at=-1) or use partners=1."
+            )
         partners = sample_partners(num_groups, generator, x.device)
         return self.mix_grouped(x, group_means(x, groups, num_groups)[partners][groups], groups, num_groups, generator)
 
@@ -344,6 +411,18 @@ class _CoefficientMixup(_PartnerMixup):
         lam = _uniform(x.shape[0], self.lower, x, generator)
         return self.mix(x, partner, lam), lam
 
+    def combine(self, others: Tensor, weights: Tensor) -> Tensor:
+        """The partners (k, N, ...) combined under weights (k, N, 1, ...) summing to 1 over k."""
+        raise NotImplementedError
+
+    def mix_coordinates_many(
+        self, x: Tensor, others: Tensor, generator: torch.Generator | None
+    ) -> tuple[Tensor, Tensor, Tensor]:
+        """λ0 ~ U(lower, 1) for the sample, the rest split over the partners by w ~ Dirichlet(1, ..., 1)."""
+        lam = _uniform(x.shape[0], self.lower, x, generator)
+        weights = flat_dirichlet(x.shape[0], others.shape[0], x, generator)
+        return self.mix(x, self.combine(others, weights), lam), lam, weights
+
     def mix_grouped(
         self, x: Tensor, partner: Tensor, groups: Tensor, num_groups: int, generator: torch.Generator | None
     ) -> Tensor:
@@ -357,14 +436,19 @@ class LinearMixup(_CoefficientMixup):
     ``alpha`` in [0.5, 1]; the paper searches {0.5, 0.6, 0.7, 0.8, 0.9} and uses 0.9 for graphs.
     """
 
-    def __init__(self, alpha: float = 0.9) -> None:
+    def __init__(self, alpha: float = 0.9, partners: int = 1) -> None:
         self.alpha = self.lower = _check_lower_bound("alpha", alpha)
+        self.partners = check_partners(partners)
 
     def mix(self, x: Tensor, partner: Tensor, lam: Tensor) -> Tensor:
         return lam * x + (1.0 - lam) * partner
 
+    def combine(self, others: Tensor, weights: Tensor) -> Tensor:
+        """Σ_j w_j x̃_j: then λ0 x + (1 - λ0) Σ_j w_j x̃_j (Eq. 3 with k partners)."""
+        return (weights * others).sum(0)
+
     def __repr__(self) -> str:
-        return f"LinearMixup(alpha={self.alpha})"
+        return f"LinearMixup(alpha={self.alpha}{_partners_text(self.partners)})"
 
 
 class GeometricMixup(_CoefficientMixup):
@@ -375,14 +459,19 @@ class GeometricMixup(_CoefficientMixup):
 
     non_negative = True
 
-    def __init__(self, beta: float = 0.9) -> None:
+    def __init__(self, beta: float = 0.9, partners: int = 1) -> None:
         self.beta = self.lower = _check_lower_bound("beta", beta)
+        self.partners = check_partners(partners)
 
     def mix(self, x: Tensor, partner: Tensor, lam: Tensor) -> Tensor:
         return x.pow(lam) * partner.pow(1.0 - lam)
 
+    def combine(self, others: Tensor, weights: Tensor) -> Tensor:
+        """Π_j x̃_j^w_j: then x^λ0 ⊙ Π_j x̃_j^((1 - λ0) w_j) (Eq. 5 with k partners)."""
+        return others.pow(weights).prod(0)
+
     def __repr__(self) -> str:
-        return f"GeometricMixup(beta={self.beta})"
+        return f"GeometricMixup(beta={self.beta}{_partners_text(self.partners)})"
 
 
 class BinaryMixup(_PartnerMixup):
@@ -395,7 +484,8 @@ class BinaryMixup(_PartnerMixup):
     as to the partner. ``rho`` must lie in [0, 0.5].
     """
 
-    def __init__(self, rho: float = 0.3) -> None:
+    def __init__(self, rho: float = 0.3, partners: int = 1) -> None:
+        self.partners = check_partners(partners)
         rho = float(rho)
         if not 0.0 <= rho <= 0.5:
             raise ValueError(
@@ -418,8 +508,20 @@ class BinaryMixup(_PartnerMixup):
         keep = torch.full((x.shape[0], 1), 1.0 - self.rho, device=x.device, dtype=x.dtype)
         return self.mix(x, partner, self.keep_mask(x, generator)), keep
 
+    def mix_coordinates_many(
+        self, x: Tensor, others: Tensor, generator: torch.Generator | None
+    ) -> tuple[Tensor, Tensor, Tensor]:
+        """Eq. 6 with k partners: each coordinate not kept comes from one partner, chosen uniformly."""
+        k = others.shape[0]
+        mask = self.keep_mask(x, generator)
+        chosen = torch.randint(0, k, x.shape, generator=generator, device=x.device)
+        taken = others.gather(0, chosen.unsqueeze(0)).squeeze(0)
+        keep = torch.full((x.shape[0], 1), 1.0 - self.rho, device=x.device, dtype=x.dtype)
+        weights = torch.full((k, x.shape[0], 1), 1.0 / k, device=x.device, dtype=x.dtype)
+        return self.mix(x, taken, mask), keep, weights
+
     def __repr__(self) -> str:
-        return f"BinaryMixup(rho={self.rho})"
+        return f"BinaryMixup(rho={self.rho}{_partners_text(self.partners)})"
 
 
 class GaussianNoise(_Noise):
@@ -494,14 +596,16 @@ class MixupPlus(_Noise):
         beta: float | None = None,
         rho: float = 0.3,
         types: tuple[str, ...] = TYPES,
+        partners: int = 1,
     ) -> None:
         unknown = [t for t in types if t not in self.TYPES]
         if unknown or not types:
             raise ValueError(f"types must be a non-empty subset of {self.TYPES}, got {types}.")
         self.types = tuple(types)
-        self.linear = LinearMixup(alpha)
-        self.geometric = GeometricMixup(alpha if beta is None else beta)
-        self.binary = BinaryMixup(rho)
+        self.partners = check_partners(partners)
+        self.linear = LinearMixup(alpha, partners)
+        self.geometric = GeometricMixup(alpha if beta is None else beta, partners)
+        self.binary = BinaryMixup(rho, partners)
 
     @property
     def blocks(self) -> Tensor | None:
@@ -522,17 +626,17 @@ class MixupPlus(_Noise):
         return torch.randint(0, len(self.types), (n,), generator=generator, device=device)
 
     def _one_view(self, x: Tensor, kinds: Tensor, generator: torch.Generator | None) -> Tensor:
-        partner = x[sample_partners(x.shape[0], generator, x.device)]
+        partners = self.linear.draw_partners(x, generator)  # (k, N, ...), shared by the three types
         if x.device.type != "cpu":
-            return self._one_view_by_selection(x, partner, kinds, generator)
+            return self._one_view_by_selection(x, partners, kinds, generator)
         view = torch.empty_like(x)
         for index, name in enumerate(self.types):  # at most three batched mixes, not a sample loop
             rows = (kinds == index).nonzero().squeeze(1)
-            view[rows] = getattr(self, name).mix_with(x[rows], partner[rows], generator)
+            view[rows] = getattr(self, name).mix_with_partners(x[rows], partners[:, rows], generator)
         return view
 
     def _one_view_by_selection(
-        self, x: Tensor, partner: Tensor, kinds: Tensor, generator: torch.Generator | None
+        self, x: Tensor, partners: Tensor, kinds: Tensor, generator: torch.Generator | None
     ) -> Tensor:
         """The same view with every type mixed over the whole batch and each row's own type kept.
 
@@ -541,7 +645,7 @@ class MixupPlus(_Noise):
         """
         view = x
         for index, name in enumerate(self.types):
-            mixed = getattr(self, name).mix_with(x, partner, generator)
+            mixed = getattr(self, name).mix_with_partners(x, partners, generator)
             view = torch.where((kinds == index).reshape((-1,) + (1,) * (x.dim() - 1)), mixed, view)
         return view
 
@@ -565,5 +669,5 @@ class MixupPlus(_Noise):
     def __repr__(self) -> str:
         return (
             f"MixupPlus(alpha={self.linear.alpha}, beta={self.geometric.beta}, "
-            f"rho={self.binary.rho}, types={self.types})"
+            f"rho={self.binary.rho}, types={self.types}{_partners_text(self.partners)})"
         )

@@ -217,8 +217,10 @@ def _resume(checkpoint_dir, method, optimizer, generator, config, precision, res
     """Restore the method, optimiser, generator and history; return the epoch to continue from."""
     checkpoint_dir = find_checkpoint(checkpoint_dir)  # the newest whole file, found (and warned about) once
     saved = read_state(checkpoint_dir)
-    if saved["config"] != config.to_dict():
-        differing = sorted(k for k, v in config.to_dict().items() if saved["config"].get(k) != v)
+    # options added since the checkpoint was written take their defaults, which compute as before them
+    saved_config = type(config).from_dict(saved["config"]).to_dict()
+    if saved_config != config.to_dict():
+        differing = sorted(k for k, v in config.to_dict().items() if saved_config.get(k) != v)
         raise ValueError(
             f"cannot resume: the checkpoint in {checkpoint_dir} was made with other settings "
             f"({', '.join(differing)}); use the same config or another checkpoint folder."

@@ -251,6 +251,10 @@ def tuned_network(encoder: nn.Module, task: Task, seed: int) -> TunedNetwork:
 
 
 def _in_features(encoder: nn.Module) -> int:
+    """The encoder's ``in_features`` (the MLPs and the embedded encoders say), else its first Linear's."""
+    width = getattr(encoder, "in_features", None)
+    if isinstance(width, int) and width > 0:
+        return width
     for module in encoder.modules():
         if isinstance(module, nn.Linear):
             return module.in_features

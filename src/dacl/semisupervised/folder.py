@@ -28,7 +28,7 @@ import torch
 from safetensors.torch import load as load_safetensors
 from safetensors.torch import save as save_safetensors
 
-from dacl.core.encoders import MLPEncoder
+from dacl.config import PretrainConfig
 from dacl.core.linear import LinearHead
 from dacl.data.saved_preprocessing import SavedPreprocessing
 from dacl.engine.checkpoint import write_atomic
@@ -44,6 +44,7 @@ from dacl.semisupervised.candidates import (
     TunedNetwork,
 )
 from dacl.semisupervised.selection import predict_chosen
+from dacl.tables import table_encoder
 
 __all__ = ["FORMAT", "Predictor", "TRUSTED_TREE_TYPES", "load_predictor", "save_model"]
 
@@ -117,7 +118,7 @@ def save_model(estimator, folder: str | Path, *, label: str | None = None, overw
         "label": label, "classes": classes, "columns": estimator.columns_,
         "preprocessing": preprocessing.to_dict(),
         "encoder": {"in_features": preprocessing.width, "width": estimator.width, "depth": estimator.depth,
-                    "type": type(estimator.encoder_).__name__},
+                    "type": type(estimator.encoder_).__name__, "numeric": _numeric_columns(estimator.encoder_)},
         "pretraining": {k: v for k, v in estimator.dacl_._config().to_dict().items() if k != "seed"},
         "rows": {"labelled": estimator.n_labelled_, "unlabelled": estimator.n_unlabelled_},
         "chosen": estimator.chosen_, "members": members,
@@ -284,7 +285,8 @@ def load_predictor(folder: str | Path) -> Predictor:
         files = {name: _read_verified(folder, name, digest) for name, digest in state["files"].items()}
         preprocessing = SavedPreprocessing.from_dict(state["preprocessing"])
         shape = state["encoder"]
-        encoder = MLPEncoder(shape["in_features"], shape["width"], shape["depth"])
+        config = PretrainConfig.from_dict(state["pretraining"])
+        encoder = table_encoder(config, shape["in_features"], numeric=shape.get("numeric"))
         encoder.load_state_dict(load_safetensors(files["encoder.safetensors"]))
         encoder.eval()
         tensors = load_safetensors(files["members.safetensors"])
@@ -295,6 +297,12 @@ def load_predictor(folder: str | Path) -> Predictor:
             f"{folder} is not a whole dacl model ({type(error).__name__}: {error}); fit it again."
         ) from None
     return Predictor(state, preprocessing, encoder, members)
+
+
+def _numeric_columns(encoder: torch.nn.Module) -> list[bool] | None:
+    """The columns a numeric embedding takes (None without one), to rebuild the encoder."""
+    embedding = getattr(encoder, "embedding", None)
+    return None if embedding is None else [bool(v) for v in embedding.numeric.tolist()]
 
 
 def _member(index: int, description: dict[str, Any], tensors, files, encoder, task: Task) -> Any:

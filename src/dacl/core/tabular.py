@@ -1,0 +1,182 @@
+"""Encoders for tables beyond the paper's plain MLP: numeric column embeddings and a residual MLP.
+
+- Piecewise-linear encoding with quantile bins (PLE) and periodic embeddings followed by a linear layer
+  and a ReLU (PLR): Gorishniy, Rubachev, Babenko, "On Embeddings for Numerical Features in Tabular Deep
+  Learning", NeurIPS 2022 (Eqs. 1-2 and Sec. 3.3). Written here on torch alone: the authors'
+  ``rtdl_num_embeddings`` computes its bins with scikit-learn's trees and would add a dependency to the
+  core for two small modules.
+- The residual MLP: Gorishniy, Rubachev, Khrulkov, Babenko, "Revisiting Deep Learning Models for
+  Tabular Data", NeurIPS 2021 (the "ResNet" of Sec. 3.2).
+
+:class:`TabularEncoder` puts an embedding in front of an encoder body and keeps the layer hook of hidden
+mixup (``dacl.core.encoders``): the views are made of the raw columns (``mix_embeddings=False``, the
+paper's data-space views) or of the embedded columns (``True``: Eq. 4 of Verma et al., ICML 2021, at
+the embedding, layer 0 of the body).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor, nn
+
+from dacl.core.encoders import LayerHook
+
+__all__ = [
+    "ColumnEmbedding",
+    "PeriodicEmbedding",
+    "PiecewiseLinearEncoding",
+    "ResidualMLP",
+    "TabularEncoder",
+    "quantile_edges",
+]
+
+
+def quantile_edges(x: Tensor, bins: int, max_rows: int = 100_000) -> Tensor:
+    """Bin edges (D, bins + 1) per column: its quantiles 0, 1/bins, ..., 1 (PLE's quantile bins, Sec. 3.2.1
+    of Gorishniy et al. 2022), computed on at most ``max_rows`` evenly spaced rows."""
+    if x.dim() != 2 or x.shape[0] < 1:
+        raise ValueError(f"quantile bins need a (N, D) table with N >= 1, got shape {tuple(x.shape)}.")
+    if x.shape[0] > max_rows:
+        x = x[torch.linspace(0, x.shape[0] - 1, max_rows).long()]
+    levels = torch.linspace(0, 1, bins + 1, dtype=torch.float64)
+    return torch.quantile(x.double(), levels, dim=0).t().contiguous().float()
+
+
+class PiecewiseLinearEncoding(nn.Module):
+    """PLE (Eq. 1 of Gorishniy et al. 2022): column value x and edges b_0 < ... < b_T give T numbers,
+    e_t = clamp((x - b_(t-1)) / (b_t - b_(t-1)), 0, 1), the first bin unclamped below and the last unclamped
+    above (values outside the training range extrapolate). A bin of zero width (repeated quantiles of a
+    column with few distinct values) is 1 from its edge on. Output (N, D * T), non-negative inside the
+    training range."""
+
+    def __init__(self, edges: Tensor) -> None:
+        super().__init__()
+        if edges.dim() != 2 or edges.shape[1] < 3:
+            raise ValueError(f"edges must be (columns, bins + 1) with 2 or more bins, got {tuple(edges.shape)}.")
+        self.register_buffer("edges", edges.float().contiguous())
+        bins = edges.shape[1] - 1
+        low = torch.zeros(bins)
+        low[0] = -math.inf
+        high = torch.ones(bins)
+        high[-1] = math.inf
+        self.register_buffer("low", low, persistent=False)
+        self.register_buffer("high", high, persistent=False)
+
+    @property
+    def out_features(self) -> int:
+        return self.edges.shape[0] * (self.edges.shape[1] - 1)
+
+    def forward(self, x: Tensor) -> Tensor:
+        left, right = self.edges[:, :-1], self.edges[:, 1:]  # (D, T)
+        width = right - left
+        zero = width <= 0
+        ratio = (x.unsqueeze(2) - left) / torch.where(zero, torch.ones_like(width), width)
+        ratio = torch.where(zero, (x.unsqueeze(2) >= left).to(x.dtype), ratio)
+        return torch.minimum(torch.maximum(ratio, self.low), self.high).flatten(1)
+
+
+class PeriodicEmbedding(nn.Module):
+    """PLR (Sec. 3.3 of Gorishniy et al. 2022): v = [sin(2π c x), cos(2π c x)] with trainable
+    frequencies c ~ N(0, σ²) per column, then a linear layer per column and a ReLU. Output (N, D * size),
+    non-negative."""
+
+    def __init__(self, columns: int, size: int = 16, sigma: float = 1.0, frequencies: int | None = None) -> None:
+        super().__init__()
+        frequencies = frequencies or size
+        self.frequencies = nn.Parameter(torch.randn(columns, frequencies) * sigma)
+        bound = 1 / math.sqrt(2 * frequencies)
+        self.weight = nn.Parameter(torch.empty(columns, 2 * frequencies, size).uniform_(-bound, bound))
+        self.bias = nn.Parameter(torch.empty(columns, size).uniform_(-bound, bound))
+        self.columns, self.size = columns, size
+
+    @property
+    def out_features(self) -> int:
+        return self.columns * self.size
+
+    def forward(self, x: Tensor) -> Tensor:
+        angles = 2 * math.pi * self.frequencies * x.unsqueeze(2)  # (N, D, k)
+        periodic = torch.cat([torch.sin(angles), torch.cos(angles)], dim=2)  # (N, D, 2k)
+        return torch.relu(torch.einsum("ndk,dks->nds", periodic, self.weight) + self.bias).flatten(1)
+
+
+class ColumnEmbedding(nn.Module):
+    """An embedding of a table's numeric columns (``numeric``: a bool mask over its D columns), the other
+    columns (one-hot categories) passed through: output [embedded numeric columns, other columns]."""
+
+    def __init__(self, numeric: Tensor, embedding: nn.Module) -> None:
+        super().__init__()
+        numeric = torch.as_tensor(numeric, dtype=torch.bool)
+        if numeric.dim() != 1 or not bool(numeric.any()):
+            raise ValueError("a numeric embedding needs at least one numeric column (a bool mask over the columns).")
+        self.register_buffer("numeric", numeric)
+        self.embedding = embedding
+        self.in_features = numeric.numel()
+        self.out_features = embedding.out_features + int((~numeric).sum())
+
+    def forward(self, x: Tensor) -> Tensor:
+        return torch.cat([self.embedding(x[:, self.numeric]), x[:, ~self.numeric]], dim=1)
+
+    def embedded_blocks(self, blocks: Tensor) -> Tensor:
+        """``blocks`` of the input columns (see ``dacl.core.views.check_blocks``) for the output columns:
+        the embedded numeric columns are -1, the passed columns keep their blocks."""
+        blocks = torch.as_tensor(blocks).long()
+        embedded = torch.full((self.embedding.out_features,), -1, dtype=torch.long)
+        return torch.cat([embedded, blocks[~self.numeric.cpu()]])
+
+
+def _residual_block(width: int, hidden: int) -> nn.Sequential:
+    return nn.Sequential(nn.BatchNorm1d(width), nn.Linear(width, hidden), nn.ReLU(inplace=True),
+                         nn.Linear(hidden, width))  # fmt: skip
+
+
+class ResidualMLP(nn.Module):
+    """The residual MLP of Gorishniy et al. 2021 (Sec. 3.2) as an encoder: Linear(in, width), then
+    ``depth`` blocks x + Linear(ReLU(Linear(BatchNorm(x)))) (hidden width ``2 x width``, no dropout in
+    pretraining), then BatchNorm and ReLU: the representation. The layer hook sees the input (0), the
+    residual stream after block l (l < depth), which has negative values (``signed_hidden_layers``: no
+    geometric mixup there), and the representation (depth)."""
+
+    signed_hidden_layers = True
+
+    def __init__(self, in_features: int, width: int = 512, depth: int = 4, hidden_factor: float = 2.0) -> None:
+        super().__init__()
+        if in_features < 1 or width < 1 or depth < 1:
+            raise ValueError(f"in_features, width and depth must be positive, got {in_features}, {width}, {depth}.")
+        self.in_features, self.out_features, self.depth = in_features, width, depth
+        self.first = nn.Linear(in_features, width)
+        self.blocks = nn.ModuleList(_residual_block(width, int(hidden_factor * width)) for _ in range(depth))
+        self.last = nn.Sequential(nn.BatchNorm1d(width), nn.ReLU(inplace=True))
+
+    def forward(self, x: Tensor, hook: LayerHook | None = None) -> Tensor:
+        hook = hook or (lambda layer, h, groups: h)
+        h = self.first(hook(0, x, None))
+        for layer, block in enumerate(self.blocks, start=1):
+            h = h + block(h)
+            if layer < self.depth:
+                h = hook(layer, h, None)
+        return hook(self.depth, self.last(h), None)
+
+
+class TabularEncoder(nn.Module):
+    """``embedding`` (e.g. :class:`ColumnEmbedding`) then ``body`` (an encoder that takes ``hook=``).
+
+    With ``mix_embeddings`` the hook's layer 0 is the embedded columns (the views mix embeddings, hidden
+    mixup at the embedding, Eq. 4); without, it is the raw columns (the views stay in data space).
+    """
+
+    def __init__(self, embedding: nn.Module, body: nn.Module, mix_embeddings: bool = False) -> None:
+        super().__init__()
+        self.embedding, self.body, self.mix_embeddings = embedding, body, mix_embeddings
+        self.mixes_embedded_input = mix_embeddings  # read by ``dacl.methods.Contrastive``: views at the hook
+        self.in_features = getattr(embedding, "in_features", None)
+        self.out_features, self.depth = body.out_features, body.depth
+
+    def forward(self, x: Tensor, hook: LayerHook | None = None) -> Tensor:
+        if hook is None:
+            return self.body(self.embedding(x))
+        if self.mix_embeddings:
+            return self.body(self.embedding(x), hook=hook)
+        x = hook(0, x, None)
+        return self.body(self.embedding(x), hook=lambda layer, h, groups: h if layer == 0 else hook(layer, h, groups))
