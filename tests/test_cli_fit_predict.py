@@ -94,3 +94,17 @@ def test_compare_with_fractions_runs_the_label_study_on_a_file_and_recommends(fi
         "train: with 100% of the labels"
     )
     assert (out / "labels.png").is_file() and json.loads((out / "results.json").read_text())["rows"]
+
+
+def test_compare_and_reproduce_labels_take_the_encoder_options_and_check_them_first(files, tmp_path, capsys):
+    out = tmp_path / "variant"
+    args = ["compare", "--data", str(files / "train.csv"), "--label", "churn", "--fractions", "1",
+            "--budget", "smoke", "--out", str(out), "--quiet", "--numeric-embedding", "periodic",
+            "--mixup-partners", "2"]  # fmt: skip
+    assert main(args) == 0
+    assert json.loads((out / "results.json").read_text())["pretraining"] == {
+        "numeric_embedding": "periodic", "mixup_partners": 2}  # fmt: skip
+    bad = ["reproduce", "labels", "--datasets", "digits", "--budget", "smoke", "--out", str(tmp_path / "bad"),
+           "--table-encoder", "transformer"]  # fmt: skip
+    assert main(bad) == 2
+    assert "table_encoder" in capsys.readouterr().err and not (tmp_path / "bad").exists()

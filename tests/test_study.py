@@ -101,3 +101,24 @@ def test_the_demos_few_label_row_scores_the_classifier_beside_the_trees_and_logi
     row = few_labels_demo(epochs=2, candidates=("probe", "linear-raw"), fine_tune_epochs=(2,))
     assert row["labelled"] == 67 and row["chosen"] in ("probe", "linear-raw", "ensemble")
     assert all(0 < row[k] <= 1 for k in ("DACLClassifier", "gradient-boosted trees", "logistic regression"))
+
+
+def test_encoder_variants_run_as_options_over_the_budget_and_bad_ones_stop_before_compute(tmp_path):
+    small = Dataset("tiny", *(lambda d: (d.X_train[:300], d.y_train[:300], d.X_test[:100], d.y_test[:100]))(
+        load_dataset("digits")))  # fmt: skip
+    plain = run_study([small], (0.5,), tmp_path / "plain", budget="smoke", candidates=("probe",), log=lambda *_: None)
+    variant = run_study([small], (0.5,), tmp_path / "ple", budget="smoke", candidates=("probe",),
+                        pretraining={"numeric_embedding": "ple", "mixup_partners": 2}, log=lambda *_: None)  # fmt: skip
+    assert variant["pretraining"] == {"numeric_embedding": "ple", "mixup_partners": 2}
+    (folder,) = (tmp_path / "ple" / "encoders").iterdir()
+    from dacl.engine.checkpoint import read_state
+
+    config = read_state(folder)["config"]
+    assert config["numeric_embedding"] == "ple" and config["mixup_partners"] == 2 and config["depth"] == 2
+    scores = lambda r: [c["score"] for c in r["cells"] if c["model"] == "probe"]  # noqa: E731
+    assert scores(plain) != scores(variant)
+    for bad, match in (({"numeric_embedding": "bins"}, "numeric_embedding"), ({"seed": 3}, "seed"),
+                       ({"widht": 8}, "unknown")):  # fmt: skip
+        with pytest.raises(ValueError, match=match):
+            run_study([small], (0.5,), tmp_path / "bad", budget="smoke", pretraining=bad, log=lambda *_: None)
+    assert not (tmp_path / "bad").exists()

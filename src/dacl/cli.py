@@ -364,6 +364,9 @@ def build_parser() -> argparse.ArgumentParser:
     labels.add_argument("--quiet", action="store_true", help="no progress bars")
     labels.add_argument("--block-mixing", dest="block_mixing", action="store_true",
                         help="dacl and dacl+ mix each categorical column's one-hot block as one unit")  # fmt: skip
+    from dacl.semisupervised.options import PRETRAINING_DEFAULTS  # light: names and numbers only
+
+    _add_pretrain_options(labels, skip=("method", "seed"), domain="tables", defaults=PRETRAINING_DEFAULTS)
     for command in [*sub.choices.values(), table1, table2, table4, labels]:
         command.add_argument("--debug", action="store_true", help="show the traceback of an error")
     for command in (table1, table2, table4, labels):
@@ -432,6 +435,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     if missing:
         parser.error(f"dacl {name} needs {', '.join(missing)} (on the command line or in --config)")
     return args
+
+
+def _given_pretraining(args: argparse.Namespace) -> dict[str, Any]:
+    """The pretraining options given on the command line or in the config file (the study's budget
+    gives the others), checked now, before any compute."""
+    from dacl.study import check_pretraining
+
+    given = {f.name: getattr(args, f.name) for f in options("tables") if getattr(args, f.name, None) is not None}
+    return check_pretraining({k: v for k, v in given.items() if k not in ("method", "seed")})
 
 
 def _pretrain_config(args: argparse.Namespace, base: dict[str, Any] | None = None) -> PretrainConfig:
@@ -599,7 +611,8 @@ def _compare_study(args: argparse.Namespace) -> dict[str, Any]:
         if args.label is None:
             raise ValueError("dacl compare --fractions on a file needs --label COLUMN.")
         dataset = labelled_dataset(args.data, args.label, args.task, args.test, args.test_size, args.data_seed)
-    results = run_study([dataset], fractions, args.out, budget=args.budget, methods=methods, progress=not args.quiet)
+    results = run_study([dataset], fractions, args.out, budget=args.budget, methods=methods,
+                        pretraining=_given_pretraining(args), progress=not args.quiet)  # fmt: skip
     print(study_markdown(results, with_recommendations=False), end="")
     print(f"wall time {results['seconds']:.0f} s; wrote {args.out}/results.json, labels.md, labels.png\n")
     print("\n".join(recommendations(results["rows"])))
@@ -755,7 +768,8 @@ def _reproduce_labels(args: argparse.Namespace) -> dict[str, Any]:
         raise ValueError(f"unknown method(s) {sorted(unknown)}; choose from {', '.join(method_names('tables'))}.")
     datasets = [d.strip() for d in str(args.datasets).split(",") if d.strip()]
     results = reproduce_labels(datasets, fractions, args.budget, args.out, data_dir=args.data_dir, methods=methods,
-                               progress=not args.quiet, block_mixing=args.block_mixing)  # fmt: skip
+                               progress=not args.quiet, block_mixing=args.block_mixing,
+                               pretraining=_given_pretraining(args))  # fmt: skip
     print(study_markdown(results), end="")
     print(f"wall time {results['seconds']:.0f} s; wrote {args.out}/results.json, labels.md, labels.png")
     return results

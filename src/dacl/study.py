@@ -46,6 +46,7 @@ from dacl.tables import mixes_blocks, pretrain
 __all__ = [
     "STUDY_BUDGETS",
     "StudyBudget",
+    "check_pretraining",
     "label_study",
     "recommendations",
     "run_study",
@@ -159,14 +160,18 @@ def label_study(
     methods: tuple[str, ...] = ("dacl+",),
     candidates: tuple[str, ...] = tuple(CANDIDATES),
     block_mixing: bool = False,
+    pretraining: dict[str, Any] | None = None,
     progress: bool = False,
     log=print,
 ) -> dict[str, Any]:
     """The study on one dataset (module doc); returns its cells, and writes nothing but the cells and
     encoders (``write_study`` writes the tables and the plot). ``block_mixing``: the mixup methods mix
-    each categorical column's one-hot block as one unit (``DACLClassifier(one_hot_mixing="blocks")``)."""
+    each categorical column's one-hot block as one unit (``DACLClassifier(one_hot_mixing="blocks")``).
+    ``pretraining``: options of :class:`dacl.PretrainConfig` over the budget's (``numeric_embedding``,
+    ``mixup_partners``, ...): the encoder variants of docs/results/tabular_encoders.md."""
     if budget not in STUDY_BUDGETS:
         raise ValueError(f"unknown budget {budget!r}; choose one of {', '.join(STUDY_BUDGETS)}.")
+    overrides = check_pretraining(pretraining)
     if not fractions or any(not 0 < f <= 1 for f in fractions) or len(set(fractions)) != len(fractions):
         raise ValueError(f"label fractions must be distinct numbers in (0, 1], got {list(fractions)}.")
     plan = STUDY_BUDGETS[budget]
@@ -181,7 +186,7 @@ def label_study(
     settings = Settings(**plan.settings)
     cells = []
     for index, method in enumerate(methods):
-        values = capped_pretraining({**plan.pretraining, "method": method}, len(y), plan.max_steps)
+        values = capped_pretraining({**plan.pretraining, **overrides, "method": method}, len(y), plan.max_steps)
         config = PretrainConfig.from_dict(values)
         blocks = features.blocks if block_mixing and mixes_blocks(config) else None
         mixing = "-blocks" if blocks is not None else ""
@@ -229,6 +234,19 @@ def _rows(X: Any, rows: np.ndarray) -> Any:
 
 def _with_spec(spec: dict[str, Any], compute) -> dict[str, Any]:
     return {"spec": spec, **compute()}
+
+
+def check_pretraining(pretraining: dict[str, Any] | None) -> dict[str, Any]:
+    """``pretraining`` options checked before any compute (unknown names and bad values raise); the
+    method comes from ``methods`` and the seed from the study."""
+    overrides = dict(pretraining or {})
+    fixed = sorted({"method", "seed"} & set(overrides))
+    if fixed:
+        raise ValueError(
+            f"the study sets {', '.join(fixed)} itself (methods=, the draws); leave it out of pretraining."
+        )
+    PretrainConfig.from_dict(overrides)
+    return overrides
 
 
 def summarise(cells: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -383,18 +401,21 @@ def run_study(
     methods: tuple[str, ...] = ("dacl+",),
     candidates: tuple[str, ...] = tuple(CANDIDATES),
     block_mixing: bool = False,
+    pretraining: dict[str, Any] | None = None,
     progress: bool = False,
     log=print,
 ) -> dict[str, Any]:
     """:func:`label_study` on each dataset, then results.json, labels.md and labels.png in ``out``."""
     started = time.perf_counter()
+    check_pretraining(pretraining)
     cells: list[dict[str, Any]] = []
     for dataset in datasets:
         cells += label_study(dataset, fractions, out, budget=budget, methods=methods, candidates=candidates,
-                             block_mixing=block_mixing, progress=progress, log=log)["cells"]  # fmt: skip
+                             block_mixing=block_mixing, pretraining=pretraining, progress=progress,
+                             log=log)["cells"]  # fmt: skip
     results = {"cells": cells, "rows": summarise(cells), "fractions": list(fractions), "budget": budget,
                "budget_detail": dataclasses.asdict(STUDY_BUDGETS[budget]), "methods": list(methods),
-               "seconds": time.perf_counter() - started}  # fmt: skip
+               "pretraining": dict(pretraining or {}), "seconds": time.perf_counter() - started}  # fmt: skip
     write_study(results, out)
     return results
 

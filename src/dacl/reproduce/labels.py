@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from dacl.data import load_dataset
-from dacl.study import STUDY_BUDGETS, run_study
+from dacl.study import STUDY_BUDGETS, check_pretraining, run_study
 
 __all__ = ["LABEL_DATASETS", "REGRESSION_DATASETS", "reproduce_labels"]
 
@@ -28,10 +28,13 @@ def reproduce_labels(
     progress: bool = False,
     log=print,
     block_mixing: bool = False,
+    pretraining: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The label study on each registered dataset; writes results.json, labels.md, labels.png in ``out``."""
+    """The label study on each registered dataset; writes results.json, labels.md, labels.png in ``out``.
+    ``pretraining``: options of the encoder over the budget's (``dacl.study.label_study``)."""
     if budget_name not in STUDY_BUDGETS:
         raise ValueError(f"unknown budget {budget_name!r}; choose one of {', '.join(STUDY_BUDGETS)}.")
+    check_pretraining(pretraining)
     loaded = [load_dataset(name, data_dir=data_dir) for name in datasets]
     return run_study(loaded, fractions, out, budget=budget_name, methods=methods, block_mixing=block_mixing,
-                     progress=progress, log=log)  # fmt: skip
+                     pretraining=pretraining, progress=progress, log=log)  # fmt: skip
