@@ -356,7 +356,7 @@ def build_parser() -> argparse.ArgumentParser:
     labels.add_argument("--datasets", default=None, help="comma-separated registered datasets, e.g. digits,adult "
                         "(regression: california-housing, wine-quality)")  # fmt: skip
     labels.add_argument("--fractions", default="0.01,0.1,1", help="comma-separated shares of the training labels")
-    labels.add_argument("--budget", default="small", help="small or smoke")
+    labels.add_argument("--budget", default="small", help="small, screen (small with one label draw) or smoke")
     labels.add_argument("--out", default=None, help="folder for results.json, labels.md, labels.png, runs/")
     labels.add_argument("--data-dir", dest="data_dir", default=None, help="dataset cache and offline folder")
     labels.add_argument("--methods", default="dacl+", help="pretrained encoders, comma-separated; the first is the "

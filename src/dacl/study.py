@@ -78,6 +78,8 @@ class StudyBudget:
 STUDY_BUDGETS = {
     # the estimators' defaults: what a user gets from DACLClassifier() / DACLRegressor()
     "small": StudyBudget(pretraining=PRETRAINING_DEFAULTS, draws=3),
+    # the same with one label draw: screening many variants (its cells are small's first draw, reused)
+    "screen": StudyBudget(pretraining=PRETRAINING_DEFAULTS, draws=1),
     "smoke": StudyBudget(pretraining={"depth": 2, "width": 32, "batch_size": 128, "epochs": 2, "warmup_epochs": 0.0},
                          draws=2, max_steps=None, max_train=600,
                          settings={"fine_tune_lrs": (1e-3,), "fine_tune_epochs": (2,), "gbdt_max_iter": 5}),
