@@ -93,6 +93,25 @@ def test_config_file_sections_are_the_option_groups(tmp_path):
     assert (saved["method"], saved["alpha"], saved["depth"], saved["epochs"]) == ("dacl", 0.6, 2, 1)
 
 
+def test_config_files_are_read_without_tomllib_as_on_python_3_10(tmp_path):
+    """Python 3.10 has no ``tomllib``: the CLI reads TOML with ``tomli`` there (a dependency on 3.10)."""
+    import subprocess
+    import sys
+
+    config = tmp_path / "run.toml"
+    config.write_text('data = "digits"\n[model]\ndepth = 2\n')
+    code = ("import sys; sys.modules['tomllib'] = None\n"  # makes `import tomllib` fail, as on 3.10
+            "from dacl.cli import load_config_file\n"
+            f"print(load_config_file({str(config)!r}))")  # fmt: skip
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "{'data': 'digits', 'depth': 2}"
+    bad = tmp_path / "bad.toml"
+    bad.write_text("depth = = 2\n")
+    code = code.replace(repr(str(config)), repr(str(bad)))
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert "ValueError: config file" in done.stderr and "cannot be parsed as TOML" in done.stderr
+
+
 def test_help_lists_every_option_with_its_choices_or_range(capsys):
     with pytest.raises(SystemExit):
         main(["pretrain", "--help"])

@@ -48,8 +48,12 @@ def test_cuda_bfloat16_and_compile(data, compile):
 
 
 def test_precision_auto_is_bfloat16_on_a_gpu_with_it():
+    """The config keeps "auto" (so a run resumes on another machine); the run resolves it."""
+    from dacl.core.runtime import resolve_precision
+
     expected = "bfloat16" if torch.cuda.is_bf16_supported() else "float32"
-    assert PretrainConfig(device="cuda").precision == expected
+    assert PretrainConfig(device="cuda").precision == "auto"
+    assert resolve_precision("auto", "cuda") == expected
 
 
 def test_cuda_bench_on_a_tiny_model(tmp_path):

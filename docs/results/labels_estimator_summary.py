@@ -63,6 +63,22 @@ def summary(rows: list[dict]) -> tuple[str, dict]:
     return "\n".join(lines) + "\n", totals
 
 
+def regression(rows: list[dict]) -> str:
+    """The regressor's RMSE beside the trees' and ridge's (lower is better), per cell."""
+    lines = ["| dataset | labels | DACLRegressor RMSE | trees RMSE | ridge RMSE | regressor R² | trees R² | ridge R² |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
+    for row in rows:
+        if row["model"] != "DACLRegressor":
+            continue
+        same = {r["model"]: r for r in rows if (r["dataset"], r["fraction"]) == (row["dataset"], row["fraction"])}
+        trees, ridge = same["gbdt-raw"], same["linear-raw"]
+        lines.append(
+            f"| {row['dataset']} | {100 * row['fraction']:g}% | {row['rmse']:.3f} | {trees['rmse']:.3f} | "
+            f"{ridge['rmse']:.3f} | {row['score']:.3f} | {trees['score']:.3f} | {ridge['score']:.3f} |"
+        )
+    return "\n".join(lines) + "\n" if len(lines) > 2 else ""
+
+
 def draws(folder: Path) -> list[dict]:
     """Per (dataset, fraction, draw): each candidate's test score, and the estimator's cross-validation
     table (every setting's held-out score) and its own test score."""
@@ -137,6 +153,7 @@ def main() -> None:
         f"{totals['cells']} cells; mean regret {totals['mean_regret']:+.2f} points; bar missed in "
         f"{len(totals['missed'])}: {', '.join(totals['missed']) or 'none'}\n"
     )
+    print(regression(cells(folder)))
     print(rules(draws(folder)))
 
 

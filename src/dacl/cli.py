@@ -380,6 +380,15 @@ def _version() -> str:
     return __version__
 
 
+def _toml_parser():
+    """Python's ``tomllib`` (3.11+), or on 3.10 the same parser as the ``tomli`` package (a dependency there)."""
+    try:
+        import tomllib
+    except ModuleNotFoundError:
+        import tomli as tomllib
+    return tomllib
+
+
 def load_config_file(path: str | Path) -> dict[str, Any]:
     """Options from a YAML (.yaml/.yml) or TOML (.toml) file, keys as the long option names, flat or
     in the groups of ``dacl.PretrainConfig`` (``[model]``, ``[method]``, ``[optimisation]``, ``[runtime]``)."""
@@ -388,8 +397,9 @@ def load_config_file(path: str | Path) -> dict[str, Any]:
         raise ValueError(f"config file {path} does not exist.")
     if path.suffix not in (".toml", ".yaml", ".yml"):
         raise ValueError(f"config file {path} must end in .yaml, .yml or .toml.")
-    import tomllib
     import yaml
+
+    tomllib = _toml_parser()
 
     try:
         text = path.read_text(encoding="utf-8-sig")  # a byte-order mark is allowed
