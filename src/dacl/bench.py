@@ -262,7 +262,7 @@ def run_bench(
                     "torch": torch.__version__, "device": device_name(setup.device)},
     }  # fmt: skip
     if out is not None:
-        from dacl.engine.checkpoint import write_atomic
+        from dacl.files import write_atomic
 
         write_atomic(Path(out) / "bench.json", json.dumps(report, indent=2).encode())
     return report

@@ -677,7 +677,7 @@ def cmd_demo(args: argparse.Namespace) -> dict[str, Any]:
 
 def _few_labels_demo(out: Path, epochs: int | None) -> None:
     """The demo's second part: a table with few labels, DACLClassifier against what a user would fit."""
-    from dacl.engine.checkpoint import write_atomic
+    from dacl.files import write_atomic
     from dacl.study import few_labels_demo
 
     row = few_labels_demo(**({} if epochs is None else {"epochs": epochs}))
@@ -696,7 +696,7 @@ def _few_labels_demo(out: Path, epochs: int | None) -> None:
 def cmd_bench(args: argparse.Namespace) -> dict[str, Any]:
     from dacl.bench import DTYPES, BenchSetup, bench_table, run_bench
     from dacl.core.runtime import resolve_device
-    from dacl.engine.checkpoint import write_atomic
+    from dacl.files import write_atomic
 
     if args.domain == "images":
         return _bench_images(args)
@@ -722,7 +722,7 @@ def cmd_bench(args: argparse.Namespace) -> dict[str, Any]:
 def _bench_images(args: argparse.Namespace) -> dict[str, Any]:
     from dacl.bench_images import ImageBenchSetup, image_bench_table, run_image_bench
     from dacl.core.runtime import resolve_device
-    from dacl.engine.checkpoint import write_atomic
+    from dacl.files import write_atomic
 
     device = str(resolve_device(args.device))
     reports, tables = [], []
@@ -904,7 +904,7 @@ def cmd_predict(args: argparse.Namespace) -> None:
     import pandas as pd
 
     from dacl.data.tabular import read_table
-    from dacl.engine.checkpoint import write_atomic
+    from dacl.files import write_atomic
     from dacl.semisupervised.folder import load_predictor
 
     out = Path(args.out)

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from dacl.engine.checkpoint import write_atomic
+from dacl.files import write_atomic
 
 __all__ = ["markdown_table", "plot_loss_curves", "plot_results", "write_results"]
 

@@ -42,7 +42,7 @@ def run_key(spec: Any) -> str:
 def stored_run(out: Path, name: str, spec: Any, compute: Callable[[], dict[str, Any]]) -> dict[str, Any]:
     """The record of one finished run, read from ``out/runs/NAME-KEY.json`` if there, else computed
     and written atomically: how every reproduction skips what a stopped run already did."""
-    from dacl.engine.checkpoint import write_atomic
+    from dacl.files import write_atomic
 
     path = Path(out) / "runs" / f"{name}-{run_key(spec)}.json"
     if path.is_file():

@@ -33,9 +33,9 @@ from dacl.config import PretrainConfig
 from dacl.core.runtime import resolve_precision
 from dacl.data.subsets import label_subset
 from dacl.data.tabular import Dataset
-from dacl.engine.checkpoint import write_atomic
 from dacl.evaluate import encode
 from dacl.experiment import prepare_features
+from dacl.files import write_atomic
 from dacl.runs import experiment_options, run_key, stored_options, stored_run
 from dacl.semisupervised.candidates import CANDIDATES, CLASSIFICATION, REGRESSION, Inputs, Projection, Settings, Task
 from dacl.semisupervised.estimators import capped_pretraining

@@ -17,7 +17,6 @@ from __future__ import annotations
 import json
 import os
 import struct
-import tempfile
 import warnings
 from pathlib import Path
 from typing import Any
@@ -26,6 +25,8 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import save as save_safetensors
 from torch import Tensor, nn
+
+from dacl.files import write_atomic
 
 __all__ = [
     "CHECKPOINT_FILE",
@@ -37,7 +38,6 @@ __all__ = [
     "read_state",
     "remove_leftovers",
     "save_checkpoint",
-    "write_atomic",
 ]
 
 CHECKPOINT_FILE = "checkpoint.safetensors"
@@ -51,22 +51,6 @@ class RandomStateMismatch(ValueError):
 
 class DamagedCheckpoint(ValueError):
     """A checkpoint file that cannot be read whole (cut short, overwritten, not a dacl checkpoint)."""
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file in the same folder, fsync, then rename."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _optimizer_tensors(optimizer: torch.optim.Optimizer) -> tuple[dict[str, Tensor], dict[str, Any]]:

@@ -26,8 +26,8 @@ from dacl.core.runtime import resolve_precision
 from dacl.data import load_dataset
 from dacl.data.subsets import stratified_subset
 from dacl.data.tabular import Dataset
-from dacl.engine.checkpoint import write_atomic
 from dacl.experiment import Features, prepare_features, run_method
+from dacl.files import write_atomic
 from dacl.report import plot_loss_curves
 from dacl.reproduce import experiment_options, stored_run
 

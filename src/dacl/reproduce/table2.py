@@ -26,8 +26,8 @@ import torch
 
 from dacl.data.image_sets import ImageDataset, load_image_dataset
 from dacl.data.subsets import stratified_subset
-from dacl.engine.checkpoint import write_atomic
 from dacl.evaluate import linear_probe_accuracy
+from dacl.files import write_atomic
 from dacl.images.evaluate import augmented_probe_accuracy, weighted_knn_accuracy
 from dacl.images.train import build_image_method, embed_images, image_config, pretrain_images
 from dacl.reproduce import experiment_options, run_key, stored_run

@@ -24,8 +24,8 @@ import numpy as np
 from dacl.config import PretrainConfig
 from dacl.data.graphs import load_tu
 from dacl.data.subsets import stratified_subset
-from dacl.engine.checkpoint import write_atomic
 from dacl.evaluate import linear_cv_accuracy
+from dacl.files import write_atomic
 from dacl.graphs.train import embed_graphs, graph_config, pretrain_graphs
 from dacl.reproduce import experiment_options, stored_run
 

@@ -31,8 +31,8 @@ from safetensors.torch import save as save_safetensors
 from dacl.config import PretrainConfig
 from dacl.core.linear import LinearHead
 from dacl.data.saved_preprocessing import SavedPreprocessing
-from dacl.engine.checkpoint import write_atomic
 from dacl.evaluate import encode
+from dacl.files import write_atomic
 from dacl.semisupervised.candidates import (
     FineTuned,
     Inputs,
