@@ -102,3 +102,14 @@ def test_image_methods_are_registered_for_images_only_where_they_apply():
     augment, mixup = views.pair_makers
     assert augment.crop_scale == (0.2, 1.0) and augment.jitter_strength == 1.0 and augment.blur is True
     assert isinstance(mixup, LinearMixup) and mixup.alpha == config.alpha
+
+
+def test_the_registry_says_which_methods_mix_one_hot_blocks_as_units():
+    from dacl import PretrainConfig
+    from dacl.methods import mixes_blocks
+
+    for method in ("dacl", "dacl+", "dacl-geometric", "dacl-binary"):
+        assert mixes_blocks(PretrainConfig(method=method)), method
+        assert not mixes_blocks(PretrainConfig(method=method, mix_at=1)), method
+    for method in ("scarf", "gaussian", "dacl+scarf", "supervised", "none"):
+        assert not mixes_blocks(PretrainConfig(method=method)), method

@@ -23,7 +23,7 @@ import torch.nn.functional as F
 
 from dacl.config import PretrainConfig
 from dacl.core.encoders import MLPEncoder, ProjectionHead
-from dacl.core.losses import NTXentLoss
+from dacl.core.losses import NTXentLoss, masked_cross_entropy_ntxent
 from dacl.core.optim import build_optimizer
 from dacl.core.runtime import device_name, synchronize
 from dacl.core.views import MixupPlus
@@ -169,14 +169,6 @@ def _straightforward_step_time(setup: BenchSetup, batch_size: int, precision: st
     return (time.perf_counter() - started) / setup.steps
 
 
-def _cross_entropy_ntxent(z1: torch.Tensor, z2: torch.Tensor, tau: float) -> torch.Tensor:
-    """NT-Xent the textbook way: masked (2N x 2N) logits through ``cross_entropy`` (plain autograd)."""
-    z = F.normalize(torch.cat([z1, z2]), dim=1)
-    n = z1.shape[0]
-    logits = (z @ z.T / tau).masked_fill(torch.eye(2 * n, dtype=torch.bool, device=z.device), float("-inf"))
-    return F.cross_entropy(logits, torch.cat([torch.arange(n, 2 * n), torch.arange(n)]).to(z.device))
-
-
 def _shares(setup: BenchSetup, batch_size: int, samples_per_s: float) -> dict[str, float]:
     """Seconds of the noise (both views of a batch) and of the loss (forward and backward), as
     shares of one training step at the measured speed; and dacl's fused loss against the
@@ -190,7 +182,7 @@ def _shares(setup: BenchSetup, batch_size: int, samples_per_s: float) -> dict[st
     z = torch.randn(2 * batch_size, setup.projection_dim, device=device, requires_grad=True)
     criterion = NTXentLoss(0.5)
     loss_time = _best_time(lambda: criterion(z[:batch_size], z[batch_size:]).backward(), 5, device)
-    reference = _cross_entropy_ntxent
+    reference = masked_cross_entropy_ntxent
     reference_time = _best_time(lambda: reference(z[:batch_size], z[batch_size:], 0.5).backward(), 5, device)
     return {"noise_share": noise_time / step, "loss_share": loss_time / step,
             "loss_speedup_vs_cross_entropy": reference_time / loss_time}  # fmt: skip

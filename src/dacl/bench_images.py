@@ -21,8 +21,8 @@ from typing import Any
 
 import torch
 
-from dacl.bench import _cross_entropy_ntxent
 from dacl.core.augment import SimCLRAugment
+from dacl.core.losses import masked_cross_entropy_ntxent
 from dacl.core.optim import build_optimizer
 from dacl.core.runtime import autocast, device_name, resolve_precision, synchronize
 from dacl.images.train import build_image_method, image_config, pretrain_images
@@ -99,7 +99,7 @@ def _straightforward_samples_per_s(setup: ImageBenchSetup, images: torch.Tensor)
             with autocast(device, precision):
                 z1 = method.head(method.encoder(view1))
                 z2 = method.head(method.encoder(view2))
-                loss = _cross_entropy_ntxent(z1.float(), z2.float(), config.temperature)
+                loss = masked_cross_entropy_ntxent(z1.float(), z2.float(), config.temperature)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()

@@ -18,8 +18,8 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from dacl.config import PretrainConfig, choices_of, option_help, options
 from dacl.data.preprocess import check_no_infinite, make_preprocessor, one_hot_blocks
 from dacl.evaluate import encode
-from dacl.methods import method_names
-from dacl.tables import mixes_blocks, pretrain
+from dacl.methods import method_names, mixes_blocks
+from dacl.tables import pretrain
 
 __all__ = ["DACL", "validate_table"]
 

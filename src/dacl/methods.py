@@ -57,6 +57,7 @@ __all__ = [
     "batch_size_of",
     "build_method",
     "method_names",
+    "mixes_blocks",
 ]
 
 
@@ -288,6 +289,14 @@ def method_names(domain: str | None = None, *, trainable: bool = False) -> tuple
         name
         for name, info in METHODS.items()
         if (domain is None or domain in info.domains) and not (trainable and info.kind == "raw")
+    )
+
+
+def mixes_blocks(config: PretrainConfig) -> bool:
+    """Whether ``config.method``'s own views can mix one-hot blocks as units (the mixups, at the input)."""
+    info = METHODS.get(config.method)
+    return (
+        info is not None and info.views is not None and config.mix_at == 0 and hasattr(info.views(config), "set_blocks")
     )
 
 

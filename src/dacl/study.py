@@ -36,12 +36,13 @@ from dacl.data.tabular import Dataset
 from dacl.evaluate import encode
 from dacl.experiment import prepare_features
 from dacl.files import write_atomic
+from dacl.methods import mixes_blocks
 from dacl.runs import experiment_options, run_key, stored_options, stored_run
 from dacl.semisupervised.candidates import CANDIDATES, CLASSIFICATION, REGRESSION, Inputs, Projection, Settings, Task
 from dacl.semisupervised.estimators import capped_pretraining
 from dacl.semisupervised.options import MAX_STEPS, PRETRAINING_DEFAULTS
 from dacl.semisupervised.selection import ENSEMBLE, prefers_pair, select
-from dacl.tables import mixes_blocks, pretrain
+from dacl.tables import pretrain
 
 __all__ = [
     "STUDY_BUDGETS",

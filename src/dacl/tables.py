@@ -30,7 +30,7 @@ from dacl.engine.loop import Callback, PretrainResult, fit
 from dacl.engine.sources import TensorSource
 from dacl.methods import METHODS, Method, build_method
 
-__all__ = ["build", "load_model", "mix_blocks_as_units", "mixes_blocks", "pretrain", "pretrain_files", "table_encoder"]
+__all__ = ["build", "load_model", "mix_blocks_as_units", "pretrain", "pretrain_files", "table_encoder"]
 
 
 def table_encoder(
@@ -87,14 +87,6 @@ def build(
         if encoder is None:
             encoder = table_encoder(config, in_features, numeric, data)
         return build_method(config, encoder, encoder_width(encoder, example), n_classes=n_classes, views=views)
-
-
-def mixes_blocks(config: PretrainConfig) -> bool:
-    """Whether ``config.method``'s own views can mix one-hot blocks as units (the mixups, at the input)."""
-    info = METHODS.get(config.method)
-    return (
-        info is not None and info.views is not None and config.mix_at == 0 and hasattr(info.views(config), "set_blocks")
-    )
 
 
 def mix_blocks_as_units(method: Method, config: PretrainConfig, blocks: Tensor) -> None:

@@ -11,7 +11,7 @@ from torch import Tensor, nn
 
 from dacl.core.distributed import gather_with_grad
 
-__all__ = ["NTXentLoss"]
+__all__ = ["NTXentLoss", "masked_cross_entropy_ntxent"]
 
 # At or above this τ, logits of unit vectors (|s/τ| <= 20) are exponentiated without a shift:
 # e^20 x (2N candidates) stays far inside float32's range, e^-20 far above its smallest normal.
@@ -121,3 +121,12 @@ class _FusedInfoNCE(torch.autograd.Function):
             grad_logits = weights.mul_(scale / row_sum)  # scale x softmax over candidates, one pass
             grad_logits[rows, positive_index] -= scale
             return grad_logits @ candidates, grad_logits.T @ anchors, None, None, None, None
+
+
+def masked_cross_entropy_ntxent(z1: Tensor, z2: Tensor, tau: float) -> Tensor:
+    """NT-Xent the textbook way: the (2N x 2N) cosine logits with the diagonal masked, through
+    ``cross_entropy`` and plain autograd. The benches time :class:`NTXentLoss` against it."""
+    z = F.normalize(torch.cat([z1, z2]), dim=1)
+    n = z1.shape[0]
+    logits = (z @ z.T / tau).masked_fill(torch.eye(2 * n, dtype=torch.bool, device=z.device), float("-inf"))
+    return F.cross_entropy(logits, torch.cat([torch.arange(n, 2 * n), torch.arange(n)]).to(z.device))
