@@ -549,7 +549,7 @@ def _pretrain_images(args: argparse.Namespace) -> None:
 def _evaluate_images(args: argparse.Namespace, spec: dict[str, Any]) -> None:
     from dacl.data.image_sets import load_image_dataset
     from dacl.evaluate import linear_probe_accuracy
-    from dacl.images.evaluate import weighted_knn_accuracy
+    from dacl.images.probes import weighted_knn_accuracy
     from dacl.images.train import embed_images, load_image_model
     from dacl.report import write_results
 
@@ -750,12 +750,12 @@ def cmd_reproduce(args: argparse.Namespace) -> dict[str, Any]:
         return _reproduce_table4(args)
     if args.table == "labels":
         return _reproduce_labels(args)
-    from dacl.reproduce.table1 import METHODS, reproduce_table1, table1_markdown
+    from dacl.reproduce.table1 import ROWS, reproduce_table1, table1_markdown
 
-    methods = tuple(m.strip() for m in args.methods.split(",")) if args.methods else METHODS
-    unknown = set(methods) - set(METHODS)
+    methods = tuple(m.strip() for m in args.methods.split(",")) if args.methods else ROWS
+    unknown = set(methods) - set(ROWS)
     if unknown:
-        raise ValueError(f"unknown row(s) {sorted(unknown)}; Table 1 has {', '.join(METHODS)}.")
+        raise ValueError(f"unknown row(s) {sorted(unknown)}; Table 1 has {', '.join(ROWS)}.")
     results = reproduce_table1(args.dataset, args.budget, args.out, data_dir=args.data_dir, methods=methods,
                                progress=not args.quiet, device=args.device, precision=args.precision,
                                compile=args.compile, hyperparameters_from=args.hyperparameters_from)  # fmt: skip

@@ -6,7 +6,7 @@ from dacl.images import image_config, pretrain_images, embed_images, load_image_
 from dacl.core.augment import SimCLRAugment
 from dacl.core.resnet import ResNet, resnet
 from dacl.data.image_sets import IMAGE_DATASETS, ImageDataset, load_image_dataset
-from dacl.images.evaluate import augmented_probe_accuracy, crop_and_flip
+from dacl.images.probes import augmented_probe_accuracy, crop_and_flip
 from dacl.images.train import (
     IMAGE_DEFAULTS,
     ImageSource,

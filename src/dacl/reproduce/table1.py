@@ -33,7 +33,8 @@ from dacl.reproduce import experiment_options, stored_run
 
 __all__ = ["BUDGETS", "Budget", "PAPER_TABLE1", "reproduce_table1", "search_grid"]
 
-METHODS = ("none", "gaussian", "dacl", "dacl+", "supervised", "raw")
+# the rows of the paper's table, each a method of the registry (dacl.methods.METHODS)
+ROWS = ("none", "gaussian", "dacl", "dacl+", "supervised", "raw")
 LABELS = {"none": "No-Pretraining", "gaussian": "Gaussian-noise", "dacl": "DACL", "dacl+": "DACL+",
           "supervised": "Full network supervised training", "raw": "Linear probe on raw features"}  # fmt: skip
 
@@ -153,7 +154,7 @@ def reproduce_table1(
     out: str | Path,
     *,
     data_dir: str | Path | None = None,
-    methods: tuple[str, ...] = METHODS,
+    methods: tuple[str, ...] = ROWS,
     progress: bool = False,
     log=print,
     device: str = "cpu",
@@ -352,7 +353,7 @@ def table1_summary(all_results: list[dict[str, Any]]) -> str:
     ]
     cell = {(row["method"], name): row for name, r in zip(names, all_results) for row in r["rows"]}
     lines = ["| method | " + " | ".join(names) + " |", "|---|" + "---:|" * len(names)]
-    for method in METHODS:
+    for method in ROWS:
         if not any((method, n) in cell for n in names):
             continue
         values = [cell.get((method, n)) for n in names]

@@ -28,13 +28,14 @@ from dacl.data.image_sets import ImageDataset, load_image_dataset
 from dacl.data.subsets import stratified_subset
 from dacl.evaluate import linear_probe_accuracy
 from dacl.files import write_atomic
-from dacl.images.evaluate import augmented_probe_accuracy, weighted_knn_accuracy
+from dacl.images.probes import augmented_probe_accuracy, weighted_knn_accuracy
 from dacl.images.train import build_image_method, embed_images, image_config, pretrain_images
 from dacl.reproduce import experiment_options, run_key, stored_run
 
 __all__ = ["IMAGE_BUDGETS", "ImageBudget", "PAPER_TABLE2", "reproduce_table2", "table2_markdown"]
 
-METHODS = ("none", "gaussian", "dacl", "dacl+", "simclr", "simclr+dacl")
+# the rows of the paper's table, each a method of the registry (dacl.methods.METHODS)
+ROWS = ("none", "gaussian", "dacl", "dacl+", "simclr", "simclr+dacl")
 LABELS = {"none": "No-Pretraining", "gaussian": "Gaussian-noise", "dacl": "DACL", "dacl+": "DACL+",
           "simclr": "SimCLR", "simclr+dacl": "SimCLR+DACL",
           "supervised": "Supervised (labels, no augmentation)"}  # fmt: skip
@@ -169,7 +170,7 @@ def reproduce_table2(
     out: str | Path,
     *,
     data_dir: str | Path | None = None,
-    methods: tuple[str, ...] = METHODS,
+    methods: tuple[str, ...] = ROWS,
     seeds: int | None = None,
     device: str = "cpu",
     precision: str = "auto",

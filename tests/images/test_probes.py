@@ -6,7 +6,7 @@ import torch
 
 from dacl.core.resnet import ResNet
 from dacl.images import augmented_probe_accuracy, crop_and_flip
-from dacl.images.evaluate import weighted_knn_accuracy
+from dacl.images.probes import weighted_knn_accuracy
 
 
 def direct_weighted_knn(train, train_y, test, test_y, k, temperature):
