@@ -2,7 +2,6 @@
 
 import json
 import math
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -19,9 +18,9 @@ from dacl.engine.checkpoint import read_state
 from dacl.evaluate import linear_cv_accuracy
 from dacl.graphs import GINEncoder, embed_graphs, graph_config, pretrain_graphs
 from dacl.graphs.train import build_graph_method
-from helpers import Killed, kill_at
+from helpers import Killed, kill_at, shared_data
 
-SHARED_TU = Path(__file__).resolve().parents[3] / "shared" / "data" / "TU"
+SHARED_TU = shared_data() / "TU"
 needs_shared = pytest.mark.skipif(not SHARED_TU.is_dir(), reason="../shared/data/TU is not beside the checkout")
 
 

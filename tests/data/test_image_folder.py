@@ -1,15 +1,15 @@
 """The image-folder reader: the layout users have, decoded once, cached, invalidated by any change."""
 
 import os
-from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
 from dacl.data.image_folder import read_image_folder
+from helpers import shared_data
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "cifar10-jpeg"
+SHARED = shared_data() / "cifar10-jpeg"
 
 
 def write_folder(root, sizes=(4, 4)):

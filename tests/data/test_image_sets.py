@@ -1,7 +1,6 @@
 """Image datasets as uint8 tensors: CIFAR's pickle batches, IDX files, image folders, the real files in ../shared."""
 
 import hashlib
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -10,9 +9,9 @@ from PIL import Image
 from dacl.data import images
 from dacl.data.download import RemoteFile
 from dacl.data.image_sets import load_image_dataset
-from test_datasets import cifar_tarball, write_idx
+from helpers import cifar_tarball, shared_data, write_idx
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+SHARED = shared_data()
 needs_shared = pytest.mark.skipif(not SHARED.is_dir(), reason="../shared/data is not beside the checkout")
 
 

@@ -2,11 +2,8 @@
 
 import gzip
 import hashlib
-import io
 import pickle
 import struct
-import tarfile
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,17 +11,10 @@ import pytest
 from dacl.data import images, load_dataset
 from dacl.data.download import ChecksumError, RemoteFile, fetch
 from dacl.data.images import permute_pixels, read_cifar_batch, read_idx
-from dacl.experiment import prepare_features
+from helpers import cifar_tarball, shared_data, write_idx
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+SHARED = shared_data()
 needs_shared = pytest.mark.skipif(not SHARED.is_dir(), reason="../shared/data is not beside the checkout")
-
-
-def write_idx(path, array, compress=True):
-    codes = {np.uint8: 0x08, np.int32: 0x0C}
-    header = bytes([0, 0, codes[array.dtype.type], array.ndim]) + struct.pack(f">{array.ndim}i", *array.shape)
-    body = header + array.astype(array.dtype.newbyteorder(">")).tobytes()
-    path.write_bytes(gzip.compress(body) if compress else body)
 
 
 def test_idx_round_trip(tmp_path):
@@ -39,18 +29,6 @@ def test_idx_round_trip(tmp_path):
     (tmp_path / "short").write_bytes(gzip.decompress((tmp_path / "x.gz").read_bytes())[:-3])
     with pytest.raises(ValueError, match="truncated"):
         read_idx(tmp_path / "short")
-
-
-def cifar_tarball(path, n_train=4, n_test=3, label_key="labels", names=("data_batch_1", "data_batch_2", "test_batch")):
-    rng = np.random.default_rng(1)
-    with tarfile.open(path, "w:gz") as archive:
-        for name in names:
-            n = n_test if "test" in name else n_train
-            batch = {b"data": rng.integers(0, 256, (n, 3072), dtype=np.uint8), label_key.encode(): list(range(n))}
-            data = pickle.dumps(batch, protocol=2)
-            info = tarfile.TarInfo(f"cifar-10-batches-py/{name}")
-            info.size = len(data)
-            archive.addfile(info, io.BytesIO(data))
 
 
 def test_cifar_batches_round_trip(tmp_path, monkeypatch):
@@ -124,23 +102,6 @@ def test_mnist_test_set_from_shared_data():
     assert np.bincount(ds.y_train).min() > 700 and ds.X_train.max() == 1.0
     five = load_dataset("mnist5k", data_dir=SHARED)
     assert five.X_train.shape == (4000, 784) and np.bincount(five.y_test).tolist() == [100] * 10
-
-
-@needs_shared
-@pytest.mark.parametrize(
-    "name, train, test, classes", [("adult", 32561, 16281, 2), ("letter", 16000, 4000, 26),
-                                   ("magic", 15216, 3804, 2), ("spambase", 3680, 921, 2)],
-)  # fmt: skip
-def test_uci_datasets_from_shared_data(name, train, test, classes):
-    ds = load_dataset(name, data_dir=SHARED)
-    assert (len(ds.y_train), len(ds.y_test)) == (train, test)
-    assert len(set(ds.y_train)) == classes and set(ds.y_test) <= set(ds.y_train)
-    if name == "adult":
-        assert ds.X_train["workclass"].isna().sum() > 0 and ds.X_train["workclass"].dtype != np.float64
-        assert set(ds.y_test) == {"<=50K", ">50K"}
-    features = prepare_features(ds)  # what every method trains on: finite, in [0, 1]
-    assert features.X_train.shape[0] == train and np.isfinite(features.X_train).all()
-    assert features.X_train.min() == 0 and features.X_train.max() == 1
 
 
 def test_a_recompressed_copy_in_a_system_folder_is_verified_on_its_contents(tmp_path):

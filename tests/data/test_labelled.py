@@ -8,8 +8,9 @@ import pytest
 
 from dacl.data.labelled import infer_task, labelled_dataset, read_labelled
 from dacl.data.subsets import label_subset
+from helpers import shared_data
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+SHARED = shared_data()
 
 
 def test_empty_label_cells_are_unlabelled_and_whole_floats_become_ints(tmp_path):

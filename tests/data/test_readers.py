@@ -49,22 +49,6 @@ def test_bad_files_and_names(tmp_path, frame):
         load_dataset(tmp_path / "t.csv")
 
 
-def test_digits_split_is_fixed_and_stratified():
-    a, b = load_dataset("digits"), load_dataset("digits")
-    assert a.X_train.shape == (1347, 64) and a.X_test.shape == (450, 64)
-    np.testing.assert_array_equal(a.X_test, b.X_test)
-    assert abs(np.bincount(a.y_test) / len(a.y_test) - np.bincount(a.y_train) / len(a.y_train)).max() < 0.01
-
-
-def test_file_dataset_split_and_separate_test_file(tmp_path, frame):
-    frame.to_csv(tmp_path / "train.csv", index=False)
-    frame.iloc[:8].to_csv(tmp_path / "test.csv", index=False)
-    ds = load_dataset(tmp_path / "train.csv", label="target", test_size=0.25)
-    assert len(ds.y_train) == 15 and len(ds.y_test) == 5
-    ds = load_dataset(tmp_path / "train.csv", label="target", test=tmp_path / "test.csv")
-    assert len(ds.y_train) == 20 and len(ds.y_test) == 8
-
-
 def test_preprocessor_scales_to_unit_interval_and_one_hot_encodes(frame):
     X = frame.drop(columns="target")
     out = make_preprocessor(X).fit_transform(X)
