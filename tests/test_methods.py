@@ -41,15 +41,21 @@ def test_hidden_mixup_mixes_after_layer_l_eq4(mix_at):
     torch.testing.assert_close(loss, NTXentLoss(0.5)(z[:10], z[10:]))
 
 
-def test_a_users_encoder_without_hooks_works_at_the_input_and_is_refused_inside():
+def test_a_users_encoder_without_hooks_works_at_the_input_and_the_output_and_is_refused_inside():
     plain = nn.Sequential(nn.Linear(6, 5), nn.ReLU())
     method = Contrastive(plain, nn.Linear(5, 3), lambda x, g: x + 0.1)
     assert torch.isfinite(method.loss(torch.rand(4, 6), None, torch.Generator()))
-    with pytest.raises(ValueError, match="no depth"):
-        Contrastive(plain, nn.Linear(5, 3), LinearMixup(), mix_at=-1)
+    # mix_at=-1: the output is mixed after the encoder ran, so no hook is needed (Eq. 4 on the representation)
+    head = nn.Linear(5, 3)
+    method = Contrastive(plain, head, LinearMixup(0.7), mix_at=-1)
+    x = torch.rand(8, 6)
+    loss = method.loss(x, None, torch.Generator().manual_seed(3))
+    view1, view2 = LinearMixup(0.7).pair(plain(x), torch.Generator().manual_seed(3))
+    assert torch.allclose(loss, method.criterion(head(view1), head(view2)))
     plain.depth = 2
     with pytest.raises(ValueError, match="takes no hook"):
         Contrastive(plain, nn.Linear(5, 3), LinearMixup(), mix_at=1)
+    assert Contrastive(plain, nn.Linear(5, 3), LinearMixup(), mix_at=2).mixes_output
 
 
 def test_build_method_by_kind():

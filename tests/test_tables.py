@@ -147,6 +147,12 @@ def test_bad_data_raises(data):
         pretrain(X, PretrainConfig(method="supervised", **TINY), progress=False)
     with pytest.raises(ValueError, match="shape"):
         pretrain(X, PretrainConfig(method="supervised", **TINY), y[:10], progress=False)
+    with pytest.raises(ValueError, match="whole class indices"):  # was floored to 0, 1, 2 without a word
+        pretrain(X, PretrainConfig(method="supervised", **TINY), y + 0.5, progress=False)
+    with pytest.raises(ValueError, match="LabelEncoder"):
+        pretrain(X, PretrainConfig(method="supervised", **TINY), y.astype(str), progress=False)
+    assert pretrain(X, PretrainConfig(method="supervised", **{**TINY, "epochs": 1}), y.astype(float),
+                    progress=False).history  # whole numbers as floats are class indices  # fmt: skip
     with pytest.raises(ValueError, match="non-negative"):
         pretrain(X - 0.5, PretrainConfig(method="dacl+", **TINY), progress=False)
 

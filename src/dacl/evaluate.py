@@ -37,21 +37,10 @@ def encode(
     device: str | torch.device | None = None,
     precision: str = "float32",
 ) -> np.ndarray:
-    """Features h(x) of the frozen encoder (eval mode: BatchNorm uses its running statistics), as float32;
-    ``precision="auto"`` or ``"bfloat16"`` runs the encoder under bf16 autocast where that resolves to bf16
-    (a CPU with AMX: about 2.7x faster on 100,000 x 50 rows through a 4 x 512 MLP, docs/results/speed.md)."""
-    from dacl.core.runtime import autocast, resolve_precision
+    """Features h(x) of the frozen encoder, as float32: the tables' ``embed`` (``dacl.tables.embed``)."""
+    from dacl.tables import embed
 
-    was_training = encoder.training
-    encoder.eval()
-    if device is None:
-        device = next(encoder.parameters()).device
-    device = torch.device(device)
-    data = torch.as_tensor(np.asarray(X), dtype=torch.float32)
-    with autocast(device, resolve_precision(precision, device)):
-        parts = [encoder(data[i : i + batch_size].to(device)).float().cpu() for i in range(0, len(data), batch_size)]
-    encoder.train(was_training)
-    return torch.cat(parts).numpy() if parts else np.zeros((0, 0), dtype=np.float32)
+    return embed(encoder, X, batch_size=batch_size, device=device, precision=precision)
 
 
 def linear_probe_accuracy(

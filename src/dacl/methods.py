@@ -96,7 +96,8 @@ class Contrastive(Method):
     """NT-Xent on the projections of two views of every sample (Algorithm 1, lines 4-21).
 
     ``mix_at = 0`` makes the views of the input batch and sends both through ``encoder`` as one
-    batch of 2N, so any encoder works. ``mix_at = l > 0`` (hidden mixup, Eq. 4; -1 for the output)
+    batch of 2N, so any encoder works; so does ``mix_at = -1`` (the encoder's output, Eq. 4 on the
+    representation), which needs no hook. ``mix_at = l > 0`` (hidden mixup, Eq. 4; -1 for the output)
     passes a hook to the encoder that replaces the rows after layer l by both views stacked: the
     layers before l run once. Set-valued inputs (graph nodes) are mixed per sample through the
     views' ``grouped_pair``. ``SummedPairs`` views (SimCLR+DACL) give one NT-Xent per pair maker,
@@ -112,18 +113,23 @@ class Contrastive(Method):
         self.views = views if isinstance(views, SummedPairs) else as_pair_maker(views)
         self.criterion = NTXentLoss(temperature, gather_distributed=True)  # global negatives (no-op in one process)
         depth = encoder_depth(encoder)
-        if mix_at < 0:
+        has_hook = "hook" in inspect.signature(encoder.forward).parameters
+        # the encoder's output is mixed after the encoder has run: any encoder, with or without the hook
+        self.mixes_output = (mix_at == -1 and (depth is None or not has_hook)) or (
+            depth is not None and mix_at == depth and not has_hook
+        )
+        if mix_at < 0 and not self.mixes_output:
             if depth is None:
                 raise ValueError(
                     f"mix_at={mix_at} counts from the encoder's output, but {type(encoder).__name__} has no depth."
                 )
             mix_at = depth + 1 + mix_at
-        if mix_at < 0 or (depth is not None and mix_at > depth):
+        if (mix_at < 0 and not self.mixes_output) or (depth is not None and mix_at > depth):
             raise ValueError(
                 f"mix_at must lie in [0, depth={depth}] (or -1: the encoder's output); 0 mixes the input, "
                 "l the representation after encoder layer l (hidden mixup, Eq. 4)."
             )
-        if mix_at > 0 and "hook" not in inspect.signature(encoder.forward).parameters:
+        if mix_at > 0 and not has_hook and not self.mixes_output:
             raise ValueError(
                 f"mix_at={mix_at} mixes inside the encoder, but {type(encoder).__name__}.forward takes no hook=: "
                 "implement the layer hook of dacl.core.encoders, or mix the input (mix_at=0)."
@@ -175,7 +181,10 @@ class Contrastive(Method):
             return sum(self._input_views_loss(p, inputs, generator, n) for p in self.views.pair_makers)
         if self.mixes_raw_input and isinstance(inputs, Tensor):
             return self._input_views_loss(self.views, inputs, generator, n)
-        h = self.encoder(inputs, hook=MixAt(self.mix_at, self._stack_views(generator, n)))
+        if self.mixes_output:  # an encoder without the layer hook: its output (N, width), mixed as rows
+            h = self._stack_views(generator, n)(self.encoder(inputs), None)
+        else:
+            h = self.encoder(inputs, hook=MixAt(self.mix_at, self._stack_views(generator, n)))
         z = self.head(h)
         return self.criterion(z[:n], z[n:])
 

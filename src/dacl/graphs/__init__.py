@@ -1,19 +1,37 @@
 """The graphs domain in one place (needs torch_geometric: ``pip install dacl[graphs]``).
 
-from dacl.graphs import embed_graphs, graph_config, load_tu, pretrain_graphs
+The verbs every domain shares: ``pretrain(graphs, config)``, ``load_model(folder)``, ``embed(model, graphs)``,
+``load_data(name)`` (a TU dataset); ``graph_config`` gives the paper's set-up.
 """
 
 from dacl.data.graphs import GraphDataset, load_tu
 from dacl.graphs.gin import GINEncoder
-from dacl.graphs.train import GRAPH_DEFAULTS, GraphSource, embed_graphs, graph_config, pretrain_graphs
+from dacl.graphs.train import (
+    GRAPH_DEFAULTS,
+    GraphSource,
+    embed,
+    embed_graphs,
+    graph_config,
+    load_graph_model,
+    load_model,
+    pretrain,
+    pretrain_graphs,
+)
+
+load_data = load_tu
 
 __all__ = [
     "GRAPH_DEFAULTS",
     "GINEncoder",
     "GraphDataset",
     "GraphSource",
+    "embed",
     "embed_graphs",
     "graph_config",
+    "load_data",
+    "load_graph_model",
+    "load_model",
     "load_tu",
+    "pretrain",
     "pretrain_graphs",
 ]

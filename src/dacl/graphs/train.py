@@ -19,12 +19,15 @@ import torch
 from torch import Tensor
 
 from dacl.config import PretrainConfig
+from dacl.engine.checkpoint import load_checkpoint, read_state
+from dacl.engine.domain import check_user_encoder, model_encoder
 from dacl.engine.loop import Callback, PretrainResult, fit
 from dacl.engine.sources import check_shardable
 from dacl.graphs.gin import GINEncoder
-from dacl.methods import build_method
+from dacl.methods import build_method, method_names
 
-__all__ = ["GRAPH_DEFAULTS", "GraphSource", "build_graph_method", "embed_graphs", "graph_config", "pretrain_graphs"]
+__all__ = ["GRAPH_DEFAULTS", "GraphSource", "build_graph_method", "embed", "embed_graphs", "graph_config",
+           "load_graph_model", "load_model", "pretrain", "pretrain_graphs"]  # fmt: skip
 
 # The paper's graph set-up (Sec. 5.3): GIN 4 x 512, sum pooling, a 3-layer head as wide as the graph
 # representation, 20 epochs, batch 128, Adam at a constant learning rate, α = 0.9, τ = 1.0, mixing
@@ -94,41 +97,76 @@ def check_graphs(graphs: Sequence) -> int:
     return widths.pop()
 
 
-def build_graph_method(config: PretrainConfig, in_features: int):
-    """The method ``config.method`` on a GIN, initialised from ``config.seed`` without touching the
-    global random state."""
+def build_graph_method(
+    config: PretrainConfig, in_features: int, *, encoder: torch.nn.Module | None = None, views: Any = None
+):
+    """The method ``config.method`` on a GIN (or on a user's ``encoder``: any module from a PyG batch to
+    one row per graph), initialised from ``config.seed`` without touching the global random state."""
+    if config.method not in method_names("graphs"):
+        raise ValueError(
+            f"method {config.method!r} does not apply to graphs; choose one of {', '.join(method_names('graphs'))}."
+        )
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(config.seed)
-        encoder = GINEncoder(in_features, config.width, config.depth, config.pooling)
-        return build_method(config, encoder, encoder.out_features)
+        if encoder is None:
+            encoder = GINEncoder(in_features, config.width, config.depth, config.pooling)
+        width = getattr(encoder, "out_features", None)
+        if not isinstance(width, int):
+            raise ValueError(f"{type(encoder).__name__} needs out_features: the width of its graph representation.")
+        return build_method(config, encoder, width, views=views)
 
 
 def pretrain_graphs(
     graphs: Sequence,
     config: PretrainConfig | None = None,
+    labels: Any = None,
     *,
+    encoder: torch.nn.Module | None = None,
+    views: Any = None,
     checkpoint_dir: str | Path | None = None,
     checkpoint_every: int = 0,
     resume: bool = False,
-    progress: bool = False,
+    progress: bool = True,
     callbacks: tuple[Callback, ...] = (),
+    metadata: dict[str, Any] | None = None,
 ) -> PretrainResult:
-    """Pretrain a GIN on ``graphs`` (``torch_geometric.data.Data`` with ``x`` and ``edge_index``)
-    with everything the engine gives: schedule, precision, checkpoints, resume, callbacks."""
+    """Pretrain a GIN (or ``encoder``, with ``out_features``) on ``graphs`` (``torch_geometric.data.Data``
+    with ``x`` and ``edge_index``) with everything the engine gives: schedule, precision, checkpoints,
+    resume, callbacks; ``views`` replace the method's (they mix the graph representations at ``mix_at=-1``).
+    ``labels`` are not used: no graph method trains on labels (kept for the domains' one signature)."""
     config = config or graph_config()
+    if labels is not None:
+        raise ValueError("graph methods train without labels; the graph protocol scores them afterwards.")
     in_features = check_graphs(graphs)
-    method = build_graph_method(config, in_features)
+    method = build_graph_method(config, in_features, encoder=encoder, views=views)
     source = GraphSource(graphs, config.batch_size)
-    state = {"domain": "graphs", "in_features": in_features, "graphs": len(graphs)}
+    state = {"domain": "graphs", "in_features": in_features, "graphs": len(graphs), "metadata": metadata or {},
+             "encoder": None if encoder is None else type(encoder).__qualname__}  # fmt: skip
     return fit(method, source, config, checkpoint_dir=checkpoint_dir, checkpoint_every=checkpoint_every,
                resume=resume, progress=progress, callbacks=callbacks, state=state)  # fmt: skip
 
 
+def load_graph_model(checkpoint_dir: str | Path, encoder: torch.nn.Module | None = None) -> PretrainResult:
+    """Rebuild a trained graph model from a checkpoint folder (no code is run from it); a run made with a
+    user's encoder needs a fresh instance of it as ``encoder``."""
+    state = read_state(checkpoint_dir)
+    if state.get("domain") != "graphs":
+        raise ValueError(f"the checkpoint in {checkpoint_dir} is not a graph model (domain {state.get('domain')}).")
+    check_user_encoder(state, encoder, checkpoint_dir)
+    config = PretrainConfig.from_dict(state["config"])
+    method = build_graph_method(config, state["in_features"], encoder=encoder)
+    load_checkpoint(checkpoint_dir, method)
+    method.eval()
+    return PretrainResult(method, config, state["history"])
+
+
 @torch.no_grad()
-def embed_graphs(encoder: GINEncoder, graphs: Sequence, batch_size: int = 512) -> Tensor:
-    """Graph representations (G, layers*hidden) of the frozen encoder, in the order of ``graphs``."""
+def embed_graphs(encoder: torch.nn.Module | PretrainResult, graphs: Sequence, batch_size: int = 512) -> Tensor:
+    """Graph representations (G, width) of the frozen encoder (or of a trained model), in the order of
+    ``graphs``."""
     from torch_geometric.data import Batch
 
+    encoder, _ = model_encoder(encoder)
     was_training = encoder.training
     encoder.eval()
     device = next(encoder.parameters()).device
@@ -136,3 +174,9 @@ def embed_graphs(encoder: GINEncoder, graphs: Sequence, batch_size: int = 512) -
              for i in range(0, len(graphs), batch_size)]  # fmt: skip
     encoder.train(was_training)
     return torch.cat(parts)
+
+
+# The domain's verbs under the names every domain shares (dacl.tables, dacl.images, dacl.graphs)
+pretrain = pretrain_graphs
+load_model = load_graph_model
+embed = embed_graphs

@@ -1,6 +1,7 @@
 """The images domain in one place: ResNets, SimCLR's augmentations beside the mixup views, the one engine.
 
-from dacl.images import image_config, pretrain_images, embed_images, load_image_dataset
+The verbs every domain shares: ``pretrain(images, config)``, ``load_model(folder)``, ``embed(model, images)``,
+``load_data(name or folder)``; ``image_config`` gives the paper's set-up.
 """
 
 from dacl.core.augment import SimCLRAugment
@@ -12,11 +13,16 @@ from dacl.images.train import (
     ImageSource,
     build_image_method,
     check_images,
+    embed,
     embed_images,
     image_config,
     load_image_model,
+    load_model,
+    pretrain,
     pretrain_images,
 )
+
+load_data = load_image_dataset
 
 __all__ = [
     "IMAGE_DATASETS",
@@ -29,10 +35,14 @@ __all__ = [
     "build_image_method",
     "check_images",
     "crop_and_flip",
+    "embed",
     "embed_images",
     "image_config",
     "load_image_dataset",
+    "load_data",
     "load_image_model",
+    "load_model",
+    "pretrain",
     "pretrain_images",
     "resnet",
 ]

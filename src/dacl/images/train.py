@@ -18,9 +18,11 @@ import torch
 from torch import Tensor
 
 from dacl.config import PretrainConfig
+from dacl.core.encoders import encoder_width
 from dacl.core.resnet import ResNet
 from dacl.core.runtime import autocast, resolve_device, resolve_precision
 from dacl.engine.checkpoint import load_checkpoint, read_state
+from dacl.engine.domain import check_user_encoder, class_labels, model_encoder
 from dacl.engine.loop import Callback, PretrainResult, fit
 from dacl.engine.sources import TensorSource
 from dacl.methods import METHODS, Method, build_method, method_names
@@ -30,9 +32,12 @@ __all__ = [
     "ImageSource",
     "build_image_method",
     "check_images",
+    "embed",
     "embed_images",
     "image_config",
     "load_image_model",
+    "load_model",
+    "pretrain",
     "pretrain_images",
 ]
 
@@ -93,19 +98,23 @@ def build_image_method(
     std: Any = None,
     views: Any = None,
     channels_last: bool = True,
+    encoder: torch.nn.Module | None = None,
 ) -> Method:
-    """The method ``config.method`` on a ResNet for (channels x side x side) images, initialised from
-    ``config.seed`` without touching the global random state; ``mean``/``std`` per channel, in [0, 1] units."""
+    """The method ``config.method`` on a ResNet for (channels x side x side) images (or on a user's
+    ``encoder``, which gets float images in [0, 1]), initialised from ``config.seed`` without touching the
+    global random state; ``mean``/``std`` per channel, in [0, 1] units, standardise the ResNet's input."""
     if config.method not in method_names("images"):
         raise ValueError(
             f"method {config.method!r} does not apply to images; choose one of {', '.join(method_names('images'))}."
         )
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(config.seed)
-        encoder = ResNet(config.architecture, _stem(config, side), config.resnet_width, channels)
-        if mean is not None:
-            encoder.set_normalization(mean, std)
-        method = build_method(config, encoder, encoder.out_features, n_classes=n_classes, views=views)
+        if encoder is None:
+            encoder = ResNet(config.architecture, _stem(config, side), config.resnet_width, channels)
+            if mean is not None:
+                encoder.set_normalization(mean, std)
+        width = encoder_width(encoder, torch.rand(2, channels, side, side))
+        method = build_method(config, encoder, width, n_classes=n_classes, views=views)
     return method.to(memory_format=torch.channels_last) if channels_last else method
 
 
@@ -128,6 +137,7 @@ def pretrain_images(
     config: PretrainConfig | None = None,
     labels: Any = None,
     *,
+    encoder: torch.nn.Module | None = None,
     views: Any = None,
     checkpoint_dir: str | Path | None = None,
     checkpoint_every: int = 0,
@@ -136,39 +146,39 @@ def pretrain_images(
     callbacks: tuple[Callback, ...] = (),
     metadata: dict[str, Any] | None = None,
 ) -> PretrainResult:
-    """Train a ResNet on uint8 ``images`` (N, C, H, W) with ``config.method`` (default
-    :func:`image_config`) and return it with its history; ``labels`` only for ``supervised``.
-    Checkpoints and resume as :func:`dacl.pretrain`."""
+    """Train a ResNet (or ``encoder``: any module from float images (N, C, H, W) in [0, 1] to (N, width))
+    on uint8 ``images`` (N, C, H, W) with ``config.method`` (default :func:`image_config`) and return it
+    with its history; ``labels`` only for ``supervised``; ``views`` replace the method's. Checkpoints and
+    resume as :func:`dacl.pretrain`."""
     config = config or image_config()
     images = check_images(images)
     n, channels, height, width = images.shape
     targets, n_classes = None, None
     if METHODS[config.method].kind == "supervised":
-        if labels is None:
-            raise ValueError("method 'supervised' needs labels: pass labels=(N,) class indices.")
-        targets = torch.as_tensor(np.asarray(labels), dtype=torch.long)
-        if targets.shape != (n,) or targets.min() < 0:
-            raise ValueError(f"labels must be {n} class indices 0..C-1, got shape {tuple(targets.shape)}.")
-        n_classes = int(targets.max()) + 1
+        targets, n_classes = class_labels(labels, n)
     mean, std = _statistics(images)
     device = resolve_device(config.device)
     method = build_image_method(config, channels, min(height, width), n_classes, mean=mean, std=std, views=views,
-                                channels_last=True)  # fmt: skip
+                                channels_last=encoder is None, encoder=encoder)  # fmt: skip
     source = ImageSource(images, targets, config.batch_size).to(device)
     state = {"domain": "images", "shape": [channels, height, width], "n_classes": n_classes,
-             "metadata": metadata or {}}  # fmt: skip
+             "metadata": metadata or {},
+             "encoder": None if encoder is None else type(encoder).__qualname__}  # fmt: skip
     return fit(method, source, config, checkpoint_dir=checkpoint_dir, checkpoint_every=checkpoint_every,
                resume=resume, progress=progress, callbacks=callbacks, state=state)  # fmt: skip
 
 
-def load_image_model(checkpoint_dir: str | Path) -> PretrainResult:
-    """Rebuild a trained image model from a checkpoint folder (no code is run from it)."""
+def load_image_model(checkpoint_dir: str | Path, encoder: torch.nn.Module | None = None) -> PretrainResult:
+    """Rebuild a trained image model from a checkpoint folder (no code is run from it); a run made with a
+    user's encoder needs a fresh instance of it as ``encoder``."""
     state = read_state(checkpoint_dir)
     if state.get("domain") != "images":
         raise ValueError(f"the checkpoint in {checkpoint_dir} is not an image model (domain {state.get('domain')}).")
+    check_user_encoder(state, encoder, checkpoint_dir)
     config = PretrainConfig.from_dict(state["config"])
     channels, height, width = state["shape"]
-    method = build_image_method(config, channels, min(height, width), state["n_classes"])
+    method = build_image_method(config, channels, min(height, width), state["n_classes"],
+                                channels_last=encoder is None, encoder=encoder)  # fmt: skip
     load_checkpoint(checkpoint_dir, method)
     method.eval()
     return PretrainResult(method, config, state["history"])
@@ -176,10 +186,16 @@ def load_image_model(checkpoint_dir: str | Path) -> PretrainResult:
 
 @torch.no_grad()
 def embed_images(
-    encoder: torch.nn.Module, images: Any, batch_size: int = 1024, device: Any = None, precision: str = "float32"
+    encoder: torch.nn.Module | PretrainResult,
+    images: Any,
+    batch_size: int = 1024,
+    device: Any = None,
+    precision: str | None = None,
 ) -> np.ndarray:
     """Features of the frozen encoder (eval mode) for uint8 images (N, C, H, W), as float32 numpy;
-    ``precision`` as the config's ("auto": bf16 where it pays)."""
+    ``encoder`` may be a trained model (``pretrain``'s or ``load_model``'s result); ``precision`` as the
+    config's ("auto": bf16 where it pays; default: the model's, else float32)."""
+    encoder, precision = model_encoder(encoder, precision)
     images = check_images(images, minimum=1)
     was_training = encoder.training
     encoder.eval()
@@ -192,3 +208,9 @@ def embed_images(
             parts.append(encoder(batch).float().cpu())
     encoder.train(was_training)
     return torch.cat(parts).numpy()
+
+
+# The domain's verbs under the names every domain shares (dacl.tables, dacl.images, dacl.graphs)
+pretrain = pretrain_images
+load_model = load_image_model
+embed = embed_images
