@@ -25,8 +25,7 @@ from dacl.core.tabular import (
     quantile_edges,
 )
 from dacl.core.views import check_blocks
-from dacl.engine.checkpoint import load_checkpoint, read_state
-from dacl.engine.domain import check_user_encoder, class_labels, model_encoder
+from dacl.engine.domain import class_labels, model_encoder, read_model_state, with_weights
 from dacl.engine.loop import Callback, PretrainResult, fit
 from dacl.engine.sources import TensorSource
 from dacl.methods import METHODS, Method, build_method
@@ -221,19 +220,10 @@ def pretrain_files(
 def load_model(checkpoint_dir: str | Path, encoder: nn.Module | None = None) -> PretrainResult:
     """Rebuild a trained model from a checkpoint folder (JSON config + safetensors weights); a run
     made with a user's own encoder needs a fresh instance of it as ``encoder``."""
-    state = read_state(checkpoint_dir)
-    if state.get("domain", "tables") != "tables":
-        raise ValueError(
-            f"the checkpoint in {checkpoint_dir} is a model of {state['domain']}; load it with "
-            f"dacl.{state['domain']}.load_model."
-        )
-    config = PretrainConfig.from_dict(state["config"])
-    check_user_encoder(state, encoder, checkpoint_dir)
+    state, config = read_model_state(checkpoint_dir, "tables", encoder)
     method = build(config, state["in_features"], state["n_classes"], encoder=encoder,
                    example=torch.zeros(2, state["in_features"]), numeric=state.get("numeric"))  # fmt: skip
-    load_checkpoint(checkpoint_dir, method)
-    method.eval()
-    return PretrainResult(method, config, state["history"])
+    return with_weights(checkpoint_dir, method, config, state)
 
 
 @torch.no_grad()

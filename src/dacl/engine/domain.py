@@ -17,9 +17,11 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from dacl.config import PretrainConfig
+from dacl.engine.checkpoint import load_checkpoint, read_state
 from dacl.engine.loop import PretrainResult
 
-__all__ = ["check_user_encoder", "class_labels", "model_encoder"]
+__all__ = ["check_user_encoder", "class_labels", "model_encoder", "read_model_state", "with_weights"]
 
 
 def model_encoder(model: nn.Module | PretrainResult, precision: str | None = None) -> tuple[nn.Module, str]:
@@ -60,3 +62,26 @@ def class_labels(labels: Any, n: int, name: str = "labels") -> tuple[Tensor, int
         raise ValueError(f"{name} must be class indices 0..C-1, got {int(array.min())}; encode them with LabelEncoder.")
     tensor = torch.as_tensor(array.astype(np.int64))
     return tensor, int(tensor.max()) + 1
+
+
+def read_model_state(
+    checkpoint_dir: str | Path, domain: str, encoder: nn.Module | None
+) -> tuple[dict[str, Any], PretrainConfig]:
+    """A checkpoint's state and config, refused when it is another domain's model or was trained with a
+    user's encoder that ``encoder`` does not give again (nothing is executed from the checkpoint)."""
+    state = read_state(checkpoint_dir)
+    found = state.get("domain", "tables")
+    if found != domain:
+        raise ValueError(
+            f"the checkpoint in {checkpoint_dir} is a model of {found}, not {domain}; load it with "
+            f"dacl.{found}.load_model."
+        )
+    check_user_encoder(state, encoder, checkpoint_dir)
+    return state, PretrainConfig.from_dict(state["config"])
+
+
+def with_weights(checkpoint_dir: str | Path, method: nn.Module, config: PretrainConfig, state: dict) -> PretrainResult:
+    """``method`` with the checkpoint's weights, in eval mode, as a trained model."""
+    load_checkpoint(checkpoint_dir, method)
+    method.eval()
+    return PretrainResult(method, config, state["history"])

@@ -19,8 +19,7 @@ import torch
 from torch import Tensor
 
 from dacl.config import PretrainConfig
-from dacl.engine.checkpoint import load_checkpoint, read_state
-from dacl.engine.domain import check_user_encoder, model_encoder
+from dacl.engine.domain import model_encoder, read_model_state, with_weights
 from dacl.engine.loop import Callback, PretrainResult, fit
 from dacl.engine.sources import check_shardable
 from dacl.graphs.gin import GINEncoder
@@ -149,15 +148,9 @@ def pretrain_graphs(
 def load_graph_model(checkpoint_dir: str | Path, encoder: torch.nn.Module | None = None) -> PretrainResult:
     """Rebuild a trained graph model from a checkpoint folder (no code is run from it); a run made with a
     user's encoder needs a fresh instance of it as ``encoder``."""
-    state = read_state(checkpoint_dir)
-    if state.get("domain") != "graphs":
-        raise ValueError(f"the checkpoint in {checkpoint_dir} is not a graph model (domain {state.get('domain')}).")
-    check_user_encoder(state, encoder, checkpoint_dir)
-    config = PretrainConfig.from_dict(state["config"])
-    method = build_graph_method(config, state["in_features"], encoder=encoder)
-    load_checkpoint(checkpoint_dir, method)
-    method.eval()
-    return PretrainResult(method, config, state["history"])
+    state, config = read_model_state(checkpoint_dir, "graphs", encoder)
+    return with_weights(checkpoint_dir, build_graph_method(config, state["in_features"], encoder=encoder), config,
+                        state)  # fmt: skip
 
 
 @torch.no_grad()

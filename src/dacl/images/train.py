@@ -21,8 +21,7 @@ from dacl.config import PretrainConfig
 from dacl.core.encoders import encoder_width
 from dacl.core.resnet import ResNet
 from dacl.core.runtime import autocast, resolve_device, resolve_precision
-from dacl.engine.checkpoint import load_checkpoint, read_state
-from dacl.engine.domain import check_user_encoder, class_labels, model_encoder
+from dacl.engine.domain import class_labels, model_encoder, read_model_state, with_weights
 from dacl.engine.loop import Callback, PretrainResult, fit
 from dacl.engine.sources import TensorSource
 from dacl.methods import METHODS, Method, build_method, method_names
@@ -171,17 +170,11 @@ def pretrain_images(
 def load_image_model(checkpoint_dir: str | Path, encoder: torch.nn.Module | None = None) -> PretrainResult:
     """Rebuild a trained image model from a checkpoint folder (no code is run from it); a run made with a
     user's encoder needs a fresh instance of it as ``encoder``."""
-    state = read_state(checkpoint_dir)
-    if state.get("domain") != "images":
-        raise ValueError(f"the checkpoint in {checkpoint_dir} is not an image model (domain {state.get('domain')}).")
-    check_user_encoder(state, encoder, checkpoint_dir)
-    config = PretrainConfig.from_dict(state["config"])
+    state, config = read_model_state(checkpoint_dir, "images", encoder)
     channels, height, width = state["shape"]
     method = build_image_method(config, channels, min(height, width), state["n_classes"],
                                 channels_last=encoder is None, encoder=encoder)  # fmt: skip
-    load_checkpoint(checkpoint_dir, method)
-    method.eval()
-    return PretrainResult(method, config, state["history"])
+    return with_weights(checkpoint_dir, method, config, state)
 
 
 @torch.no_grad()
