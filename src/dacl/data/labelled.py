@@ -12,7 +12,7 @@ import pandas as pd
 
 from dacl.data.tabular import Dataset, read_table, split
 
-__all__ = ["TASKS", "infer_task", "labelled_dataset", "read_labelled"]
+__all__ = ["TASKS", "infer_task", "labelled_dataset", "read_labelled", "read_unlabelled"]
 
 TASKS = ("auto", "classification", "regression")
 
@@ -60,6 +60,21 @@ def read_labelled(path: str | Path, label: str, task: str = "auto") -> tuple[pd.
         raise ValueError(f"{path} has no label column: name it with --label COLUMN.")
     chosen = infer_task(y) if task == "auto" else task
     return X, _as_labels(y, chosen), chosen
+
+
+def read_unlabelled(path: str | Path, columns: Any, label: str | None = None) -> pd.DataFrame:
+    """A file of further unlabelled rows (``dacl fit --unlabeled``): ``columns`` (a labelled table's, in
+    their order), the label column dropped if it is there; other columns are refused, naming them."""
+    frame = read_table(path)[0]
+    if not isinstance(frame, pd.DataFrame):
+        raise ValueError(f"{path} must be a CSV or Parquet table with named columns.")
+    frame = frame.drop(columns=[label], errors="ignore") if label is not None else frame
+    missing = [c for c in columns if c not in frame.columns]
+    extra = [c for c in frame.columns if c not in set(columns)]
+    if missing or extra:
+        raise ValueError(f"{path} must have the columns of the labelled table (less the label); it lacks "
+                         f"{sorted(map(str, missing))[:10]} and adds {sorted(map(str, extra))[:10]}.")  # fmt: skip
+    return frame[list(columns)]
 
 
 def labelled_dataset(

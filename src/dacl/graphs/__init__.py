@@ -6,6 +6,7 @@ The verbs every domain shares: ``pretrain(graphs, config)``, ``load_model(folder
 
 from dacl.data.graphs import GraphDataset, load_tu
 from dacl.graphs.gin import GINEncoder
+from dacl.graphs.protocol import scores_of_graphs
 from dacl.graphs.train import (
     GRAPH_DEFAULTS,
     GraphSource,
@@ -34,4 +35,5 @@ __all__ = [
     "load_tu",
     "pretrain",
     "pretrain_graphs",
+    "scores_of_graphs",
 ]

@@ -7,7 +7,7 @@ The verbs every domain shares: ``pretrain(images, config)``, ``load_model(folder
 from dacl.core.augment import SimCLRAugment
 from dacl.core.resnet import ResNet, resnet
 from dacl.data.image_sets import IMAGE_DATASETS, ImageDataset, load_image_dataset
-from dacl.images.probes import augmented_probe_accuracy, crop_and_flip
+from dacl.images.probes import augmented_probe_accuracy, crop_and_flip, scores_of_images
 from dacl.images.train import (
     IMAGE_DEFAULTS,
     ImageSource,
@@ -45,4 +45,5 @@ __all__ = [
     "pretrain",
     "pretrain_images",
     "resnet",
+    "scores_of_images",
 ]

@@ -14,10 +14,10 @@ from torch import nn
 
 from dacl.core.augment import SimCLRAugment
 from dacl.core.runtime import autocast, resolve_precision
-from dacl.evaluate import check_classes
+from dacl.evaluate import check_classes, linear_probe_accuracy
 from dacl.images.train import check_images, embed_images
 
-__all__ = ["augmented_probe_accuracy", "crop_and_flip", "weighted_knn_accuracy"]
+__all__ = ["augmented_probe_accuracy", "crop_and_flip", "scores_of_images", "weighted_knn_accuracy"]
 
 
 @torch.no_grad()
@@ -103,3 +103,13 @@ def augmented_probe_accuracy(
     with torch.no_grad():
         predicted = probe(test).argmax(1).cpu().numpy()
     return float((predicted == np.asarray(test_labels)).mean())
+
+
+def scores_of_images(model, dataset) -> dict[str, float]:
+    """A trained image model scored on an image dataset's test split (``dacl evaluate``): the linear
+    probe on plain images and the weighted k-NN (k = 200, τ = 0.1) on the frozen features."""
+    train = embed_images(model, dataset.train_images)
+    test = embed_images(model, dataset.test_images)
+    y_train, y_test = dataset.train_labels.numpy(), dataset.test_labels.numpy()
+    return {"accuracy": linear_probe_accuracy(train, y_train, test, y_test),
+            "knn_accuracy": weighted_knn_accuracy(train, y_train, test, y_test)}  # fmt: skip

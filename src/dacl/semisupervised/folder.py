@@ -46,7 +46,7 @@ from dacl.semisupervised.candidates import (
 from dacl.semisupervised.selection import predict_chosen
 from dacl.tables import table_encoder
 
-__all__ = ["FORMAT", "Predictor", "TRUSTED_TREE_TYPES", "load_predictor", "save_model"]
+__all__ = ["FORMAT", "Predictor", "TRUSTED_TREE_TYPES", "load_predictor", "predictions_table", "save_model"]
 
 FORMAT = 1
 TRUSTED_TREE_TYPES = ["sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor"]
@@ -333,3 +333,25 @@ def _member(index: int, description: dict[str, Any], tensors, files, encoder, ta
                                     tensors[prefix + "projection.components"].numpy())  # fmt: skip
         return Trees(task, model, projection)
     raise ValueError(f"unknown member type {kind!r} in the model folder.")
+
+
+def predictions_table(predictor: Predictor, X: Any, what: str, *, id_column: Any = None, proba: bool = False):
+    """``dacl predict``'s table: the ``id_column`` of ``X`` if named, the prediction under the label's name,
+    and with ``proba`` one probability column per class."""
+    if not isinstance(X, pd.DataFrame):
+        raise ValueError(f"{what} must be a CSV or Parquet table with named columns.")
+    frame = pd.DataFrame(index=range(len(X)))
+    if id_column is not None:
+        if id_column not in X.columns:
+            raise ValueError(f"--id {id_column!r} is not a column of {what}; its columns: "
+                             f"{', '.join(map(str, list(X.columns)[:20]))}.")  # fmt: skip
+        frame[id_column] = X[id_column].to_numpy()
+    name = predictor.state.get("label") or "prediction"
+    if proba:
+        probabilities = predictor.predict_proba(X, what=what)
+        frame[name] = predictor.classes_[probabilities.argmax(1)]
+        for index, label in enumerate(predictor.classes_):
+            frame[f"proba_{label}"] = probabilities[:, index]
+    else:
+        frame[name] = predictor.predict(X, what=what)
+    return frame

@@ -1,0 +1,96 @@
+"""The ``dacl`` command: one module per subcommand (``add_parser`` and ``run``), every shared flag defined
+once (``dacl.cli.flags``), options from YAML or TOML files (``--config FILE``; the command line wins)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from importlib import import_module
+
+from dacl.cli.config_file import apply_config_file, load_config_file
+from dacl.cli.demo import DEMO_CONFIG
+from dacl.cli.flags import add
+
+__all__ = ["COMMANDS", "DEMO_CONFIG", "build_parser", "load_config_file", "main", "parse_args"]
+
+# name -> the module that adds its parser and runs it
+COMMANDS = {name: f"dacl.cli.{name}" for name in ("pretrain", "evaluate", "compare", "fit", "predict", "demo",
+                                                      "bench", "reproduce")}  # fmt: skip
+
+# Options a command cannot run without; checked after the config file is merged, so either may give them.
+REQUIRED = {"pretrain": ("data", "out"), "evaluate": ("checkpoint",), "compare": ("data", "out"),
+            "fit": ("data", "label", "out"), "predict": ("model", "data", "out"),
+            "reproduce table1": ("dataset", "out"), "reproduce table2": ("dataset", "out"),
+            "reproduce table4": ("datasets", "out"),
+            "reproduce labels": ("datasets", "out")}  # fmt: skip
+
+# A user's mistake (a bad value, file, config or checkpoint; a run that diverged) is reported in one
+# line with exit status 2; anything else is a bug and keeps its traceback.
+USER_ERRORS = (ValueError, FileNotFoundError, IsADirectoryError, NotADirectoryError, FloatingPointError)
+
+
+def _version() -> str:
+    from dacl import __version__
+
+    return __version__
+
+
+def _commands(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+    """Every runnable command's parser, by its name ("reproduce table1" for the reproductions)."""
+    sub = parser.add_subparsers(dest="command", required=True)
+    commands = {}
+    for name, module in COMMANDS.items():
+        made = import_module(module).add_parser(sub)
+        if isinstance(made, tuple):  # reproduce: its own parser and one per table
+            commands.update({f"{name} {table}": command for table, command in made[1].items()})
+        else:
+            commands[name] = made
+    return commands
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="dacl", description="Domain-agnostic contrastive learning (DACL).")
+    parser.add_argument("--version", action="version", version=f"dacl {_version()}")
+    commands = _commands(parser)
+    for name, command in commands.items():
+        add(command, "config", help="YAML or TOML file with options of this " + ("table" if " " in name else "command"))
+        add(command, "debug")
+        if "quiet" not in {action.dest for action in command._actions}:
+            add(command, "quiet")
+    parser.commands = commands  # type: ignore[attr-defined]
+    return parser
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    name = f"{args.command} {args.table}" if args.command == "reproduce" else args.command
+    if getattr(args, "config", None):
+        apply_config_file(parser, parser.commands[name], args.config, name)
+        args = parser.parse_args(argv)
+    missing = [f"--{option.replace('_', '-')}" for option in REQUIRED.get(name, ()) if getattr(args, option) is None]
+    if missing:
+        parser.error(f"dacl {name} needs {', '.join(missing)} (on the command line or in --config)")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    debug = "--debug" in argv or os.environ.get("DACL_DEBUG", "") not in ("", "0")
+    command = next((a for a in argv if not a.startswith("-")), "")
+    try:
+        args = parse_args(argv)
+        if int(os.environ.get("WORLD_SIZE", "1")) > 1:  # under torchrun: join the group, rank 0 prints
+            from dacl.core.distributed import init_from_environment, rank
+
+            init_from_environment(getattr(args, "device", "cpu") or "cpu")
+            if rank() != 0:
+                sys.stdout = open(os.devnull, "w")  # noqa: SIM115 (for the life of the process)
+        import_module(COMMANDS[args.command]).run(args)
+    except USER_ERRORS as error:
+        if debug:
+            raise
+        print(f"dacl {command}: error: {error} (--debug or DACL_DEBUG=1 shows the traceback)".strip(), file=sys.stderr)
+        return 2
+    return 0

@@ -1,0 +1,67 @@
+"""What several commands do alike: a config from the flags, a dataset from the data flags, results
+printed, an output folder checked before any compute."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from dacl.cli.flags import given_options
+from dacl.config import PretrainConfig
+
+__all__ = ["check_writable", "data_spec", "load_dataset", "load_features", "pretrain_config", "print_results"]
+
+
+def pretrain_config(args: argparse.Namespace, base: dict[str, Any] | None = None) -> PretrainConfig:
+    """The config of the options given (flags or config file) over ``base`` (a domain's or command's defaults)."""
+    return PretrainConfig.from_dict({**(base or {}), **given_options(args)})
+
+
+def given_pretraining(args: argparse.Namespace) -> dict[str, Any]:
+    """The tables' pretraining options given, for the label study (its budget gives the others), checked
+    before any compute."""
+    from dacl.study import check_pretraining
+
+    given = given_options(args, "tables")
+    return check_pretraining({k: v for k, v in given.items() if k not in ("method", "seed")})
+
+
+def data_spec(args: argparse.Namespace) -> dict[str, Any]:
+    return {k: getattr(args, k) for k in ("data", "label", "test", "test_size", "data_seed", "scale", "data_dir")}
+
+
+def load_dataset(spec: dict[str, Any]):
+    from dacl.data import load_dataset as load
+
+    return load(spec["data"], spec["label"], spec["test"], spec["test_size"], spec["data_seed"], spec.get("data_dir"))
+
+
+def load_features(spec: dict[str, Any]):
+    from dacl.experiment import prepare_features
+
+    dataset = load_dataset(spec)
+    return dataset, prepare_features(dataset, spec["scale"])
+
+
+def print_results(results: dict[str, Any], paths: dict[str, Path] | None) -> None:
+    from dacl.report import markdown_table
+
+    print(markdown_table(results["rows"]), end="")
+    if paths:
+        print("wrote " + ", ".join(str(p) for p in paths.values()))
+
+
+def check_writable(folder: Path) -> None:
+    """Fail now, not after the compute, when ``folder`` cannot be written."""
+    import tempfile
+
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise ValueError(f"--out {folder} is a file; give a folder.")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".dacl-write-check."):
+            pass
+    except OSError as error:
+        raise ValueError(f"cannot write to {folder}: {error.strerror or error}; choose another --out.") from None

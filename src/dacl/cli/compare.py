@@ -1,0 +1,83 @@
+"""``dacl compare``: several methods on one dataset side by side; with ``--fractions``, the label study
+on a user's file or a registered dataset (the estimator, every model it chooses between, the regret)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from dacl.cli import common
+from dacl.cli.flags import add, add_data_options, add_pretrain_options
+
+__all__ = ["DEMO_METHODS", "add_parser", "run"]
+
+DEMO_METHODS = ("none", "gaussian", "dacl", "dacl+", "supervised", "raw")
+
+
+def add_parser(sub) -> argparse.ArgumentParser:
+    parser = sub.add_parser("compare", help="several methods on one dataset, side by side; with --fractions, "
+                            "the label study (DACLClassifier / DACLRegressor and each model it chooses "
+                            "between)")  # fmt: skip
+    add_data_options(parser)
+    add_pretrain_options(parser, skip=("method",))  # compare takes --methods
+    add(parser, "methods", help="comma-separated; default " + ",".join(DEMO_METHODS)
+        + " (with --fractions: dacl+, the estimator's encoder)")  # fmt: skip
+    add(parser, "out", help="folder for results.json, results.md, results.png (required)")
+    study = parser.add_argument_group("label study (--fractions)")
+    add(study, "fractions", help="comma-separated shares of the training labels, e.g. 0.01,0.1,1: run the label "
+        "study on --data instead of the methods side by side")  # fmt: skip
+    add(study, "budget", help="small (the estimators' defaults), screen (one label draw) or smoke")
+    add(study, "task")
+    return parser
+
+
+def run(args: argparse.Namespace, base: dict[str, Any] | None = None) -> dict[str, Any]:
+    if args.fractions:
+        return _study(args)
+    from dacl.experiment import COMPARE_METHODS, compare
+    from dacl.report import write_results
+
+    methods = list(args.methods or DEMO_METHODS)
+    unknown = [m for m in methods if m not in COMPARE_METHODS]
+    if unknown:
+        raise ValueError(f"unknown method(s) {', '.join(unknown)}; choose from {', '.join(COMPARE_METHODS)}.")
+    config = common.pretrain_config(args, base)
+    common.check_writable(args.out)
+    spec = common.data_spec(args)
+    dataset = common.load_dataset(spec)
+    import time
+
+    started = time.perf_counter()
+    results = compare(dataset, methods, config, scale=spec["scale"], progress=not args.quiet)
+    results["seconds"] = time.perf_counter() - started
+    results["command"] = "dacl " + " ".join(sys.argv[1:]) if sys.argv[1:] else "dacl"
+    common.print_results(results, write_results(results, args.out))
+    return results
+
+
+def _study(args: argparse.Namespace) -> dict[str, Any]:
+    """``dacl compare --fractions``: the label study on --data (a file or a registered dataset)."""
+    from dacl.data import DATASETS, load_dataset
+    from dacl.data.labelled import labelled_dataset
+    from dacl.methods import method_names
+    from dacl.study import recommendations, run_study, study_markdown
+
+    methods = args.methods or ("dacl+",)
+    unknown = set(methods) - set(method_names("tables", trainable=True))
+    if unknown:
+        raise ValueError(f"unknown method(s) {sorted(unknown)}; choose from {', '.join(method_names('tables'))}.")
+    pretraining = common.given_pretraining(args)
+    common.check_writable(args.out)
+    if args.data in DATASETS:
+        dataset = load_dataset(args.data, data_dir=args.data_dir)
+    else:
+        if args.label is None:
+            raise ValueError("dacl compare --fractions on a file needs --label COLUMN.")
+        dataset = labelled_dataset(args.data, args.label, args.task, args.test, args.test_size, args.data_seed)
+    results = run_study([dataset], args.fractions, args.out, budget=args.budget, methods=methods,
+                        pretraining=pretraining, progress=not args.quiet)  # fmt: skip
+    print(study_markdown(results, with_recommendations=False), end="")
+    print(f"wall time {results['seconds']:.0f} s; wrote {args.out}/results.json, labels.md, labels.png\n")
+    print("\n".join(recommendations(results["rows"])))
+    return results

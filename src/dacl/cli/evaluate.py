@@ -1,0 +1,70 @@
+"""``dacl evaluate``: a checkpoint's encoder scored by the linear probe and k-NN on its data (tables,
+images) or by the graph protocol's cross-validated linear classifier (graphs)."""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+from dacl.cli import common
+from dacl.cli.flags import add, add_data_options
+
+__all__ = ["add_parser", "run"]
+
+
+def add_parser(sub) -> argparse.ArgumentParser:
+    parser = sub.add_parser("evaluate", help="linear probe and k-NN accuracy of a checkpoint")
+    parser.add_argument("--checkpoint", default=None, help="folder written by dacl pretrain (required)")
+    add_data_options(parser)
+    add(parser, "out", help="folder for results.json and results.md")
+    return parser
+
+
+def run(args: argparse.Namespace) -> None:
+    from dacl.engine.checkpoint import read_state
+    from dacl.report import write_results
+
+    state = read_state(args.checkpoint)  # once: the domain, the data it was trained on, its input width
+    domain = state.get("domain", "tables")
+    recorded = state.get("metadata", {}).get("data") or {}
+    started = time.perf_counter()
+    if domain == "tables":
+        result, name, scores = _tables(args, state, recorded)
+    else:
+        data = args.data or recorded.get("data")
+        if not data:
+            raise ValueError(f"this checkpoint records no dataset: pass --data (a {domain} dataset name or folder).")
+        data_dir = args.data_dir or recorded.get("data_dir")
+        if domain == "images":
+            from dacl.images import load_data, load_model, scores_of_images
+
+            result = load_model(args.checkpoint)
+            dataset = load_data(data, data_dir=data_dir)
+            scores = scores_of_images(result, dataset)
+        else:
+            from dacl.graphs import load_data, load_model, scores_of_graphs
+
+            result = load_model(args.checkpoint)
+            dataset = load_data(data, data_dir=data_dir)
+            scores = scores_of_graphs(result, dataset)
+        name = dataset.name
+    row = {"method": result.config.method, "dataset": name, **scores, "seconds": time.perf_counter() - started}
+    results = {"rows": [row], "config": result.config.to_dict(), "checkpoint": str(args.checkpoint)}
+    common.print_results(results, write_results(results, args.out) if args.out else None)
+
+
+def _tables(args: argparse.Namespace, state: dict, recorded: dict):
+    from dacl.experiment import evaluate_encoder
+    from dacl.tables import load_model
+
+    spec = common.data_spec(args) if args.data else recorded
+    if not spec:
+        raise ValueError("this checkpoint records no dataset: pass --data (and --label for a file).")
+    result = load_model(args.checkpoint)
+    dataset, features = common.load_features(spec)
+    if features.X_train.shape[1] != state["in_features"]:
+        raise ValueError(
+            f"the checkpoint's encoder takes {state['in_features']} features but {dataset.name} gives "
+            f"{features.X_train.shape[1]} after preprocessing; evaluate on data with the columns it was trained on."
+        )
+    return result, dataset.name, evaluate_encoder(result, features)

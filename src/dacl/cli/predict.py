@@ -1,0 +1,48 @@
+"""``dacl predict``: a model folder written by ``dacl fit`` applied to a user's file, columns read by name."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from dacl.cli import common
+from dacl.cli.flags import add
+
+__all__ = ["add_parser", "run"]
+
+
+def add_parser(sub) -> argparse.ArgumentParser:
+    parser = sub.add_parser("predict", help="predict with a model folder written by dacl fit")
+    parser.add_argument("--model", default=None, help="the model folder (required)")
+    parser.add_argument("--data", default=None, help="a .csv/.tsv/.parquet file with the model's columns, by name")
+    add(parser, "out", help="the predictions file to write, .csv or .parquet (required)")
+    parser.add_argument("--id", default=None, help="a column of --data to copy beside each prediction")
+    parser.add_argument("--proba", action="store_true", help="add one probability column per class")
+    add(parser, "overwrite", help="replace an existing --out file")
+    return parser
+
+
+def run(args: argparse.Namespace) -> None:
+    from dacl.data.tabular import read_table
+    from dacl.files import write_atomic
+    from dacl.semisupervised.folder import load_predictor, predictions_table
+
+    out = Path(args.out)
+    if out.suffix.lower() not in (".csv", ".parquet"):
+        raise ValueError(f"--out {out} must end in .csv or .parquet.")
+    if out.exists() and not args.overwrite:
+        raise ValueError(f"--out {out} exists; choose another file or pass --overwrite.")
+    common.check_writable(out.parent if str(out.parent) else Path("."))
+    predictor = load_predictor(args.model)
+    X = read_table(args.data)[0]
+    frame = predictions_table(predictor, X, str(args.data), id_column=args.id, proba=args.proba)
+    if out.suffix.lower() == ".parquet":
+        import io
+
+        buffer = io.BytesIO()
+        frame.to_parquet(buffer, index=False)
+        write_atomic(out, buffer.getvalue())
+    else:
+        write_atomic(out, frame.to_csv(index=False).encode())
+    name = frame.columns[1 if args.id is not None else 0]
+    print(f"dacl predict: {len(frame)} predictions of {name!r} ({predictor.chosen['model']}) written to {out}")
