@@ -240,3 +240,12 @@ def test_pretrain_with_one_hot_blocks_mixes_them_as_units_and_rejects_views_with
         pretrain(X, PretrainConfig(method="dacl", depth=2, width=16, batch_size=32, epochs=1, mix_at=1), blocks=blocks)
     with pytest.raises(ValueError, match="one block id"):
         pretrain(X, config, blocks=[0, 0])
+
+
+def test_an_encoder_trained_on_float64_rows_embeds_float64_rows():
+    X = np.random.default_rng(0).random((64, 5))  # float64, as numpy makes them
+    for options in ({}, {"table_encoder": "resnet"}, {"numeric_embedding": "ple"}):
+        result = pretrain(X, PretrainConfig(**{**TINY, "epochs": 1}, **options), progress=False)
+        encoder = result.encoder.eval()
+        out = encoder(torch.as_tensor(X))  # was: a dtype error in the first Linear
+        assert out.dtype == torch.float32 and torch.allclose(out, encoder(torch.as_tensor(X, dtype=torch.float32)))

@@ -102,3 +102,46 @@ def test_zero_epochs_says_no_training(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "no training" in out and "nan" not in out
     assert json.loads((tmp_path / "checkpoint.json").read_text())["epoch"] == 0
+
+
+def test_another_runs_checkpoint_or_results_are_not_replaced_unasked(trained, tmp_path, capsys):
+    args = ["pretrain", "--data", "digits", "--method", "dacl", "--out", str(trained), *TINY]
+    before = (trained / "checkpoint.safetensors").read_bytes()
+    assert main(args) == 2
+    one_line_error(capsys, "holds the checkpoint of a run", "--resume", "--overwrite")
+    assert (trained / "checkpoint.safetensors").read_bytes() == before
+    out = tmp_path / "cmp"
+    compare = ["compare", "--data", "digits", "--methods", "raw", "--out", str(out), *TINY]
+    assert main(compare) == 0 and main(compare) == 2
+    one_line_error(capsys, "already holds results.json", "--overwrite")
+    assert main([*compare, "--overwrite"]) == 0
+    capsys.readouterr()
+    evaluate = ["evaluate", "--checkpoint", str(trained), "--out", str(out)]
+    assert main(evaluate) == 2
+    one_line_error(capsys, "already holds results.json")
+
+
+def test_an_out_that_is_a_file_or_cannot_be_written_stops_before_any_compute(tmp_path, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    for args in (["pretrain", "--data", "digits", "--out", str(blocker)],
+                 ["compare", "--data", "digits", "--out", str(blocker)],
+                 ["bench", "--out", str(blocker)], ["demo", "--out", str(blocker)],
+                 ["reproduce", "labels", "--datasets", "digits", "--out", str(blocker)]):  # fmt: skip
+        assert main([*args, "--quiet"]) == 2, args
+        one_line_error(capsys, "is a file")
+
+
+def test_streaming_options_on_data_read_into_memory_are_refused(tmp_path, capsys):
+    for flag in (["--buffer-rows", "1000"], ["--steps-per-epoch", "3"]):
+        assert main(["pretrain", "--data", "digits", "--out", str(tmp_path / "o"), *flag, *TINY]) == 2
+        one_line_error(capsys, "apply to streamed files only")
+
+
+def test_the_run_says_how_it_was_placed(tmp_path, capsys):
+    out = tmp_path / "placed"
+    assert main(["pretrain", "--data", "digits", "--method", "dacl", "--out", str(out), *TINY]) == 0
+    assert "(1 process, cpu, " in capsys.readouterr().out
+    resolved = json.loads((out / "checkpoint.json").read_text())["resolved"]
+    assert (resolved["processes"], resolved["device"]) == (1, "cpu")
+    assert resolved["precision"] in ("float32", "bfloat16")

@@ -45,9 +45,11 @@ def add_parser(sub) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     from dacl.bench import DTYPES, BenchSetup, bench_table, run_bench
+    from dacl.cli.common import check_writable
     from dacl.core.runtime import resolve_device
     from dacl.files import write_atomic
 
+    check_writable(args.out)
     if args.domain == "images":
         return _images(args)
     precisions = args.precisions or ("float32", "bfloat16")

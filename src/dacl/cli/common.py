@@ -10,7 +10,15 @@ from typing import Any
 from dacl.cli.flags import given_options
 from dacl.config import PretrainConfig
 
-__all__ = ["check_writable", "data_spec", "load_dataset", "load_features", "pretrain_config", "print_results"]
+__all__ = [
+    "check_results_out",
+    "check_writable",
+    "data_spec",
+    "load_dataset",
+    "load_features",
+    "pretrain_config",
+    "print_results",
+]
 
 
 def pretrain_config(args: argparse.Namespace, base: dict[str, Any] | None = None) -> PretrainConfig:
@@ -65,3 +73,12 @@ def check_writable(folder: Path) -> None:
             pass
     except OSError as error:
         raise ValueError(f"cannot write to {folder}: {error.strerror or error}; choose another --out.") from None
+
+
+def check_results_out(args: argparse.Namespace, files: tuple[str, ...] = ("results.json",)) -> None:
+    """Before any compute: --out writable and not holding another run's results unless --overwrite."""
+    folder = Path(args.out)
+    check_writable(folder)
+    held = [name for name in files if (folder / name).exists()]
+    if held and not getattr(args, "overwrite", True):
+        raise ValueError(f"--out {folder} already holds {', '.join(held)}; choose another folder or pass --overwrite.")

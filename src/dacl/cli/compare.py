@@ -24,6 +24,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
     add(parser, "methods", help="comma-separated; default " + ",".join(DEMO_METHODS)
         + " (with --fractions: dacl+, the estimator's encoder)")  # fmt: skip
     add(parser, "out", help="folder for results.json, results.md, results.png (required)")
+    add(parser, "overwrite", help="replace the results already in --out")
     study = parser.add_argument_group("label study (--fractions)")
     add(study, "fractions", help="comma-separated shares of the training labels, e.g. 0.01,0.1,1: run the label "
         "study on --data instead of the methods side by side")  # fmt: skip
@@ -43,7 +44,7 @@ def run(args: argparse.Namespace, base: dict[str, Any] | None = None) -> dict[st
     if unknown:
         raise ValueError(f"unknown method(s) {', '.join(unknown)}; choose from {', '.join(COMPARE_METHODS)}.")
     config = common.pretrain_config(args, base)
-    common.check_writable(args.out)
+    common.check_results_out(args)
     spec = common.data_spec(args)
     dataset = common.load_dataset(spec)
     import time
@@ -68,7 +69,7 @@ def _study(args: argparse.Namespace) -> dict[str, Any]:
     if unknown:
         raise ValueError(f"unknown method(s) {sorted(unknown)}; choose from {', '.join(method_names('tables'))}.")
     pretraining = common.given_pretraining(args)
-    common.check_writable(args.out)
+    common.check_writable(args.out)  # the study reuses its stored cells in --out: rerunning continues it
     if args.data in DATASETS:
         dataset = load_dataset(args.data, data_dir=args.data_dir)
     else:

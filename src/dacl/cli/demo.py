@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from dacl.cli import compare
+from dacl.cli import common, compare
 from dacl.config import options
 
 __all__ = ["DEMO_CONFIG", "add_parser", "run"]
@@ -30,6 +30,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
+    common.check_writable(args.out)  # the demo writes over its own earlier results
     values = {f.name: None for f in options()} | {"epochs": args.epochs}
     demo_args = argparse.Namespace(data="digits", label=None, test=None, test_size=0.25, data_seed=0, scale="minmax",
                                    data_dir=None, methods=compare.DEMO_METHODS, out=args.out, quiet=args.quiet,

@@ -17,6 +17,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
     parser.add_argument("--checkpoint", default=None, help="folder written by dacl pretrain (required)")
     add_data_options(parser)
     add(parser, "out", help="folder for results.json and results.md")
+    add(parser, "overwrite", help="replace the results already in --out")
     return parser
 
 
@@ -24,6 +25,8 @@ def run(args: argparse.Namespace) -> None:
     from dacl.engine.checkpoint import read_state
     from dacl.report import write_results
 
+    if args.out:
+        common.check_results_out(args)
     state = read_state(args.checkpoint)  # once: the domain, the data it was trained on, its input width
     domain = state.get("domain", "tables")
     recorded = state.get("metadata", {}).get("data") or {}

@@ -25,24 +25,51 @@ def add_parser(sub) -> argparse.ArgumentParser:
     parser.add_argument("--checkpoint-every", dest="checkpoint_every", type=count, default=0,
                         help="write a checkpoint every N epochs (>= 0; 0: only at the end); default 0")  # fmt: skip
     parser.add_argument("--resume", action="store_true", help="continue from the checkpoint in --out")
+    add(parser, "overwrite", help="replace a checkpoint of another run in --out (else refused: --resume continues "
+        "it)")  # fmt: skip
     parser.add_argument("--stream", action="store_true",
                         help="read --data (Parquet or CSV files: a folder, a glob in quotes or a file) row group by "
                         "row group instead of into memory; on by default for a folder or a glob")  # fmt: skip
-    parser.add_argument("--buffer-rows", dest="buffer_rows", type=count, default=262_144,
-                        help="rows of the shuffle buffer when streaming; default 262144")  # fmt: skip
+    parser.add_argument("--buffer-rows", dest="buffer_rows", type=count, default=None,
+                        help=f"rows of the shuffle buffer when streaming; default {BUFFER_ROWS}")  # fmt: skip
     parser.add_argument("--steps-per-epoch", dest="steps_per_epoch", type=count, default=None,
                         help="when streaming, end an epoch (and checkpoint) after N steps, each epoch reading "
                         "the row groups in a fresh random order; default: a whole pass")  # fmt: skip
     return parser
 
 
+BUFFER_ROWS = 262_144
+
+
+def _check_out(args: argparse.Namespace, streamed: bool) -> None:
+    """Before any compute: --out writable, another run's checkpoint not replaced unasked, and no option
+    given that this run would ignore."""
+    from dacl.engine.checkpoint import CHECKPOINT_FILE, PREVIOUS_FILE
+
+    common.check_writable(args.out)
+    held = any((Path(args.out) / name).is_file() for name in (CHECKPOINT_FILE, PREVIOUS_FILE))
+    if held and not (args.resume or args.overwrite):
+        raise ValueError(f"--out {args.out} holds the checkpoint of a run; continue it with --resume, replace it with "
+                         "--overwrite, or choose another folder.")  # fmt: skip
+    if not streamed:
+        ignored = [f for f in ("buffer_rows", "steps_per_epoch") if getattr(args, f) is not None]
+        if ignored:
+            names = ", ".join("--" + f.replace("_", "-") for f in ignored)
+            raise ValueError(f"{names} apply to streamed files only (--stream, a folder or a glob); --data "
+                             f"{args.data} is read into memory.")  # fmt: skip
+
+
 def run(args: argparse.Namespace) -> None:
+    streamed = args.domain == "tables" and bool(
+        args.stream or (args.data and (Path(args.data).is_dir() or any(c in args.data for c in "*?[")))
+    )
+    _check_out(args, streamed)
     if args.domain == "images":
         return _images(args)
     if args.domain == "graphs":
         return _graphs(args)
     config = common.pretrain_config(args)
-    if args.stream or (args.data and (Path(args.data).is_dir() or any(c in args.data for c in "*?["))):
+    if streamed:
         return _stream(args, config)
     from dacl.tables import pretrain
 
@@ -60,15 +87,18 @@ def _report(method: str, name: str, result, out: str, what: str = "") -> None:
         print(f"{method} on {name}{what}: no training ({method!r}, {result.config.epochs} epochs); the initial "
               f"encoder is saved in {out}")  # fmt: skip
         return
-    last = result.history[-1]
+    last, placed = result.history[-1], result.placement
+    where = f"{placed['processes']} process{'es' if placed['processes'] > 1 else ''}, {placed['device']}, " \
+        f"{placed['precision']}"  # fmt: skip
     print(f"{method} on {name}{what}: {epochs} epochs, final loss {last['loss']:.4f}, "
-          f"{last['samples_per_s']:.0f} samples/s; checkpoint in {out}")  # fmt: skip
+          f"{last['samples_per_s']:.0f} samples/s ({where}); checkpoint in {out}")  # fmt: skip
 
 
 def _stream(args: argparse.Namespace, config) -> None:
     from dacl.tables import pretrain_files
 
-    result = pretrain_files(args.data, config, label=args.label, scale=args.scale, buffer_rows=args.buffer_rows,
+    buffer_rows = BUFFER_ROWS if args.buffer_rows is None else args.buffer_rows
+    result = pretrain_files(args.data, config, label=args.label, scale=args.scale, buffer_rows=buffer_rows,
                             steps_per_epoch=args.steps_per_epoch, checkpoint_dir=args.out,
                             checkpoint_every=args.checkpoint_every, resume=args.resume,
                             progress=not args.quiet)  # fmt: skip

@@ -21,7 +21,7 @@ from typing import Protocol
 import torch
 from torch import Tensor, nn
 
-__all__ = ["LayerHook", "MLPEncoder", "MixAt", "ProjectionHead", "encoder_depth", "encoder_width"]
+__all__ = ["LayerHook", "MLPEncoder", "MixAt", "ProjectionHead", "as_weight_dtype", "encoder_depth", "encoder_width"]
 
 
 class LayerHook(Protocol):
@@ -67,6 +67,14 @@ def encoder_depth(encoder: nn.Module) -> int | None:
     return depth if isinstance(depth, int) else None
 
 
+def as_weight_dtype(x: Tensor, weight: Tensor) -> Tensor:
+    """``x`` in the weights' floating dtype (float64 rows into a float32 encoder; under autocast the
+    matmuls still run in bf16): an encoder takes rows of any floating or integer dtype."""
+    if x.dtype == weight.dtype or (x.is_floating_point() and torch.is_autocast_enabled(x.device.type)):
+        return x
+    return x.to(weight.dtype)
+
+
 def _block(in_features: int, out_features: int) -> nn.Sequential:
     # No bias: the BatchNorm that follows has its own shift.
     return nn.Sequential(
@@ -90,6 +98,7 @@ class MLPEncoder(nn.Module):
         self.blocks = nn.ModuleList(_block(a, b) for a, b in zip(sizes[:-1], sizes[1:]))
 
     def forward(self, x: Tensor, hook: LayerHook | None = None) -> Tensor:
+        x = as_weight_dtype(x, self.blocks[0][0].weight)
         if hook is None:
             for block in self.blocks:
                 x = block(x)

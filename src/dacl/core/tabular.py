@@ -21,7 +21,7 @@ import math
 import torch
 from torch import Tensor, nn
 
-from dacl.core.encoders import LayerHook
+from dacl.core.encoders import LayerHook, as_weight_dtype
 
 __all__ = [
     "ColumnEmbedding",
@@ -151,7 +151,7 @@ class ResidualMLP(nn.Module):
 
     def forward(self, x: Tensor, hook: LayerHook | None = None) -> Tensor:
         hook = hook or (lambda layer, h, groups: h)
-        h = self.first(hook(0, x, None))
+        h = self.first(hook(0, as_weight_dtype(x, self.first.weight), None))
         for layer, block in enumerate(self.blocks, start=1):
             h = h + block(h)
             if layer < self.depth:
@@ -174,6 +174,7 @@ class TabularEncoder(nn.Module):
         self.out_features, self.depth = body.out_features, body.depth
 
     def forward(self, x: Tensor, hook: LayerHook | None = None) -> Tensor:
+        x = x if x.dtype == torch.float32 or torch.is_autocast_enabled(x.device.type) else x.float()
         if hook is None:
             return self.body(self.embedding(x))
         if self.mix_embeddings:

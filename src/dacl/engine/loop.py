@@ -62,6 +62,8 @@ class PretrainResult:
     model: Method
     config: PretrainConfig
     history: list[dict[str, float]] = field(default_factory=list)
+    # how the run was placed: {"device", "precision", "processes"} (also in its checkpoint's "resolved")
+    placement: dict[str, Any] = field(default_factory=dict)
 
     @property
     def encoder(self) -> nn.Module:
@@ -104,9 +106,9 @@ def fit(
         source = shard(rank(), processes)
         if config.sync_batchnorm:
             sync_batchnorm(method)
-    result = PretrainResult(method, config)
-    run_state = {"config": config.to_dict(), "resolved": {"device": str(device), "precision": precision},
-                 **(state or {})}  # fmt: skip
+    placement = {"device": str(device), "precision": precision, "processes": processes}
+    result = PretrainResult(method, config, placement=placement)
+    run_state = {"config": config.to_dict(), "resolved": placement, **(state or {})}
 
     def checkpoint(epoch: int, optimizer=None, generator=None) -> None:
         if checkpoint_dir is not None:
