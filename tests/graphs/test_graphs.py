@@ -190,6 +190,18 @@ def test_loader_maps_labels_and_builds_degree_features(tmp_path):
     assert dataset.graphs[0].x.tolist() == [[0.0, 1.0]] * 3
 
 
+def test_a_dataset_of_the_same_name_from_another_folder_is_never_served_from_the_cache(tmp_path):
+    write_tu(tmp_path / "a", "TOY", [0, 1] * 20)  # 40 graphs, 2 classes
+    write_tu(tmp_path / "b", "TOY", [0, 1, 2] * 17 + [0])  # 52 graphs, 3 classes
+    first = load_tu("TOY", data_dir=tmp_path / "a")
+    second = load_tu("TOY", data_dir=tmp_path / "b")  # was: folder a's 40 graphs, source named b
+    assert (len(first.graphs), first.num_classes) == (40, 2)
+    assert (len(second.graphs), second.num_classes) == (52, 3)
+    assert second.info["source"] == str(tmp_path / "b" / "TOY" / "raw")
+    again = load_tu("TOY", data_dir=tmp_path / "a")  # a's cache is still a's
+    assert len(again.graphs) == 40
+
+
 @needs_shared
 def test_loader_on_mutag_from_shared_data():
     dataset = load_tu("MUTAG", data_dir=SHARED_TU)
