@@ -72,3 +72,23 @@ def test_cifar10_jpeg_test_split(tmp_path):
     folder = read_image_folder(SHARED / "test", cache_dir=tmp_path)
     assert folder.images.shape == (10000, 3, 32, 32) and len(folder.classes) == 10
     assert np.bincount(folder.labels.numpy()).tolist() == [1000] * 10
+
+
+def test_sixteen_bit_grayscale_images_are_scaled_to_eight_bits_not_clipped(tmp_path):
+    for label, level in (("dark", 8192), ("light", 57344)):
+        (tmp_path / "set" / label).mkdir(parents=True)
+        for i in range(2):
+            Image.fromarray(np.full((4, 4), level + i, dtype=np.uint16)).save(tmp_path / "set" / label / f"{i}.png")
+    folder = read_image_folder(tmp_path / "set", cache_dir=tmp_path / "cache", mode="L")
+    dark, light = folder.images[folder.labels == 0], folder.images[folder.labels == 1]
+    assert int(dark.float().mean()) == round(8192 * 255 / 65535)  # 32, not 255
+    assert int(light.float().mean()) == round(57344 * 255 / 65535)  # 223, not 255
+
+
+def test_images_in_subfolders_of_a_class_belong_to_it(tmp_path):
+    for path in ("set/cat/a.png", "set/cat/indoor/b.png", "set/cat/indoor/night/c.png", "set/dog/d.png",
+                 "set/dog/.hidden/e.png"):  # fmt: skip
+        (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(np.zeros((4, 4, 3), dtype=np.uint8)).save(tmp_path / path)
+    folder = read_image_folder(tmp_path / "set", cache_dir=tmp_path / "cache")
+    assert folder.classes == ["cat", "dog"] and folder.labels.tolist() == [0, 0, 0, 1]  # was: 1 cat, 1 dog

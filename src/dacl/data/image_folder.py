@@ -20,7 +20,7 @@ from torch import Tensor
 
 from dacl.data.download import data_home
 
-__all__ = ["IMAGE_SUFFIXES", "ImageFolder", "read_image_folder"]
+__all__ = ["DECODER", "IMAGE_SUFFIXES", "ImageFolder", "read_image_folder"]
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 
@@ -41,19 +41,38 @@ def _listing(root: Path) -> tuple[list[str], list[tuple[Path, int]]]:
         raise ValueError(f"{root} holds no class folders; lay images out as {root}/CLASS/NAME.jpg.")
     files = []
     for index, name in enumerate(classes):
-        found = sorted(p for p in (root / name).iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+        # images in subfolders of a class folder belong to the class (torchvision's ImageFolder does the same)
+        found = sorted(p for p in (root / name).rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()
+                       and not any(part.startswith(".") for part in p.relative_to(root).parts))  # fmt: skip
         if not found:
             raise ValueError(f"class folder {root / name} holds no images ({', '.join(IMAGE_SUFFIXES)}).")
         files += [(p, index) for p in found]
     return classes, files
 
 
+# Bumped when decoding changes (2: 16-bit images scaled to 8 bits, not clipped), so no cache made by
+# another decoder is read.
+DECODER = 2
+
+
 def _fingerprint(root: Path, files: list[tuple[Path, int]]) -> str:
-    h = hashlib.sha256(str(root.resolve()).encode())
+    h = hashlib.sha256(f"{root.resolve()}|decoder {DECODER}".encode())
     for path, label in files:
         stat = path.stat()
         h.update(f"{path.relative_to(root)}|{stat.st_size}|{stat.st_mtime_ns}|{label}\n".encode())
     return h.hexdigest()[:24]
+
+
+def _eight_bit(image):
+    """``image`` with 8-bit channels: a 16-bit (or 32-bit integer) grayscale image is scaled by its
+    type's range (65535 -> 255), which PIL's conversion would instead clip at 255."""
+    from PIL import Image
+
+    if image.mode not in ("I;16", "I;16B", "I;16L", "I;16N", "I"):
+        return image
+    values = np.asarray(image).astype(np.float64)
+    top = 65535.0 if image.mode.startswith("I;16") or values.max() > 255 else 255.0
+    return Image.fromarray(np.clip(np.rint(values * (255.0 / top)), 0, 255).astype(np.uint8), "L")
 
 
 def _decode(files: list[tuple[Path, int]], mode: str) -> np.ndarray:
@@ -64,7 +83,7 @@ def _decode(files: list[tuple[Path, int]], mode: str) -> np.ndarray:
     for row, (path, _) in enumerate(files):
         try:
             with Image.open(path) as image:
-                array = np.asarray(image.convert(mode))
+                array = np.asarray(_eight_bit(image).convert(mode))
         except OSError as error:
             raise ValueError(f"cannot decode {path}: {error}") from None
         if first is None:
