@@ -39,10 +39,31 @@ class Features:
     blocks: np.ndarray | None = None
 
 
-def prepare_features(dataset: Dataset, scale: str = "minmax", impute: bool = True) -> Features:
-    """Fit the preprocessing on the training split only and apply it to both splits; class labels
-    become 0..C-1 (``classes``), the numbers of a regression dataset stay as they are."""
-    preprocessor = make_preprocessor(dataset.X_train, scale, impute).fit(dataset.X_train)
+class _Saved:
+    """A preprocessing fitted elsewhere (a streamed run's, saved in its checkpoint) in the fitted
+    transformer's shape; ``clip``: values beyond [0, 1] clipped, as the stream clips them."""
+
+    def __init__(self, saved, clip: bool) -> None:
+        self.saved, self.clip = saved, clip
+
+    def transform(self, X):
+        import pandas as pd
+
+        frame = X if isinstance(X, pd.DataFrame) else pd.DataFrame(X)
+        values = self.saved.transform(frame)
+        return np.clip(values, 0.0, 1.0, out=values) if self.clip else values
+
+
+def prepare_features(dataset: Dataset, scale: str = "minmax", impute: bool = True, saved: Any = None) -> Features:
+    """Fit the preprocessing on the training split only and apply it to both splits (``saved``: a
+    ``dacl.data.saved_preprocessing.SavedPreprocessing`` to apply instead, as a streamed run fitted it);
+    class labels become 0..C-1 (``classes``), the numbers of a regression dataset stay as they are."""
+    if saved is not None:
+        preprocessor = _Saved(saved, clip=scale == "minmax")
+        blocks = None
+    else:
+        preprocessor = make_preprocessor(dataset.X_train, scale, impute).fit(dataset.X_train)
+        blocks = one_hot_blocks(preprocessor)
     if dataset.is_regression:
         return Features(
             preprocessor.transform(dataset.X_train).astype(np.float32),
@@ -50,7 +71,7 @@ def prepare_features(dataset: Dataset, scale: str = "minmax", impute: bool = Tru
             preprocessor.transform(dataset.X_test).astype(np.float32),
             np.asarray(dataset.y_test, dtype=np.float64),
             np.array([]),
-            one_hot_blocks(preprocessor),
+            blocks,
         )
     classes, y_train = np.unique(dataset.y_train, return_inverse=True)
     unseen = set(np.unique(dataset.y_test)) - set(classes)
@@ -63,7 +84,7 @@ def prepare_features(dataset: Dataset, scale: str = "minmax", impute: bool = Tru
         preprocessor.transform(dataset.X_test).astype(np.float32),
         y_test,
         classes,
-        one_hot_blocks(preprocessor),
+        blocks,
     )
 
 

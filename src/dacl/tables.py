@@ -208,8 +208,13 @@ def pretrain_files(
     )
     method = build(config, source.in_features, encoder=encoder, views=views,
                    example=torch.zeros(2, source.in_features))  # fmt: skip
+    from dacl.data.saved_preprocessing import SavedPreprocessing
+
+    # the stream's fitted preprocessing, so that its encoder is evaluated on data preprocessed the same way
+    saved = SavedPreprocessing.from_fitted(source.preprocessor, source.columns).to_dict()
     state = {"domain": "tables", "in_features": source.in_features, "n_classes": None,
-             "metadata": {"files": [str(f) for f in source.files], "rows": source.rows, "label": label},
+             "metadata": {"files": [str(f) for f in source.files], "rows": source.rows, "label": label,
+                          "preprocessing": saved, "scale": scale},
              "encoder": None if encoder is None else type(encoder).__qualname__}  # fmt: skip
     if encoder is None and config.numeric_embedding != "none":
         state["numeric"] = method.encoder.embedding.numeric.tolist()

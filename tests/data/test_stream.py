@@ -148,3 +148,31 @@ def test_steps_per_epoch_ends_an_epoch_early_with_distinct_rows(tmp_path):
     assert set(epochs[0].tolist()) != set(epochs[1].tolist())  # another epoch, other row groups first
     with pytest.raises(ValueError, match="steps_per_epoch"):
         TableStream(tmp_path / "d", 80, steps_per_epoch=0)
+
+
+def test_a_streamed_checkpoint_is_evaluated_with_its_own_preprocessing_on_its_folder(tmp_path, capsys):
+    """The stream fitted its preprocessing on a sample of every file; evaluating on one file must reuse it
+    (was: refitted on the evaluation split, so the encoder saw other numbers than in training)."""
+    from dacl.cli import main
+    from dacl.data.saved_preprocessing import SavedPreprocessing
+    from dacl.engine.checkpoint import read_state
+
+    write_files(tmp_path / "parts")
+    out = tmp_path / "enc"
+    args = ["pretrain", "--data", str(tmp_path / "parts"), "--label", "y", "--depth", "1", "--width", "8",
+            "--epochs", "1", "--batch-size", "64", "--out", str(out), "--quiet"]  # fmt: skip
+    assert main(args) == 0
+    saved = SavedPreprocessing.from_dict(read_state(out)["metadata"]["preprocessing"])
+    assert saved.columns == ["id", "x", "kind"] and saved.numeric[0]["scale"] == pytest.approx(1 / 1599)
+    # the folder it was trained on is accepted as --data (read into memory for the probe)
+    assert main(["evaluate", "--checkpoint", str(out), "--data", str(tmp_path / "parts"), "--label", "y",
+                 "--out", str(tmp_path / "scores")]) == 0  # fmt: skip
+    # one file of it: its ids scaled by the stream's range (0..1599), not refitted to this file's (0..399)
+    from dacl.data import load_dataset
+    from dacl.experiment import prepare_features
+
+    one = load_dataset(tmp_path / "parts" / "part-0.parquet", label="y")
+    features = prepare_features(one, saved=saved)
+    assert features.X_train[:, 0].max() <= 400 / 1599 + 1e-6
+    assert main(["evaluate", "--checkpoint", str(out), "--data", str(tmp_path / "parts" / "part-0.parquet"),
+                 "--label", "y"]) == 0  # fmt: skip

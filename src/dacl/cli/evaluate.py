@@ -64,7 +64,16 @@ def _tables(args: argparse.Namespace, state: dict, recorded: dict):
     if not spec:
         raise ValueError("this checkpoint records no dataset: pass --data (and --label for a file).")
     result = load_model(args.checkpoint)
-    dataset, features = common.load_features(spec)
+    metadata = state.get("metadata", {})
+    if "preprocessing" in metadata:  # a streamed run: its own fitted preprocessing, not one refitted here
+        from dacl.data.saved_preprocessing import SavedPreprocessing
+        from dacl.experiment import prepare_features
+
+        dataset = common.load_dataset(spec)
+        saved = SavedPreprocessing.from_dict(metadata["preprocessing"])
+        features = prepare_features(dataset, metadata.get("scale", "minmax"), saved=saved)
+    else:
+        dataset, features = common.load_features(spec)
     if features.X_train.shape[1] != state["in_features"]:
         raise ValueError(
             f"the checkpoint's encoder takes {state['in_features']} features but {dataset.name} gives "

@@ -65,7 +65,7 @@ def load_dataset(
     if key in DATASETS:
         return DATASETS[key](seed=seed, data_dir=data_dir)
     path = Path(name_or_path)
-    if not path.exists():
+    if not path.exists() and not any(c in key for c in "*?["):
         raise ValueError(
             f"unknown dataset {key!r}: not a registered name ({', '.join(sorted(DATASETS))}) and no such file."
         )
@@ -73,6 +73,6 @@ def load_dataset(
     if y is None:
         raise ValueError(f"{path} has no labels: name the label column (label=... / --label COLUMN).")
     if test is None:
-        return split(path.stem, X, y, test_size=test_size, seed=seed, source=str(path))
+        return split(path.stem or path.name, X, y, test_size=test_size, seed=seed, source=str(path))
     X_test, y_test = read_table(test, label)
     return Dataset(path.stem, X, y, X_test, y_test, {"source": str(path), "test": str(test)})

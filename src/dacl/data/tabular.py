@@ -89,6 +89,23 @@ def _column_index(index: int, columns: int, path: Path) -> int:
     return index
 
 
+def table_files(path: str | Path) -> list[Path]:
+    """``path`` itself, or the .parquet / .csv files of a folder or a glob (as ``dacl pretrain`` streams them),
+    sorted; an empty folder or glob is an error."""
+    text = str(path)
+    if Path(path).is_dir():
+        files = sorted(p for p in Path(path).iterdir() if p.suffix.lower() in (".parquet", ".csv"))
+    elif any(c in text for c in "*?["):
+        import glob
+
+        files = sorted(Path(p) for p in glob.glob(text) if Path(p).suffix.lower() in (".parquet", ".csv"))
+    else:
+        return [Path(path)]
+    if not files:
+        raise FileNotFoundError(f"{path} holds no .parquet or .csv files.")
+    return files
+
+
 def read_table(
     path: str | Path, label: str | int | None = None, **read_options
 ) -> tuple[pd.DataFrame | np.ndarray, np.ndarray | None]:
@@ -99,7 +116,14 @@ def read_table(
     - ``.npz``: arrays ``X`` and ``y`` (``y`` optional).
     - ``.npy``: a 2-D array; ``label`` is the index of the label column, if any.
     """
-    path = Path(path)
+    files = table_files(path)
+    if len(files) > 1 or files[0] != Path(path):  # a folder or a glob of Parquet or CSV files: one table
+        parts = [read_table(file, label, **read_options) for file in files]
+        if any(not isinstance(X, pd.DataFrame) for X, _ in parts):
+            raise ValueError(f"{path}: a folder or glob is read as one table of .parquet or .csv files.")
+        X = pd.concat([X for X, _ in parts], ignore_index=True)
+        return X, None if parts[0][1] is None else np.concatenate([y for _, y in parts])
+    path = files[0]
     if not path.is_file():
         raise FileNotFoundError(f"no such data file: {path}")
     suffixes = "".join(path.suffixes[-2:]).lower()
