@@ -46,8 +46,8 @@ def test_pipeline_with_logistic_regression(table):
     assert pipeline.score(X.iloc[test], y[test]) >= majority + 0.15
     features = pipeline[0].transform(X)
     assert features.shape == (len(X), 16) and features.dtype == np.float32 and np.isfinite(features).all()
-    # categorical columns are one-hot encoded: 2 numeric + 3 cities + 2 booleans
-    assert pipeline[0].preprocessor_.transform(X).shape[1] == 7
+    # categorical columns are one-hot encoded, booleans are 0/1: 2 numeric + 3 cities + 1 boolean
+    assert pipeline[0].preprocessor_.transform(X).shape[1] == 6
 
 
 def test_parameters_are_the_configs_options_documented_and_validated():

@@ -16,7 +16,7 @@ from sklearn.utils._param_validation import Integral, Interval, Real, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from dacl.config import PretrainConfig, choices_of, option_help, options
-from dacl.data.preprocess import check_no_infinite, make_preprocessor, one_hot_blocks
+from dacl.data.preprocess import check_no_infinite, make_preprocessor, normalized_table, one_hot_blocks
 from dacl.evaluate import encode
 from dacl.methods import method_names, mixes_blocks
 from dacl.tables import pretrain
@@ -54,6 +54,7 @@ def validate_table(estimator, X, *, reset: bool, impute: bool):
     and (without ``impute``) missing values are refused with a message that says what to do."""
     if isinstance(X, pd.DataFrame):
         validate_data(estimator, X, reset=reset, skip_check_array=True)
+        X = normalized_table(X)  # booleans, dates and durations as numbers; mixed columns refused
         if X.shape[0] == 0:
             raise ValueError("X has 0 samples; DACL needs at least 2.")
         check_no_infinite(X)

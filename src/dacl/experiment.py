@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from dacl.config import PretrainConfig
-from dacl.data.preprocess import make_preprocessor, one_hot_blocks
+from dacl.data.preprocess import make_preprocessor, normalized_table, one_hot_blocks
 from dacl.data.tabular import Dataset
 from dacl.engine.loop import PretrainResult
 from dacl.evaluate import encode, knn_accuracy, linear_probe_accuracy
@@ -58,6 +58,8 @@ def prepare_features(dataset: Dataset, scale: str = "minmax", impute: bool = Tru
     """Fit the preprocessing on the training split only and apply it to both splits (``saved``: a
     ``dacl.data.saved_preprocessing.SavedPreprocessing`` to apply instead, as a streamed run fitted it);
     class labels become 0..C-1 (``classes``), the numbers of a regression dataset stay as they are."""
+    dataset = dataclasses.replace(dataset, X_train=normalized_table(dataset.X_train, f"{dataset.name}'s training rows"),
+                                  X_test=normalized_table(dataset.X_test, f"{dataset.name}'s test rows"))  # fmt: skip
     if saved is not None:
         preprocessor = _Saved(saved, clip=scale == "minmax")
         blocks = None

@@ -61,3 +61,31 @@ def test_preprocessor_on_integer_column_names_from_a_headerless_table():
     X[7] = ["a", "b", "a", "b"]
     out = make_preprocessor(X).fit_transform(X)
     assert out.shape == (4, 8) and out.min() == 0 and out.max() == 1
+
+
+def test_booleans_dates_and_durations_are_numbers_and_a_mixed_column_is_named():
+    from dacl.data.preprocess import normalized_table
+
+    frame = pd.DataFrame({"flag": [True, False, True], "when": pd.to_datetime(["1970-01-02", "1970-01-03", None]),
+                          "took": pd.to_timedelta(["12h", "1D", "0s"]), "maybe": [True, None, False],
+                          "text": ["a", "b", None]})  # fmt: skip
+    out = normalized_table(frame)
+    assert out["flag"].tolist() == [1.0, 0.0, 1.0] and out["took"].tolist() == [0.5, 1.0, 0.0]
+    assert out["when"].iloc[:2].tolist() == [1.0, 2.0] and np.isnan(out["when"].iloc[2])
+    assert out["maybe"].iloc[0] == 1.0 and np.isnan(out["maybe"].iloc[1]) and out["text"].equals(frame["text"])
+    assert frame["flag"].dtype == bool  # the caller's frame is left as it was
+    with pytest.raises(ValueError, match="column 'mixed' of X mixes numbers and text"):
+        normalized_table(pd.DataFrame({"mixed": [1, "x", 2.5]}))
+
+
+def test_the_estimators_take_boolean_and_date_columns_in_fit_and_transform(frame):
+    import warnings
+
+    from dacl import DACL
+
+    table = frame.drop(columns="target").assign(flag=[True, False] * 10,
+                                                when=pd.date_range("2021-01-01", periods=20, tz="UTC"))  # fmt: skip
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        model = DACL(epochs=1, depth=1, width=8, batch_size=8, warmup_epochs=0.0, random_state=0).fit(table)
+    assert model.transform(table).shape == (20, 8)  # was: SimpleImputer does not support data with dtype bool

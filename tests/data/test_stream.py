@@ -176,3 +176,15 @@ def test_a_streamed_checkpoint_is_evaluated_with_its_own_preprocessing_on_its_fo
     assert features.X_train[:, 0].max() <= 400 / 1599 + 1e-6
     assert main(["evaluate", "--checkpoint", str(out), "--data", str(tmp_path / "parts" / "part-0.parquet"),
                  "--label", "y"]) == 0  # fmt: skip
+
+
+def test_a_stream_takes_boolean_columns_and_names_date_columns(tmp_path):
+    frame = pd.DataFrame({"x": np.arange(200.0), "flag": np.arange(200) % 2 == 0})
+    pq.write_table(pa.Table.from_pandas(frame), tmp_path / "a.parquet", row_group_size=50)
+    stream = TableStream([tmp_path / "a.parquet"], batch_size=32)
+    batch, _ = next(iter(stream.epoch(torch.Generator().manual_seed(0))))
+    assert set(batch[:, 1].tolist()) <= {0.0, 1.0}
+    dated = frame.assign(when=pd.date_range("2020-01-01", periods=200))
+    pq.write_table(pa.Table.from_pandas(dated), tmp_path / "b.parquet")
+    with pytest.raises(ValueError, match="'when' of .* hold dates or times"):
+        TableStream([tmp_path / "b.parquet"], batch_size=32)

@@ -11,7 +11,7 @@ from sklearn.impute import SimpleImputer
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import MinMaxScaler, OneHotEncoder, StandardScaler
 
-__all__ = ["categorical_columns", "check_no_infinite", "make_preprocessor", "one_hot_blocks"]
+__all__ = ["categorical_columns", "check_no_infinite", "make_preprocessor", "normalized_table", "one_hot_blocks"]
 
 SCALERS = {"minmax": MinMaxScaler, "standard": StandardScaler}
 # A categorical column with more distinct values than this is likely an ID: its rarest values share a column.
@@ -23,6 +23,43 @@ def categorical_columns(X) -> list:
     if not isinstance(X, pd.DataFrame):
         return []
     return [c for c in X.columns if not pd.api.types.is_numeric_dtype(X[c]) or pd.api.types.is_bool_dtype(X[c])]
+
+
+def normalized_table(frame, what: str = "X"):
+    """``frame`` with the column types the preprocessing takes: booleans as 0/1, dates and times as days
+    since 1970-01-01, durations as days (missing values stay missing); a column that mixes numbers and
+    text is refused, naming it. Anything but a DataFrame is returned as it is."""
+    if not isinstance(frame, pd.DataFrame):
+        return frame
+    converted = {}
+    for name in frame.columns:
+        column = frame[name]
+        if pd.api.types.is_bool_dtype(column):
+            converted[name] = column.astype("float64")
+        elif pd.api.types.is_datetime64_any_dtype(column):
+            epoch = pd.Timestamp(0, tz=column.dt.tz)
+            converted[name] = ((column - epoch) / pd.Timedelta(days=1)).astype("float64")
+        elif pd.api.types.is_timedelta64_dtype(column):
+            converted[name] = (column / pd.Timedelta(days=1)).astype("float64")
+        elif column.dtype == object:
+            present = column.dropna().iloc[:10_000]
+            if len(present) and all(isinstance(v, bool | np.bool_) for v in present):
+                converted[name] = column.map(lambda v: np.nan if v is None or v != v else float(v)).astype("float64")
+                continue
+            text = next((v for v in present if isinstance(v, str)), None)
+            number = next((v for v in present if isinstance(v, int | float | np.number)
+                           and not isinstance(v, bool | np.bool_)), None)  # fmt: skip
+            if text is not None and number is not None:
+                raise ValueError(
+                    f"column {name!r} of {what} mixes numbers and text (e.g. {number!r} and {text!r}); make it all "
+                    "text (a categorical column: df[col].astype(str)) or all numbers (pd.to_numeric) first."
+                )
+    if not converted:
+        return frame
+    frame = frame.copy()
+    for name, column in converted.items():
+        frame[name] = column
+    return frame
 
 
 def check_no_infinite(X, what: str = "X") -> None:

@@ -16,6 +16,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from dacl.data.preprocess import normalized_table
+
 __all__ = ["SavedPreprocessing"]
 
 
@@ -87,6 +89,7 @@ class SavedPreprocessing:
 
     def transform(self, frame: pd.DataFrame, what: str = "the data") -> np.ndarray:
         """The preprocessed float32 matrix of ``frame``'s columns, found by name (extra columns ignored)."""
+        frame = normalized_table(frame, what)  # booleans, dates and durations as numbers, as in fit
         missing = [name for name in self.columns if name not in frame.columns]
         if missing:
             raise ValueError(f"{what} lacks the column(s) {', '.join(map(repr, missing[:10]))} that the model was "

@@ -41,7 +41,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from dacl.data.preprocess import make_preprocessor
+from dacl.data.preprocess import make_preprocessor, normalized_table
 from dacl.engine.sources import check_shardable
 
 __all__ = ["NumericColumns", "TableStream", "table_files"]
@@ -105,6 +105,15 @@ class TableStream:
                 raise ValueError(f"{file} has other columns than {self.files[0]}; every file needs the same columns.")
             self.groups += groups
         self.columns = [name for name in schema.names if name != label]
+        import pyarrow as pa
+
+        temporal = [f.name for f in schema if pa.types.is_temporal(f.type) and f.name != label]
+        if temporal:
+            raise ValueError(
+                f"column(s) {', '.join(map(repr, temporal))} of {self.files[0]} hold dates or times, which a stream "
+                "does not convert; write them as numbers (e.g. days since a date) or drop them, or read the table "
+                "into memory (dates become days since 1970 there)."
+            )
         if label is not None and label not in schema.names:
             raise ValueError(f"label column {label!r} is not in {self.files[0]} (columns: {', '.join(schema.names)}).")
         self.rows = sum(g.rows for g in self.groups)
@@ -129,7 +138,7 @@ class TableStream:
         wanted = min(len(self.groups), -(-sample_rows * len(self.groups) // max(self.rows, 1)))
         spread = np.unique(np.linspace(0, len(self.groups) - 1, num=max(wanted, 1)).round().astype(int))
         parts = [self._read(self.groups[i]) for i in spread]
-        sample = pd.concat(parts, ignore_index=True).iloc[:sample_rows]
+        sample = normalized_table(pd.concat(parts, ignore_index=True).iloc[:sample_rows], str(self.files[0]))
         return make_preprocessor(sample, self.scale).fit(sample)
 
     def _read(self, group: _RowGroup):
@@ -263,8 +272,9 @@ class NumericColumns:
         values = np.empty((table.num_rows, len(self.names)), dtype=np.float32)
         for j, name in enumerate(self.names):
             column = table.column(name)
-            values[:, j] = column.to_numpy(zero_copy_only=False) if column.null_count == 0 else (
-                column.cast("float64").to_numpy(zero_copy_only=False))  # fmt: skip
+            if column.null_count or column.type == "bool":  # booleans as 0/1, as normalized_table makes them
+                column = column.cast("float64")
+            values[:, j] = column.to_numpy(zero_copy_only=False)
         if self.medians is not None:
             missing = np.isnan(values)
             if missing.any():
