@@ -149,8 +149,8 @@ def test_all_missing_columns_and_text_arrays_get_clear_errors():
 def test_one_hot_mixing_blocks_mixes_each_categorical_column_as_one_unit(table):
     X, _ = table
     blocked = DACL(one_hot_mixing="blocks", **SMALL).fit(X)
-    # age, income numeric; city (3 categories) and member (2) one-hot, after the numeric columns
-    assert blocked.model_.views.blocks.tolist() == [-1, -1, 0, 0, 0, 1, 1]
+    # age, income and member (a boolean: 0/1) numeric; city (3 categories) one-hot, after the numeric columns
+    assert blocked.model_.views.blocks.tolist() == [-1, -1, -1, 0, 0, 0]
     assert DACL(**SMALL).fit(X).model_.views.blocks is None  # the paper's coordinate-wise mixing by default
     assert DACL(one_hot_mixing="blocks", method="scarf", **SMALL).fit(X).transform(X).shape == (len(X), 16)
     with pytest.raises(ValueError, match="one_hot_mixing"):
