@@ -188,3 +188,19 @@ def test_a_stream_takes_boolean_columns_and_names_date_columns(tmp_path):
     pq.write_table(pa.Table.from_pandas(dated), tmp_path / "b.parquet")
     with pytest.raises(ValueError, match="'when' of .* hold dates or times"):
         TableStream([tmp_path / "b.parquet"], batch_size=32)
+
+
+def test_files_with_the_same_columns_in_another_order_or_integer_for_float_stream_together(tmp_path):
+    first = pd.DataFrame({"x": np.arange(100.0), "kind": ["a", "b"] * 50})
+    second = pd.DataFrame({"kind": ["b", "a"] * 50, "x": np.arange(100, 200)})  # reordered, int64 not double
+    pq.write_table(pa.Table.from_pandas(first), tmp_path / "a.parquet")
+    pq.write_table(pa.Table.from_pandas(second), tmp_path / "b.parquet")
+    stream = TableStream([tmp_path / "a.parquet", tmp_path / "b.parquet"], batch_size=50)  # was: "has other columns"
+    rows = torch.cat([b for b, _ in stream.epoch(torch.Generator().manual_seed(0))])
+    assert rows.shape == (200, 3) and torch.isclose(rows[:, 0].sort().values, torch.linspace(0, 1, 200)).all()
+    third = pd.DataFrame({"x": ["1"] * 100, "size": np.ones(100)})
+    pq.write_table(pa.Table.from_pandas(third), tmp_path / "c.parquet")
+    with pytest.raises(
+        ValueError, match=r"lacks \['kind'\]; adds \['size'\]; has other types for x \(\w*string, not number"
+    ):
+        TableStream([tmp_path / "a.parquet", tmp_path / "c.parquet"], batch_size=50)

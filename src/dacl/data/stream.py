@@ -101,8 +101,8 @@ class TableStream:
             file_schema, groups = _csv_units(file) if self.csv else _parquet_units(file)
             if schema is None:
                 schema = file_schema
-            elif not file_schema.equals(schema):
-                raise ValueError(f"{file} has other columns than {self.files[0]}; every file needs the same columns.")
+            else:
+                _check_same_columns(schema, file_schema, self.files[0], file)
             self.groups += groups
         self.columns = [name for name in schema.names if name != label]
         import pyarrow as pa
@@ -238,6 +238,25 @@ class TableStream:
                 emitted += 1
             buffer = buffer[usable:]
         chunks.close()
+
+
+def _check_same_columns(first, other, first_file: Path, file: Path) -> None:
+    """Files of one stream need the same columns, in any order; a column may be integer in one file and
+    floating in another (both numbers). Anything else is refused, naming the differing columns."""
+    import pyarrow as pa
+
+    def kind(t):
+        return "number" if pa.types.is_integer(t) or pa.types.is_floating(t) else str(t)
+
+    a, b = {f.name: kind(f.type) for f in first}, {f.name: kind(f.type) for f in other}
+    lacks, adds = sorted(set(a) - set(b)), sorted(set(b) - set(a))
+    differ = sorted(n for n in set(a) & set(b) if a[n] != b[n])
+    if lacks or adds or differ:
+        types = ", ".join(f"{n} ({b[n]}, not {a[n]})" for n in differ)
+        parts = [f"lacks {lacks}" if lacks else "", f"adds {adds}" if adds else "",
+                 f"has other types for {types}" if differ else ""]  # fmt: skip
+        raise ValueError(f"{file} {'; '.join(p for p in parts if p)} against {first_file}; every file of a stream "
+                         "needs the same columns (in any order).")  # fmt: skip
 
 
 class NumericColumns:
