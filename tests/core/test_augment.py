@@ -108,3 +108,14 @@ def test_bad_input_and_settings_say_what_is_wrong():
     with pytest.raises(ValueError, match="probability"):
         SimCLRAugment(grayscale=1.5)
     assert math.isclose(SimCLRAugment(jitter_strength=1.0).jitter_strength, 1.0)
+
+
+def test_blur_on_images_smaller_than_its_kernel_names_the_size():
+    import pytest
+    import torch
+
+    from dacl.core.augment import SimCLRAugment
+
+    with pytest.raises(ValueError, match="at least 3 x 3 pixels.*1 x 1.*blur=False"):
+        SimCLRAugment(blur=True)(torch.rand(4, 3, 1, 1), torch.Generator().manual_seed(0))  # was: a padding error
+    assert SimCLRAugment(blur=False)(torch.rand(4, 3, 1, 1), torch.Generator().manual_seed(0)).shape == (4, 3, 1, 1)

@@ -135,7 +135,12 @@ class SimCLRAugment:
             x = hsv_to_rgb(torch.cat([hue, hsv[:, 1:]], dim=1)).clamp(0, 1)
             x = torch.where(params["grayscale"].view(n, 1, 1, 1), rgb_to_grayscale(x).expand_as(x), x)
         if self.blurs(height, width):
-            kernel = max(3, (height // 10) | 1)  # odd, about a tenth of the side
+            if min(height, width) < 3:
+                raise ValueError(
+                    f"Gaussian blur needs images of at least 3 x 3 pixels (its smallest kernel); these are "
+                    f"{height} x {width}: set blur=False (--blur off) or use larger images."
+                )
+            kernel = max(3, (min(height, width) // 10) | 1)  # odd, about a tenth of the side
             sigma = params["sigma"].view(n, 1).expand(n, 2).contiguous()
             x = torch.where(params["blur"].view(n, 1, 1, 1), gaussian_blur2d(x, kernel, sigma), x)
         return x.to(dtype)
