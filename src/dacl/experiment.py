@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from dacl.config import PretrainConfig
-from dacl.data.preprocess import make_preprocessor, normalized_table, one_hot_blocks
+from dacl.data.preprocess import check_no_infinite, make_preprocessor, normalized_table, one_hot_blocks
 from dacl.data.tabular import Dataset
 from dacl.engine.loop import PretrainResult
 from dacl.evaluate import encode, knn_accuracy, linear_probe_accuracy
@@ -60,6 +60,9 @@ def prepare_features(dataset: Dataset, scale: str = "minmax", impute: bool = Tru
     class labels become 0..C-1 (``classes``), the numbers of a regression dataset stay as they are."""
     dataset = dataclasses.replace(dataset, X_train=normalized_table(dataset.X_train, f"{dataset.name}'s training rows"),
                                   X_test=normalized_table(dataset.X_test, f"{dataset.name}'s test rows"))  # fmt: skip
+    source = dataset.info.get("source", dataset.name)
+    for X, split in ((dataset.X_train, "training"), (dataset.X_test, "test")):
+        check_no_infinite(X, f"the {split} rows of {source}")
     if saved is not None:
         preprocessor = _Saved(saved, clip=scale == "minmax")
         blocks = None

@@ -145,3 +145,17 @@ def test_the_run_says_how_it_was_placed(tmp_path, capsys):
     resolved = json.loads((out / "checkpoint.json").read_text())["resolved"]
     assert (resolved["processes"], resolved["device"]) == (1, "cpu")
     assert resolved["precision"] in ("float32", "bfloat16")
+
+
+def test_data_errors_name_the_file_and_the_column(tmp_path, capsys):
+    rows = "\n".join(f"{i},{i % 3},{i % 2}" for i in range(20))
+    (tmp_path / "nan.csv").write_text("a,b,y\n" + rows + "\n5,5,\n")
+    (tmp_path / "inf.csv").write_text("a,b,y\n" + rows + "\n5,inf,1\n")
+    (tmp_path / "fake.parquet").write_text("not parquet")
+    out = str(tmp_path / "o")
+    assert main(["compare", "--data", str(tmp_path / "nan.csv"), "--label", "y", "--methods", "raw", "--out", out]) == 2
+    one_line_error(capsys, "nan.csv has 1 row(s) with no value in the label column 'y'")  # was: Input y contains NaN
+    assert main(["compare", "--data", str(tmp_path / "inf.csv"), "--label", "y", "--methods", "raw", "--out", out]) == 2
+    one_line_error(capsys, "inf.csv", "infinite values in column(s) 'b'")  # was: Input X contains infinity
+    assert main(["pretrain", "--data", str(tmp_path / "fake.parquet"), "--stream", "--out", out, "--quiet"]) == 2
+    one_line_error(capsys, "cannot read", "fake.parquet as Parquet")  # was: pyarrow's message without the file

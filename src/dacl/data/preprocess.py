@@ -65,12 +65,18 @@ def normalized_table(frame, what: str = "X"):
 def check_no_infinite(X, what: str = "X") -> None:
     """Raise ``ValueError`` if any numeric value of ``X`` is infinite (NaN is left to the imputer)."""
     if isinstance(X, pd.DataFrame):
-        numeric = X.select_dtypes(include="number").to_numpy(dtype=float)
+        frame = X.select_dtypes(include="number")
+        numeric, names = frame.to_numpy(dtype=float), list(frame.columns)
     else:
         numeric = np.asarray(X, dtype=float)
-    if np.isinf(numeric).any():
+        names = list(range(numeric.shape[1])) if numeric.ndim == 2 else []
+    infinite = np.isinf(numeric)
+    if infinite.any():
+        columns = [repr(names[j]) for j in np.flatnonzero(infinite.any(axis=0))] if numeric.ndim == 2 else []
+        where = f" in column(s) {', '.join(columns[:10])}" if columns else ""
         raise ValueError(
-            f"{what} contains infinite values; replace them (e.g. with NaN to be imputed, or clip) before fitting."
+            f"{what} contains infinite values{where}; replace them (e.g. with NaN to be imputed, or clip) before "
+            "fitting."
         )
 
 

@@ -72,7 +72,21 @@ def load_dataset(
     X, y = read_table(path, label)
     if y is None:
         raise ValueError(f"{path} has no labels: name the label column (label=... / --label COLUMN).")
+    _check_labels_present(y, path, label)
     if test is None:
         return split(path.stem or path.name, X, y, test_size=test_size, seed=seed, source=str(path))
     X_test, y_test = read_table(test, label)
+    _check_labels_present(y_test, Path(test), label)
     return Dataset(path.stem, X, y, X_test, y_test, {"source": str(path), "test": str(test)})
+
+
+def _check_labels_present(y, path: Path, label) -> None:
+    """A labelled dataset has a label on every row: name the file, the column and the count where not."""
+    import pandas as pd
+
+    missing = int(pd.isna(pd.Series(y, dtype=object)).sum())
+    if missing:
+        raise ValueError(
+            f"{path} has {missing} row(s) with no value in the label column {label!r}; drop them, or fit a model "
+            "on a partly labelled table with dacl fit / DACLClassifier (empty cells are the unlabelled rows)."
+        )

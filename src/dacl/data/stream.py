@@ -306,7 +306,10 @@ class NumericColumns:
 def _parquet_units(file: Path):
     import pyarrow.parquet as pq
 
-    meta = pq.ParquetFile(file)
+    try:
+        meta = pq.ParquetFile(file)
+    except Exception as error:  # pyarrow's ArrowInvalid: not a Parquet file, or a damaged one
+        raise ValueError(f"cannot read {file} as Parquet: {error}") from None
     return meta.schema_arrow, [
         _RowGroup(file, i, meta.metadata.row_group(i).num_rows) for i in range(meta.num_row_groups)
     ]
