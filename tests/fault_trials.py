@@ -43,6 +43,14 @@ graphs = [Data(x=torch.rand(n, 6, generator=g), edge_index=torch.randint(0, n, (
 config = graph_config(method="dacl", width=64, depth=3, epochs=30, batch_size=32)
 pretrain_graphs(graphs, config, checkpoint_dir=sys.argv[1], checkpoint_every=1, resume=True)
 """,
+    "images": """
+import sys, torch
+from dacl.images import image_config, pretrain
+torch.set_num_threads(1)
+images = torch.randint(0, 256, (512, 3, 16, 16), generator=torch.Generator().manual_seed(0), dtype=torch.uint8)
+config = image_config(method="simclr", resnet_width=0.0625, epochs=30, batch_size=64, precision="float32")
+pretrain(images, config, checkpoint_dir=sys.argv[1], checkpoint_every=1, resume=True, progress=False)
+""",
 }
 
 

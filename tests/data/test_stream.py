@@ -204,3 +204,10 @@ def test_files_with_the_same_columns_in_another_order_or_integer_for_float_strea
         ValueError, match=r"lacks \['kind'\]; adds \['size'\]; has other types for x \(\w*string, not number"
     ):
         TableStream([tmp_path / "a.parquet", tmp_path / "c.parquet"], batch_size=50)
+
+
+def test_more_processes_than_row_groups_says_so(tmp_path):
+    write_files(tmp_path / "one", files=1, rows=400, group=400)  # one row group
+    stream = TableStream(tmp_path / "one", batch_size=64)
+    with pytest.raises(ValueError, match="2 processes share 1 row group"):  # was: "lower batch_size"
+        stream.shard(1, 2)

@@ -7,7 +7,7 @@ from fault_trials import reference_weights, trial
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("domain", ["tables", "graphs"])
+@pytest.mark.parametrize("domain", ["tables", "graphs", "images"])
 def test_killed_and_resumed_runs_end_bit_for_bit_as_unbroken_ones(domain):
     reference = reference_weights(domain)
     for seed in range(2):

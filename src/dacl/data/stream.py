@@ -182,6 +182,13 @@ class TableStream:
             shares[lightest].append(group)
             rows[lightest] += group.rows
         self.share = shares[self.rank]
+        if self.world > len(self.groups):
+            files = ", ".join(map(str, self.files[:3]))
+            raise ValueError(
+                f"{self.world} processes share {len(self.groups)} row group(s) of {files}: "
+                "each process reads whole row groups, so some would have none; write the files with more row groups "
+                "(pyarrow.parquet.write_table(..., row_group_size=N)), or split them, or use fewer processes."
+            )
         self.local = check_shardable(self.batch_size, self.world)
         self.steps = min(rows) // self.local
         if self.steps_per_epoch is not None:
