@@ -229,3 +229,17 @@ def test_reproduce_table4_smoke_end_to_end(tmp_path, capsys):
     assert main([*args, "--methods", "dacl", "--repeats", "1"]) == 0  # seed 0's stored run, no new training
     assert len(list((out / "runs").glob("*.json"))) == stored + 2
     assert "(1 seed)" in (out / "table4.md").read_text()
+
+
+def test_torch_geometrics_generated_module_goes_to_the_dacl_cache_not_the_temp_folder(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    temp, data = tmp_path / "tmp", tmp_path / "data"
+    temp.mkdir()
+    env = {**os.environ, "TMPDIR": str(temp), "DACL_DATA_DIR": str(data)}
+    subprocess.run([sys.executable, "-c", "from dacl.graphs import GINEncoder; GINEncoder(5, 8, 2)"], env=env,
+                   check=True)  # fmt: skip
+    assert not list(temp.glob("*.py"))  # was: one torch_geometric...GINConv_propagate_*.py per process
+    assert len(list((data / "pyg-generated").glob("*.py"))) == 1

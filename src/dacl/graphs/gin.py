@@ -13,15 +13,38 @@ choice, Eq. 4). A hook that stacks both views of the nodes doubles the batch of 
 
 from __future__ import annotations
 
+import tempfile
+import time
+from contextlib import contextmanager, suppress
+
 import torch
 from torch import Tensor, nn
 from torch_geometric.nn import GINConv, global_add_pool, global_max_pool, global_mean_pool
 
 from dacl.core.encoders import LayerHook
+from dacl.data.download import data_home
 
 __all__ = ["GINEncoder", "POOLINGS"]
 
 POOLINGS = {"sum": global_add_pool, "mean": global_mean_pool, "max": global_max_pool}
+
+
+@contextmanager
+def _generated_code_in_the_cache():
+    """torch_geometric writes the Python module it generates for a layer class into the system's temp
+    folder and never deletes it (one file per process): have it write into dacl's cache instead, and
+    delete that folder's files older than a day (a running process has imported its own already)."""
+    folder = data_home() / "pyg-generated"
+    folder.mkdir(parents=True, exist_ok=True)
+    for old in folder.glob("*.py"):
+        with suppress(OSError):
+            if time.time() - old.stat().st_mtime > 86_400:
+                old.unlink()
+    previous, tempfile.tempdir = tempfile.tempdir, str(folder)
+    try:
+        yield
+    finally:
+        tempfile.tempdir = previous
 
 
 class GINEncoder(nn.Module):
@@ -39,10 +62,13 @@ class GINEncoder(nn.Module):
         self.hidden = hidden
         self.out_features = layers * hidden
         sizes = [in_features] + [hidden] * layers
-        self.convs = nn.ModuleList(
-            GINConv(nn.Sequential(nn.Linear(a, hidden), nn.BatchNorm1d(hidden), nn.ReLU(), nn.Linear(hidden, hidden)))
-            for a in sizes[:-1]
-        )
+        with _generated_code_in_the_cache():
+            self.convs = nn.ModuleList(
+                GINConv(
+                    nn.Sequential(nn.Linear(a, hidden), nn.BatchNorm1d(hidden), nn.ReLU(), nn.Linear(hidden, hidden))
+                )
+                for a in sizes[:-1]
+            )
         self.norms = nn.ModuleList(nn.BatchNorm1d(hidden) for _ in range(layers))
 
     def layer(self, index: int, h: Tensor, edge_index: Tensor) -> Tensor:
