@@ -86,6 +86,9 @@ class PretrainConfig:
                                    "instead of the raw columns", bool, domains=("tables",))  # fmt: skip
     pooling: str = _option("sum", "model", "graph pooling of the GIN", str, choices=lambda: ("sum", "mean", "max"),
                            domains=("graphs",))  # fmt: skip
+    image_size: int | None = _option(None, "model", "side images are resized to (shorter side, then the centre "
+                                     "square) when decoded; none: a folder's images must share one size", int,
+                                     low=1, optional=True, domains=("images",))  # fmt: skip
     architecture: str = _option("resnet18", "model", "image encoder", str,
                                 choices=lambda: ("resnet18", "resnet34", "resnet50"), domains=("images",))  # fmt: skip
     resnet_width: float = _option(1.0, "model", "ResNet width multiplier (the paper: ResNet-50 (4x))", float,

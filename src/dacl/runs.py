@@ -13,7 +13,13 @@ PLACEMENT_OPTIONS = ("device", "compile", "sync_batchnorm")
 
 # Options added after runs were stored, and the value at which each computes exactly what runs did
 # before it existed: left out of run keys at that value, so that stored runs keep their keys.
-ADDED_OPTIONS = {"mixup_partners": 1, "table_encoder": "mlp", "numeric_embedding": "none", "mix_embeddings": False}
+ADDED_OPTIONS = {
+    "mixup_partners": 1,
+    "table_encoder": "mlp",
+    "numeric_embedding": "none",
+    "mix_embeddings": False,
+    "image_size": None,
+}
 # Options that only matter with a numeric embedding: left out of run keys without one.
 EMBEDDING_OPTIONS = ("embedding_size", "embedding_scale")
 

@@ -59,7 +59,7 @@ def test_bad_folders_raise_clear_errors(tmp_path):
         read_image_folder(tmp_path / "flat")
     write_folder(tmp_path / "mixed", sizes=(1, 1))
     Image.fromarray(np.zeros((9, 9, 3), dtype=np.uint8)).save(tmp_path / "mixed" / "dog" / "big.png")
-    with pytest.raises(ValueError, match="resize the images"):
+    with pytest.raises(ValueError, match="give one side to resize them to"):
         read_image_folder(tmp_path / "mixed", cache_dir=tmp_path / "cache")
     (tmp_path / "broken" / "cat").mkdir(parents=True)
     (tmp_path / "broken" / "cat" / "x.jpg").write_bytes(b"not a jpeg")
@@ -92,3 +92,45 @@ def test_images_in_subfolders_of_a_class_belong_to_it(tmp_path):
         Image.fromarray(np.zeros((4, 4, 3), dtype=np.uint8)).save(tmp_path / path)
     folder = read_image_folder(tmp_path / "set", cache_dir=tmp_path / "cache")
     assert folder.classes == ["cat", "dog"] and folder.labels.tolist() == [0, 0, 0, 1]  # was: 1 cat, 1 dog
+
+
+def test_a_folder_of_mixed_sizes_is_resized_to_image_size_and_otherwise_the_sizes_are_named(tmp_path):
+    rng = np.random.default_rng(0)
+    for label, shape in (("a", (150, 150)), ("a", (150, 124)), ("b", (72, 150)), ("b", (150, 150))):
+        (tmp_path / "set" / label).mkdir(parents=True, exist_ok=True)
+        name = f"{len(list((tmp_path / 'set' / label).iterdir()))}.png"
+        Image.fromarray(rng.integers(0, 256, (*shape, 3), dtype=np.uint8)).save(tmp_path / "set" / label / name)
+    with pytest.raises(ValueError, match=r"3 sizes \(150x150 \(2\).*image_size=N \(--image-size N\)"):
+        read_image_folder(tmp_path / "set", cache_dir=tmp_path / "cache")
+    folder = read_image_folder(tmp_path / "set", cache_dir=tmp_path / "cache", size=32)
+    assert folder.images.shape == (4, 3, 32, 32) and folder.labels.tolist() == [0, 0, 1, 1]
+    assert {p.name.split("-")[2] for p in (tmp_path / "cache").iterdir()} == {"32"}  # the size is in the cache key
+
+
+def test_exif_rotated_photos_are_decoded_as_viewers_show_them(tmp_path):
+    (tmp_path / "set" / "a").mkdir(parents=True)
+    image = Image.fromarray(np.zeros((10, 20, 3), dtype=np.uint8))  # 20 wide, 10 high
+    exif = image.getexif()
+    exif[0x0112] = 6  # orientation: rotate 90 degrees clockwise to view
+    image.save(tmp_path / "set" / "a" / "photo.jpg", exif=exif)
+    Image.fromarray(np.zeros((20, 10, 3), dtype=np.uint8)).save(tmp_path / "set" / "a" / "upright.png")
+    folder = read_image_folder(tmp_path / "set", cache_dir=tmp_path / "cache")  # one size once rotated
+    assert folder.images.shape == (2, 3, 20, 10)
+
+
+def test_pretrain_a_folder_of_mixed_sizes_from_the_command_line(tmp_path, capsys):
+    from dacl.cli import main
+
+    rng = np.random.default_rng(1)
+    for label in ("a", "b"):
+        (tmp_path / "set" / label).mkdir(parents=True)
+        for i, shape in enumerate([(20, 24), (24, 20), (18, 18), (30, 20)] * 2):
+            Image.fromarray(rng.integers(0, 256, (*shape, 3), dtype=np.uint8)).save(
+                tmp_path / "set" / label / f"{i}.png"
+            )
+    args = ["pretrain", "--domain", "images", "--data", str(tmp_path / "set"), "--image-size", "16",
+            "--method", "dacl", "--resnet-width", "0.0625", "--epochs", "1", "--batch-size", "8",
+            "--out", str(tmp_path / "run"), "--quiet"]  # fmt: skip
+    assert main(args) == 0
+    assert "1 epochs" in capsys.readouterr().out
+    assert main(["evaluate", "--checkpoint", str(tmp_path / "run")]) == 0  # decoded at the recorded size again

@@ -42,7 +42,7 @@ def run(args: argparse.Namespace) -> None:
             from dacl.images import load_data, load_model, scores_of_images
 
             result = load_model(args.checkpoint)
-            dataset = load_data(data, data_dir=data_dir)
+            dataset = load_data(data, data_dir=data_dir, image_size=result.config.image_size)
             scores = scores_of_images(result, dataset)
         else:
             from dacl.graphs import load_data, load_model, scores_of_graphs

@@ -109,8 +109,8 @@ def _images(args: argparse.Namespace) -> None:
     from dacl.images import IMAGE_DEFAULTS, load_data, pretrain
 
     config = common.pretrain_config(args, IMAGE_DEFAULTS)
-    dataset = load_data(args.data, data_dir=args.data_dir)
-    spec = {"data": args.data, "data_dir": args.data_dir, "domain": "images"}
+    dataset = load_data(args.data, data_dir=args.data_dir, image_size=config.image_size)
+    spec = {"data": args.data, "data_dir": args.data_dir, "domain": "images", "image_size": config.image_size}
     result = pretrain(dataset.train_images, config, dataset.train_labels, checkpoint_dir=args.out,
                       checkpoint_every=args.checkpoint_every, resume=args.resume, progress=not args.quiet,
                       metadata={"data": spec, "dataset": dataset.name})  # fmt: skip

@@ -75,43 +75,74 @@ def _eight_bit(image):
     return Image.fromarray(np.clip(np.rint(values * (255.0 / top)), 0, 255).astype(np.uint8), "L")
 
 
-def _decode(files: list[tuple[Path, int]], mode: str) -> np.ndarray:
+def _resized(image, size: int):
+    """``image`` resized so that its shorter side is ``size`` (bilinear, antialiased), then its centre
+    ``size`` x ``size`` (torchvision's Resize(size) + CenterCrop(size))."""
     from PIL import Image
+
+    width, height = image.size
+    scale = size / min(width, height)
+    new = (max(size, round(width * scale)), max(size, round(height * scale)))
+    if new != (width, height):
+        image = image.resize(new, Image.Resampling.BILINEAR, reducing_gap=None)
+    left, top = (new[0] - size) // 2, (new[1] - size) // 2
+    return image.crop((left, top, left + size, top + size))
+
+
+def _decode(files: list[tuple[Path, int]], mode: str, size: int | None = None) -> np.ndarray:
+    from PIL import Image, ImageOps
 
     first = None
     images = None
+    sizes: dict[tuple[int, int], int] = {}
     for row, (path, _) in enumerate(files):
         try:
             with Image.open(path) as image:
-                array = np.asarray(_eight_bit(image).convert(mode))
+                image = ImageOps.exif_transpose(_eight_bit(image))  # rotated as viewers show it
+                image = image.convert(mode)
+                sizes[image.size] = sizes.get(image.size, 0) + 1
+                if size is not None:
+                    image = _resized(image, size)
+                array = np.asarray(image)
         except OSError as error:
             raise ValueError(f"cannot decode {path}: {error}") from None
         if first is None:
             first = array.shape
             images = np.empty((len(files), *array.shape), dtype=np.uint8)
         elif array.shape != first:
-            raise ValueError(
-                f"{path} is {array.shape[1]}x{array.shape[0]} but the folder's first image is {first[1]}x{first[0]}; "
-                "resize the images to one size first."
-            )
+            if size is None:
+                continue  # counted in sizes; refused below, with every size found
         images[row] = array
+    if size is None and len(sizes) > 1:
+        found = ", ".join(f"{w}x{h} ({n})" for (w, h), n in sorted(sizes.items(), key=lambda kv: -kv[1])[:6])
+        raise ValueError(
+            f"the images are of {len(sizes)} sizes ({found}{', ...' if len(sizes) > 6 else ''}); give one side to "
+            "resize them to (the shorter side, then the centre square): image_size=N (--image-size N), e.g. 32 for "
+            "the CIFAR stem or 224 for the ImageNet stem."
+        )
     return images
 
 
-def read_image_folder(root: str | Path, cache_dir: str | Path | None = None, mode: str = "RGB") -> ImageFolder:
+def read_image_folder(
+    root: str | Path, cache_dir: str | Path | None = None, mode: str = "RGB", size: int | None = None
+) -> ImageFolder:
     """All images under ``root/CLASS/`` as uint8 (N, C, H, W), decoded once and cached under
-    ``cache_dir`` (default: the data folder's ``image-cache/``); ``mode`` is PIL's ("RGB", "L")."""
+    ``cache_dir`` (default: the data folder's ``image-cache/``); ``mode`` is PIL's ("RGB", "L"). ``size``:
+    each image resized (shorter side) and centre-cropped to ``size`` x ``size`` when decoded; without it
+    the images must share one size (an error lists the sizes found)."""
+    if size is not None and (isinstance(size, bool) or not isinstance(size, int) or size < 1):
+        raise ValueError(f"image_size must be a whole number of pixels >= 1, got {size!r}.")
     root = Path(root)
     if not root.is_dir():
         raise FileNotFoundError(f"no such image folder: {root}")
     classes, files = _listing(root)
     folder = Path(cache_dir) if cache_dir is not None else data_home() / "image-cache"
-    cache = folder / f"{root.name}-{mode}-{_fingerprint(root, files)}.npz"
+    cache = folder / f"{root.name}-{mode}-{size or 'as-is'}-{_fingerprint(root, files)}.npz"
     if cache.is_file():
         with np.load(cache, allow_pickle=False) as stored:
             images, labels = stored["images"], stored["labels"]
     else:
-        images = _decode(files, mode)
+        images = _decode(files, mode, size)
         labels = np.array([label for _, label in files], dtype=np.int64)
         folder.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{cache.name}.", suffix=".tmp")

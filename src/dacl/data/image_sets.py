@@ -81,10 +81,13 @@ def _idx(name: str, data_dir=None, cache_dir=None) -> ImageDataset:
     return ImageDataset(name, train, train_labels, test, test_labels, classes, {"source": str(data_home(data_dir))})
 
 
-def _folder_pair(name: str, root: Path, cache_dir=None, test_size: float = 0.2, seed: int = 0) -> ImageDataset:
+def _folder_pair(
+    name: str, root: Path, cache_dir=None, test_size: float = 0.2, seed: int = 0, size: int | None = None
+) -> ImageDataset:
     """``root/train`` and ``root/test`` (each ``CLASS/*.jpg``), or one ``root/CLASS/`` split here."""
     if (root / "train").is_dir() and (root / "test").is_dir():
-        train, test = read_image_folder(root / "train", cache_dir), read_image_folder(root / "test", cache_dir)
+        train = read_image_folder(root / "train", cache_dir, size=size)
+        test = read_image_folder(root / "test", cache_dir, size=size)
         if train.classes != test.classes:
             raise ValueError(
                 f"{root}/train and {root}/test hold different class folders: {train.classes} vs {test.classes}."
@@ -93,7 +96,7 @@ def _folder_pair(name: str, root: Path, cache_dir=None, test_size: float = 0.2, 
         return ImageDataset(name, train.images, train.labels, test.images, test.labels, train.classes, info)
     from sklearn.model_selection import train_test_split
 
-    folder = read_image_folder(root, cache_dir)
+    folder = read_image_folder(root, cache_dir, size=size)
     index = np.arange(len(folder.labels))
     train_index, test_index = train_test_split(index, test_size=test_size, stratify=folder.labels.numpy(),
                                                random_state=seed)  # fmt: skip
@@ -126,16 +129,22 @@ IMAGE_DATASETS: dict[str, Callable[..., ImageDataset]] = {
 
 
 def load_image_dataset(
-    name_or_folder: str | Path, data_dir: str | Path | None = None, cache_dir: str | Path | None = None
+    name_or_folder: str | Path,
+    data_dir: str | Path | None = None,
+    cache_dir: str | Path | None = None,
+    image_size: int | None = None,
 ) -> ImageDataset:
     """An image dataset by name (``IMAGE_DATASETS``) or from a folder of class folders (with
-    ``train/`` and ``test/`` inside, or split 80/20 here, stratified)."""
+    ``train/`` and ``test/`` inside, or split 80/20 here, stratified); ``image_size`` resizes a folder's
+    images (shorter side, then the centre square) when they are decoded (once: the cache keeps them)."""
     key = str(name_or_folder)
     if key in IMAGE_DATASETS:
+        if image_size is not None:
+            raise ValueError(f"{key} has images of one size already; image_size resizes a folder of images.")
         return IMAGE_DATASETS[key](data_dir=data_dir, cache_dir=cache_dir)
     root = Path(name_or_folder)
     if not root.is_dir():
         raise ValueError(
             f"unknown image dataset {key!r}: not a registered name ({', '.join(IMAGE_DATASETS)}) and no such folder."
         )
-    return _folder_pair(root.name, root, cache_dir)
+    return _folder_pair(root.name, root, cache_dir, size=image_size)
