@@ -19,12 +19,14 @@ from torch import nn
 __all__ = ["check_classes", "encode", "knn_accuracy", "linear_cv_accuracy", "linear_probe_accuracy"]
 
 
-def check_classes(labels: Any, what: str = "the training labels") -> None:
-    """An accuracy needs at least two classes to mean anything: raise ``ValueError`` otherwise."""
+def check_classes(labels: Any, what: str = "the training labels", names: Any = None) -> None:
+    """An accuracy needs at least two classes to mean anything: raise ``ValueError`` otherwise, naming
+    the class (by ``names[index]`` where the labels are indices into names, e.g. image folders)."""
     classes = np.unique(np.asarray(labels))
     if len(classes) < 2:
+        shown = [names[int(c)] for c in classes] if names is not None else classes.tolist()
         raise ValueError(
-            f"{what} hold {len(classes)} class ({classes.tolist()}); an evaluation needs at least 2. "
+            f"{what} hold {len(classes)} class ({', '.join(map(str, shown))}); an evaluation needs at least 2. "
             "Take a stratified subset or more data."
         )
 

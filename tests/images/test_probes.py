@@ -45,3 +45,17 @@ def test_the_augmented_probe_learns_a_visible_difference_and_leaves_the_encoder(
     assert all(torch.equal(before[k], v) for k, v in encoder.state_dict().items())  # frozen, BN stats too
     augment = crop_and_flip()
     assert augment.jitter == 0 and augment.grayscale == 0 and augment.blur is False
+
+
+def test_an_image_set_of_one_class_is_named_by_its_folder():
+    import pytest
+    import torch
+
+    from dacl.data.image_sets import ImageDataset
+    from dacl.images import scores_of_images
+
+    images = torch.zeros(4, 3, 8, 8, dtype=torch.uint8)
+    one = torch.full((4,), 2)
+    dataset = ImageDataset("toy", images, one, images, one, ["cat", "dog", "owl"], {})
+    with pytest.raises(ValueError, match=r"the training images of toy hold 1 class \(owl\)"):  # was: ([2])
+        scores_of_images(torch.nn.Flatten(), dataset)

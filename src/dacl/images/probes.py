@@ -108,6 +108,8 @@ def augmented_probe_accuracy(
 def scores_of_images(model, dataset) -> dict[str, float]:
     """A trained image model scored on an image dataset's test split (``dacl evaluate``): the linear
     probe on plain images and the weighted k-NN (k = 200, τ = 0.1) on the frozen features."""
+    check_classes(dataset.train_labels.numpy(), f"the training images of {dataset.name}", names=dataset.classes)
+    check_classes(dataset.test_labels.numpy(), f"the test images of {dataset.name}", names=dataset.classes)
     train = embed_images(model, dataset.train_images)
     test = embed_images(model, dataset.test_images)
     y_train, y_test = dataset.train_labels.numpy(), dataset.test_labels.numpy()
