@@ -108,3 +108,15 @@ def test_compare_and_reproduce_labels_take_the_encoder_options_and_check_them_fi
            "--table-encoder", "transformer"]  # fmt: skip
     assert main(bad) == 2
     assert "table_encoder" in capsys.readouterr().err and not (tmp_path / "bad").exists()
+
+
+def test_fit_reads_a_folder_of_parquet_files_as_one_table(files, tmp_path, capsys):
+    table = pd.read_csv(files / "train.csv")
+    parts = tmp_path / "parts"
+    parts.mkdir()
+    for index, start in enumerate(range(0, len(table), 100)):
+        table.iloc[start : start + 100].to_parquet(parts / f"part-{index}.parquet", index=False)
+    model = tmp_path / "model"
+    assert main(["fit", "--data", str(parts), "--label", "churn", "--out", str(model), *TINY]) == 0
+    labelled = int(table["churn"].notna().sum())
+    assert f"{labelled} labelled rows, {len(table) - labelled} unlabelled" in capsys.readouterr().out
