@@ -21,6 +21,7 @@ __all__ = ["GROUPS", "PretrainConfig", "epochs_within", "option_help", "options"
 GROUPS = ("method", "model", "optimisation", "runtime")
 DOMAINS = ("tables", "images", "graphs")
 MIXUP_TYPES = ("linear", "geometric", "binary")
+VIEW_TYPES = (*MIXUP_TYPES, "scarf", "gaussian")  # DACL+'s wider menu (sigma, corruption: their options)
 TABLE_ENCODERS = ("mlp", "resnet")
 NUMERIC_EMBEDDINGS = ("none", "ple", "periodic")
 
@@ -56,8 +57,9 @@ class PretrainConfig:
                            low_open=True)  # fmt: skip
     corruption: float = _option(0.6, "method", "share of a row's features SCARF replaces with other rows' values",
                                 float, low=0, high=1)  # fmt: skip
-    mixup_types: tuple[str, ...] = _option(MIXUP_TYPES, "method", "the mixups DACL+ draws from", "str-tuple",
-                                           choices=lambda: MIXUP_TYPES)  # fmt: skip
+    mixup_types: tuple[str, ...] = _option(MIXUP_TYPES, "method", "the views DACL+ draws from, one per sample "
+                                           "(scarf and gaussian widen the paper's three mixups)", "str-tuple",
+                                           choices=lambda: VIEW_TYPES)  # fmt: skip
     mixup_partners: int = _option(1, "method", "k partners per view: multi-sample mixup (1: the paper's two-sample "
                                   "mixup)", int, low=1)  # fmt: skip
     mix_at: int = _option(0, "method", "mix after encoder layer l (0: the input; -1: the encoder's output; Eq. 4)",

@@ -259,7 +259,8 @@ def _beta(config: PretrainConfig) -> float:
 
 
 def _mixup_plus(config: PretrainConfig) -> MixupPlus:
-    return MixupPlus(config.alpha, _beta(config), config.rho, config.mixup_types, config.mixup_partners)
+    return MixupPlus(config.alpha, _beta(config), config.rho, config.mixup_types, config.mixup_partners,
+                     sigma=config.sigma, corruption=config.corruption)  # fmt: skip
 
 
 def _augment(config: PretrainConfig) -> SimCLRAugment:

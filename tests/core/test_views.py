@@ -248,3 +248,24 @@ def test_scarf_replaces_a_fraction_of_features_from_the_same_column_of_other_row
         assert len({tuple(row.tolist()) for row in replaced}) > n // 2
     with pytest.raises(ValueError, match="fraction"):
         ScarfCorruption(1.5)
+
+
+def test_mixup_plus_over_a_wider_menu_keeps_each_samples_type_for_both_views():
+    """DACL+ with SCARF's corruption and Gaussian noise among its types (issue 20's wider menu)."""
+    n, d = 240, 12
+    x = torch.arange(n * d, dtype=torch.float32).reshape(n, d) / (n * d)  # every value distinct
+    noise = MixupPlus(0.7, rho=0.3, types=("binary", "scarf", "gaussian"), sigma=0.05, corruption=0.5)
+    v1, v2, kinds = noise.views_and_types(x, gen(13))
+    assert set(kinds.tolist()) == {0, 1, 2}
+    columns = [set(x[:, j].tolist()) for j in range(d)]
+    for view in (v1, v2):
+        scarf = view[kinds == 1]
+        # SCARF's view: every value is from its own column of the batch, half of each row from other rows
+        assert all(set(scarf[:, j].tolist()) <= columns[j] for j in range(d))
+        assert ((scarf != x[kinds == 1]).float().mean(1) - 0.5).abs().max() < 0.01
+        gauss = view[kinds == 2] - x[kinds == 2]
+        assert 0.03 < gauss.std() < 0.07 and torch.isin(view[kinds == 2], x).float().mean() < 0.01
+        binary = view[kinds == 0]
+        assert torch.isin(binary, x).all()  # binary mixup takes whole coordinates from the batch
+    with pytest.raises(ValueError, match="subset of"):
+        MixupPlus(types=("linear", "cutmix"))

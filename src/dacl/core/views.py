@@ -578,7 +578,8 @@ class ScarfCorruption(_Noise):
 
 
 class MixupPlus(_Noise):
-    """DACL+: per sample, one of linear (Eq. 3), geometric (Eq. 5) and binary (Eq. 6) mixup.
+    """DACL+: per sample, one of linear (Eq. 3), geometric (Eq. 5) and binary (Eq. 6) mixup; a wider
+    menu adds SCARF's corruption (``"scarf"``) and Gaussian noise (``"gaussian"``) as further types.
 
     In ``pair`` each sample draws its type uniformly from ``types`` once, and that type makes both of
     its views (a single view, ``noise(x, g)``, draws the types afresh);
@@ -588,15 +589,18 @@ class MixupPlus(_Noise):
     Geometric mixup needs non-negative inputs; drop it from ``types`` for signed data.
     """
 
-    TYPES = ("linear", "geometric", "binary")
+    TYPES = ("linear", "geometric", "binary", "scarf", "gaussian")
+    MIXUPS = ("linear", "geometric", "binary")  # the paper's DACL+, the default
 
     def __init__(
         self,
         alpha: float = 0.9,
         beta: float | None = None,
         rho: float = 0.3,
-        types: tuple[str, ...] = TYPES,
+        types: tuple[str, ...] = MIXUPS,
         partners: int = 1,
+        sigma: float = 0.1,
+        corruption: float = 0.6,
     ) -> None:
         unknown = [t for t in types if t not in self.TYPES]
         if unknown or not types:
@@ -606,6 +610,16 @@ class MixupPlus(_Noise):
         self.linear = LinearMixup(alpha, partners)
         self.geometric = GeometricMixup(alpha if beta is None else beta, partners)
         self.binary = BinaryMixup(rho, partners)
+        self.scarf = ScarfCorruption(corruption)
+        self.gaussian = GaussianNoise(sigma)
+
+    def _type_view(self, name: str, x: Tensor, partners: Tensor, generator: torch.Generator | None) -> Tensor:
+        """Every row of ``x`` viewed by type ``name``: a mixup with the given partner stacks, or a noise
+        that draws its own (SCARF's donors, Gaussian noise)."""
+        noise = getattr(self, name)
+        if name in self.MIXUPS:
+            return noise.mix_with_partners(x, partners, generator)
+        return noise.one_view(x, generator)
 
     @property
     def blocks(self) -> Tensor | None:
@@ -630,9 +644,12 @@ class MixupPlus(_Noise):
         if x.device.type != "cpu":
             return self._one_view_by_selection(x, partners, kinds, generator)
         view = torch.empty_like(x)
-        for index, name in enumerate(self.types):  # at most three batched mixes, not a sample loop
+        for index, name in enumerate(self.types):  # one batched view per type, not a sample loop
             rows = (kinds == index).nonzero().squeeze(1)
-            view[rows] = getattr(self, name).mix_with_partners(x[rows], partners[:, rows], generator)
+            if name in self.MIXUPS:
+                view[rows] = self._type_view(name, x[rows], partners[:, rows], generator)
+            else:  # SCARF's donors come from the whole batch: view every row, keep the type's own
+                view[rows] = self._type_view(name, x, partners, generator)[rows]
         return view
 
     def _one_view_by_selection(
@@ -645,7 +662,7 @@ class MixupPlus(_Noise):
         """
         view = x
         for index, name in enumerate(self.types):
-            mixed = getattr(self, name).mix_with_partners(x, partners, generator)
+            mixed = self._type_view(name, x, partners, generator)
             view = torch.where((kinds == index).reshape((-1,) + (1,) * (x.dim() - 1)), mixed, view)
         return view
 
@@ -669,5 +686,8 @@ class MixupPlus(_Noise):
     def __repr__(self) -> str:
         return (
             f"MixupPlus(alpha={self.linear.alpha}, beta={self.geometric.beta}, "
-            f"rho={self.binary.rho}, types={self.types}{_partners_text(self.partners)})"
+            f"rho={self.binary.rho}, types={self.types}{_partners_text(self.partners)}"
+            + (f", sigma={self.gaussian.sigma}" if "gaussian" in self.types else "")
+            + (f", corruption={self.scarf.fraction}" if "scarf" in self.types else "")
+            + ")"
         )
