@@ -3,8 +3,8 @@
 - Piecewise-linear encoding with quantile bins (PLE) and periodic embeddings followed by a linear layer
   and a ReLU (PLR): Gorishniy, Rubachev, Babenko, "On Embeddings for Numerical Features in Tabular Deep
   Learning", NeurIPS 2022 (Eqs. 1-2 and Sec. 3.3). Written here on torch alone: the authors'
-  ``rtdl_num_embeddings`` computes its bins with scikit-learn's trees and would add a dependency to the
-  core for two small modules.
+  ``rtdl_num_embeddings`` (0.0.12) imports ``sklearn.tree`` whenever scikit-learn is installed (for its
+  tree-based bins), and the core imports only torch (``import dacl`` loads no scikit-learn).
 - The residual MLP: Gorishniy, Rubachev, Khrulkov, Babenko, "Revisiting Deep Learning Models for
   Tabular Data", NeurIPS 2021 (the "ResNet" of Sec. 3.2).
 
