@@ -7,6 +7,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from dacl.cli.flags import boolean
 from dacl.config import GROUPS
 
 __all__ = ["apply_config_file", "load_config_file"]
@@ -66,8 +67,6 @@ def apply_config_file(parser: argparse.ArgumentParser, command: argparse.Argumen
         text = str(text).lower() if isinstance(text, bool) else text
         try:
             if isinstance(action, argparse._StoreTrueAction | argparse._StoreFalseAction):
-                from dacl.cli.flags import boolean
-
                 value = boolean(str(text))
             elif action.type is not None and text is not None:
                 value = action.type(str(text))

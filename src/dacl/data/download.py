@@ -54,6 +54,17 @@ def data_home(data_dir: str | Path | None = None) -> Path:
     return Path.home() / ".cache" / "dacl"
 
 
+def files_fingerprint(root: Path, entries, salt: str = "", length: int = 24) -> str:
+    """A short key of files under ``root`` (each ``(path, tag)``): their relative names, sizes,
+    modification times and tags, and ``salt``. Caches made from a folder are named by it, so that no
+    cache made from other or changed files is ever served."""
+    h = hashlib.sha256(f"{Path(root).resolve()}|{salt}".encode())
+    for path, tag in entries:
+        stat = path.stat()
+        h.update(f"{path.relative_to(root)}|{stat.st_size}|{stat.st_mtime_ns}|{tag}\n".encode())
+    return h.hexdigest()[:length]
+
+
 def file_digest(path: Path, algorithm: str) -> str:
     h = hashlib.new(algorithm)
     with open(path, "rb") as f:

@@ -16,7 +16,7 @@ from typing import Any
 
 import torch
 
-from dacl.data.download import ChecksumError, data_home, file_digest
+from dacl.data.download import ChecksumError, data_home, file_digest, files_fingerprint
 
 __all__ = ["GraphDataset", "TU_SHA256", "load_tu"]
 
@@ -76,15 +76,6 @@ def _find_raw(name: str, data_dir: str | Path | None) -> Path | None:
     return None
 
 
-def _folder_key(folder: Path) -> str:
-    """A short key of a folder's files (names, sizes, modification times): the processed graphs cached
-    for one folder are never served for another or for the same folder changed."""
-    import hashlib
-
-    facts = sorted((p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in folder.iterdir() if p.is_file())
-    return hashlib.sha256(repr((str(folder.resolve()), facts)).encode()).hexdigest()[:16]
-
-
 def _verify(name: str, raw: Path) -> None:
     for suffix, expected in TU_SHA256.get(name, {}).items():
         path = raw / f"{name}_{suffix}.txt"
@@ -102,7 +93,8 @@ def load_tu(
     root = data_home(cache_dir) / "TU"
     source = _find_raw(name, data_dir)
     if source is not None and source.resolve() != (root / name / "raw").resolve():
-        root = root / f"from-{_folder_key(source)}"  # a cache per source folder's contents: never another's graphs
+        files = [(p, "") for p in sorted(source.iterdir()) if p.is_file()]
+        root = root / f"from-{files_fingerprint(source, files, length=16)}"  # never another folder's graphs
     target = root / name / "raw"
     if source is not None and source.resolve() != target.resolve() and not (target / f"{name}_A.txt").is_file():
         target.mkdir(parents=True, exist_ok=True)

@@ -8,7 +8,6 @@ removed or changed image makes a new one.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import tempfile
 from dataclasses import dataclass
@@ -18,7 +17,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from dacl.data.download import data_home
+from dacl.data.download import data_home, files_fingerprint
 
 __all__ = ["DECODER", "IMAGE_SUFFIXES", "ImageFolder", "read_image_folder"]
 
@@ -53,14 +52,6 @@ def _listing(root: Path) -> tuple[list[str], list[tuple[Path, int]]]:
 # Bumped when decoding changes (2: 16-bit images scaled to 8 bits, not clipped), so no cache made by
 # another decoder is read.
 DECODER = 2
-
-
-def _fingerprint(root: Path, files: list[tuple[Path, int]]) -> str:
-    h = hashlib.sha256(f"{root.resolve()}|decoder {DECODER}".encode())
-    for path, label in files:
-        stat = path.stat()
-        h.update(f"{path.relative_to(root)}|{stat.st_size}|{stat.st_mtime_ns}|{label}\n".encode())
-    return h.hexdigest()[:24]
 
 
 def _eight_bit(image):
@@ -137,7 +128,7 @@ def read_image_folder(
         raise FileNotFoundError(f"no such image folder: {root}")
     classes, files = _listing(root)
     folder = Path(cache_dir) if cache_dir is not None else data_home() / "image-cache"
-    cache = folder / f"{root.name}-{mode}-{size or 'as-is'}-{_fingerprint(root, files)}.npz"
+    cache = folder / f"{root.name}-{mode}-{size or 'as-is'}-{files_fingerprint(root, files, f'decoder {DECODER}')}.npz"
     if cache.is_file():
         with np.load(cache, allow_pickle=False) as stored:
             images, labels = stored["images"], stored["labels"]
