@@ -134,3 +134,19 @@ def test_pretrain_a_folder_of_mixed_sizes_from_the_command_line(tmp_path, capsys
     assert main(args) == 0
     assert "1 epochs" in capsys.readouterr().out
     assert main(["evaluate", "--checkpoint", str(tmp_path / "run")]) == 0  # decoded at the recorded size again
+
+
+def test_tiny_images_animated_gifs_and_cmyk_jpegs_at_a_chosen_size(tmp_path):
+    root = tmp_path / "odd"
+    (root / "a").mkdir(parents=True)
+    frames = [Image.new("RGB", (16, 16), colour) for colour in ((255, 0, 0), (0, 0, 255))]
+    frames[0].save(root / "a" / "anim.gif", save_all=True, append_images=frames[1:], duration=50, loop=0)
+    Image.new("CMYK", (16, 16), (0, 255, 255, 0)).save(root / "a" / "cmyk.jpg", quality=95)  # red in CMYK
+    folder = read_image_folder(root, cache_dir=tmp_path / "cache", size=8)
+    gif, cmyk = folder.images[0].float().mean((1, 2)), folder.images[1].float().mean((1, 2))
+    assert gif[0] > 200 and gif[2] < 60  # the first frame (red), as PIL and torchvision's loader read it
+    assert cmyk[0] > 200 and cmyk[1] < 60 and cmyk[2] < 60  # CMYK converted to RGB red, not inverted
+    Image.new("RGB", (1, 1), (9, 9, 9)).save(root / "a" / "dot.png")
+    with pytest.raises(ValueError, match=r"dot.png is 1x1 pixels: enlarging it over 8x to 32x32"):
+        read_image_folder(root, cache_dir=tmp_path / "cache", size=32)
+    assert read_image_folder(root, cache_dir=tmp_path / "cache", size=8).images.shape == (3, 3, 8, 8)

@@ -5,6 +5,7 @@ import torch
 
 from dacl.images import (
     ImageSource,
+    build_image_method,
     embed_images,
     image_config,
     load_image_model,
@@ -105,3 +106,12 @@ def test_bad_images_and_methods_say_what_is_wrong():
         pretrain_images(images, tiny(method="scarf"))
     with pytest.raises(ValueError, match="at least 2"):
         pretrain_images(images[:1], tiny())
+
+
+def test_narrow_resnets_stay_out_of_channels_last_where_onednn_breaks():
+    """Narrower than 8 channels at a strided 1 x 1 convolution, channels_last's backward corrupts the heap on
+    AVX2 CPUs (torch 2.13): such a ResNet keeps the default layout, a wider one is made channels_last."""
+    narrow = build_image_method(tiny(method="simclr"), 3, 8)
+    wide = build_image_method(tiny(method="simclr", resnet_width=1 / 8), 3, 8)
+    assert not narrow.encoder.stem[0].weight.is_contiguous(memory_format=torch.channels_last)
+    assert wide.encoder.stem[0].weight.is_contiguous(memory_format=torch.channels_last)

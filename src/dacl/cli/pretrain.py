@@ -4,6 +4,7 @@ graphs, with checkpoints and exact resume."""
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
 from dacl.cli import common
@@ -28,13 +29,20 @@ def add_parser(sub) -> argparse.ArgumentParser:
     add(parser, "overwrite", help="replace a checkpoint of another run in --out (else refused: --resume continues "
         "it)")  # fmt: skip
     parser.add_argument("--stream", action="store_true",
-                        help="read --data (Parquet or CSV files: a folder, a glob in quotes or a file) row group by "
-                        "row group instead of into memory; on by default for a folder or a glob")  # fmt: skip
+                        help="tables: read --data (Parquet or CSV files: a folder, a glob in quotes or a file) row "
+                        "group by row group instead of into memory, on by default for a folder or a glob; images: "
+                        "decode an image folder at every epoch in worker processes instead of once into memory, "
+                        "on by default when its decoded images would fill over a quarter of this machine's "
+                        "memory")  # fmt: skip
+    parser.add_argument("--image-workers", dest="image_workers", type=count, default=None,
+                        help="processes decoding a streamed image folder (0: in the training process); default: "
+                        "the cores less one, at most 8")  # fmt: skip
     parser.add_argument("--buffer-rows", dest="buffer_rows", type=count, default=None,
                         help=f"rows of the shuffle buffer when streaming; default {BUFFER_ROWS}")  # fmt: skip
     parser.add_argument("--steps-per-epoch", dest="steps_per_epoch", type=count, default=None,
-                        help="when streaming, end an epoch (and checkpoint) after N steps, each epoch reading "
-                        "the row groups in a fresh random order; default: a whole pass")  # fmt: skip
+                        help="when streaming, end an epoch (and checkpoint) after N steps (tables: each epoch reads "
+                        "the row groups in a fresh random order; images: the next epoch goes on through the pass); "
+                        "default: a whole pass")  # fmt: skip
     return parser
 
 
@@ -51,21 +59,47 @@ def _check_out(args: argparse.Namespace, streamed: bool) -> None:
     if held and not (args.resume or args.overwrite):
         raise ValueError(f"--out {args.out} holds the checkpoint of a run; continue it with --resume, replace it with "
                          "--overwrite, or choose another folder.")  # fmt: skip
-    if not streamed:
-        ignored = [f for f in ("buffer_rows", "steps_per_epoch") if getattr(args, f) is not None]
-        if ignored:
-            names = ", ".join("--" + f.replace("_", "-") for f in ignored)
-            raise ValueError(f"{names} apply to streamed files only (--stream, a folder or a glob); --data "
-                             f"{args.data} is read into memory.")  # fmt: skip
+    only = {"buffer_rows": streamed and args.domain == "tables", "steps_per_epoch": streamed,
+            "image_workers": streamed and args.domain == "images"}  # fmt: skip
+    ignored = [f for f, applies in only.items() if getattr(args, f) is not None and not applies]
+    if ignored:
+        names = ", ".join("--" + f.replace("_", "-") for f in ignored)
+        what = "streamed files (--stream, a folder or a glob)" if args.domain == "tables" else \
+            "a streamed image folder (--stream)"  # fmt: skip
+        raise ValueError(f"{names} apply to {what} only; --data {args.data} is read into memory.")
+
+
+def _memory_bytes() -> int:
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+
+
+def _streams_images(args: argparse.Namespace) -> bool:
+    """Stream an image folder when asked, or when its decoded training images would fill over a quarter
+    of this machine's memory; a registered dataset (in memory) cannot be streamed."""
+    from dacl.data.image_sets import IMAGE_DATASETS
+
+    if str(args.data) in IMAGE_DATASETS or not Path(str(args.data)).is_dir():
+        if args.stream:
+            raise ValueError(f"--stream reads an image folder at every epoch; {args.data} is a dataset held in "
+                             "memory: drop --stream, or give a folder of class folders.")  # fmt: skip
+        return False
+    if args.stream:
+        return True
+    from dacl.data.image_sets import decoded_bytes
+
+    return decoded_bytes(args.data, args.image_size) > _memory_bytes() // 4
 
 
 def run(args: argparse.Namespace) -> None:
-    streamed = args.domain == "tables" and bool(
-        args.stream or (args.data and (Path(args.data).is_dir() or any(c in args.data for c in "*?[")))
-    )
+    if args.domain == "images":
+        streamed = _streams_images(args)
+    else:
+        streamed = args.domain == "tables" and bool(
+            args.stream or (args.data and (Path(args.data).is_dir() or any(c in args.data for c in "*?[")))
+        )
     _check_out(args, streamed)
     if args.domain == "images":
-        return _images(args)
+        return _streamed_images(args) if streamed else _images(args)
     if args.domain == "graphs":
         return _graphs(args)
     config = common.pretrain_config(args)
@@ -115,6 +149,20 @@ def _images(args: argparse.Namespace) -> None:
                       checkpoint_every=args.checkpoint_every, resume=args.resume, progress=not args.quiet,
                       metadata={"data": spec, "dataset": dataset.name})  # fmt: skip
     _report(config.method, dataset.name, result, args.out, f" ({len(dataset.train_images)} images)")
+
+
+def _streamed_images(args: argparse.Namespace) -> None:
+    from dacl.data.image_sets import training_files
+    from dacl.images import IMAGE_DEFAULTS, pretrain_folder
+
+    config = common.pretrain_config(args, IMAGE_DEFAULTS)
+    root, files = training_files(args.data)
+    spec = {"data": args.data, "data_dir": args.data_dir, "domain": "images", "image_size": config.image_size}
+    result = pretrain_folder(root, config, files=files, workers=args.image_workers,
+                             steps_per_epoch=args.steps_per_epoch, checkpoint_dir=args.out,
+                             checkpoint_every=args.checkpoint_every, resume=args.resume, progress=not args.quiet,
+                             metadata={"data": spec, "dataset": Path(args.data).name})  # fmt: skip
+    _report(config.method, Path(args.data).name, result, args.out, " (streamed)")
 
 
 def _graphs(args: argparse.Namespace) -> None:

@@ -19,9 +19,9 @@ from torch import Tensor
 
 from dacl.data.download import data_home, files_fingerprint
 
-__all__ = ["DECODER", "IMAGE_SUFFIXES", "ImageFolder", "read_image_folder"]
+__all__ = ["DECODER", "IMAGE_SUFFIXES", "ImageFolder", "decode_image", "list_image_folder", "read_image_folder"]
 
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".gif", ".tif", ".tiff")
 
 
 @dataclass
@@ -34,7 +34,8 @@ class ImageFolder:
     cache: Path | None = None
 
 
-def _listing(root: Path) -> tuple[list[str], list[tuple[Path, int]]]:
+def list_image_folder(root: Path) -> tuple[list[str], list[tuple[Path, int]]]:
+    """The sorted class folders of ``root`` and every image file under them with its class index."""
     classes = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
     if not classes:
         raise ValueError(f"{root} holds no class folders; lay images out as {root}/CLASS/NAME.jpg.")
@@ -80,23 +81,42 @@ def _resized(image, size: int):
     return image.crop((left, top, left + size, top + size))
 
 
-def _decode(files: list[tuple[Path, int]], mode: str, size: int | None = None) -> np.ndarray:
+# An image enlarged more than this to reach image_size holds no content at that size (a 1 x 1 icon).
+MAX_ENLARGEMENT = 8
+
+
+def decode_image(path: Path, mode: str, size: int | None = None) -> tuple[np.ndarray, tuple[int, int]]:
+    """One image file as uint8 (H, W) or (H, W, C) in PIL's ``mode``, rotated as its EXIF orientation says
+    (as viewers show it), 16-bit images scaled to 8 bits, an animated image's first frame (as PIL and
+    torchvision's loader read it), CMYK converted by PIL; with ``size`` resized (shorter side) and
+    centre-cropped to ``size`` x ``size``. Returns the array and the (width, height) before resizing; a
+    ValueError names the file that cannot be decoded."""
     from PIL import Image, ImageOps
 
+    try:
+        with Image.open(path) as image:
+            image = ImageOps.exif_transpose(_eight_bit(image))
+            image = image.convert(mode)
+            found = image.size
+            if size is not None:
+                if min(found) * MAX_ENLARGEMENT < size:
+                    raise ValueError(
+                        f"{path} is {found[0]}x{found[1]} pixels: enlarging it over {MAX_ENLARGEMENT}x to "
+                        f"{size}x{size} (image_size) leaves no content; remove it, or choose a smaller image_size."
+                    )
+                image = _resized(image, size)
+            return np.asarray(image), found
+    except (OSError, SyntaxError, Image.DecompressionBombError) as error:  # PIL's errors for broken files
+        raise ValueError(f"cannot decode {path}: {error}") from None
+
+
+def _decode(files: list[tuple[Path, int]], mode: str, size: int | None = None) -> np.ndarray:
     first = None
     images = None
     sizes: dict[tuple[int, int], int] = {}
     for row, (path, _) in enumerate(files):
-        try:
-            with Image.open(path) as image:
-                image = ImageOps.exif_transpose(_eight_bit(image))  # rotated as viewers show it
-                image = image.convert(mode)
-                sizes[image.size] = sizes.get(image.size, 0) + 1
-                if size is not None:
-                    image = _resized(image, size)
-                array = np.asarray(image)
-        except OSError as error:
-            raise ValueError(f"cannot decode {path}: {error}") from None
+        array, found = decode_image(path, mode, size)
+        sizes[found] = sizes.get(found, 0) + 1
         if first is None:
             first = array.shape
             images = np.empty((len(files), *array.shape), dtype=np.uint8)
@@ -105,13 +125,18 @@ def _decode(files: list[tuple[Path, int]], mode: str, size: int | None = None) -
                 continue  # counted in sizes; refused below, with every size found
         images[row] = array
     if size is None and len(sizes) > 1:
-        found = ", ".join(f"{w}x{h} ({n})" for (w, h), n in sorted(sizes.items(), key=lambda kv: -kv[1])[:6])
-        raise ValueError(
-            f"the images are of {len(sizes)} sizes ({found}{', ...' if len(sizes) > 6 else ''}); give one side to "
-            "resize them to (the shorter side, then the centre square): image_size=N (--image-size N), e.g. 32 for "
-            "the CIFAR stem or 224 for the ImageNet stem."
-        )
+        raise ValueError(sizes_message(sizes))
     return images
+
+
+def sizes_message(sizes: dict[tuple[int, int], int]) -> str:
+    """The error for a folder of images of several sizes read without ``image_size``."""
+    found = ", ".join(f"{w}x{h} ({n})" for (w, h), n in sorted(sizes.items(), key=lambda kv: -kv[1])[:6])
+    return (
+        f"the images are of {len(sizes)} sizes ({found}{', ...' if len(sizes) > 6 else ''}); give one side to "
+        "resize them to (the shorter side, then the centre square): image_size=N (--image-size N), e.g. 32 for "
+        "the CIFAR stem or 224 for the ImageNet stem."
+    )
 
 
 def read_image_folder(
@@ -126,7 +151,7 @@ def read_image_folder(
     root = Path(root)
     if not root.is_dir():
         raise FileNotFoundError(f"no such image folder: {root}")
-    classes, files = _listing(root)
+    classes, files = list_image_folder(root)
     folder = Path(cache_dir) if cache_dir is not None else data_home() / "image-cache"
     cache = folder / f"{root.name}-{mode}-{size or 'as-is'}-{files_fingerprint(root, files, f'decoder {DECODER}')}.npz"
     if cache.is_file():

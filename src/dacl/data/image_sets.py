@@ -19,10 +19,10 @@ import torch
 from torch import Tensor
 
 from dacl.data.download import RemoteFile, data_home, fetch
-from dacl.data.image_folder import read_image_folder
+from dacl.data.image_folder import decode_image, list_image_folder, read_image_folder
 from dacl.data.images import CIFAR_FILES, IDX_CONTENTS, IDX_FILES, IDX_SYSTEM_FOLDERS, read_cifar_batch, read_idx
 
-__all__ = ["IMAGE_DATASETS", "ImageDataset", "load_image_dataset"]
+__all__ = ["IMAGE_DATASETS", "ImageDataset", "decoded_bytes", "load_image_dataset", "training_files"]
 
 CIFAR10_CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
 FASHION_CLASSES = ["t-shirt", "trouser", "pullover", "dress", "coat", "sandal", "shirt", "sneaker", "bag", "boot"]
@@ -81,6 +81,35 @@ def _idx(name: str, data_dir=None, cache_dir=None) -> ImageDataset:
     return ImageDataset(name, train, train_labels, test, test_labels, classes, {"source": str(data_home(data_dir))})
 
 
+def _split_index(labels: np.ndarray, test_size: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """The sorted train and test rows of a folder split here (stratified by class)."""
+    from sklearn.model_selection import train_test_split
+
+    train, test = train_test_split(np.arange(len(labels)), test_size=test_size, stratify=labels, random_state=seed)
+    return np.sort(train), np.sort(test)
+
+
+def training_files(root: str | Path, test_size: float = 0.2, seed: int = 0) -> tuple[Path, list | None]:
+    """The folder and files a run on the image folder ``root`` trains on, without decoding them:
+    ``root/train`` (all its files: None) when ``root`` has ``train/`` and ``test/``, else ``root`` and the
+    files of the stratified split that :func:`load_image_dataset` makes (the same rows)."""
+    root = Path(root)
+    if (root / "train").is_dir() and (root / "test").is_dir():
+        return root / "train", None
+    _, files = list_image_folder(root)
+    train, _ = _split_index(np.array([label for _, label in files]), test_size, seed)
+    return root, [files[i] for i in train]
+
+
+def decoded_bytes(root: str | Path, image_size: int | None = None) -> int:
+    """Bytes the training images of the folder ``root`` take decoded in memory (uint8), from the file
+    count and the first image's decoded shape."""
+    folder, files = training_files(root)
+    files = files if files is not None else list_image_folder(folder)[1]
+    first, _ = decode_image(files[0][0], "RGB", image_size)
+    return len(files) * first.size
+
+
 def _folder_pair(
     name: str, root: Path, cache_dir=None, test_size: float = 0.2, seed: int = 0, size: int | None = None
 ) -> ImageDataset:
@@ -94,13 +123,8 @@ def _folder_pair(
             )
         info = {"source": str(root), "split": "train/ and test/ folders"}
         return ImageDataset(name, train.images, train.labels, test.images, test.labels, train.classes, info)
-    from sklearn.model_selection import train_test_split
-
     folder = read_image_folder(root, cache_dir, size=size)
-    index = np.arange(len(folder.labels))
-    train_index, test_index = train_test_split(index, test_size=test_size, stratify=folder.labels.numpy(),
-                                               random_state=seed)  # fmt: skip
-    train_index, test_index = torch.from_numpy(np.sort(train_index)), torch.from_numpy(np.sort(test_index))
+    train_index, test_index = map(torch.from_numpy, _split_index(folder.labels.numpy(), test_size, seed))
     info = {"source": str(root), "split": f"stratified, test_size={test_size}, seed={seed}"}
     return ImageDataset(name, folder.images[train_index], folder.labels[train_index], folder.images[test_index],
                         folder.labels[test_index], folder.classes, info)  # fmt: skip

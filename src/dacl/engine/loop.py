@@ -172,6 +172,9 @@ def fit(
         loss_sum = torch.zeros((), device=device)
         if processes > 1:  # a function of the run, epoch and process: exact on resume without saving it
             views.manual_seed(config.seed * 1_000_003 + epoch * 1_009 + rank() + 1)
+        set_epoch = getattr(source, "set_epoch", None)  # a stream that places the epoch in its passes
+        if set_epoch is not None:
+            set_epoch(epoch)
         for batch, (inputs, targets) in enumerate(source.epoch(generator)):
             lr = config.lr * warmup_cosine(epoch * steps_per_epoch + batch, total_steps, warmup_steps, config.schedule)
             for group in optimizer.param_groups:

@@ -19,6 +19,7 @@ from dacl.images.train import (
     load_image_model,
     load_model,
     pretrain,
+    pretrain_folder,
     pretrain_images,
 )
 
@@ -43,6 +44,7 @@ __all__ = [
     "load_image_model",
     "load_model",
     "pretrain",
+    "pretrain_folder",
     "pretrain_images",
     "resnet",
     "scores_of_images",

@@ -37,6 +37,7 @@ __all__ = [
     "load_image_model",
     "load_model",
     "pretrain",
+    "pretrain_folder",
     "pretrain_images",
 ]
 
@@ -114,7 +115,21 @@ def build_image_method(
                 encoder.set_normalization(mean, std)
         width = encoder_width(encoder, torch.rand(2, channels, side, side))
         method = build_method(config, encoder, width, n_classes=n_classes, views=views)
-    return method.to(memory_format=torch.channels_last) if channels_last else method
+    return method.to(memory_format=torch.channels_last) if channels_last and _channels_last_safe(encoder) else method
+
+
+# oneDNN's backward of a 1 x 1 strided convolution in channels_last with fewer input channels than the
+# AVX2 vector (8 floats) corrupts the heap on AVX2-only CPUs (torch 2.13 CPU build, measured on an AMD EPYC:
+# aborts, or wrong gradients; tests/images/test_train.py); such narrow ResNets (width under 1/8) stay in
+# the default layout.
+MIN_CHANNELS_LAST_WIDTH = 8
+
+
+def _channels_last_safe(encoder: torch.nn.Module) -> bool:
+    """Whether every 1 x 1 strided convolution of ``encoder`` has enough input channels for channels_last."""
+    strided = [m.in_channels for m in encoder.modules() if isinstance(m, torch.nn.Conv2d)
+               and m.kernel_size == (1, 1) and max(m.stride) > 1]  # fmt: skip
+    return min(strided, default=MIN_CHANNELS_LAST_WIDTH) >= MIN_CHANNELS_LAST_WIDTH
 
 
 def _statistics(images: Tensor) -> tuple[list[float], list[float]]:
@@ -162,6 +177,46 @@ def pretrain_images(
     source = ImageSource(images, targets, config.batch_size).to(device)
     state = {"domain": "images", "shape": [channels, height, width], "n_classes": n_classes,
              "metadata": metadata or {},
+             "encoder": None if encoder is None else type(encoder).__qualname__}  # fmt: skip
+    return fit(method, source, config, checkpoint_dir=checkpoint_dir, checkpoint_every=checkpoint_every,
+               resume=resume, progress=progress, callbacks=callbacks, state=state)  # fmt: skip
+
+
+def pretrain_folder(
+    root: str | Path,
+    config: PretrainConfig | None = None,
+    *,
+    files: list[tuple[Path, int]] | None = None,
+    workers: int | None = None,
+    steps_per_epoch: int | None = None,
+    encoder: torch.nn.Module | None = None,
+    views: Any = None,
+    checkpoint_dir: str | Path | None = None,
+    checkpoint_every: int = 0,
+    resume: bool = False,
+    progress: bool = True,
+    callbacks: tuple[Callback, ...] = (),
+    metadata: dict[str, Any] | None = None,
+) -> PretrainResult:
+    """:func:`pretrain_images` on a folder of class folders (``root/CLASS/*.jpg``) too big for memory: the
+    images are decoded (and resized to ``config.image_size``) by ``workers`` processes at every epoch
+    (``dacl.data.image_stream``); ``files`` restricts the run to some of them (e.g. a training split);
+    ``steps_per_epoch`` ends an epoch (and its checkpoint) after that many steps. The encoder standardises
+    its input with the statistics of 2,048 images spread over the folder. Resume is exact, as in memory."""
+    from dacl.data.image_stream import ImageFolderStream
+
+    config = config or image_config()
+    supervised = METHODS[config.method].kind == "supervised"
+    source = ImageFolderStream(root, config.batch_size, files=files, image_size=config.image_size, workers=workers,
+                               steps_per_epoch=steps_per_epoch, seed=config.seed,
+                               with_labels=supervised)  # fmt: skip
+    n_classes = len(source.classes) if supervised else None
+    mean, std = source.statistics()
+    channels, height, width = source.shape
+    method = build_image_method(config, channels, min(height, width), n_classes, mean=mean, std=std, views=views,
+                                channels_last=encoder is None, encoder=encoder)  # fmt: skip
+    state = {"domain": "images", "shape": [channels, height, width], "n_classes": n_classes,
+             "metadata": {**(metadata or {}), "streamed": str(root), "images": len(source.paths)},
              "encoder": None if encoder is None else type(encoder).__qualname__}  # fmt: skip
     return fit(method, source, config, checkpoint_dir=checkpoint_dir, checkpoint_every=checkpoint_every,
                resume=resume, progress=progress, callbacks=callbacks, state=state)  # fmt: skip
