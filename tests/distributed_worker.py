@@ -81,6 +81,15 @@ def other_domains(out: Path) -> None:
     config = image_config(method="simclr+dacl", resnet_width=1 / 16, epochs=2, batch_size=16, warmup_epochs=0,
                           precision="float32")  # fmt: skip
     pretrain_images(images, config, checkpoint_dir=out / "images", progress=False)
+    from PIL import Image
+
+    from dacl.images import pretrain_folder
+
+    folder = out / f"folder-{os.environ['RANK']}"  # each process its copy of the same images
+    for i, image in enumerate(images):
+        (folder / str(i % 2)).mkdir(parents=True, exist_ok=True)
+        Image.fromarray(image.permute(1, 2, 0).numpy()).save(folder / str(i % 2) / f"{i}.png")
+    pretrain_folder(folder, config, workers=0, checkpoint_dir=out / "image-stream", progress=False)
     graphs = []
     for i in range(24):
         n = 3 + i % 4

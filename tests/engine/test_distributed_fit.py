@@ -65,8 +65,8 @@ def test_one_process_is_unchanged_without_a_process_group():
     assert (world_size(), rank(), is_distributed()) == (1, 0, False)
 
 
-def test_images_and_graphs_train_in_two_processes(tmp_path):
+def test_images_streamed_images_and_graphs_train_in_two_processes(tmp_path):
     out = spawn(tmp_path, "domains")
-    for domain in ("images", "graphs"):
+    for domain in ("images", "image-stream", "graphs"):
         saved = json.loads((out / domain / "checkpoint.json").read_text())
         assert saved["epoch"] == 2 and all(h["loss"] == h["loss"] for h in saved["history"]), domain
