@@ -22,6 +22,7 @@ in memory).
 from __future__ import annotations
 
 import copy
+import gc
 import os
 import warnings
 from collections.abc import Iterator
@@ -63,7 +64,7 @@ class _DecodedFiles(torch.utils.data.Dataset):
     """File ``index`` decoded to uint8 (C, H, W) with its label; the worker's slot of ``busy`` holds the
     index while it decodes (read by the main process when a worker dies)."""
 
-    def __init__(self, paths: list[Path], labels: Tensor, mode: str, size: int | None, shape: tuple, busy: Tensor):
+    def __init__(self, paths: np.ndarray, labels: Tensor, mode: str, size: int | None, shape: tuple, busy: Tensor):
         self.paths, self.labels, self.mode, self.size, self.shape, self.busy = paths, labels, mode, size, shape, busy
 
     def __len__(self) -> int:
@@ -73,12 +74,13 @@ class _DecodedFiles(torch.utils.data.Dataset):
         info = torch.utils.data.get_worker_info()
         slot = 0 if info is None else info.id
         self.busy[slot] = index
-        array, found = decode_image(self.paths[index], self.mode, self.size)
+        path = Path(self.paths[index])
+        array, found = decode_image(path, self.mode, self.size)
         image = torch.from_numpy(np.array(array))  # PIL's array is read-only
         image = image.unsqueeze(0) if image.dim() == 2 else image.permute(2, 0, 1)
         if tuple(image.shape) != self.shape:
             raise ValueError(
-                f"{self.paths[index]} is {found[0]}x{found[1]} but the folder's first image is "
+                f"{path} is {found[0]}x{found[1]} but the folder's first image is "
                 f"{self.shape[2]}x{self.shape[1]}; give image_size=N (--image-size N) to resize every image."
             )
         self.busy[slot] = -1
@@ -120,7 +122,9 @@ class ImageFolderStream:
             raise FileNotFoundError(f"no such image folder: {self.root}")
         self.classes, listed = list_image_folder(self.root)
         files = listed if files is None else files
-        self.paths = [Path(p) for p, _ in files]
+        # one NumPy array of names, not a list of Path objects: forked workers touching the objects' reference
+        # counts would copy the pages that hold them (memory that grows with the folder, in every worker)
+        self.paths = np.array([str(p) for p, _ in files])
         self.labels = torch.tensor([label for _, label in files], dtype=torch.int64)
         self.stamps = _stamps(files)
         self.listed = {str(p) for p, _ in listed}
@@ -130,7 +134,7 @@ class ImageFolderStream:
             raise ValueError(f"steps_per_epoch must be a positive number of steps, got {steps_per_epoch}.")
         if workers is not None and workers < 0:
             raise ValueError(f"workers must be 0 (decode in this process) or more, got {workers}.")
-        first, _ = decode_image(self.paths[0], mode, image_size)
+        first, _ = decode_image(Path(self.paths[0]), mode, image_size)
         self.shape = (1, *first.shape) if first.ndim == 2 else (first.shape[2], *first.shape[:2])
         self.mode, self.image_size, self.seed, self.with_labels = mode, image_size, seed, with_labels
         self.workers = default_workers() if workers is None else workers
@@ -207,7 +211,7 @@ class ImageFolderStream:
     def epoch(self, generator: torch.Generator | None = None) -> Iterator[tuple[Pixels, Tensor | None]]:
         self.check_unchanged()
         loader, busy = self.loader(self.batches(self.current_epoch))
-        iterator = iter(loader)
+        iterator = _started(loader)
         while True:
             try:
                 images, labels = next(iterator)
@@ -231,13 +235,23 @@ class ImageFolderStream:
         total = torch.zeros(self.shape[0], dtype=torch.float64)
         squares = torch.zeros_like(total)
         pixels = 0
-        for images, _ in loader:
+        for images, _ in _started(loader):
             values = images.to(torch.float64).div_(255)
             total += values.sum(dim=(0, 2, 3))
             squares += values.square().sum(dim=(0, 2, 3))
             pixels += values.numel() // self.shape[0]
         mean = total / pixels
         return mean.tolist(), (squares / pixels - mean.square()).clamp_min(1e-12).sqrt().tolist()
+
+
+def _started(loader: torch.utils.data.DataLoader) -> Iterator:
+    """``iter(loader)``, its workers forked with this process's objects frozen: their garbage collector
+    then leaves them alone, so it copies no page of them (memory per worker that grows with the folder)."""
+    gc.freeze()
+    try:
+        return iter(loader)
+    finally:
+        gc.unfreeze()
 
 
 def _stamp(name: str) -> tuple[int, int]:
