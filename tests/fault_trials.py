@@ -51,6 +51,24 @@ images = torch.randint(0, 256, (512, 3, 16, 16), generator=torch.Generator().man
 config = image_config(method="simclr", resnet_width=0.0625, epochs=30, batch_size=64, precision="float32")
 pretrain(images, config, checkpoint_dir=sys.argv[1], checkpoint_every=1, resume=True, progress=False)
 """,
+    # a folder of 512 PNGs (written once, the same for every run) streamed by one decoding worker
+    "image-stream": """
+import sys, tempfile, torch
+from pathlib import Path
+from PIL import Image
+from dacl.images import image_config, pretrain_folder
+torch.set_num_threads(1)
+folder = Path(tempfile.gettempdir()) / "dacl-fault-image-folder"
+if not (folder / "done").is_file():
+    images = torch.randint(0, 256, (512, 16, 16, 3), generator=torch.Generator().manual_seed(0), dtype=torch.uint8)
+    for i, image in enumerate(images):
+        (folder / str(i % 4)).mkdir(parents=True, exist_ok=True)
+        Image.fromarray(image.numpy()).save(folder / str(i % 4) / f"{i}.png")
+    (folder / "done").write_text("")
+config = image_config(method="simclr", resnet_width=0.0625, epochs=30, batch_size=64, precision="float32")
+pretrain_folder(folder, config, workers=1, steps_per_epoch=4, checkpoint_dir=sys.argv[1], checkpoint_every=1,
+                resume=True, progress=False)
+""",
 }
 
 

@@ -5,7 +5,8 @@ pictures, not noise, so that they compress as photographs do) into ``--folder`` 
 repository), then runs each measurement in a fresh process while this one samples the memory of that
 process and of its children (the decoding workers) every 0.1 s:
 
-- decode: ``ImageFolderStream.epoch`` alone (resize to ``--size``), ``--decode-batches`` batches of
+- decode: the stream made (the folder listed), the per-epoch check of the folder timed, then
+  ``ImageFolderStream.epoch`` alone (resize to ``--size``), ``--decode-batches`` batches of
   ``--batch``, with 0 (in the process), 1 and 2 workers: images/s;
 - stream: ``dacl.images.pretrain_folder`` on the whole folder (listing, statistics of 2,048 images,
   2 epochs of ``--steps`` steps: ``steps_per_epoch``), ResNet-18 x0.25 at ``--size``, batch ``--batch``,
@@ -123,7 +124,12 @@ def _config(args):
 def task_decode(args) -> dict:
     from dacl.data.image_stream import ImageFolderStream
 
+    started = time.perf_counter()
     stream = ImageFolderStream(args.folder, args.batch, image_size=args.size, workers=args.workers)
+    made = time.perf_counter() - started
+    started = time.perf_counter()
+    stream.check_unchanged()
+    listed = time.perf_counter() - started
     batches = stream.epoch()
     next(batches)  # the workers' start-up and first batch
     started = time.perf_counter()
@@ -131,7 +137,8 @@ def task_decode(args) -> dict:
         next(batches)
     seconds = time.perf_counter() - started
     batches.close()
-    return {"images_per_s": args.decode_batches * args.batch / seconds, "workers": stream.workers}
+    return {"images_per_s": args.decode_batches * args.batch / seconds, "workers": stream.workers,
+            "construct_seconds": made, "check_seconds": listed}  # fmt: skip
 
 
 def task_stream(args) -> dict:

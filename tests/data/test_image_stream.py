@@ -111,7 +111,7 @@ def test_a_removed_file_stops_the_next_epoch_and_an_added_one_is_named(tmp_path)
     stream = ImageFolderStream(root, 4, workers=0)
     list(stream.epoch())
     Image.fromarray(np.zeros((8, 8, 3), dtype=np.uint8)).save(root / "cat" / "new.png")
-    with pytest.warns(UserWarning, match="1 added"):
+    with pytest.warns(UserWarning, match=r"1 image\(s\) were added"):
         list(stream.epoch())
     (root / "dog" / "0.png").unlink()
     with pytest.raises(FileNotFoundError, match="removed during the run"):

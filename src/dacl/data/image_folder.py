@@ -19,7 +19,15 @@ from torch import Tensor
 
 from dacl.data.download import data_home, files_fingerprint
 
-__all__ = ["DECODER", "IMAGE_SUFFIXES", "ImageFolder", "decode_image", "list_image_folder", "read_image_folder"]
+__all__ = [
+    "DECODER",
+    "IMAGE_SUFFIXES",
+    "ImageFolder",
+    "decode_image",
+    "image_files",
+    "list_image_folder",
+    "read_image_folder",
+]
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".gif", ".tif", ".tiff")
 
@@ -34,20 +42,34 @@ class ImageFolder:
     cache: Path | None = None
 
 
-def list_image_folder(root: Path) -> tuple[list[str], list[tuple[Path, int]]]:
-    """The sorted class folders of ``root`` and every image file under them with its class index."""
-    classes = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+def image_files(root: str | Path) -> tuple[list[str], list[str], list[int]]:
+    """The sorted class folders of ``root``, every image file under them (paths as strings, each class's in
+    the order of their path parts) and each file's class index; hidden files and folders are left out.
+    ``os.walk`` and strings: a folder of 100,000 images is listed in under a second."""
+    root = str(root)
+    classes = sorted(e.name for e in os.scandir(root) if e.is_dir() and not e.name.startswith("."))
     if not classes:
         raise ValueError(f"{root} holds no class folders; lay images out as {root}/CLASS/NAME.jpg.")
-    files = []
+    names: list[str] = []
+    labels: list[int] = []
     for index, name in enumerate(classes):
+        found = []
         # images in subfolders of a class folder belong to the class (torchvision's ImageFolder does the same)
-        found = sorted(p for p in (root / name).rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()
-                       and not any(part.startswith(".") for part in p.relative_to(root).parts))  # fmt: skip
+        for folder, subfolders, files in os.walk(os.path.join(root, name)):
+            subfolders[:] = [d for d in subfolders if not d.startswith(".")]
+            found += [os.path.join(folder, f) for f in files
+                      if not f.startswith(".") and os.path.splitext(f)[1].lower() in IMAGE_SUFFIXES]  # fmt: skip
         if not found:
-            raise ValueError(f"class folder {root / name} holds no images ({', '.join(IMAGE_SUFFIXES)}).")
-        files += [(p, index) for p in found]
-    return classes, files
+            raise ValueError(f"class folder {os.path.join(root, name)} holds no images ({', '.join(IMAGE_SUFFIXES)}).")
+        names += sorted(found, key=lambda path: path.split(os.sep))  # the order of Path objects
+        labels += [index] * len(found)
+    return classes, names, labels
+
+
+def list_image_folder(root: Path) -> tuple[list[str], list[tuple[Path, int]]]:
+    """The sorted class folders of ``root`` and every image file under them with its class index."""
+    classes, names, labels = image_files(root)
+    return classes, [(Path(name), label) for name, label in zip(names, labels)]
 
 
 # Bumped when decoding changes (2: 16-bit images scaled to 8 bits, not clipped), so no cache made by
