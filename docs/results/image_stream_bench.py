@@ -159,8 +159,8 @@ def task_memory(args) -> dict:
 
     started = time.perf_counter()
     stream = ImageFolderStream(args.folder, args.batch, image_size=args.size, workers=args.workers)
-    batches = stream.loader([list(range(s, s + args.batch)) for s in range(0, args.steps * args.batch, args.batch)])[0]
-    images = torch.cat([b for b, _ in batches])
+    batches = [list(range(s, s + args.batch)) for s in range(0, args.steps * args.batch, args.batch)]
+    images = torch.cat([b for b, _ in stream.decoded(batches)])
     decoded = time.perf_counter() - started
     result = pretrain_images(images, _config(args), progress=False)
     return {"images_per_s": result.history[-1]["samples_per_s"], "decode_seconds": decoded,

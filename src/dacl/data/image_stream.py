@@ -138,6 +138,7 @@ class ImageFolderStream:
         self.samples = self.steps * batch_size  # of the global batches, in every process
         self.rank, self.world, self.local = 0, 1, batch_size
         self.current_epoch = 0
+        self._sampler, self._loader, self._busy = _Batches(), None, None
 
     def __len__(self) -> int:
         return self.steps
@@ -191,17 +192,24 @@ class ImageFolderStream:
             )
             self.known |= set(added)
 
-    def loader(self, batches: list[list[int]]) -> tuple[torch.utils.data.DataLoader, Tensor]:
-        busy = torch.full((max(self.workers, 1),), -1, dtype=torch.int64).share_memory_()
-        dataset = _DecodedFiles(self.paths, self.labels, self.mode, self.image_size, self.shape, busy)
-        extra: dict[str, Any] = {"prefetch_factor": 4, "persistent_workers": False} if self.workers else {}
-        loader = torch.utils.data.DataLoader(dataset, batch_sampler=batches, num_workers=self.workers, **extra)
-        return loader, busy
+    def decoded(self, batches: list[list[int]]) -> Iterator[tuple[Tensor, Tensor]]:
+        """The images and labels of ``batches`` (lists of file indices), decoded by the stream's workers. The
+        workers are started once, at the first call (before a model's memory exists: a process forked later
+        would keep a copy of every page of the trainer's heap that the trainer then rewrites), and serve
+        every later call."""
+        self._sampler.batches = batches
+        if self._loader is None:
+            self._busy = torch.full((max(self.workers, 1),), -1, dtype=torch.int64).share_memory_()
+            dataset = _DecodedFiles(self.paths, self.labels, self.mode, self.image_size, self.shape, self._busy)
+            extra: dict[str, Any] = {"prefetch_factor": 4, "persistent_workers": True} if self.workers else {}
+            self._loader = torch.utils.data.DataLoader(dataset, batch_sampler=self._sampler, num_workers=self.workers,
+                                                       **extra)  # fmt: skip
+        self._busy.fill_(-1)
+        return _started(self._loader)
 
     def epoch(self, generator: torch.Generator | None = None) -> Iterator[tuple[Pixels, Tensor | None]]:
         self.check_unchanged()
-        loader, busy = self.loader(self.batches(self.current_epoch))
-        iterator = _started(loader)
+        iterator = self.decoded(self.batches(self.current_epoch))
         while True:
             try:
                 images, labels = next(iterator)
@@ -210,7 +218,7 @@ class ImageFolderStream:
             except RuntimeError as error:
                 if "exited unexpectedly" not in str(error) and "killed by signal" not in str(error):
                     raise
-                decoding = [str(self.paths[i]) for i in busy.tolist() if i >= 0]
+                decoding = [str(self.paths[i]) for i in self._busy.tolist() if i >= 0]
                 raise RuntimeError(
                     f"an image-decoding worker died ({error}) while decoding {', '.join(decoding) or 'no file'}; open "
                     "that file with PIL to see why, or remove it; workers=0 (--image-workers 0) decodes in the main "
@@ -221,11 +229,11 @@ class ImageFolderStream:
     def statistics(self, count: int = 2048) -> tuple[list[float], list[float]]:
         """Per-channel mean and std, in [0, 1] units, of ``count`` images spread evenly over the files."""
         spread = np.unique(np.linspace(0, len(self.paths) - 1, num=min(count, len(self.paths))).round().astype(int))
-        loader, _ = self.loader([spread[i : i + 256].tolist() for i in range(0, len(spread), 256)])
+        batches = [spread[i : i + 256].tolist() for i in range(0, len(spread), 256)]
         total = torch.zeros(self.shape[0], dtype=torch.float64)
         squares = torch.zeros_like(total)
         pixels = 0
-        for images, _ in _started(loader):
+        for images, _ in self.decoded(batches):
             values = images.to(torch.float64).div_(255)
             total += values.sum(dim=(0, 2, 3))
             squares += values.square().sum(dim=(0, 2, 3))
@@ -234,9 +242,23 @@ class ImageFolderStream:
         return mean.tolist(), (squares / pixels - mean.square()).clamp_min(1e-12).sqrt().tolist()
 
 
+class _Batches:
+    """The batch sampler of the stream's one DataLoader: the index lists of its next iteration."""
+
+    def __init__(self) -> None:
+        self.batches: list[list[int]] = []
+
+    def __iter__(self) -> Iterator[list[int]]:
+        return iter(self.batches)
+
+    def __len__(self) -> int:
+        return len(self.batches)
+
+
 def _started(loader: torch.utils.data.DataLoader) -> Iterator:
-    """``iter(loader)``, its workers forked with this process's objects frozen: their garbage collector
-    then leaves them alone, so it copies no page of them (memory per worker that grows with the folder)."""
+    """``iter(loader)``, any workers it forks forked with this process's objects frozen: their garbage
+    collector then leaves them alone, so it copies no page of them (memory per worker that grows with the
+    folder)."""
     gc.freeze()
     try:
         return iter(loader)
