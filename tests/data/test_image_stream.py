@@ -179,7 +179,7 @@ def test_pretrain_streams_a_folder_from_the_command_line_on_its_training_split(t
     assert main([*flags, "--out", str(tmp_path / "c")]) == 0
     assert "(streamed)" not in capsys.readouterr().out
     assert main([*flags, "--image-workers", "2", "--out", str(tmp_path / "d")]) != 0
-    assert "--image-workers apply to a streamed image folder (--stream) only" in capsys.readouterr().err
+    assert "--image-workers apply to a streamed image folder only (--stream)" in capsys.readouterr().err
     assert (
         main(["pretrain", "--domain", "images", "--data", "fashion-mnist", "--stream", "--out", str(tmp_path / "e")])
         != 0

@@ -64,9 +64,9 @@ def _check_out(args: argparse.Namespace, streamed: bool) -> None:
     ignored = [f for f, applies in only.items() if getattr(args, f) is not None and not applies]
     if ignored:
         names = ", ".join("--" + f.replace("_", "-") for f in ignored)
-        what = "streamed files (--stream, a folder or a glob)" if args.domain == "tables" else \
-            "a streamed image folder (--stream)"  # fmt: skip
-        raise ValueError(f"{names} apply to {what} only; --data {args.data} is read into memory.")
+        what = "streamed files only (--stream, a folder or a glob)" if args.domain == "tables" else \
+            "a streamed image folder only (--stream)"  # fmt: skip
+        raise ValueError(f"{names} apply to {what}; --data {args.data} is read into memory.")
 
 
 def _memory_bytes() -> int:
