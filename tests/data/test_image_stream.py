@@ -185,3 +185,20 @@ def test_pretrain_streams_a_folder_from_the_command_line_on_its_training_split(t
         != 0
     )
     assert "is a dataset held in memory" in capsys.readouterr().err
+
+
+def test_a_streamed_checkpoint_is_evaluated_batch_by_batch_as_in_memory(tmp_path, capsys):
+    from dacl.cli import main
+    from dacl.data.image_sets import load_image_dataset
+    from dacl.images import embed_folder, embed_images, scores_of_image_folder, scores_of_images
+
+    root = write_folder(tmp_path / "set", count=20, side=8)
+    model = pretrain_folder(root, tiny(epochs=1), workers=0, checkpoint_dir=tmp_path / "run", progress=False)
+    memory = load_image_dataset(root, cache_dir=tmp_path / "cache")
+    features, labels = embed_folder(model, root, workers=1, batch_size=3)  # every file, in the listing's order
+    memory_all = read_image_folder(root, cache_dir=tmp_path / "cache")
+    np.testing.assert_array_equal(features, embed_images(model, memory_all.images))
+    assert labels.tolist() == memory_all.labels.tolist()
+    assert scores_of_image_folder(model, root, workers=0) == pytest.approx(scores_of_images(model, memory))
+    assert main(["evaluate", "--checkpoint", str(tmp_path / "run"), "--out", str(tmp_path / "scores")]) == 0
+    assert "accuracy" in capsys.readouterr().out

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from pathlib import Path
 
 from dacl.cli import common
 from dacl.cli.flags import add, add_data_options
@@ -34,23 +35,25 @@ def run(args: argparse.Namespace) -> None:
     if domain == "tables":
         result, name, scores = _tables(args, state, recorded)
     else:
-        data = args.data or recorded.get("data")
+        data = args.data or recorded.get("data") or state.get("metadata", {}).get("streamed")
         if not data:
             raise ValueError(f"this checkpoint records no dataset: pass --data (a {domain} dataset name or folder).")
         data_dir = args.data_dir or recorded.get("data_dir")
         if domain == "images":
-            from dacl.images import load_data, load_model, scores_of_images
+            from dacl.images import load_data, load_model, scores_of_image_folder, scores_of_images
 
             result = load_model(args.checkpoint)
-            dataset = load_data(data, data_dir=data_dir, image_size=result.config.image_size)
-            scores = scores_of_images(result, dataset)
+            if "streamed" in state.get("metadata", {}) and not args.data:  # embedded batch by batch
+                scores, name = scores_of_image_folder(result, data), Path(data).name
+            else:
+                dataset = load_data(data, data_dir=data_dir, image_size=result.config.image_size)
+                scores, name = scores_of_images(result, dataset), dataset.name
         else:
             from dacl.graphs import load_data, load_model, scores_of_graphs
 
             result = load_model(args.checkpoint)
             dataset = load_data(data, data_dir=data_dir)
-            scores = scores_of_graphs(result, dataset)
-        name = dataset.name
+            scores, name = scores_of_graphs(result, dataset), dataset.name
     row = {"method": result.config.method, "dataset": name, **scores, "seconds": time.perf_counter() - started}
     results = {"rows": [row], "config": result.config.to_dict(), "checkpoint": str(args.checkpoint)}
     common.print_results(results, write_results(results, args.out) if args.out else None)

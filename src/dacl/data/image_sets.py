@@ -22,7 +22,7 @@ from dacl.data.download import RemoteFile, data_home, fetch
 from dacl.data.image_folder import decode_image, list_image_folder, read_image_folder
 from dacl.data.images import CIFAR_FILES, IDX_CONTENTS, IDX_FILES, IDX_SYSTEM_FOLDERS, read_cifar_batch, read_idx
 
-__all__ = ["IMAGE_DATASETS", "ImageDataset", "decoded_bytes", "load_image_dataset", "training_files"]
+__all__ = ["IMAGE_DATASETS", "ImageDataset", "decoded_bytes", "load_image_dataset", "split_files", "training_files"]
 
 CIFAR10_CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
 FASHION_CLASSES = ["t-shirt", "trouser", "pullover", "dress", "coat", "sandal", "shirt", "sneaker", "bag", "boot"]
@@ -89,16 +89,21 @@ def _split_index(labels: np.ndarray, test_size: float, seed: int) -> tuple[np.nd
     return np.sort(train), np.sort(test)
 
 
-def training_files(root: str | Path, test_size: float = 0.2, seed: int = 0) -> tuple[Path, list | None]:
-    """The folder and files a run on the image folder ``root`` trains on, without decoding them:
-    ``root/train`` (all its files: None) when ``root`` has ``train/`` and ``test/``, else ``root`` and the
-    files of the stratified split that :func:`load_image_dataset` makes (the same rows)."""
+def split_files(root: str | Path, test_size: float = 0.2, seed: int = 0) -> dict[str, tuple[Path, list | None]]:
+    """The folder and files of the training and the test part of the image folder ``root``, without
+    decoding them: ``root/train`` and ``root/test`` (all their files: None) when ``root`` has both, else
+    ``root`` and the files of the stratified split that :func:`load_image_dataset` makes (the same rows)."""
     root = Path(root)
     if (root / "train").is_dir() and (root / "test").is_dir():
-        return root / "train", None
+        return {"train": (root / "train", None), "test": (root / "test", None)}
     _, files = list_image_folder(root)
-    train, _ = _split_index(np.array([label for _, label in files]), test_size, seed)
-    return root, [files[i] for i in train]
+    train, test = _split_index(np.array([label for _, label in files]), test_size, seed)
+    return {"train": (root, [files[i] for i in train]), "test": (root, [files[i] for i in test])}
+
+
+def training_files(root: str | Path, test_size: float = 0.2, seed: int = 0) -> tuple[Path, list | None]:
+    """The folder and files a run on the image folder ``root`` trains on (:func:`split_files`)."""
+    return split_files(root, test_size, seed)["train"]
 
 
 def decoded_bytes(root: str | Path, image_size: int | None = None) -> int:

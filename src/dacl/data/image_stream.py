@@ -226,6 +226,12 @@ class ImageFolderStream:
                 ) from None
             yield Pixels(images), labels if self.with_labels else None
 
+    def in_order(self, batch_size: int = 256) -> Iterator[tuple[Tensor, Tensor]]:
+        """Every file once, in the listing's order, decoded by the stream's workers: (uint8 images, labels)
+        batches of up to ``batch_size`` (the last one smaller)."""
+        n = len(self.paths)
+        yield from self.decoded([list(range(s, min(s + batch_size, n))) for s in range(0, n, batch_size)])
+
     def statistics(self, count: int = 2048) -> tuple[list[float], list[float]]:
         """Per-channel mean and std, in [0, 1] units, of ``count`` images spread evenly over the files."""
         spread = np.unique(np.linspace(0, len(self.paths) - 1, num=min(count, len(self.paths))).round().astype(int))

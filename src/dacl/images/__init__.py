@@ -7,7 +7,13 @@ The verbs every domain shares: ``pretrain(images, config)``, ``load_model(folder
 from dacl.core.augment import SimCLRAugment
 from dacl.core.resnet import ResNet, resnet
 from dacl.data.image_sets import IMAGE_DATASETS, ImageDataset, load_image_dataset
-from dacl.images.probes import augmented_probe_accuracy, crop_and_flip, scores_of_images
+from dacl.images.probes import (
+    augmented_probe_accuracy,
+    crop_and_flip,
+    embed_folder,
+    scores_of_image_folder,
+    scores_of_images,
+)
 from dacl.images.train import (
     IMAGE_DEFAULTS,
     ImageSource,
@@ -37,6 +43,7 @@ __all__ = [
     "check_images",
     "crop_and_flip",
     "embed",
+    "embed_folder",
     "embed_images",
     "image_config",
     "load_image_dataset",
@@ -47,5 +54,6 @@ __all__ = [
     "pretrain_folder",
     "pretrain_images",
     "resnet",
+    "scores_of_image_folder",
     "scores_of_images",
 ]

@@ -17,7 +17,14 @@ from dacl.core.runtime import autocast, resolve_precision
 from dacl.evaluate import check_classes, linear_probe_accuracy
 from dacl.images.train import check_images, embed_images
 
-__all__ = ["augmented_probe_accuracy", "crop_and_flip", "scores_of_images", "weighted_knn_accuracy"]
+__all__ = [
+    "augmented_probe_accuracy",
+    "crop_and_flip",
+    "embed_folder",
+    "scores_of_image_folder",
+    "scores_of_images",
+    "weighted_knn_accuracy",
+]
 
 
 @torch.no_grad()
@@ -113,5 +120,42 @@ def scores_of_images(model, dataset) -> dict[str, float]:
     train = embed_images(model, dataset.train_images)
     test = embed_images(model, dataset.test_images)
     y_train, y_test = dataset.train_labels.numpy(), dataset.test_labels.numpy()
+    return {"accuracy": linear_probe_accuracy(train, y_train, test, y_test),
+            "knn_accuracy": weighted_knn_accuracy(train, y_train, test, y_test)}  # fmt: skip
+
+
+def embed_folder(
+    model,
+    root,
+    files: list | None = None,
+    *,
+    image_size: int | None = None,
+    workers: int | None = None,
+    batch_size: int = 256,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Features of the frozen encoder and the class indices of the images of a folder (``files`` of it,
+    or all), decoded batch by batch by worker processes (``dacl.data.image_stream``): a folder bigger
+    than memory is embedded without holding its images."""
+    from dacl.data.image_stream import ImageFolderStream
+
+    stream = ImageFolderStream(root, 1, files=files, image_size=image_size, workers=workers)
+    features, labels = [], []
+    for images, classes in stream.in_order(batch_size):
+        features.append(embed_images(model, images, batch_size=batch_size))
+        labels.append(classes.numpy())
+    return np.concatenate(features), np.concatenate(labels)
+
+
+def scores_of_image_folder(model, folder, *, workers: int | None = None) -> dict[str, float]:
+    """:func:`scores_of_images` for a model trained on a streamed folder: its training and test parts
+    (``dacl.data.image_sets.split_files``) embedded batch by batch, never held as images."""
+    from dacl.data.image_sets import split_files
+
+    parts = split_files(folder)
+    size = model.config.image_size
+    (train, y_train), (test, y_test) = (embed_folder(model, *parts[p], image_size=size, workers=workers)
+                                        for p in ("train", "test"))  # fmt: skip
+    check_classes(y_train, f"the training images of {folder}")
+    check_classes(y_test, f"the test images of {folder}")
     return {"accuracy": linear_probe_accuracy(train, y_train, test, y_test),
             "knn_accuracy": weighted_knn_accuracy(train, y_train, test, y_test)}  # fmt: skip
