@@ -220,6 +220,25 @@ class DACL(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         self._n_features_out = self.width
         return self
 
+    def fit_stream(self, stream, steps_per_epoch: int | None = None):
+        """Pretrain the encoder on a ``dacl.data.stream.TableStream`` (files bigger than memory), whose
+        preprocessing, fitted on a sample of the files, becomes this transformer's: ``transform`` then
+        takes DataFrames with the stream's columns. Cut at the same batch size as the config."""
+        from dacl.tables import pretrain_files
+
+        self._validate_params()
+        if self.one_hot_mixing == "blocks":
+            raise ValueError("one_hot_mixing='blocks' needs the table in memory; streamed files mix coordinates.")
+        result = pretrain_files(stream, self._config(), progress=self.verbose)
+        self.preprocessor_ = stream.preprocessor
+        self.n_features_in_ = len(stream.columns)
+        self.feature_names_in_ = np.array(stream.columns, dtype=object)
+        self.model_ = result.model.cpu()
+        self.encoder_ = self.model_.encoder
+        self.history_ = result.history
+        self._n_features_out = self.width
+        return self
+
     def transform(self, X):
         """Encoder features h(x) of the preprocessed X, shape (n_samples, width), float32."""
         check_is_fitted(self, "encoder_")

@@ -7,7 +7,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -29,6 +29,9 @@ from dacl.engine.domain import class_labels, model_encoder, read_model_state, wi
 from dacl.engine.loop import Callback, PretrainResult, fit
 from dacl.engine.sources import TensorSource
 from dacl.methods import METHODS, Method, build_method
+
+if TYPE_CHECKING:
+    from dacl.data.stream import TableStream
 
 __all__ = ["build", "embed", "load_data", "load_model", "mix_blocks_as_units", "pretrain", "pretrain_files",
            "table_encoder"]  # fmt: skip
@@ -173,7 +176,7 @@ def pretrain(
 
 
 def pretrain_files(
-    files: str | Path | list,
+    files: str | Path | list | TableStream,
     config: PretrainConfig | None = None,
     *,
     label: str | None = None,
@@ -192,7 +195,8 @@ def pretrain_files(
     streamed row group by row group through a shuffle buffer of ``buffer_rows`` rows (``dacl.data.stream``);
     ``label`` names a column to leave out; ``steps_per_epoch`` ends an epoch (and its checkpoint) after that
     many steps, for data whose whole pass is too long between checkpoints. In a process group each
-    process reads its own row groups."""
+    process reads its own row groups. ``files`` may be a ``TableStream`` already made (its settings then
+    stand for ``label``, ``scale``, ``buffer_rows`` and ``steps_per_epoch``)."""
     from dacl.data.stream import TableStream
 
     config = config or PretrainConfig()
@@ -203,9 +207,11 @@ def pretrain_files(
             "numeric_embedding='ple' takes its bins from the columns' quantiles, which a stream does not have "
             "before it is read; use numeric_embedding='periodic' (no bins) or pretrain on a table in memory."
         )
-    source = TableStream(
+    source = files if isinstance(files, TableStream) else TableStream(
         files, config.batch_size, label=label, scale=scale, buffer_rows=buffer_rows, steps_per_epoch=steps_per_epoch
-    )
+    )  # fmt: skip
+    if source.batch_size != config.batch_size:
+        raise ValueError(f"the stream cuts batches of {source.batch_size} rows but batch_size is {config.batch_size}.")
     method = build(config, source.in_features, encoder=encoder, views=views,
                    example=torch.zeros(2, source.in_features))  # fmt: skip
     from dacl.data.saved_preprocessing import SavedPreprocessing

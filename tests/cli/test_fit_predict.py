@@ -110,7 +110,7 @@ def test_compare_and_reproduce_labels_take_the_encoder_options_and_check_them_fi
     assert "table_encoder" in capsys.readouterr().err and not (tmp_path / "bad").exists()
 
 
-def test_fit_reads_a_folder_of_parquet_files_as_one_table(files, tmp_path, capsys):
+def test_fit_streams_a_folder_of_parquet_files_and_reads_only_the_labelled_rows(files, tmp_path, capsys):
     table = pd.read_csv(files / "train.csv")
     parts = tmp_path / "parts"
     parts.mkdir()
@@ -119,4 +119,36 @@ def test_fit_reads_a_folder_of_parquet_files_as_one_table(files, tmp_path, capsy
     model = tmp_path / "model"
     assert main(["fit", "--data", str(parts), "--label", "churn", "--out", str(model), *TINY]) == 0
     labelled = int(table["churn"].notna().sum())
-    assert f"{labelled} labelled rows, {len(table) - labelled} unlabelled" in capsys.readouterr().out
+    assert f"streamed: {labelled} labelled rows, {len(table) - labelled} unlabelled" in capsys.readouterr().out
+    state = json.loads((model / "model.json").read_text())
+    assert state["classes"] == [0, 1] and state["columns"] == ["id", "size", "count", "city"]
+    out = tmp_path / "p.csv"
+    assert main(["predict", "--model", str(model), "--data", str(files / "new.csv"), "--out", str(out)]) == 0
+    assert len(pd.read_csv(out)) == len(table)
+    prices = pd.read_csv(files / "prices.csv")
+    (tmp_path / "prices").mkdir()
+    for index, start in enumerate(range(0, len(prices), 150)):
+        prices.iloc[start : start + 150].to_csv(tmp_path / "prices" / f"part-{index}.csv", index=False)
+    assert main(["fit", "--data", str(tmp_path / "prices"), "--label", "price", "--out", str(tmp_path / "r"),
+                 *TINY]) == 0  # fmt: skip
+    assert "regression of 'price'" in capsys.readouterr().out
+    assert main(["fit", "--data", str(parts), "--label", "churn", "--unlabeled", str(files / "new.csv"), "--out",
+                 str(tmp_path / "u"), *TINY]) == 2  # fmt: skip
+    assert "put the unlabelled rows' files among the others" in capsys.readouterr().err
+
+
+def test_the_estimators_fit_files_as_fit_on_the_same_rows(files, tmp_path):
+    from dacl.semisupervised import DACLClassifier
+
+    table = pd.read_csv(files / "train.csv")
+    table.to_parquet(tmp_path / "train.parquet", index=False, row_group_size=100)
+    options = {"depth": 1, "width": 8, "projection_dim": 4, "epochs": 2, "batch_size": 64, "warmup_epochs": 0.0,
+               "candidates": ("probe", "linear-raw"), "cv": 2, "random_state": 0}  # fmt: skip
+    streamed = DACLClassifier(**options).fit_files([tmp_path / "train.parquet"], "churn")
+    labelled = table["churn"].notna()
+    assert streamed.n_labelled_ == int(labelled.sum()) and streamed.n_unlabelled_ == int((~labelled).sum())
+    X = table.drop(columns="churn")
+    assert streamed.predict(X).shape == (len(table),) and set(streamed.predict(X)) <= {0.0, 1.0}
+    assert streamed.score(X[labelled], table["churn"][labelled]) > 0.6
+    with pytest.raises(ValueError, match="not in"):
+        DACLClassifier(**options).fit_files([tmp_path / "train.parquet"], "nothing")

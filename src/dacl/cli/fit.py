@@ -75,6 +75,8 @@ def run(args: argparse.Namespace) -> None:
     if (out / "model.json").exists() and not args.overwrite:
         raise ValueError(f"--out {out} already holds a model; choose another folder or pass --overwrite.")
     common.check_writable(out)
+    if args.data and (Path(args.data).is_dir() or any(c in args.data for c in "*?[")):
+        return _streamed(args, out)
     X, y, task = read_labelled(args.data, args.label, args.task)
     unlabeled = read_unlabelled(args.unlabeled, X.columns, args.label) if args.unlabeled else None
     values = _values(args)
@@ -92,6 +94,54 @@ def run(args: argparse.Namespace) -> None:
     model.save(out, label=args.label, overwrite=args.overwrite)
     print(model.selection_.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
     print(f"chosen: {model.chosen_['model']} ({model.chosen_['reason']}); model in {out} (model.md)")
+
+
+def _streamed(args: argparse.Namespace, out: Path) -> None:
+    """A folder or glob of Parquet/CSV files: pretrained streamed, only the labelled rows read into memory."""
+    from dacl.data.labelled import infer_task
+    from dacl.data.stream import table_files
+    from dacl.semisupervised import DACLClassifier, DACLRegressor
+
+    if args.label is None:
+        raise ValueError("--label names the label column (required).")
+    if args.unlabeled:
+        raise ValueError("--unlabeled adds a file to a table read into memory; with a folder or a glob, put the "
+                         "unlabelled rows' files among the others.")  # fmt: skip
+    files = table_files(args.data)
+    labels = _label_column(files, args.label)
+    task = infer_task(labels) if args.task == "auto" else args.task
+    values = _values(args)
+    if task == "classification":
+        values["unlabeled_value"] = None if args.unlabeled_value is None else _label_like(args.unlabeled_value, labels)
+    model = (DACLClassifier if task == "classification" else DACLRegressor)(**values)
+    labelled = int(_present(labels).sum())
+    print(f"dacl fit: {task} of {args.label!r} on {len(files)} file(s) at {args.data}, streamed: {labelled} labelled "
+          f"rows, {len(labels) - labelled} unlabelled")  # fmt: skip
+    model.fit_files(files, args.label)
+    model.save(out, label=args.label, overwrite=args.overwrite)
+    print(model.selection_.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
+    print(f"chosen: {model.chosen_['model']} ({model.chosen_['reason']}); model in {out} (model.md)")
+
+
+def _label_column(files: list, label: str) -> Any:
+    """The label column of every file (one column read), as an object array."""
+    import numpy as np
+    import pyarrow.csv as pv
+    import pyarrow.parquet as pq
+
+    parts = []
+    for file in files:
+        try:
+            if file.suffix.lower() == ".csv":
+                table = pv.read_csv(file, convert_options=pv.ConvertOptions(include_columns=[label]))
+            else:
+                table = pq.read_table(file, columns=[label])
+        except (KeyError, ValueError) as error:
+            raise ValueError(f"label column {label!r} is not in {file} ({error}).") from None
+        if label not in table.column_names:
+            raise ValueError(f"label column {label!r} is not in {file}.")
+        parts.append(table[label].to_pandas().to_numpy(dtype=object))
+    return np.concatenate(parts)
 
 
 def _present(values) -> Any:

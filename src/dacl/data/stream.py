@@ -173,6 +173,30 @@ class TableStream:
         frame = table.select([self.columns[i] for i in positions]).to_pandas()
         return pipeline.transform(frame).astype(np.float32)
 
+    def labelled_rows(self, label: str):
+        """The rows whose ``label`` cell is not empty, read row group by row group (only they are kept), as a
+        DataFrame of the stream's columns and the label (for ``dacl fit`` on files bigger than memory)."""
+        import pandas as pd
+        import pyarrow.compute as pc
+
+        if label is None:
+            raise ValueError("name the label column: the rows with a label are read by it.")
+        parts = []
+        for group in self.groups:
+            if self.csv:
+                import pyarrow.csv as pv
+
+                table = pv.read_csv(group.file)
+            else:
+                import pyarrow.parquet as pq
+
+                table = pq.ParquetFile(group.file).read_row_group(group.index, columns=[*self.columns, label])
+            if label not in table.column_names:
+                raise ValueError(f"label column {label!r} is not in {group.file}.")
+            parts.append(table.filter(pc.is_valid(table[label])).to_pandas())
+        frame = pd.concat(parts, ignore_index=True)
+        return frame[self.columns], frame[label]
+
     def _assign(self) -> None:
         """Row groups to processes, balanced by rows (largest first to the lightest share)."""
         shares: list[list[_RowGroup]] = [[] for _ in range(self.world)]

@@ -100,12 +100,46 @@ class _SemiSupervised(BaseEstimator):
                           stacklevel=3)  # fmt: skip
         seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
         self.dacl_ = self._pretraining(len(every), seed).fit(every)
+        raw = self.dacl_.preprocessor_.transform(every).astype(np.float32)
+        columns = [str(c) for c in X.columns] if isinstance(X, pd.DataFrame) else [str(i) for i in range(X.shape[1])]
+        return self._choose(raw, np.flatnonzero(labelled), targets, task, seed, columns, unlabelled)
+
+    def fit_files(self, files, label: str, *, buffer_rows: int = 262_144, sample_rows: int = 200_000):
+        """``fit`` on Parquet (or CSV) files bigger than memory (a folder, a glob or a list; rows whose
+        ``label`` cell is empty are the unlabelled ones): the encoder is pretrained on every row, streamed
+        (``dacl.data.stream``, preprocessing fitted on ``sample_rows`` rows spread over the files), then only
+        the labelled rows are read into memory for the choice. The features' projection for k-NN is
+        fitted on the labelled rows (in memory: on every row)."""
+        from dacl.data.stream import TableStream
+
+        self._validate_params()
+        _check_lists(self)
+        seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
+        batch_size = capped_pretraining({name: getattr(self, name) for name in CONFIG_PARAMETERS}, 1, None)[
+            "batch_size"
+        ]
+        stream = TableStream(files, batch_size, label=label, scale=self.scale, buffer_rows=buffer_rows,
+                             sample_rows=sample_rows)  # fmt: skip
+        X, y = stream.labelled_rows(label)
+        X = validate_table(self, X, reset=True, impute=self.impute)
+        labelled, targets, task = self._targets_of(y.to_numpy(), len(X))
+        rows = np.flatnonzero(labelled)
+        unlabelled = stream.rows - len(rows)
+        if unlabelled < len(rows):
+            warnings.warn(f"{len(rows)} labelled rows and only {unlabelled} unlabelled ones: pretraining adds little "
+                          "over fitting on the labelled rows.", stacklevel=2)  # fmt: skip
+        self.dacl_ = self._pretraining(stream.rows, seed).fit_stream(stream)
+        raw = self.dacl_.preprocessor_.transform(X).astype(np.float32)
+        if self.scale == "minmax":
+            np.clip(raw, 0.0, 1.0, out=raw)  # as the stream clips values beyond its sample's range
+        return self._choose(raw, rows, targets, task, seed, list(stream.columns), unlabelled, project_rows=rows)
+
+    def _choose(self, raw, rows, targets, task, seed, columns, unlabelled, project_rows=None):
+        """Features of the preprocessed rows ``raw``; the choice and the fit on its labelled ``rows``."""
         self.encoder_ = self.dacl_.encoder_
         self.history_ = self.dacl_.history_
-        raw = self.dacl_.preprocessor_.transform(every).astype(np.float32)
         features = encode(self.encoder_, raw, precision=self.precision)  # bf16 on AMX, as in predict
-        self.projection_ = Projection.fit(features, seed=seed)
-        rows = np.flatnonzero(labelled)
+        self.projection_ = Projection.fit(features if project_rows is None else features[project_rows], seed=seed)
         inputs = Inputs(raw[rows], features[rows], self.encoder_, self.projection_, self.precision)
         settings = self._settings(seed)
         selection = select(inputs, targets, task, tuple(self.candidates), settings, folds=self.cv,
@@ -116,10 +150,8 @@ class _SemiSupervised(BaseEstimator):
         self.selection_ = pd.DataFrame(selection.rows)
         self.chosen_ = selection.choice.to_dict()
         self.task_ = task
-        self.columns_ = (
-            [str(c) for c in X.columns] if isinstance(X, pd.DataFrame) else [str(i) for i in range(X.shape[1])]
-        )
-        self.n_labelled_, self.n_unlabelled_ = int(labelled.sum()), unlabelled
+        self.columns_ = columns
+        self.n_labelled_, self.n_unlabelled_ = len(rows), unlabelled
         return self
 
     def save(self, folder, *, label: str | None = None, overwrite: bool = False):
@@ -302,7 +334,12 @@ class DACLClassifier(ClassifierMixin, _SemiSupervised):
         X = validate_table(self, X, reset=True, impute=self.impute)
         if len(X) < 2:
             raise ValueError(f"DACLClassifier needs at least 2 samples, got 1 sample (X shape {np.shape(X)}).")
-        labelled, values = self._labels(y, len(X))
+        labelled, targets, task = self._targets_of(y, len(X))
+        return self._fit(X, targets, labelled, task, X_unlabeled)
+
+    def _targets_of(self, y, n: int) -> tuple[np.ndarray, np.ndarray, Task]:
+        """(labelled mask, class indices of the labelled rows, task) of y; sets ``classes_``."""
+        labelled, values = self._labels(y, n)
         self.label_encoder_ = LabelEncoder().fit(values)
         self.classes_ = self.label_encoder_.classes_
         if len(self.classes_) < 2:
@@ -313,8 +350,7 @@ class DACLClassifier(ClassifierMixin, _SemiSupervised):
                         "a class of yours, pass unlabeled_value=None.")  # fmt: skip
             raise ValueError(f"the labelled rows hold only 1 class ({self.classes_[0]!r}); a classifier needs at "
                              f"least 2 classes among the labelled rows.{hint}")  # fmt: skip
-        targets = self.label_encoder_.transform(values)
-        return self._fit(X, targets, labelled, Task(CLASSIFICATION, len(self.classes_)), X_unlabeled)
+        return labelled, self.label_encoder_.transform(values), Task(CLASSIFICATION, len(self.classes_))
 
     def predict_proba(self, X) -> np.ndarray:
         """Class probabilities, columns in the order of ``classes_``."""
@@ -427,10 +463,15 @@ class DACLRegressor(RegressorMixin, _SemiSupervised):
         X = validate_table(self, X, reset=True, impute=self.impute)
         if len(X) < 2:
             raise ValueError(f"DACLRegressor needs at least 2 samples, got 1 sample (X shape {np.shape(X)}).")
-        labelled, values = self._targets(y, len(X))
+        labelled, values, task = self._targets_of(y, len(X))
+        return self._fit(X, values, labelled, task, X_unlabeled)
+
+    def _targets_of(self, y, n: int) -> tuple[np.ndarray, np.ndarray, Task]:
+        """(labelled mask, targets of the labelled rows, task) of y, with its checks."""
+        labelled, values = self._targets(y, n)
         if labelled.sum() < 2:
             raise ValueError(f"y has {int(labelled.sum())} row with a target; a regressor needs at least 2.")
-        return self._fit(X, values, labelled, Task(REGRESSION), X_unlabeled)
+        return labelled, values, Task(REGRESSION)
 
     def predict(self, X) -> np.ndarray:
         return self._predicted(X)
