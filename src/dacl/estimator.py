@@ -220,7 +220,7 @@ class DACL(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         self._n_features_out = self.width
         return self
 
-    def fit_stream(self, stream, steps_per_epoch: int | None = None):
+    def fit_stream(self, stream):
         """Pretrain the encoder on a ``dacl.data.stream.TableStream`` (files bigger than memory), whose
         preprocessing, fitted on a sample of the files, becomes this transformer's: ``transform`` then
         takes DataFrames with the stream's columns. Cut at the same batch size as the config."""

@@ -91,9 +91,7 @@ def run(args: argparse.Namespace) -> None:
     print(f"dacl fit: {task} of {args.label!r} on {args.data}: {labelled} labelled rows, "
           f"{len(y) - labelled} unlabelled{more}")  # fmt: skip
     model.fit(X, y, X_unlabeled=unlabeled)
-    model.save(out, label=args.label, overwrite=args.overwrite)
-    print(model.selection_.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
-    print(f"chosen: {model.chosen_['model']} ({model.chosen_['reason']}); model in {out} (model.md)")
+    _save(model, args, out)
 
 
 def _streamed(args: argparse.Namespace, out: Path) -> None:
@@ -118,6 +116,11 @@ def _streamed(args: argparse.Namespace, out: Path) -> None:
     print(f"dacl fit: {task} of {args.label!r} on {len(files)} file(s) at {args.data}, streamed: {labelled} labelled "
           f"rows, {len(labels) - labelled} unlabelled")  # fmt: skip
     model.fit_files(files, args.label)
+    _save(model, args, out)
+
+
+def _save(model, args: argparse.Namespace, out: Path) -> None:
+    """The fitted model written to ``out``, its selection table and its choice printed."""
     model.save(out, label=args.label, overwrite=args.overwrite)
     print(model.selection_.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
     print(f"chosen: {model.chosen_['model']} ({model.chosen_['reason']}); model in {out} (model.md)")

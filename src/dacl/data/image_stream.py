@@ -113,7 +113,8 @@ class ImageFolderStream:
         self.root = Path(root)
         if not self.root.is_dir():
             raise FileNotFoundError(f"no such image folder: {self.root}")
-        self.classes, names, labels = image_files(self.root)
+        self.classes, listed, labels = image_files(self.root)
+        names = listed
         if files is not None:
             names, labels = [str(p) for p, _ in files], [label for _, label in files]
         # one NumPy array of names, not a list of Path objects: forked workers touching the objects' reference
@@ -121,7 +122,7 @@ class ImageFolderStream:
         self.paths = np.array(names)
         self.labels = torch.tensor(labels, dtype=torch.int64)
         self.listed = set(names)  # the files trained on, and those seen added since
-        self.known = set(names) if files is None else set(image_files(self.root)[1])
+        self.known = set(listed)  # every file of the folder at the start, trained on or not
         if batch_size > len(names):
             raise ValueError(f"batch_size {batch_size} is larger than the {len(names)} images of {self.root}.")
         if steps_per_epoch is not None and steps_per_epoch < 1:

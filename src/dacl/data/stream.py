@@ -105,6 +105,7 @@ class TableStream:
                 _check_same_columns(schema, file_schema, self.files[0], file)
             self.groups += groups
         self.columns = [name for name in schema.names if name != label]
+        self.label = label
         import pyarrow as pa
 
         temporal = [f.name for f in schema if pa.types.is_temporal(f.type) and f.name != label]
@@ -144,15 +145,16 @@ class TableStream:
     def _read(self, group: _RowGroup):
         return self._read_arrow(group).to_pandas()
 
-    def _read_arrow(self, group: _RowGroup):
+    def _read_arrow(self, group: _RowGroup, columns: list[str] | None = None):
+        """One unit (a Parquet row group, a CSV file) as an Arrow table of ``columns`` (default: the stream's)."""
+        columns = self.columns if columns is None else columns
         if self.csv:
             import pyarrow.csv as pv
 
-            options = pv.ConvertOptions(include_columns=self.columns)
-            return pv.read_csv(group.file, convert_options=options)
+            return pv.read_csv(group.file, convert_options=pv.ConvertOptions(include_columns=columns))
         import pyarrow.parquet as pq
 
-        return pq.ParquetFile(group.file).read_row_group(group.index, columns=self.columns)
+        return pq.ParquetFile(group.file).read_row_group(group.index, columns=columns)
 
     def _load(self, group: _RowGroup, limit: int | None = None) -> Tensor:
         table = self._read_arrow(group)
@@ -179,20 +181,12 @@ class TableStream:
         import pandas as pd
         import pyarrow.compute as pc
 
-        if label is None:
-            raise ValueError("name the label column: the rows with a label are read by it.")
+        if label is None or label != self.label:
+            raise ValueError(f"label column {label!r} is not in the stream's files as its label ({self.label!r}); "
+                             "make the stream with label=COLUMN and read the rows with a label by it.")  # fmt: skip
         parts = []
         for group in self.groups:
-            if self.csv:
-                import pyarrow.csv as pv
-
-                table = pv.read_csv(group.file)
-            else:
-                import pyarrow.parquet as pq
-
-                table = pq.ParquetFile(group.file).read_row_group(group.index, columns=[*self.columns, label])
-            if label not in table.column_names:
-                raise ValueError(f"label column {label!r} is not in {group.file}.")
+            table = self._read_arrow(group, [*self.columns, label])
             parts.append(table.filter(pc.is_valid(table[label])).to_pandas())
         frame = pd.concat(parts, ignore_index=True)
         return frame[self.columns], frame[label]

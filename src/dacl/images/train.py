@@ -170,16 +170,22 @@ def pretrain_images(
     targets, n_classes = None, None
     if METHODS[config.method].kind == "supervised":
         targets, n_classes = class_labels(labels, n)
-    mean, std = _statistics(images)
-    device = resolve_device(config.device)
+    source = ImageSource(images, targets, config.batch_size).to(resolve_device(config.device))
+    return _fit_images(source, config, (channels, height, width), n_classes, _statistics(images), encoder, views,
+                       metadata or {}, checkpoint_dir=checkpoint_dir, checkpoint_every=checkpoint_every,
+                       resume=resume, progress=progress, callbacks=callbacks)  # fmt: skip
+
+
+def _fit_images(source, config, shape, n_classes, statistics, encoder, views, metadata, **run) -> PretrainResult:
+    """The image method built for ``shape`` (C, H, W), standardising with ``statistics`` (mean, std), and
+    trained on ``source`` by the engine; ``run``: the checkpoint and progress keywords of ``fit``."""
+    channels, height, width = shape
+    mean, std = statistics
     method = build_image_method(config, channels, min(height, width), n_classes, mean=mean, std=std, views=views,
                                 channels_last=encoder is None, encoder=encoder)  # fmt: skip
-    source = ImageSource(images, targets, config.batch_size).to(device)
-    state = {"domain": "images", "shape": [channels, height, width], "n_classes": n_classes,
-             "metadata": metadata or {},
+    state = {"domain": "images", "shape": [channels, height, width], "n_classes": n_classes, "metadata": metadata,
              "encoder": None if encoder is None else type(encoder).__qualname__}  # fmt: skip
-    return fit(method, source, config, checkpoint_dir=checkpoint_dir, checkpoint_every=checkpoint_every,
-               resume=resume, progress=progress, callbacks=callbacks, state=state)  # fmt: skip
+    return fit(method, source, config, state=state, **run)
 
 
 def pretrain_folder(
@@ -211,15 +217,10 @@ def pretrain_folder(
                                steps_per_epoch=steps_per_epoch, seed=config.seed,
                                with_labels=supervised)  # fmt: skip
     n_classes = len(source.classes) if supervised else None
-    mean, std = source.statistics()
-    channels, height, width = source.shape
-    method = build_image_method(config, channels, min(height, width), n_classes, mean=mean, std=std, views=views,
-                                channels_last=encoder is None, encoder=encoder)  # fmt: skip
-    state = {"domain": "images", "shape": [channels, height, width], "n_classes": n_classes,
-             "metadata": {**(metadata or {}), "streamed": str(root), "images": len(source.paths)},
-             "encoder": None if encoder is None else type(encoder).__qualname__}  # fmt: skip
-    return fit(method, source, config, checkpoint_dir=checkpoint_dir, checkpoint_every=checkpoint_every,
-               resume=resume, progress=progress, callbacks=callbacks, state=state)  # fmt: skip
+    metadata = {**(metadata or {}), "streamed": str(root), "images": len(source.paths)}
+    return _fit_images(source, config, source.shape, n_classes, source.statistics(), encoder, views, metadata,
+                       checkpoint_dir=checkpoint_dir, checkpoint_every=checkpoint_every, resume=resume,
+                       progress=progress, callbacks=callbacks)  # fmt: skip
 
 
 def load_image_model(checkpoint_dir: str | Path, encoder: torch.nn.Module | None = None) -> PretrainResult:

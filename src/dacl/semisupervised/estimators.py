@@ -115,9 +115,8 @@ class _SemiSupervised(BaseEstimator):
         self._validate_params()
         _check_lists(self)
         seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
-        batch_size = capped_pretraining({name: getattr(self, name) for name in CONFIG_PARAMETERS}, 1, None)[
-            "batch_size"
-        ]
+        options = {name: getattr(self, name) for name in CONFIG_PARAMETERS}
+        batch_size = {**PRETRAINING_DEFAULTS, **options}["batch_size"]  # rows of the stream's batches
         stream = TableStream(files, batch_size, label=label, scale=self.scale, buffer_rows=buffer_rows,
                              sample_rows=sample_rows)  # fmt: skip
         X, y = stream.labelled_rows(label)
