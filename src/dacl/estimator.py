@@ -202,7 +202,8 @@ class DACL(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
             raise ValueError(f"DACL needs at least 2 samples to form a batch, got 1 sample (X shape {X.shape}).")
         config = self._config()
         self.preprocessor_ = make_preprocessor(X, self.scale, self.impute).fit(X)
-        features = self.preprocessor_.transform(X).astype(np.float32)
+        self.clip_ = False  # fitted on every row: they lie in the scaled range
+        features = self.preprocessed(X)
         labels = None
         if config.method == "supervised":
             if y is None:
@@ -231,6 +232,7 @@ class DACL(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
             raise ValueError("one_hot_mixing='blocks' needs the table in memory; streamed files mix coordinates.")
         result = pretrain_files(stream, self._config(), progress=self.verbose)
         self.preprocessor_ = stream.preprocessor
+        self.clip_ = self.scale == "minmax"  # the stream clips values beyond its sample's range
         self.n_features_in_ = len(stream.columns)
         self.feature_names_in_ = np.array(stream.columns, dtype=object)
         self.model_ = result.model.cpu()
@@ -243,8 +245,16 @@ class DACL(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         """Encoder features h(x) of the preprocessed X, shape (n_samples, width), float32."""
         check_is_fitted(self, "encoder_")
         X = self._validate(X, reset=False)
+        return encode(self.encoder_, self.preprocessed(X))
+
+    def preprocessed(self, X) -> np.ndarray:
+        """The encoder's inputs for a validated table X: the fitted preprocessing, float32, and min-max
+        values clipped to [0, 1] where the encoder was pretrained on a stream, which clips them
+        (``dacl.data.stream``): one path for the rows the encoder trained on and every later row."""
         features = self.preprocessor_.transform(X).astype(np.float32)
-        return encode(self.encoder_, features)
+        if getattr(self, "clip_", False):
+            np.clip(features, 0.0, 1.0, out=features)
+        return features
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -441,9 +441,9 @@ def few_labels_demo(fraction: float = 0.05, seed: int = 0, **params: Any) -> dic
     row = {"labelled": len(rows), "unlabelled": len(data.y_train) - len(rows), "fraction": fraction,
            "DACLClassifier": model.score(data.X_test, data.y_test), "chosen": model.chosen_["model"],
            "seconds": seconds}  # fmt: skip
-    scaled = model.dacl_.preprocessor_  # the same preprocessing as the classifier's raw columns
-    train = Inputs(scaled.transform(data.X_train[rows]).astype(np.float32), np.zeros((len(rows), 0), np.float32))
-    test = Inputs(scaled.transform(data.X_test).astype(np.float32), np.zeros((len(data.y_test), 0), np.float32))
+    scaled = model.dacl_.preprocessed  # the same preprocessing as the classifier's raw columns
+    train = Inputs(scaled(data.X_train[rows]), np.zeros((len(rows), 0), np.float32))
+    test = Inputs(scaled(data.X_test), np.zeros((len(data.y_test), 0), np.float32))
     task, settings = Task(CLASSIFICATION, 10), Settings(seed=seed)
     for name, candidate in (("gradient-boosted trees", "gbdt-raw"), ("logistic regression", "linear-raw")):
         (fitted,) = CANDIDATES[candidate].fit(train, data.y_train[rows], task, settings).values()

@@ -152,3 +152,29 @@ def test_the_estimators_fit_files_as_fit_on_the_same_rows(files, tmp_path):
     assert streamed.score(X[labelled], table["churn"][labelled]) > 0.6
     with pytest.raises(ValueError, match="not in"):
         DACLClassifier(**options).fit_files([tmp_path / "train.parquet"], "nothing")
+
+
+def test_a_streamed_model_clips_later_rows_as_the_stream_clipped_its_training_rows(files, tmp_path):
+    """The stream fits min-max scaling on a sample and clips beyond it; the model must see later rows (its
+    own predict, and the saved folder's) the same way, not unclipped values its encoder never saw."""
+    from dacl import load_predictor
+    from dacl.semisupervised import DACLClassifier
+
+    table = pd.read_csv(files / "train.csv")
+    table.to_parquet(tmp_path / "train.parquet", index=False, row_group_size=100)
+    options = {"depth": 1, "width": 8, "projection_dim": 4, "epochs": 1, "batch_size": 64, "warmup_epochs": 0.0,
+               "candidates": ("probe",), "cv": 2, "random_state": 0}  # fmt: skip
+    model = DACLClassifier(**options).fit_files([tmp_path / "train.parquet"], "churn", sample_rows=50)
+    assert model.dacl_.clip_
+    X = table.drop(columns="churn")
+    far = X.assign(size=X["size"] + 1000, count=X["count"] - 50)  # every row outside the sampled range
+    raw = model._inputs(far).X
+    assert (raw[:, 1] == 1.0).all() and (raw[:, 2] == 0.0).all()  # size above, count below: the bounds
+    assert (raw == model._inputs(far.assign(size=far["size"] * 1e3)).X).all()  # beyond: the bound
+    model.save(tmp_path / "model")
+    loaded = load_predictor(tmp_path / "model")
+    assert loaded.state["preprocessing"]["clip"] is True
+    assert np.array_equal(loaded.preprocessing.transform(far), raw)
+    assert np.allclose(loaded.transform(far), model.transform(far), atol=1e-6)
+    in_memory = DACLClassifier(**options).fit(X, table["churn"].fillna(-1).astype(int))
+    assert not in_memory.dacl_.clip_ and in_memory._inputs(far).X.max() > 1  # unchanged in memory

@@ -30,15 +30,17 @@ def _plain(value: Any) -> Any:
 class SavedPreprocessing:
     """``numeric``: [{name, fill, scale, shift}] (x -> (fill if missing) * scale + shift);
     ``categorical``: [{name, fill, categories, infrequent}] (one-hot; an unseen value gives zeros, an
-    infrequent one the block's last column). Output columns: numeric ones, then each categorical block."""
+    infrequent one the block's last column). Output columns: numeric ones, then each categorical block;
+    ``clip``: every output clipped to [0, 1], as for an encoder pretrained on a stream (``DACL.clip_``)."""
 
     numeric: list[dict[str, Any]]
     categorical: list[dict[str, Any]]
+    clip: bool = False
 
     @classmethod
-    def from_fitted(cls, preprocessor, names: list[str]) -> SavedPreprocessing:
+    def from_fitted(cls, preprocessor, names: list[str], clip: bool = False) -> SavedPreprocessing:
         """From a fitted ``dacl.data.preprocess.make_preprocessor`` transformer and the column names it
-        was fitted on (in order)."""
+        was fitted on (in order); ``clip`` as the model's ``DACL.clip_``."""
         numeric, categorical = [], []
         for kind, pipeline, columns in preprocessor.transformers_:
             if kind == "numeric":
@@ -65,15 +67,15 @@ class SavedPreprocessing:
                         "categories": [_plain(v) for v in onehot.categories_[i] if _plain(v) not in rare],
                         "infrequent": rare,
                     })  # fmt: skip
-        return cls(numeric, categorical)
+        return cls(numeric, categorical, bool(clip))
 
     def to_dict(self) -> dict[str, Any]:
-        return {"numeric": self.numeric, "categorical": self.categorical}
+        return {"numeric": self.numeric, "categorical": self.categorical, "clip": self.clip}
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> SavedPreprocessing:
         try:
-            return cls(list(values["numeric"]), list(values["categorical"]))
+            return cls(list(values["numeric"]), list(values["categorical"]), bool(values.get("clip", False)))
         except (KeyError, TypeError) as error:
             raise ValueError(
                 f"the model's preprocessing is not readable ({error}); the model folder is damaged."
@@ -133,7 +135,8 @@ class SavedPreprocessing:
             parts.append(block)
         if not parts:
             return np.zeros((len(frame), 0), dtype=np.float32)
-        return np.hstack(parts).astype(np.float32)
+        out = np.hstack(parts).astype(np.float32)
+        return np.clip(out, 0.0, 1.0, out=out) if self.clip else out
 
 
 def _matching(known: list[Any], values: pd.Series) -> list[Any]:

@@ -75,7 +75,7 @@ class _SemiSupervised(BaseEstimator):
 
     def _inputs(self, X, reset: bool = False) -> Inputs:
         X = validate_table(self, X, reset=reset, impute=self.impute)
-        raw = self.dacl_.preprocessor_.transform(X).astype(np.float32)
+        raw = self.dacl_.preprocessed(X)
         features = encode(self.encoder_, raw, precision=self.precision)
         return Inputs(raw, features, self.encoder_, self.projection_, self.precision)
 
@@ -100,7 +100,7 @@ class _SemiSupervised(BaseEstimator):
                           stacklevel=3)  # fmt: skip
         seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
         self.dacl_ = self._pretraining(len(every), seed).fit(every)
-        raw = self.dacl_.preprocessor_.transform(every).astype(np.float32)
+        raw = self.dacl_.preprocessed(every)
         columns = [str(c) for c in X.columns] if isinstance(X, pd.DataFrame) else [str(i) for i in range(X.shape[1])]
         return self._choose(raw, np.flatnonzero(labelled), targets, task, seed, columns, unlabelled)
 
@@ -128,9 +128,7 @@ class _SemiSupervised(BaseEstimator):
             warnings.warn(f"{len(rows)} labelled rows and only {unlabelled} unlabelled ones: pretraining adds little "
                           "over fitting on the labelled rows.", stacklevel=2)  # fmt: skip
         self.dacl_ = self._pretraining(stream.rows, seed).fit_stream(stream)
-        raw = self.dacl_.preprocessor_.transform(X).astype(np.float32)
-        if self.scale == "minmax":
-            np.clip(raw, 0.0, 1.0, out=raw)  # as the stream clips values beyond its sample's range
+        raw = self.dacl_.preprocessed(X)  # clipped as the stream clipped them
         return self._choose(raw, rows, targets, task, seed, list(stream.columns), unlabelled, project_rows=rows)
 
     def _choose(self, raw, rows, targets, task, seed, columns, unlabelled, project_rows=None):

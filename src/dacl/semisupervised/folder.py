@@ -111,7 +111,9 @@ def save_model(estimator, folder: str | Path, *, label: str | None = None, overw
         if trees is not None:
             files[description["file"]] = trees
     files["members.safetensors"] = save_safetensors(_contiguous(tensors))
-    preprocessing = SavedPreprocessing.from_fitted(estimator.dacl_.preprocessor_, estimator.columns_)
+    preprocessing = SavedPreprocessing.from_fitted(
+        estimator.dacl_.preprocessor_, estimator.columns_, clip=estimator.dacl_.clip_
+    )
     classes = None if not task.is_classification else [_plain(c) for c in estimator.classes_]
     state = {
         "format": FORMAT, "dacl_version": __version__, "kind": type(estimator).__name__, "task": task.kind,
