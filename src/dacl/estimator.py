@@ -194,8 +194,9 @@ class DACL(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     def _validate(self, X, reset: bool):
         return validate_table(self, X, reset=reset, impute=self.impute)
 
-    def fit(self, X, y=None):
-        """Fit the preprocessing and pretrain the encoder on X (y is used by method='supervised' only)."""
+    def fit(self, X, y=None, *, steps_per_epoch: int | None = None):
+        """Fit the preprocessing and pretrain the encoder on X (y is used by method='supervised' only);
+        ``steps_per_epoch`` ends each epoch after that many batches (a cap on a long pass)."""
         self._validate_params()
         X = self._validate(X, reset=True)
         if X.shape[0] < 2:
@@ -214,7 +215,15 @@ class DACL(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
             one_hot_blocks(self.preprocessor_) if self.one_hot_mixing == "blocks" and mixes_blocks(config) else None
         )
         numeric = one_hot_blocks(self.preprocessor_) < 0 if config.numeric_embedding != "none" else None
-        result = pretrain(features, config, labels, progress=self.verbose, blocks=blocks, numeric=numeric)
+        result = pretrain(
+            features,
+            config,
+            labels,
+            progress=self.verbose,
+            blocks=blocks,
+            numeric=numeric,
+            steps_per_epoch=steps_per_epoch,
+        )
         self.model_ = result.model.cpu()
         self.encoder_ = self.model_.encoder
         self.history_ = result.history

@@ -133,6 +133,7 @@ def pretrain(
     metadata: dict[str, Any] | None = None,
     blocks: Any = None,
     numeric: Any = None,
+    steps_per_epoch: int | None = None,
 ) -> PretrainResult:
     """Train an encoder on ``X`` (N, D) with ``config.method`` and return it with its history.
 
@@ -145,7 +146,8 @@ def pretrain(
     0, 1, ... for the columns of one categorical column's one-hot block, -1 for the others; as
     ``dacl.data.preprocess.one_hot_blocks`` gives) makes the mixup views mix each block as one unit; pass
     the same blocks again to resume. ``numeric`` (a bool per column) names the columns a
-    ``numeric_embedding`` embeds; by default the columns outside ``blocks``, or all.
+    ``numeric_embedding`` embeds; by default the columns outside ``blocks``, or all. ``steps_per_epoch``
+    ends each epoch after that many batches (``dacl.engine.sources.TensorSource``).
     """
     config = config or PretrainConfig()
     data = _as_tensor(X, "X")
@@ -164,7 +166,7 @@ def pretrain(
             blocks = method.encoder.embedding.embedded_blocks(blocks)
         mix_blocks_as_units(method, config, blocks)
     device = resolve_device(config.device)
-    source = TensorSource(data, labels, config.batch_size).to(device)
+    source = TensorSource(data, labels, config.batch_size, steps_per_epoch).to(device)
     if method.trains and config.epochs > 0:
         method.check_data(source.inputs)  # once, so that no step reads values back from the device
     state = {"domain": "tables", "in_features": in_features, "n_classes": n_classes, "metadata": metadata or {},

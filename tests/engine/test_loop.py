@@ -134,3 +134,15 @@ def test_images_through_the_same_engine_with_mixup_of_pixels_and_of_feature_maps
         result = fit(method, TensorSource(images, None, 8), config, progress=False)
         assert len(result.history) == 2 and torch.isfinite(torch.tensor(result.history[-1]["loss"]))
         assert any(not torch.equal(before[k], v) for k, v in method.state_dict().items())
+
+
+def test_steps_per_epoch_ends_an_epoch_of_a_tensor_source_early_with_distinct_rows():
+    inputs = torch.arange(100.0).reshape(50, 2)
+    source = TensorSource(inputs, None, 8, steps_per_epoch=3)
+    assert len(source) == 3 and len(TensorSource(inputs, None, 8)) == 6
+    batches = [batch for batch, _ in source.epoch(torch.Generator().manual_seed(0))]
+    rows = torch.cat(batches)[:, 0]
+    assert len(batches) == 3 and len(rows) == 24 and len(rows.unique()) == 24  # without replacement
+    assert len(TensorSource(inputs, None, 8, steps_per_epoch=99)) == 6  # never more than one pass
+    with pytest.raises(ValueError, match="positive"):
+        TensorSource(inputs, None, 8, steps_per_epoch=0)

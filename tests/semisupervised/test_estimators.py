@@ -53,7 +53,9 @@ def test_unlabelled_rows_are_minus_one_or_missing_and_every_row_pretrains(table,
 
     rows = []
     original = estimators.DACL.fit
-    monkeypatch.setattr(estimators.DACL, "fit", lambda self, X, y=None: rows.append(len(X)) or original(self, X))
+    monkeypatch.setattr(
+        estimators.DACL, "fit", lambda self, X, y=None, **kw: rows.append(len(X)) or original(self, X, **kw)
+    )
     marked = y.copy()
     marked[40:] = None  # missing marks unlabelled
     marked[30:40] = -1  # and so does -1, even among texts
@@ -67,6 +69,25 @@ def test_unlabelled_rows_are_minus_one_or_missing_and_every_row_pretrains(table,
     assert model.chosen_["model"] in set(model.selection_["candidate"]) and model.chosen_["reason"]
     assert model.predict_proba(frame).shape == (len(frame), 2) and model.transform(frame).shape == (len(frame), 8)
     assert model.score(frame, y) > 0.6
+
+
+def test_max_steps_caps_the_pretraining_of_a_table_whose_one_pass_is_longer(table, tmp_path):
+    """A pass of 240 rows / 32 = 7 batches; max_steps=4: one epoch of 4 batches, in memory and streamed."""
+    frame, y = table
+    marked = np.where(np.arange(len(y)) < 40, y, None)
+    options = dict(EVERY, candidates=("probe",), cv=2, epochs=5, max_steps=4)
+    streamed = _parquet(frame.assign(label=marked), tmp_path)
+    for model in (DACLClassifier(**options).fit(frame, marked), DACLClassifier(**options).fit_files(streamed, "label")):
+        (epoch,) = model.history_
+        assert round(epoch["samples_per_s"] * epoch["seconds"]) == 4 * 32
+    uncapped = DACLClassifier(**dict(options, max_steps=100)).fit(frame, marked)
+    assert [round(e["samples_per_s"] * e["seconds"]) for e in uncapped.history_] == [len(frame) // 32 * 32] * 5
+
+
+def _parquet(frame: pd.DataFrame, folder) -> str:
+    path = folder / "table.parquet"
+    frame.to_parquet(path, index=False, row_group_size=100)
+    return str(path)
 
 
 def test_minus_one_is_a_class_when_unlabeled_value_says_so(table):

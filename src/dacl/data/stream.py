@@ -216,6 +216,15 @@ class TableStream:
     def __len__(self) -> int:
         return self.steps
 
+    def with_steps_per_epoch(self, steps: int) -> TableStream:
+        """This stream with epochs of at most ``steps`` batches (as ``steps_per_epoch``)."""
+        if steps < 1:
+            raise ValueError(f"steps_per_epoch must be a positive number of steps, got {steps}.")
+        capped = copy.copy(self)
+        capped.steps_per_epoch = steps
+        capped._assign()
+        return capped
+
     def shard(self, rank: int, world: int) -> TableStream:
         """Process ``rank`` of ``world``: its own row groups and its share of every batch."""
         shard = copy.copy(self)

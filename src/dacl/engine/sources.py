@@ -46,19 +46,27 @@ class BatchSource(Protocol):
 
 class TensorSource:
     """Shuffled batches of ``batch_size`` rows of tensors held in memory (on the run's device); the
-    last partial batch is dropped, as mixup and NT-Xent want full batches."""
+    last partial batch is dropped, as mixup and NT-Xent want full batches. ``steps_per_epoch`` ends an
+    epoch after that many batches of its fresh order (rows drawn without replacement within an epoch),
+    as the table stream's does."""
 
-    def __init__(self, inputs: Tensor, targets: Tensor | None, batch_size: int) -> None:
+    def __init__(
+        self, inputs: Tensor, targets: Tensor | None, batch_size: int, steps_per_epoch: int | None = None
+    ) -> None:
         if targets is not None and len(targets) != len(inputs):
             raise ValueError(f"targets have {len(targets)} rows but inputs have {len(inputs)}.")
+        if steps_per_epoch is not None and steps_per_epoch < 1:
+            raise ValueError(f"steps_per_epoch must be a positive number of steps, got {steps_per_epoch}.")
         self.inputs = inputs
         self.targets = targets
         self.batch_size = min(batch_size, len(inputs))
+        self.steps_per_epoch = steps_per_epoch
         self.samples = len(self) * self.batch_size  # of the global batches, in every process
         self.rank, self.world = 0, 1
 
     def __len__(self) -> int:
-        return len(self.inputs) // self.batch_size
+        whole = len(self.inputs) // self.batch_size
+        return whole if self.steps_per_epoch is None else min(whole, self.steps_per_epoch)
 
     def to(self, device: torch.device) -> TensorSource:
         moved = copy.copy(self)

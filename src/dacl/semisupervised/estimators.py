@@ -73,6 +73,12 @@ class _SemiSupervised(BaseEstimator):
         return DACL(**values, scale=self.scale, impute=self.impute, one_hot_mixing=self.one_hot_mixing,
                     random_state=seed, verbose=self.verbose)  # fmt: skip
 
+    def _epoch_cap(self, rows: int) -> int | None:
+        """``max_steps`` where one pass over ``rows`` rows is longer than it (the run is then one epoch of
+        ``max_steps`` batches drawn from the whole table), else None: the cap holds on any table."""
+        batch_size = {**PRETRAINING_DEFAULTS, **{name: getattr(self, name) for name in CONFIG_PARAMETERS}}["batch_size"]
+        return self.max_steps if self.max_steps is not None and rows // batch_size > self.max_steps else None
+
     def _inputs(self, X, reset: bool = False) -> Inputs:
         X = validate_table(self, X, reset=reset, impute=self.impute)
         raw = self.dacl_.preprocessed(X)
@@ -99,7 +105,7 @@ class _SemiSupervised(BaseEstimator):
                           "(X_unlabeled=, or rows of X marked unlabelled) where you have them.",
                           stacklevel=3)  # fmt: skip
         seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
-        self.dacl_ = self._pretraining(len(every), seed).fit(every)
+        self.dacl_ = self._pretraining(len(every), seed).fit(every, steps_per_epoch=self._epoch_cap(len(every)))
         raw = self.dacl_.preprocessed(every)
         columns = [str(c) for c in X.columns] if isinstance(X, pd.DataFrame) else [str(i) for i in range(X.shape[1])]
         return self._choose(raw, np.flatnonzero(labelled), targets, task, seed, columns, unlabelled)
@@ -115,8 +121,7 @@ class _SemiSupervised(BaseEstimator):
         self._validate_params()
         _check_lists(self)
         seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
-        options = {name: getattr(self, name) for name in CONFIG_PARAMETERS}
-        batch_size = {**PRETRAINING_DEFAULTS, **options}["batch_size"]  # rows of the stream's batches
+        batch_size = {**PRETRAINING_DEFAULTS, **{name: getattr(self, name) for name in CONFIG_PARAMETERS}}["batch_size"]
         stream = TableStream(files, batch_size, label=label, scale=self.scale, buffer_rows=buffer_rows,
                              sample_rows=sample_rows)  # fmt: skip
         X, y = stream.labelled_rows(label)
@@ -127,6 +132,8 @@ class _SemiSupervised(BaseEstimator):
         if unlabelled < len(rows):
             warnings.warn(f"{len(rows)} labelled rows and only {unlabelled} unlabelled ones: pretraining adds little "
                           "over fitting on the labelled rows.", stacklevel=2)  # fmt: skip
+        if self._epoch_cap(stream.rows):  # one epoch of max_steps batches drawn from all over the files
+            stream = stream.with_steps_per_epoch(self.max_steps)
         self.dacl_ = self._pretraining(stream.rows, seed).fit_stream(stream)
         raw = self.dacl_.preprocessed(X)  # clipped as the stream clipped them
         return self._choose(raw, rows, targets, task, seed, list(stream.columns), unlabelled, project_rows=rows)

@@ -18,7 +18,8 @@ SEMI_DEFAULTS = {"max_steps": MAX_STEPS, "candidates": CANDIDATE_NAMES, "cv": 5,
                  "fine_tune_lrs": (1e-4, 1e-3), "fine_tune_epochs": (20, 50)}  # fmt: skip
 SEMI_PARAMETERS = {
     "max_steps": ("int or None, default=1500", "Most pretraining steps: ``epochs`` is lowered on large tables "
-                  "(and the warm-up to at most a third of the run); None keeps ``epochs``."),
+                  "(and the warm-up to at most a third of the run), and where one pass is longer, the run is one "
+                  "epoch of ``max_steps`` batches drawn from the whole table; None keeps ``epochs``."),
     "candidates": ("tuple of str, default=all", "The models to choose between: 'probe' (a linear head on the "
                    "frozen DACL features), 'knn' (cosine k-nearest neighbours on them), 'fine-tune' (the encoder "
                    "and a linear head trained end to end), 'linear-raw' (logistic regression or ridge on the raw "
