@@ -211,3 +211,23 @@ def test_more_processes_than_row_groups_says_so(tmp_path):
     stream = TableStream(tmp_path / "one", batch_size=64)
     with pytest.raises(ValueError, match="2 processes share 1 row group"):  # was: "lower batch_size"
         stream.shard(1, 2)
+
+
+def test_labelled_rows_leave_out_null_nan_and_empty_text_labels_as_pandas_does(tmp_path):
+    """A float label column written from NumPy keeps NaN as a value (not null); pyarrow reads an empty CSV
+    cell of a text column as "": neither is a label, as in memory (pandas reads all three as missing)."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=200).astype(np.float32)
+    number = np.where(np.arange(200) % 4 == 0, 1.0, np.nan)  # 50 labelled rows
+    number[1] = None
+    pq.write_table(pa.table({"x": x, "y": number}), tmp_path / "numbers.parquet", row_group_size=64)
+    assert pq.read_table(tmp_path / "numbers.parquet")["y"].null_count == 0  # NaN stays a value here
+    X, y = TableStream([tmp_path / "numbers.parquet"], 16, label="y").labelled_rows("y")
+    assert len(X) == len(y) == 50 and list(X.columns) == ["x"] and (y == 1.0).all()
+    text = np.where(np.arange(200) % 5 == 0, "yes", "")
+    text[3] = " "
+    (tmp_path / "csv").mkdir()
+    pd.DataFrame({"x": x, "y": text}).to_csv(tmp_path / "csv" / "part.csv", index=False)
+    X, y = TableStream(tmp_path / "csv", 16, label="y").labelled_rows("y")
+    in_memory = pd.read_csv(tmp_path / "csv" / "part.csv", skipinitialspace=True)["y"]
+    assert len(y) == 40 == in_memory.notna().sum() and set(y) == {"yes"}

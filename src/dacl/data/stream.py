@@ -75,6 +75,21 @@ class _RowGroup:
     rows: int
 
 
+def _has_label(column):
+    """Arrow's mask of the cells that hold a label: not null, not NaN (a float column written from NumPy
+    keeps NaN as a value, not as null) and not the empty string (pyarrow reads an empty CSV cell of a text
+    column as ""); as pandas reads the same file into memory, where all three are missing."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    keep = pc.is_valid(column)
+    if pa.types.is_floating(column.type):
+        keep = pc.and_(keep, pc.invert(pc.fill_null(pc.is_nan(column), True)))
+    elif pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
+        keep = pc.and_(keep, pc.fill_null(pc.not_equal(pc.utf8_trim_whitespace(column), ""), False))
+    return keep
+
+
 class TableStream:
     """Shuffled batches of ``batch_size`` preprocessed rows streamed from Parquet (or CSV) files (a
     source of :func:`dacl.engine.fit`; ``shard`` splits the row groups between processes)."""
@@ -179,7 +194,6 @@ class TableStream:
         """The rows whose ``label`` cell is not empty, read row group by row group (only they are kept), as a
         DataFrame of the stream's columns and the label (for ``dacl fit`` on files bigger than memory)."""
         import pandas as pd
-        import pyarrow.compute as pc
 
         if label is None or label != self.label:
             raise ValueError(f"label column {label!r} is not in the stream's files as its label ({self.label!r}); "
@@ -187,7 +201,7 @@ class TableStream:
         parts = []
         for group in self.groups:
             table = self._read_arrow(group, [*self.columns, label])
-            parts.append(table.filter(pc.is_valid(table[label])).to_pandas())
+            parts.append(table.filter(_has_label(table[label])).to_pandas())
         frame = pd.concat(parts, ignore_index=True)
         return frame[self.columns], frame[label]
 
