@@ -101,3 +101,18 @@ def test_the_projection_keeps_the_top_principal_components():
     np.testing.assert_allclose(components.T @ components, np.eye(2), atol=1e-5)
     explained = np.var(projection(features.astype(np.float32)), axis=0)
     assert explained[0] > explained[1] > 0.5 * np.var(features, axis=0).min()
+
+
+def test_knn_chunks_its_queries_by_the_labelled_rows_and_predicts_the_same():
+    """Memory stays bounded (a chunk holds at most ``similarities`` similarities) with equal predictions."""
+    from dacl.semisupervised.candidates import Inputs, NearestNeighbours
+
+    rng = np.random.default_rng(0)
+    labelled = rng.normal(size=(300, 8)).astype(np.float32)
+    labelled /= np.linalg.norm(labelled, axis=1, keepdims=True)
+    model = NearestNeighbours(Task("classification", 3), labelled, rng.integers(0, 3, 300), k=5)
+    queries = Inputs(np.zeros((50, 1), np.float32), rng.normal(size=(50, 8)).astype(np.float32))
+    whole = model.predict(queries)
+    assert np.array_equal(model.predict(queries, similarities=600), whole)  # chunks of 2 queries
+    assert np.array_equal(model.predict(queries, similarities=1), whole)  # never fewer than 1
+    assert whole.shape == (50, 3) and np.allclose(whole.sum(1), 1)

@@ -167,10 +167,13 @@ class NearestNeighbours:
     targets: np.ndarray
     k: int
 
-    def predict(self, inputs: Inputs, batch_size: int = 4096) -> np.ndarray:
+    def predict(self, inputs: Inputs, similarities: int = 2**25) -> np.ndarray:
+        """Queries in chunks of at most ``similarities`` query x labelled-row similarities (128 MB of
+        float32), so memory stays bounded however many rows are labelled."""
         reference = torch.as_tensor(self.features)
         values = torch.as_tensor(self.targets)
         parts = []
+        batch_size = max(1, similarities // max(len(reference), 1))
         for start in range(0, len(inputs), batch_size):
             query = F.normalize(_tensor(inputs.features[start : start + batch_size]), dim=1)
             nearest = (query @ reference.T).topk(self.k, dim=1).indices
