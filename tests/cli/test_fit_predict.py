@@ -178,3 +178,17 @@ def test_a_streamed_model_clips_later_rows_as_the_stream_clipped_its_training_ro
     assert np.allclose(loaded.transform(far), model.transform(far), atol=1e-6)
     in_memory = DACLClassifier(**options).fit(X, table["churn"].fillna(-1).astype(int))
     assert not in_memory.dacl_.clip_ and in_memory._inputs(far).X.max() > 1  # unchanged in memory
+
+
+def test_fit_on_csv_files_counts_empty_text_labels_as_unlabelled_as_the_model_does(files, tmp_path, capsys):
+    table = pd.read_csv(files / "train.csv")
+    table["churn"] = table["churn"].map({1.0: "yes", 0.0: "no"})  # text labels, the rest empty cells
+    (tmp_path / "parts").mkdir()
+    for index, start in enumerate(range(0, len(table), 150)):
+        table.iloc[start : start + 150].to_csv(tmp_path / "parts" / f"part-{index}.csv", index=False)
+    model = tmp_path / "model"
+    assert main(["fit", "--data", str(tmp_path / "parts"), "--label", "churn", "--out", str(model), *TINY]) == 0
+    labelled = int(table["churn"].notna().sum())
+    assert f"streamed: {labelled} labelled rows, {len(table) - labelled} unlabelled" in capsys.readouterr().out
+    state = json.loads((model / "model.json").read_text())
+    assert state["classes"] == ["no", "yes"] and state["rows"]["labelled"] == labelled

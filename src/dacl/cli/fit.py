@@ -127,10 +127,13 @@ def _save(model, args: argparse.Namespace, out: Path) -> None:
 
 
 def _label_column(files: list, label: str) -> Any:
-    """The label column of every file (one column read), as an object array."""
+    """The label column of every file (one column read), as an object array; None where a cell holds no
+    label by ``dacl.data.stream.has_label`` (null, NaN, empty text), as the model reads the files."""
     import numpy as np
     import pyarrow.csv as pv
     import pyarrow.parquet as pq
+
+    from dacl.data.stream import has_label
 
     parts = []
     for file in files:
@@ -143,7 +146,9 @@ def _label_column(files: list, label: str) -> Any:
             raise ValueError(f"label column {label!r} is not in {file} ({error}).") from None
         if label not in table.column_names:
             raise ValueError(f"label column {label!r} is not in {file}.")
-        parts.append(table[label].to_pandas().to_numpy(dtype=object))
+        values = table[label].to_pandas().to_numpy(dtype=object)
+        values[~has_label(table[label]).to_numpy()] = None
+        parts.append(values)
     return np.concatenate(parts)
 
 

@@ -44,7 +44,7 @@ from torch import Tensor
 from dacl.data.preprocess import make_preprocessor, normalized_table
 from dacl.engine.sources import check_shardable
 
-__all__ = ["NumericColumns", "TableStream", "table_files"]
+__all__ = ["NumericColumns", "TableStream", "has_label", "table_files"]
 
 SUFFIXES = (".parquet", ".csv")  # all files of a stream are one kind
 
@@ -75,7 +75,7 @@ class _RowGroup:
     rows: int
 
 
-def _has_label(column):
+def has_label(column):
     """Arrow's mask of the cells that hold a label: not null, not NaN (a float column written from NumPy
     keeps NaN as a value, not as null) and not the empty string (pyarrow reads an empty CSV cell of a text
     column as ""); as pandas reads the same file into memory, where all three are missing."""
@@ -201,7 +201,7 @@ class TableStream:
         parts = []
         for group in self.groups:
             table = self._read_arrow(group, [*self.columns, label])
-            parts.append(table.filter(_has_label(table[label])).to_pandas())
+            parts.append(table.filter(has_label(table[label])).to_pandas())
         frame = pd.concat(parts, ignore_index=True)
         return frame[self.columns], frame[label]
 
