@@ -224,11 +224,7 @@ class DACL(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
             numeric=numeric,
             steps_per_epoch=steps_per_epoch,
         )
-        self.model_ = result.model.cpu()
-        self.encoder_ = self.model_.encoder
-        self.history_ = result.history
-        self._n_features_out = self.width
-        return self
+        return self._trained(result)
 
     def fit_stream(self, stream):
         """Pretrain the encoder on a ``dacl.data.stream.TableStream`` (files bigger than memory), whose
@@ -244,6 +240,10 @@ class DACL(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         self.clip_ = self.scale == "minmax"  # the stream clips values beyond its sample's range
         self.n_features_in_ = len(stream.columns)
         self.feature_names_in_ = np.array(stream.columns, dtype=object)
+        return self._trained(result)
+
+    def _trained(self, result):
+        """The pretraining's model, encoder and history kept (``fit`` and ``fit_stream``)."""
         self.model_ = result.model.cpu()
         self.encoder_ = self.model_.encoder
         self.history_ = result.history
