@@ -76,3 +76,16 @@ def test_cli_reproduce_table2_pretrain_and_evaluate_images(toy, tmp_path, capsys
     assert "simclr on toy (448 images): 1 epochs" in capsys.readouterr().out
     assert main(["evaluate", "--checkpoint", out]) == 0
     assert "| simclr | toy |" in capsys.readouterr().out
+
+
+def test_each_claim_is_checked_on_the_probe_and_on_k_nn_where_they_can_disagree():
+    def row(method, probe, knn):
+        return {"method": method, "seeds": [0], "probe": probe, "knn_test": knn, "knn_validation_best": knn,
+                "knn_validation_last": knn, "seconds": 1.0}  # fmt: skip
+
+    results = {"dataset": "fashion-mnist", "rows": [row("gaussian", 0.826, 0.749), row("dacl", 0.824, 0.764)]}
+    text = table2.table2_markdown(results)
+    claim = next(line for line in text.splitlines() if line.startswith("| DACL > Gaussian-noise |"))
+    assert claim == "| DACL > Gaussian-noise | 82.4 vs 82.6 (-0.2) | no | 76.4 vs 74.9 (+1.5) | yes |"
+    assert "| DACL+ > DACL |" not in text  # a claim whose rows are missing is left out, not guessed
+    assert "| DACL | 82.4 | 76.4 | 76.4 | 76.4 | - | 1 |" in text  # no paper figure for this dataset
