@@ -42,6 +42,10 @@ VARIANTS: dict[str, tuple[tuple[str, ...], dict, bool]] = {
     "k3": (("dacl+",), {"mixup_partners": 3}, False),
     "resnet": (("dacl+",), {"table_encoder": "resnet"}, False),
     "dacl+scarf": (("dacl+scarf",), {}, False),
+    # DACL+ over the wider menu: the paper's three mixups, SCARF's corruption and Gaussian noise
+    "menu": (("dacl+",), {"mixup_types": ("linear", "geometric", "binary", "scarf", "gaussian")}, False),
+    # DACL+ without geometric mixup (Eq. 5 is 0 wherever the partner is 0: sparse counts, image backgrounds)
+    "no-geometric": (("dacl+",), {"mixup_types": ("linear", "binary")}, False),
 }
 SCREEN_DATASETS = ("digits", "magic", "spambase", "adult", "letter")
 ALL_DATASETS = ("fashion-mnist", "mnist-test", "digits", "adult", "letter", "magic", "spambase")
