@@ -24,6 +24,7 @@ import argparse
 import json
 import sys
 import time
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -66,30 +67,63 @@ def run_variant(name: str, datasets: list[str], budget: str, data_dir: str | Non
                      block_mixing=units, pretraining=pretraining, log=log)  # fmt: skip
 
 
-def summary(name: str, out: Path = OUT) -> dict:
-    """Per (dataset, fraction): mean ± std over draws of the best protocol (best mean) and of the probe,
-    and the trees' and logistic regression's means, from the variant's results.json."""
-    path = out / name / "results.json"
-    if not path.is_file():
-        return {}
-    rows = json.loads(path.read_text())["rows"]
-    cells: dict[tuple, dict] = {}
-    for r in rows:
-        cells.setdefault((r["dataset"], r["fraction"]), {})[r["model"]] = r
-    out = {}
-    for key, models in cells.items():
-        protocols = {p: models[p] for p in PROTOCOLS if p in models}
-        if not protocols:
+def draws(name: str, out: Path = OUT, features: str = "float32") -> dict[tuple, list[dict]]:
+    """Per (dataset, fraction), one dict per label draw, from the variant's stored cells (``runs/``, so
+    every invocation's datasets count) whose features were computed in ``features`` precision (one kind
+    of machine: float32 on a CPU without AMX, bfloat16 with it): each protocol's and each raw model's
+    test score, the encoder's protocol chosen by cross-validation on the labelled rows (``cv``: no test
+    score seen) and the estimator's outcome over the whole candidate set (``dacl.study``'s rule)."""
+    from dacl.semisupervised.candidates import Task
+    from dacl.study import estimator_outcome
+
+    by_draw: dict[tuple, dict] = {}
+    for path in sorted((out / name / "runs").glob("*.json")):
+        record = json.loads(path.read_text())
+        spec = record["spec"]
+        if spec["features"] != features:
             continue
-        best = max(protocols, key=lambda p: protocols[p]["score"])
-        out[key] = {"best": best, "best_score": protocols[best]["score"], "best_std": protocols[best]["std"],
-                    "probe": protocols.get("probe", {}).get("score"),
-                    "draws": protocols[best]["draws"], "trees": models.get("gbdt-raw", {}).get("score"),
-                    "linear": models.get("linear-raw", {}).get("score")}  # fmt: skip
-    return out
+        key = (spec["dataset"], spec["fraction"], spec["draw"])
+        if key in by_draw:
+            raise ValueError(f"{name}: two stored cells for {key} ({path.name} and another); remove the stale one.")
+        by_draw[key] = record
+    found: dict[tuple, list[dict]] = {}
+    for (dataset, fraction, _), record in sorted(by_draw.items()):
+        scores = {m: c["score"] for m, c in record["candidates"].items() if m in CANDIDATE_SET}
+        cv_key = "cv_accuracy" if "cv_accuracy" in record["selection"][0] else "cv_r2"
+        ranked = [r for r in record["selection"] if r["candidate"] in PROTOCOLS and r["candidate"] in scores]
+        chosen = max(ranked, key=lambda r: r[cv_key])["candidate"]
+        estimator, _ = estimator_outcome(record, Task(record["spec"]["task"]))
+        found.setdefault((dataset, fraction), []).append(
+            {**scores, "cv": scores[chosen], "cv_choice": chosen, "estimator": estimator["score"]}
+        )
+    return found
 
 
-def step_times(dataset: str, data_dir: str | None, steps: int = 30) -> dict[str, float]:
+def _mean(found: list[dict], field: str) -> float | None:
+    values = [d[field] for d in found if field in d]
+    return float(np.mean(values)) if len(values) == len(found) else None
+
+
+def _std(found: list[dict], field: str) -> float:
+    return float(np.std([d[field] for d in found]))
+
+
+def summary(name: str, out: Path = OUT, features: str = "float32") -> dict:
+    """Per (dataset, fraction): means and stds over draws of the encoder's protocol chosen by
+    cross-validation (``cv``), of the best protocol in hindsight (best test mean: optimistic), of the
+    probe, of the estimator, and the trees' and logistic regression's means."""
+    out_: dict[tuple, dict] = {}
+    for key, found in draws(name, out, features).items():
+        mean, std = partial(_mean, found), partial(_std, found)
+        best = max((p for p in PROTOCOLS if mean(p) is not None), key=mean)
+        out_[key] = {"best": best, "best_score": mean(best), "best_std": std(best), "cv": mean("cv"),
+                     "cv_std": std("cv"), "cv_choices": [d["cv_choice"] for d in found],
+                     "estimator": mean("estimator"), "estimator_std": std("estimator"), "probe": mean("probe"),
+                     "draws": len(found), "trees": mean("gbdt-raw"), "linear": mean("linear-raw")}  # fmt: skip
+    return out_
+
+
+def step_times(names: list[str], dataset: str, data_dir: str | None, steps: int = 30) -> dict[str, float]:
     """Seconds per pretraining step of each variant on ``dataset`` at the study's width (4 x 512, batch 512),
     in one process, variants alternating over two rounds (the median of each)."""
     from dacl import PretrainConfig
@@ -102,7 +136,8 @@ def step_times(dataset: str, data_dir: str | None, steps: int = 30) -> dict[str,
     X = features.X_train[: 512 * steps]
     times: dict[str, list[float]] = {}
     for _ in range(2):
-        for name, (methods, options, units) in VARIANTS.items():
+        for name in dict.fromkeys(["plain", *names]):
+            methods, options, units = VARIANTS[name]
             config = PretrainConfig(**{**PRETRAINING_DEFAULTS, **options, "method": methods[0], "epochs": 1,
                                        "warmup_epochs": 0.0})  # fmt: skip
             blocks = features.blocks if units else None
@@ -112,35 +147,84 @@ def step_times(dataset: str, data_dir: str | None, steps: int = 30) -> dict[str,
     return {name: float(np.median(t)) for name, t in times.items()}
 
 
-def table(names: list[str], times: dict[str, float] | None, step_dataset: str | None, out: Path = OUT) -> str:
-    summaries = {n: summary(n, out) for n in names}
+MEASURES = {
+    "cv": "the encoder's protocol (probe, k-NN or fine-tuning) chosen by cross-validation on the labelled rows",
+    "best": "the encoder's best protocol in hindsight (the best test mean: optimistic)",
+    "estimator": "DACLClassifier over these candidates (the encoder's protocols, the trees and logistic "
+    "regression on the raw columns, the pair of the two best), chosen by cross-validation",
+}
+
+
+def _cell(c: dict, measure: str) -> str:
+    mean, spread = c[f"{measure}_score" if measure == "best" else measure], c[f"{measure}_std"]
+    text = f"{100 * mean:.1f}" + (f" ± {100 * spread:.1f}" if c["draws"] > 1 else "")
+    if measure == "best":
+        return f"{text} ({c['best']})"
+    if measure == "cv":
+        return f"{text} ({', '.join(f'{n}x {p}' for p, n in _counts(c['cv_choices']))})"
+    return text
+
+
+def _counts(values: list[str]) -> list[tuple[str, int]]:
+    return [(v, values.count(v)) for v in dict.fromkeys(values)]
+
+
+def table(
+    names: list[str],
+    times: dict[str, float] | None,
+    step_dataset: str | None,
+    out: Path = OUT,
+    measure: str = "cv",
+    features: str = "float32",
+) -> str:
+    """Rows the variants, columns dataset x fraction: ``measure`` (MEASURES) as mean ± std over draws,
+    then the trees and logistic regression on the raw columns; each variant's step time if timed."""
+    summaries = {n: summary(n, out, features) for n in names}
     keys = sorted({k for s in summaries.values() for k in s}, key=lambda k: (k[0], k[1]))
     head = " | ".join(f"{d} {100 * f:g}%" for d, f in keys)
     lines = ["| variant | " + head + (" | step (ms) | vs plain |" if times else " |"),
              "|---|" + "---:|" * len(keys) + ("---:|---:|" if times else "")]  # fmt: skip
     for name in names:
-        cells = []
-        for key in keys:
-            c = summaries[name].get(key)
-            if c is None:
-                cells.append("")
-                continue
-            spread = f" ± {100 * c['best_std']:.1f}" if c["draws"] > 1 else ""
-            probe = f"{100 * c['probe']:.1f}" if c["probe"] is not None else "-"
-            cells.append(f"{100 * c['best_score']:.1f}{spread} ({c['best']}; probe {probe})")
+        cells = [_cell(summaries[name][k], measure) if k in summaries[name] else "" for k in keys]
         timing = ""
         if times:
             timing = f" | {1000 * times[name]:.1f} | {times[name] / times['plain']:.2f}x" if name in times else " | |"
         lines.append(f"| {name} | " + " | ".join(cells) + timing + " |")
-    baseline = next((summaries[n] for n in names if summaries[n]), {})
     for label, field in (("trees (raw columns)", "trees"), ("logistic regression (raw columns)", "linear")):
-        values = [baseline.get(k, {}).get(field) for k in keys]
+        most = [max((s[k] for s in summaries.values() if k in s), key=lambda c: c["draws"]) for k in keys]
+        values = [c[field] for c in most]  # the raw columns' models on the most draws any variant has
         lines.append(f"| {label} | " + " | ".join("" if v is None else f"{100 * v:.1f}" for v in values)
                      + (" | | |" if times else " |"))  # fmt: skip
-    note = ""
+    note = f"\n\nCells: {MEASURES[measure]}; mean ± std over label draws ({features} features)."
     if times:
-        note = f"\n\nStep times: {step_dataset}, 4 x 512, batch 512, one process, median of 2 alternating rounds."
+        note += f" Step times: {step_dataset}, 4 x 512, batch 512, one process, median of 2 alternating rounds."
     return "\n".join(lines) + note + "\n"
+
+
+def bar(names: list[str], out: Path = OUT, measure: str = "cv", features: str = "float32",
+        baseline: str = "scarf") -> str:  # fmt: skip
+    """Issue 20's bar per variant: on how many datasets its ``measure`` beats the better of the trees
+    and logistic regression on the raw columns at 1% and at 10% of the labels (and the worst margin),
+    and beats ``baseline`` (SCARF, the same measure) at 1%. Only datasets with every variant's cell count."""
+    summaries = {n: summary(n, out, features) for n in [*names, baseline]}
+    field = "best_score" if measure == "best" else measure
+    lines = ["| variant | 1%: beats max(trees, LR) | worst margin | 10%: beats max(trees, LR) | worst margin "
+             f"| 1%: beats {baseline} | worst margin |", "|---|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
+    for name in names:
+        texts = []
+        for fraction, against in ((0.01, "raw"), (0.1, "raw"), (0.01, baseline)):
+            keys = sorted(k for k in summaries[name] if k[1] == fraction and all(k in s for s in summaries.values()))
+            if not keys:
+                texts += ["", ""]
+                continue
+            margins = []
+            for k in keys:
+                c = summaries[name][k]
+                other = max(c["trees"], c["linear"]) if against == "raw" else summaries[baseline][k][field]
+                margins.append(c[field] - other)
+            texts += [f"{sum(m > 0 for m in margins)} of {len(keys)}", f"{100 * min(margins):+.1f}"]
+        lines.append(f"| {name} | " + " | ".join(texts) + " |")
+    return "\n".join(lines) + f"\n\nMeasure: {MEASURES[measure]}; {features} features.\n"
 
 
 def main() -> None:
@@ -153,14 +237,22 @@ def main() -> None:
     parser.add_argument("--step-dataset", default="adult")
     parser.add_argument("--budget", default=None, help="default: screen, or small for final (smoke: a quick check)")
     parser.add_argument("--out", default=str(OUT))
+    parser.add_argument("--measure", choices=list(MEASURES), default="cv", help="with table: what a cell shows")
+    parser.add_argument(
+        "--features",
+        default="float32",
+        help="with table: the cells' feature precision "
+        "(float32 without AMX, bfloat16 with it): one kind of machine per table",
+    )
     args = parser.parse_args()
     names = [n.strip() for n in args.variants.split(",") if n.strip()]
     unknown = sorted(set(names) - set(VARIANTS))
     if unknown:
         sys.exit(f"unknown variant(s) {unknown}; choose from {', '.join(VARIANTS)}")
     if args.stage == "table":
-        times = step_times(args.step_dataset, args.data_dir) if args.step_times else None
-        text = table(names, times, args.step_dataset, Path(args.out))
+        times = step_times(names, args.step_dataset, args.data_dir) if args.step_times else None
+        text = table(names, times, args.step_dataset, Path(args.out), args.measure, args.features)
+        text += "\n" + bar([n for n in names if n != "scarf"], Path(args.out), args.measure, args.features)
         Path(args.out).mkdir(parents=True, exist_ok=True)
         (Path(args.out) / "table.md").write_text(text)
         print(text)
