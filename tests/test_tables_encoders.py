@@ -147,19 +147,88 @@ def table():
 
 
 def test_the_estimators_embed_only_numeric_columns_and_save_and_load_the_embedding(table, tmp_path):
-    frame, labels = table
+    frame, _ = table
     dacl = DACL(epochs=2, depth=1, width=8, batch_size=32, warmup_epochs=0.0, numeric_embedding="ple",
                 embedding_size=4, one_hot_mixing="blocks", mix_embeddings=True, random_state=0).fit(frame)  # fmt: skip
     assert dacl.encoder_.embedding.numeric.tolist() == [True, True, False, False, False]
     assert dacl.transform(frame).shape == (160, 8)
+    _classifier_saves_and_loads(table, tmp_path, numeric_embedding="periodic", embedding_size=4,
+                                table_encoder="resnet")  # fmt: skip
+
+
+def _classifier_saves_and_loads(table, folder, **options):
+    """A DACLClassifier with ``options`` fitted on 100 labelled rows of ``table`` predicts as its saved model."""
+    frame, labels = table
     y = labels.copy()
     y[100:] = -1
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
         model = DACLClassifier(epochs=2, depth=1, width=8, projection_dim=4, batch_size=32, warmup_epochs=0.0,
                                candidates=("probe", "fine-tune"), fine_tune_epochs=(2,), fine_tune_lrs=(1e-3,), cv=2,
-                               numeric_embedding="periodic", embedding_size=4, table_encoder="resnet",
-                               random_state=0).fit(frame, y)  # fmt: skip
-    model.save(tmp_path / "model")
-    predictor = load_predictor(tmp_path / "model")
+                               random_state=0, **options).fit(frame, y)  # fmt: skip
+    model.save(folder / "model")
+    predictor = load_predictor(folder / "model")
     assert (predictor.predict(frame[["city", "count", "size"]]) == model.predict(frame)).all()
+    assert np.allclose(predictor.predict_proba(frame), model.predict_proba(frame), atol=1e-6)
+
+
+# two categorical columns one-hot encoded: columns 2-4 (three categories) and 5-6 (two), numeric 0-1
+CATEGORIES = np.array([-1, -1, 0, 0, 0, 1, 1])
+
+
+@pytest.fixture
+def mixed():
+    rng = np.random.default_rng(3)
+    numeric = rng.random((64, 2), dtype=np.float32)
+    first, second = (
+        np.eye(3, dtype=np.float32)[rng.integers(0, 3, 64)],
+        np.eye(2, dtype=np.float32)[rng.integers(0, 2, 64)],
+    )
+    return np.concatenate([numeric, first, second], axis=1)
+
+
+CATEGORY_VARIANTS = [
+    dict(),
+    dict(numeric_embedding="ple", embedding_size=4),
+    dict(mix_embeddings=True, method="dacl"),
+    dict(mix_embeddings=True, method="dacl", numeric_embedding="periodic"),
+]
+
+
+@pytest.mark.parametrize("options", CATEGORY_VARIANTS)
+def test_categorical_embeddings_train_repeat_resume_and_load_back(mixed, tmp_path, options):
+    config = PretrainConfig(**{**TINY, "categorical_embedding": 3, **options})
+    unbroken = pretrain(mixed, config, categories=CATEGORIES, progress=False)
+    embedding = unbroken.model.encoder.embedding
+    numeric_width = {"none": 2, "ple": 2 * 4, "periodic": 2 * 16}[config.numeric_embedding]
+    assert embedding.categories.weight.shape == (5, 3) and embedding.out_features == numeric_width + 2 * 3
+    assert same(weights(unbroken.model), weights(pretrain(mixed, config, categories=CATEGORIES, progress=False).model))
+    with pytest.raises(Killed):
+        pretrain(mixed, config, categories=CATEGORIES, checkpoint_dir=tmp_path, checkpoint_every=1, progress=False,
+                 callbacks=(kill_at(3),))  # fmt: skip
+    resumed = pretrain(mixed, config, categories=CATEGORIES, checkpoint_dir=tmp_path, checkpoint_every=1, resume=True,
+                       progress=False)  # fmt: skip
+    assert same(weights(unbroken.model), weights(resumed.model))
+    rows = torch.as_tensor(mixed[:8])
+    assert torch.equal(load_model(tmp_path).model.encoder(rows), resumed.model.eval().encoder(rows))
+
+
+def test_categorical_embeddings_refuse_what_they_cannot_do(X, mixed):
+    with pytest.raises(ValueError, match="no one-hot blocks were given"):
+        pretrain(mixed, PretrainConfig(**TINY, categorical_embedding=3), progress=False)
+    with pytest.raises(ValueError, match="this table has none"):
+        pretrain(X, PretrainConfig(**TINY, categorical_embedding=3), categories=np.full(6, -1), progress=False)
+    with pytest.raises(ValueError, match="geometric mixup"):  # signed embeddings, DACL+ draws geometric mixup
+        pretrain(mixed, PretrainConfig(**TINY, categorical_embedding=3, mix_embeddings=True), categories=CATEGORIES,
+                 progress=False)  # fmt: skip
+    with pytest.raises(ValueError, match="categorical_embedding"):
+        PretrainConfig(categorical_embedding=-1)
+
+
+def test_the_estimators_embed_categories_and_save_and_load_them(table, tmp_path):
+    frame, _ = table
+    dacl = DACL(epochs=2, depth=1, width=8, batch_size=32, warmup_epochs=0.0, categorical_embedding=3,
+                random_state=0).fit(frame)  # fmt: skip
+    assert dacl.encoder_.embedding.numeric.tolist() == [True, True, False, False, False]
+    assert dacl.encoder_.embedding.categories.weight.shape == (3, 3)  # paris, lyon, nice
+    _classifier_saves_and_loads(table, tmp_path, categorical_embedding=2, numeric_embedding="ple", embedding_size=4)

@@ -39,6 +39,8 @@ VARIANTS: dict[str, tuple[tuple[str, ...], dict, bool]] = {
     "ple-mixed": (("dacl+",), {"numeric_embedding": "ple", "mix_embeddings": True}, False),
     "periodic": (("dacl+",), {"numeric_embedding": "periodic"}, False),
     "periodic-mixed": (("dacl+",), {"numeric_embedding": "periodic", "mix_embeddings": True}, False),
+    # learned embeddings of the categorical columns (adult is the one table of the study with categories)
+    "categories": (("dacl+",), {"categorical_embedding": 16}, False),
     "k2": (("dacl+",), {"mixup_partners": 2}, False),
     "k3": (("dacl+",), {"mixup_partners": 3}, False),
     "resnet": (("dacl+",), {"table_encoder": "resnet"}, False),

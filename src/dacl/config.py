@@ -84,7 +84,10 @@ class PretrainConfig:
     embedding_scale: float = _option(1.0, "model", "tables: σ of the periodic embedding's initial frequencies "
                                      "(columns scaled to [0, 1])", float, low=0, low_open=True,
                                      domains=("tables",))  # fmt: skip
-    mix_embeddings: bool = _option(False, "method", "tables: mix the numeric embeddings (Eq. 4 at the embedding) "
+    categorical_embedding: int = _option(0, "model", "tables: width of a learned embedding per categorical column "
+                                         "(one row per category; 0: its one-hot columns enter the encoder)", int,
+                                         low=0, domains=("tables",))  # fmt: skip
+    mix_embeddings: bool = _option(False, "method", "tables: mix the embedded columns (Eq. 4 at the embedding) "
                                    "instead of the raw columns", bool, domains=("tables",))  # fmt: skip
     pooling: str = _option("sum", "model", "graph pooling of the GIN", str, choices=lambda: ("sum", "mean", "max"),
                            domains=("graphs",))  # fmt: skip

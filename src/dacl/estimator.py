@@ -164,6 +164,7 @@ class DACL(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         numeric_embedding: str = "none",
         embedding_size: int = 16,
         embedding_scale: float = 1.0,
+        categorical_embedding: int = 0,
         mix_embeddings: bool = False,
         head_depth: int = 3,
         projection_dim: int | None = 128,
@@ -214,14 +215,16 @@ class DACL(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         blocks = (
             one_hot_blocks(self.preprocessor_) if self.one_hot_mixing == "blocks" and mixes_blocks(config) else None
         )
-        numeric = one_hot_blocks(self.preprocessor_) < 0 if config.numeric_embedding != "none" else None
+        embedded = config.numeric_embedding != "none" or config.categorical_embedding > 0
+        categories = one_hot_blocks(self.preprocessor_) if embedded else None
         result = pretrain(
             features,
             config,
             labels,
             progress=self.verbose,
             blocks=blocks,
-            numeric=numeric,
+            numeric=None if categories is None else categories < 0,
+            categories=categories,
             steps_per_epoch=steps_per_epoch,
         )
         return self._trained(result)

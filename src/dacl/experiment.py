@@ -132,7 +132,7 @@ def run_method(
             dataclasses.replace(config, method=method),
             features.y_train,
             progress=progress,
-            **train_kw,
+            **{"categories": features.blocks, **train_kw},
         )
         scores = evaluate_encoder(result, features, knn_k)
         history = result.history

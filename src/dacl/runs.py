@@ -18,6 +18,7 @@ ADDED_OPTIONS = {
     "table_encoder": "mlp",
     "numeric_embedding": "none",
     "mix_embeddings": False,
+    "categorical_embedding": 0,
     "image_size": None,
 }
 # Options that only matter with a numeric embedding: left out of run keys without one.

@@ -17,6 +17,7 @@ from dacl.config import PretrainConfig
 from dacl.core.encoders import MLPEncoder, encoder_width
 from dacl.core.runtime import autocast, resolve_device, resolve_precision
 from dacl.core.tabular import (
+    CategoryEmbedding,
     ColumnEmbedding,
     PeriodicEmbedding,
     PiecewiseLinearEncoding,
@@ -33,44 +34,82 @@ from dacl.methods import METHODS, Method, build_method
 if TYPE_CHECKING:
     from dacl.data.stream import TableStream
 
-__all__ = ["build", "embed", "load_data", "load_model", "mix_blocks_as_units", "pretrain", "pretrain_files",
-           "table_encoder"]  # fmt: skip
+__all__ = ["build", "embed", "embedded_columns", "load_data", "load_model", "mix_blocks_as_units", "pretrain",
+           "pretrain_files", "table_encoder"]  # fmt: skip
 
 
 def table_encoder(
-    config: PretrainConfig, in_features: int, numeric: Any = None, data: Tensor | None = None
+    config: PretrainConfig, in_features: int, numeric: Any = None, data: Tensor | None = None, categories: Any = None
 ) -> nn.Module:
     """The encoder ``config`` names for a table of ``in_features`` columns: the paper's MLP or the residual
-    MLP (``table_encoder``), after a numeric embedding if ``numeric_embedding`` is set. ``numeric`` (a bool
-    per column; None: all) says which columns the embedding takes, the others (one-hot categories) pass
-    through; ``data`` (N, D) gives PLE its quantile bins (without it the bins are zeros, to be loaded)."""
-    if config.mix_embeddings and config.numeric_embedding == "none":
-        raise ValueError("mix_embeddings mixes the numeric embeddings: set numeric_embedding to ple or periodic.")
-    body_features, embedding = in_features, None
-    if config.numeric_embedding != "none":
-        numeric = torch.ones(in_features, dtype=torch.bool) if numeric is None else torch.as_tensor(numeric).bool()
-        if numeric.shape != (in_features,):
-            raise ValueError(
-                f"numeric must name each of the {in_features} columns (a bool each), got {tuple(numeric.shape)}."
-            )
-        if not bool(numeric.any()):
-            raise ValueError(
-                f"numeric_embedding={config.numeric_embedding!r} embeds numeric columns, but this table has none "
-                "(every column is a one-hot category); use numeric_embedding='none'."
-            )
-        count, size = int(numeric.sum()), config.embedding_size
-        if config.numeric_embedding == "ple":
-            edges = torch.zeros(count, size + 1) if data is None else quantile_edges(data[:, numeric], size)
-            inner: nn.Module = PiecewiseLinearEncoding(edges)
-        else:
-            inner = PeriodicEmbedding(count, size, config.embedding_scale)
-        embedding = ColumnEmbedding(numeric, inner)
-        body_features = embedding.out_features
+    MLP (``table_encoder``), after a numeric embedding if ``numeric_embedding`` is set and a categorical
+    one if ``categorical_embedding`` is. ``numeric`` (a bool per column; None: the columns outside
+    ``categories``, or all) says which columns the numeric embedding takes, the others (one-hot categories)
+    pass through; ``categories`` (a block id per column, -1 for numeric ones, as
+    ``dacl.data.preprocess.one_hot_blocks`` gives) says which one-hot columns make one categorical column;
+    ``data`` (N, D) gives PLE its quantile bins (without it the bins are zeros, to be loaded)."""
+    numeric_on, categories_on = config.numeric_embedding != "none", config.categorical_embedding > 0
+    if config.mix_embeddings and not (numeric_on or categories_on):
+        raise ValueError("mix_embeddings mixes the embedded columns: set numeric_embedding (ple or periodic) or "
+                         "categorical_embedding.")  # fmt: skip
+    if not (numeric_on or categories_on):
+        return _table_body(config, in_features)
+    if categories is not None:
+        categories = check_blocks(categories, in_features)
+    if categories_on and (categories is None or not bool((categories >= 0).any())):
+        raise ValueError(
+            f"categorical_embedding={config.categorical_embedding} embeds categorical columns, but "
+            + ("no one-hot blocks were given (categories=, as dacl.data.preprocess.one_hot_blocks gives)"
+               if categories is None else "this table has none")
+            + "; use categorical_embedding=0."
+        )  # fmt: skip
+    if numeric is None:
+        numeric = categories < 0 if categories is not None else torch.ones(in_features, dtype=torch.bool)
+    numeric = torch.as_tensor(numeric).bool()
+    if numeric.shape != (in_features,):
+        raise ValueError(
+            f"numeric must name each of the {in_features} columns (a bool each), got {tuple(numeric.shape)}."
+        )
+    if numeric_on and not bool(numeric.any()):
+        raise ValueError(
+            f"numeric_embedding={config.numeric_embedding!r} embeds numeric columns, but this table has none "
+            "(every column is a one-hot category); use numeric_embedding='none'."
+        )
+    inner: nn.Module | None = None
+    count, size = int(numeric.sum()), config.embedding_size
+    if config.numeric_embedding == "ple":
+        edges = torch.zeros(count, size + 1) if data is None else quantile_edges(data[:, numeric], size)
+        inner = PiecewiseLinearEncoding(edges)
+    elif config.numeric_embedding == "periodic":
+        inner = PeriodicEmbedding(count, size, config.embedding_scale)
+    category_embedding = None
+    if categories_on:
+        if not bool((categories[~numeric] >= 0).all()):
+            raise ValueError("every column that is not numeric must belong to a categorical column's one-hot block.")
+        ids = torch.unique(categories[~numeric], return_inverse=True)[1]  # the categorical columns numbered 0..B-1
+        category_embedding = CategoryEmbedding(ids, config.categorical_embedding)
+    embedding = ColumnEmbedding(numeric, inner, category_embedding)
+    return TabularEncoder(embedding, _table_body(config, embedding.out_features), config.mix_embeddings)
+
+
+def embedded_columns(encoder: nn.Module) -> dict[str, list]:
+    """What rebuilds an embedded table encoder (:func:`table_encoder`): the columns its numeric embedding
+    takes and, with a categorical embedding, each column's category block; empty without embeddings."""
+    embedding = getattr(encoder, "embedding", None)
+    if not isinstance(embedding, ColumnEmbedding):
+        return {}
+    columns: dict[str, list] = {"numeric": [bool(v) for v in embedding.numeric.tolist()]}
+    if embedding.categories is not None:
+        categories = torch.full((embedding.in_features,), -1, dtype=torch.long)
+        categories[~embedding.numeric.cpu()] = embedding.categories.blocks.cpu()
+        columns["categories"] = categories.tolist()
+    return columns
+
+
+def _table_body(config: PretrainConfig, in_features: int) -> nn.Module:
     if config.table_encoder == "resnet":
-        body: nn.Module = ResidualMLP(body_features, config.width, config.depth)
-    else:
-        body = MLPEncoder(body_features, config.width, config.depth)
-    return body if embedding is None else TabularEncoder(embedding, body, config.mix_embeddings)
+        return ResidualMLP(in_features, config.width, config.depth)
+    return MLPEncoder(in_features, config.width, config.depth)
 
 
 def build(
@@ -83,14 +122,24 @@ def build(
     example: Tensor | None = None,
     numeric: Any = None,
     data: Tensor | None = None,
+    categories: Any = None,
 ) -> Method:
     """The method ``config.method`` on the encoder ``config`` names (``table_encoder``; or on ``encoder``),
     initialised from ``config.seed`` without touching the global random state."""
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(config.seed)
         if encoder is None:
-            encoder = table_encoder(config, in_features, numeric, data)
-        return build_method(config, encoder, encoder_width(encoder, example), n_classes=n_classes, views=views)
+            encoder = table_encoder(config, in_features, numeric, data, categories)
+        method = build_method(config, encoder, encoder_width(encoder, example), n_classes=n_classes, views=views)
+    embedding = getattr(encoder, "embedding", None)
+    signed = getattr(embedding, "categories", None) is not None and getattr(encoder, "mix_embeddings", False)
+    if signed and getattr(getattr(method, "views", None), "non_negative", False):
+        raise ValueError(
+            f"mix_embeddings mixes the learned category embeddings, which have negative values that geometric "
+            f"mixup (Eq. 5, in {method.views!r}) cannot mix: mix the raw columns (mix_embeddings=False), or use "
+            "linear or binary mixup (method dacl, dacl-binary, or mixup_types without geometric)."
+        )
+    return method
 
 
 def mix_blocks_as_units(method: Method, config: PretrainConfig, blocks: Tensor) -> None:
@@ -133,6 +182,7 @@ def pretrain(
     metadata: dict[str, Any] | None = None,
     blocks: Any = None,
     numeric: Any = None,
+    categories: Any = None,
     steps_per_epoch: int | None = None,
 ) -> PretrainResult:
     """Train an encoder on ``X`` (N, D) with ``config.method`` and return it with its history.
@@ -146,7 +196,9 @@ def pretrain(
     0, 1, ... for the columns of one categorical column's one-hot block, -1 for the others; as
     ``dacl.data.preprocess.one_hot_blocks`` gives) makes the mixup views mix each block as one unit; pass
     the same blocks again to resume. ``numeric`` (a bool per column) names the columns a
-    ``numeric_embedding`` embeds; by default the columns outside ``blocks``, or all. ``steps_per_epoch``
+    ``numeric_embedding`` embeds; by default the columns outside ``categories``, or all. ``categories``
+    (block ids as ``blocks``; by default ``blocks``) names the one-hot columns a ``categorical_embedding``
+    embeds, one embedding per block. ``steps_per_epoch``
     ends each epoch after that many batches (``dacl.engine.sources.TensorSource``).
     """
     config = config or PretrainConfig()
@@ -156,11 +208,12 @@ def pretrain(
         raise ValueError(f"X has 1 sample; pretraining needs at least 2 samples (got shape {tuple(data.shape)}).")
     labels, n_classes = class_labels(y, n, "y") if METHODS[config.method].kind == "supervised" else (None, None)
     blocks = check_blocks(blocks, in_features)
-    if numeric is None and blocks is not None:
-        numeric = blocks < 0
-    embedded = encoder is None and config.numeric_embedding != "none"
+    categories = blocks if categories is None else check_blocks(categories, in_features)
+    if numeric is None and categories is not None:
+        numeric = categories < 0
+    embedded = encoder is None and (config.numeric_embedding != "none" or config.categorical_embedding > 0)
     method = build(config, in_features, n_classes, encoder=encoder, views=views, example=data[:2],
-                   numeric=numeric, data=data)  # fmt: skip
+                   numeric=numeric, data=data, categories=categories)  # fmt: skip
     if blocks is not None:
         if embedded and config.mix_embeddings:  # the views see the embedded columns
             blocks = method.encoder.embedding.embedded_blocks(blocks)
@@ -172,7 +225,7 @@ def pretrain(
     state = {"domain": "tables", "in_features": in_features, "n_classes": n_classes, "metadata": metadata or {},
              "encoder": None if encoder is None else type(encoder).__qualname__}  # fmt: skip
     if embedded:
-        state["numeric"] = method.encoder.embedding.numeric.tolist()
+        state.update(embedded_columns(method.encoder))
     return fit(method, source, config, checkpoint_dir=checkpoint_dir, checkpoint_every=checkpoint_every,
                resume=resume, progress=progress, callbacks=callbacks, state=state)  # fmt: skip
 
@@ -214,8 +267,13 @@ def pretrain_files(
     )  # fmt: skip
     if source.batch_size != config.batch_size:
         raise ValueError(f"the stream cuts batches of {source.batch_size} rows but batch_size is {config.batch_size}.")
+    categories = None
+    if config.categorical_embedding > 0 and encoder is None:
+        from dacl.data.preprocess import one_hot_blocks
+
+        categories = one_hot_blocks(source.preprocessor)
     method = build(config, source.in_features, encoder=encoder, views=views,
-                   example=torch.zeros(2, source.in_features))  # fmt: skip
+                   example=torch.zeros(2, source.in_features), categories=categories)  # fmt: skip
     from dacl.data.saved_preprocessing import SavedPreprocessing
 
     # the stream's fitted preprocessing, so that its encoder is evaluated on data preprocessed the same way
@@ -224,8 +282,8 @@ def pretrain_files(
              "metadata": {"files": [str(f) for f in source.files], "rows": source.rows, "label": label,
                           "preprocessing": saved, "scale": scale},
              "encoder": None if encoder is None else type(encoder).__qualname__}  # fmt: skip
-    if encoder is None and config.numeric_embedding != "none":
-        state["numeric"] = method.encoder.embedding.numeric.tolist()
+    if encoder is None and (config.numeric_embedding != "none" or config.categorical_embedding > 0):
+        state.update(embedded_columns(method.encoder))
     return fit(method, source, config, checkpoint_dir=checkpoint_dir, checkpoint_every=checkpoint_every,
                resume=resume, progress=progress, callbacks=callbacks, state=state)  # fmt: skip
 
@@ -235,7 +293,8 @@ def load_model(checkpoint_dir: str | Path, encoder: nn.Module | None = None) -> 
     made with a user's own encoder needs a fresh instance of it as ``encoder``."""
     state, config = read_model_state(checkpoint_dir, "tables", encoder)
     method = build(config, state["in_features"], state["n_classes"], encoder=encoder,
-                   example=torch.zeros(2, state["in_features"]), numeric=state.get("numeric"))  # fmt: skip
+                   example=torch.zeros(2, state["in_features"]), numeric=state.get("numeric"),
+                   categories=state.get("categories"))  # fmt: skip
     return with_weights(checkpoint_dir, method, config, state)
 
 

@@ -100,10 +100,12 @@ def test_compare_and_reproduce_labels_take_the_encoder_options_and_check_them_fi
     out = tmp_path / "variant"
     args = ["compare", "--data", str(files / "train.csv"), "--label", "churn", "--fractions", "1",
             "--budget", "smoke", "--out", str(out), "--quiet", "--numeric-embedding", "periodic",
-            "--mixup-partners", "2"]  # fmt: skip
+            "--mixup-partners", "2", "--categorical-embedding", "2"]  # fmt: skip
     assert main(args) == 0
     assert json.loads((out / "results.json").read_text())["pretraining"] == {
-        "numeric_embedding": "periodic", "mixup_partners": 2}  # fmt: skip
+        "numeric_embedding": "periodic", "mixup_partners": 2, "categorical_embedding": 2}  # fmt: skip
+    (encoder,) = (out / "encoders").iterdir()  # the city's three categories, embedded
+    assert json.loads((encoder / "checkpoint.json").read_text())["categories"].count(0) == 3
     bad = ["reproduce", "labels", "--datasets", "digits", "--budget", "smoke", "--out", str(tmp_path / "bad"),
            "--table-encoder", "transformer"]  # fmt: skip
     assert main(bad) == 2

@@ -9,6 +9,7 @@ import torch
 
 from dacl.core.encoders import MLPEncoder
 from dacl.core.tabular import (
+    CategoryEmbedding,
     ColumnEmbedding,
     PeriodicEmbedding,
     PiecewiseLinearEncoding,
@@ -84,6 +85,34 @@ def test_column_embedding_embeds_numeric_columns_and_passes_the_others_and_their
     assert embedding.embedded_blocks(torch.tensor([-1, 0, 0, -1])).tolist() == [-1, -1, -1, -1, 0, 0]
     with pytest.raises(ValueError, match="numeric column"):
         ColumnEmbedding(torch.tensor([False, False]), PiecewiseLinearEncoding(torch.zeros(1, 3)))
+
+
+def test_category_embedding_gives_each_categorys_row_and_mixes_linearly():
+    blocks = torch.tensor([0, 0, 0, 1, 1])  # a column of three categories, one of two
+    embedding = CategoryEmbedding(blocks, size=4)
+    table = embedding.weight.detach()  # one row per category: rows 0-2 the first column's, 3-4 the second's
+    a, b = torch.tensor([[0.0, 1, 0, 1, 0]]), torch.tensor([[0.0, 0, 1, 0, 1]])
+    assert embedding.out_features == 8
+    assert torch.equal(embedding(a), torch.cat([table[1], table[3]]).unsqueeze(0))  # a direct lookup per column
+    lam = 0.7  # Eq. 3 on the one-hot rows is Eq. 3 on their embeddings
+    assert torch.allclose(embedding(lam * a + (1 - lam) * b), lam * embedding(a) + (1 - lam) * embedding(b))
+    with pytest.raises(ValueError, match="no id left out"):
+        CategoryEmbedding(torch.tensor([0, 0, 2, 2]), size=4)
+
+
+def test_column_embedding_with_categories_gives_each_units_block():
+    numeric = torch.tensor([True, False, False, False, False, True])
+    categories = CategoryEmbedding(torch.tensor([0, 0, 1, 1]), size=3)
+    embedding = ColumnEmbedding(numeric, None, categories)
+    x = torch.tensor([[0.25, 1.0, 0.0, 0.0, 1.0, 0.75]])
+    out = embedding(x)
+    assert embedding.out_features == 2 + 6 and out.shape == (1, 8)
+    assert torch.equal(out[0, :2], torch.tensor([0.25, 0.75]))  # numeric columns as they are, first
+    assert torch.equal(out[0, 2:], categories(x[:, 1:5])[0])
+    # mixed as units, each column's three embedding units are one block
+    assert embedding.embedded_blocks(torch.tensor([-1, 4, 4, 7, 7, -1])).tolist() == [-1, -1, 4, 4, 4, 7, 7, 7]
+    with pytest.raises(ValueError, match="not numeric"):
+        ColumnEmbedding(torch.tensor([True, False, False]), None, categories)
 
 
 class Recorder:

@@ -109,9 +109,10 @@ def run(args: argparse.Namespace) -> None:
 
     spec = common.data_spec(args)
     dataset, features = common.load_features(spec)
+    # the one-hot blocks tell the embeddings which columns are numeric and which make one categorical column
     result = pretrain(features.X_train, config, features.y_train, checkpoint_dir=args.out,
                       checkpoint_every=args.checkpoint_every, resume=args.resume, progress=not args.quiet,
-                      metadata={"data": spec, "dataset": dataset.name})  # fmt: skip
+                      metadata={"data": spec, "dataset": dataset.name}, categories=features.blocks)  # fmt: skip
     _report(config.method, dataset.name, result, args.out)
 
 

@@ -6,7 +6,10 @@
   ``rtdl_num_embeddings`` (0.0.12) imports ``sklearn.tree`` whenever scikit-learn is installed (for its
   tree-based bins), and the core imports only torch (``import dacl`` loads no scikit-learn).
 - The residual MLP: Gorishniy, Rubachev, Khrulkov, Babenko, "Revisiting Deep Learning Models for
-  Tabular Data", NeurIPS 2021 (the "ResNet" of Sec. 3.2).
+  Tabular Data", NeurIPS 2021 (the "ResNet" of Sec. 3.2), and its learned embeddings of categorical
+  columns. Before a linear first layer an embedding of one-hot columns is a factorisation of that
+  layer's weights for them (rank at most B x size), so what it can change is the training, and what the
+  views mix when they mix the embeddings.
 
 :class:`TabularEncoder` puts an embedding in front of an encoder body and keeps the layer hook of hidden
 mixup (``dacl.core.encoders``): the views are made of the raw columns (``mix_embeddings=False``, the
@@ -24,6 +27,7 @@ from torch import Tensor, nn
 from dacl.core.encoders import LayerHook, as_weight_dtype
 
 __all__ = [
+    "CategoryEmbedding",
     "ColumnEmbedding",
     "PeriodicEmbedding",
     "PiecewiseLinearEncoding",
@@ -101,29 +105,81 @@ class PeriodicEmbedding(nn.Module):
         return torch.relu(torch.einsum("ndk,dks->nds", periodic, self.weight) + self.bias).flatten(1)
 
 
-class ColumnEmbedding(nn.Module):
-    """An embedding of a table's numeric columns (``numeric``: a bool mask over its D columns), the other
-    columns (one-hot categories) passed through: output [embedded numeric columns, other columns]."""
+class CategoryEmbedding(nn.Module):
+    """Learned embeddings of categorical columns that arrive one-hot encoded (the categorical embeddings of
+    Gorishniy et al. 2021, Sec. 3): ``blocks`` gives each input column its column's id 0..B-1 (a block of
+    one-hot columns each). Block b's columns x_b (N, n_b) give x_b E_b (N, size), E_b one learned row per
+    category: on a one-hot row the category's embedding, on a mix of rows (Eq. 3) the same mix of their
+    embeddings, the map being linear. Output (N, B * size), block by block."""
 
-    def __init__(self, numeric: Tensor, embedding: nn.Module) -> None:
+    def __init__(self, blocks: Tensor, size: int) -> None:
         super().__init__()
-        numeric = torch.as_tensor(numeric, dtype=torch.bool)
-        if numeric.dim() != 1 or not bool(numeric.any()):
-            raise ValueError("a numeric embedding needs at least one numeric column (a bool mask over the columns).")
-        self.register_buffer("numeric", numeric)
-        self.embedding = embedding
-        self.in_features = numeric.numel()
-        self.out_features = embedding.out_features + int((~numeric).sum())
+        blocks = torch.as_tensor(blocks).long()
+        count = int(blocks.max()) + 1 if blocks.numel() else 0
+        if (
+            blocks.dim() != 1
+            or not blocks.numel()
+            or int(blocks.min()) < 0
+            or set(blocks.tolist()) != set(range(count))
+        ):
+            raise ValueError(
+                f"category blocks must number every column 0..B-1 with no id left out, got {blocks.tolist()}."
+            )
+        if size < 1:
+            raise ValueError(f"the embedding size must be positive, got {size}.")
+        self.register_buffer("blocks", blocks)
+        self.weight = nn.Parameter(torch.empty(blocks.numel(), size).uniform_(-(size**-0.5), size**-0.5))
+        self.register_buffer("placement", nn.functional.one_hot(blocks, count).float(), persistent=False)
+        self.size, self.out_features = size, count * size
 
     def forward(self, x: Tensor) -> Tensor:
-        return torch.cat([self.embedding(x[:, self.numeric]), x[:, ~self.numeric]], dim=1)
+        # (C, B, size): column c's row placed in its block's slot, zeros elsewhere; one matmul for all blocks
+        spread = (self.placement.unsqueeze(2) * self.weight.unsqueeze(1)).flatten(1)
+        return x @ spread.to(x.dtype)
+
+
+class ColumnEmbedding(nn.Module):
+    """Embeddings of a table's columns: the numeric columns (``numeric``: a bool mask over its D columns)
+    through ``embedding`` (None: as they are), the others (one-hot categories) through ``categories`` (a
+    :class:`CategoryEmbedding`; None: as they are). Output [numeric part, categorical part]."""
+
+    def __init__(self, numeric: Tensor, embedding: nn.Module | None, categories: CategoryEmbedding | None = None):
+        super().__init__()
+        numeric = torch.as_tensor(numeric, dtype=torch.bool)
+        if numeric.dim() != 1:
+            raise ValueError(f"numeric must be a bool per column, got shape {tuple(numeric.shape)}.")
+        if embedding is not None and not bool(numeric.any()):
+            raise ValueError("a numeric embedding needs at least one numeric column (a bool mask over the columns).")
+        if categories is not None and categories.blocks.numel() != int((~numeric).sum()):
+            raise ValueError(
+                f"the category embedding takes {categories.blocks.numel()} columns, but {int((~numeric).sum())} "
+                "columns are not numeric."
+            )
+        self.register_buffer("numeric", numeric)
+        self.embedding, self.categories = embedding, categories
+        self.in_features = numeric.numel()
+        numeric_out = int(numeric.sum()) if embedding is None else embedding.out_features
+        other_out = int((~numeric).sum()) if categories is None else categories.out_features
+        self.out_features = numeric_out + other_out
+
+    def forward(self, x: Tensor) -> Tensor:
+        numeric, other = x[:, self.numeric], x[:, ~self.numeric]
+        return torch.cat([numeric if self.embedding is None else self.embedding(numeric),
+                          other if self.categories is None else self.categories(other)], dim=1)  # fmt: skip
 
     def embedded_blocks(self, blocks: Tensor) -> Tensor:
         """``blocks`` of the input columns (see ``dacl.core.views.check_blocks``) for the output columns:
-        the embedded numeric columns are -1, the passed columns keep their blocks."""
+        the numeric columns (embedded or not) are -1; the other columns keep their blocks, and a category
+        embedding's ``size`` outputs for one column are that column's block."""
         blocks = torch.as_tensor(blocks).long()
-        embedded = torch.full((self.embedding.out_features,), -1, dtype=torch.long)
-        return torch.cat([embedded, blocks[~self.numeric.cpu()]])
+        numeric = self.numeric.cpu()
+        numeric_out = int(numeric.sum()) if self.embedding is None else self.embedding.out_features
+        other = blocks[~numeric]
+        if self.categories is not None:  # the block of each category column, once per embedding unit
+            per_column = torch.zeros(int(self.categories.blocks.max()) + 1, dtype=torch.long)
+            per_column[self.categories.blocks] = other  # one column's one-hot columns share its block
+            other = per_column.repeat_interleave(self.categories.size)
+        return torch.cat([torch.full((numeric_out,), -1, dtype=torch.long), other])
 
 
 def _residual_block(width: int, hidden: int) -> nn.Sequential:

@@ -44,7 +44,7 @@ from dacl.semisupervised.candidates import (
     TunedNetwork,
 )
 from dacl.semisupervised.selection import predict_chosen
-from dacl.tables import table_encoder
+from dacl.tables import embedded_columns, table_encoder
 
 __all__ = ["FORMAT", "Predictor", "TRUSTED_TREE_TYPES", "load_predictor", "predictions_table", "save_model"]
 
@@ -120,7 +120,7 @@ def save_model(estimator, folder: str | Path, *, label: str | None = None, overw
         "label": label, "classes": classes, "columns": estimator.columns_,
         "preprocessing": preprocessing.to_dict(),
         "encoder": {"in_features": preprocessing.width, "width": estimator.width, "depth": estimator.depth,
-                    "type": type(estimator.encoder_).__name__, "numeric": _numeric_columns(estimator.encoder_)},
+                    "type": type(estimator.encoder_).__name__, **_embedded_columns(estimator.encoder_)},
         "pretraining": {k: v for k, v in estimator.dacl_._config().to_dict().items() if k != "seed"},
         "rows": {"labelled": estimator.n_labelled_, "unlabelled": estimator.n_unlabelled_},
         "chosen": estimator.chosen_, "members": members,
@@ -288,7 +288,8 @@ def load_predictor(folder: str | Path) -> Predictor:
         preprocessing = SavedPreprocessing.from_dict(state["preprocessing"])
         shape = state["encoder"]
         config = PretrainConfig.from_dict(state["pretraining"])
-        encoder = table_encoder(config, shape["in_features"], numeric=shape.get("numeric"))
+        encoder = table_encoder(config, shape["in_features"], numeric=shape.get("numeric"),
+                                categories=shape.get("categories"))  # fmt: skip
         encoder.load_state_dict(load_safetensors(files["encoder.safetensors"]))
         encoder.eval()
         tensors = load_safetensors(files["members.safetensors"])
@@ -301,10 +302,9 @@ def load_predictor(folder: str | Path) -> Predictor:
     return Predictor(state, preprocessing, encoder, members)
 
 
-def _numeric_columns(encoder: torch.nn.Module) -> list[bool] | None:
-    """The columns a numeric embedding takes (None without one), to rebuild the encoder."""
-    embedding = getattr(encoder, "embedding", None)
-    return None if embedding is None else [bool(v) for v in embedding.numeric.tolist()]
+def _embedded_columns(encoder: torch.nn.Module) -> dict[str, Any]:
+    """What rebuilds the encoder's embeddings (``dacl.tables.embedded_columns``); ``numeric`` None without."""
+    return {"numeric": None, **embedded_columns(encoder)}
 
 
 def _member(index: int, description: dict[str, Any], tensors, files, encoder, task: Task) -> Any:
