@@ -16,6 +16,7 @@ from dacl.semisupervised.candidates import (
     fine_tune,
     fine_tune_epochs,
     gbdt_leaf_size,
+    shared_raw_fits,
 )
 from oracles import cosine_knn_votes
 
@@ -116,3 +117,24 @@ def test_knn_chunks_its_queries_by_the_labelled_rows_and_predicts_the_same():
     assert np.array_equal(model.predict(queries, similarities=600), whole)  # chunks of 2 queries
     assert np.array_equal(model.predict(queries, similarities=1), whole)  # never fewer than 1
     assert whole.shape == (50, 3) and np.allclose(whole.sum(1), 1)
+
+
+def test_shared_raw_fits_fit_the_raw_columns_models_once_and_predict_as_a_new_fit(table):
+    inputs, y = table
+    rows, held = np.arange(80), inputs.take(np.arange(80, 120))
+    task = Task("classification", 3)
+    fresh = {n: CANDIDATES[n].fit(inputs.take(rows), y[rows], task, SETTINGS) for n in ("gbdt-raw", "linear-raw")}
+    other_features = Inputs(inputs.X, inputs.features[:, ::-1].copy(), inputs.encoder, inputs.projection)
+    with shared_raw_fits():
+        for name in ("gbdt-raw", "linear-raw"):
+            first = CANDIDATES[name].fit(inputs.take(rows), y[rows], task, SETTINGS)
+            again = CANDIDATES[name].fit(other_features.take(rows), y[rows], task, SETTINGS)  # another encoder
+            assert again is first  # the raw columns' models do not look at the features
+            assert np.array_equal(first[""].predict(held), fresh[name][""].predict(held))
+            assert CANDIDATES[name].fit(inputs.take(rows[1:]), y[rows[1:]], task, SETTINGS) is not first
+            assert (
+                CANDIDATES[name].fit(inputs.take(rows), y[rows], task, Settings(seed=1, gbdt_max_iter=10)) is not first
+            )
+        probe = CANDIDATES["probe"].fit(inputs.take(rows), y[rows], task, SETTINGS)
+        assert CANDIDATES["probe"].fit(inputs.take(rows), y[rows], task, SETTINGS) is not probe  # not shared
+    assert CANDIDATES["gbdt-raw"].fit(inputs.take(rows), y[rows], task, SETTINGS) is not first  # only within

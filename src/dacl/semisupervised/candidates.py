@@ -19,7 +19,9 @@ cross-validation scores every setting of one training run (``dacl.semisupervised
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable
+import hashlib
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -30,7 +32,17 @@ from torch import nn
 
 from dacl.core.linear import LinearHead, fit_ridge, fit_softmax
 
-__all__ = ["CANDIDATES", "Candidate", "Inputs", "Projection", "Settings", "Task", "default_setting", "gbdt_leaf_size"]
+__all__ = [
+    "CANDIDATES",
+    "Candidate",
+    "Inputs",
+    "Projection",
+    "Settings",
+    "Task",
+    "default_setting",
+    "gbdt_leaf_size",
+    "shared_raw_fits",
+]
 
 CLASSIFICATION, REGRESSION = "classification", "regression"
 
@@ -401,6 +413,41 @@ def _fit_trees(with_features: bool) -> Callable[..., dict[str, Any]]:
     return fit
 
 
+# --- fits of the raw columns' models, shared between encoders ------------------------------------------
+
+_shared_raw_fits: dict[str, dict[str, Any]] | None = None
+
+
+@contextmanager
+def shared_raw_fits() -> Iterator[None]:
+    """Within it, a candidate that does not use the encoder (the raw columns' models) fitted again on the
+    same rows, labels, task and settings returns the models of the first fit: a study of several
+    encoders on the same label draws fits the trees and the linear model once per fold. Their fits are
+    seeded (``Settings.seed``), so the kept models are what a new fit gives; the seconds a study records
+    for a kept fit are those of the look-up."""
+    global _shared_raw_fits
+    previous, _shared_raw_fits = _shared_raw_fits, {}
+    try:
+        yield
+    finally:
+        _shared_raw_fits = previous
+
+
+def _shared(name: str, fit: Callable[..., dict[str, Any]]) -> Callable[..., dict[str, Any]]:
+    def shared(inputs: Inputs, y: np.ndarray, task: Task, settings: Settings) -> dict[str, Any]:
+        if _shared_raw_fits is None:
+            return fit(inputs, y, task, settings)
+        digest = hashlib.sha256(repr((name, task, settings, inputs.X.shape, inputs.X.dtype)).encode())
+        digest.update(np.ascontiguousarray(inputs.X).tobytes())
+        digest.update(np.ascontiguousarray(y).tobytes())
+        key = digest.hexdigest()
+        if key not in _shared_raw_fits:
+            _shared_raw_fits[key] = fit(inputs, y, task, settings)
+        return _shared_raw_fits[key]
+
+    return shared
+
+
 # --- the registry --------------------------------------------------------------------------------------
 
 
@@ -429,8 +476,9 @@ CANDIDATES: dict[str, Candidate] = {
         Candidate("fine-tune", "the DACL encoder and a linear head trained end to end", _fit_fine_tuned, True,
                   _fit_one_fine_tuned),
         Candidate("linear-raw", "logistic regression (classes) or ridge (numbers) on the raw columns",
-                  _fit_linear("X"), False),
-        Candidate("gbdt-raw", "gradient-boosted trees on the raw columns", _fit_trees(False), False),
+                  _shared("linear-raw", _fit_linear("X")), False),
+        Candidate("gbdt-raw", "gradient-boosted trees on the raw columns", _shared("gbdt-raw", _fit_trees(False)),
+                  False),
         Candidate("gbdt-raw+features", "gradient-boosted trees on the raw columns and the DACL features' top "
                   f"{TREE_FEATURES} principal components",
                   _fit_trees(True), True),
