@@ -69,12 +69,13 @@ def run_variant(name: str, datasets: list[str], budget: str, data_dir: str | Non
                      block_mixing=units, pretraining=pretraining, log=log)  # fmt: skip
 
 
-def draws(name: str, out: Path = OUT, features: str = "float32") -> dict[tuple, list[dict]]:
+def draws(name: str, out: Path = OUT, features: str = "float32", first: int | None = None) -> dict[tuple, list[dict]]:
     """Per (dataset, fraction), one dict per label draw, from the variant's stored cells (``runs/``, so
     every invocation's datasets count) whose features were computed in ``features`` precision (one kind
     of machine: float32 on a CPU without AMX, bfloat16 with it): each protocol's and each raw model's
     test score, the encoder's protocol chosen by cross-validation on the labelled rows (``cv``: no test
-    score seen) and the estimator's outcome over the whole candidate set (``dacl.study``'s rule)."""
+    score seen) and the estimator's outcome over the whole candidate set (``dacl.study``'s rule).
+    ``first``: only the first draws (1: the screening's)."""
     from dacl.semisupervised.candidates import Task
     from dacl.study import estimator_outcome
 
@@ -82,7 +83,7 @@ def draws(name: str, out: Path = OUT, features: str = "float32") -> dict[tuple, 
     for path in sorted((out / name / "runs").glob("*.json")):
         record = json.loads(path.read_text())
         spec = record["spec"]
-        if spec["features"] != features:
+        if spec["features"] != features or (first is not None and spec["draw"] >= first):
             continue
         key = (spec["dataset"], spec["fraction"], spec["draw"])
         if key in by_draw:
@@ -110,12 +111,12 @@ def _std(found: list[dict], field: str) -> float:
     return float(np.std([d[field] for d in found]))
 
 
-def summary(name: str, out: Path = OUT, features: str = "float32") -> dict:
+def summary(name: str, out: Path = OUT, features: str = "float32", first: int | None = None) -> dict:
     """Per (dataset, fraction): means and stds over draws of the encoder's protocol chosen by
     cross-validation (``cv``), of the best protocol in hindsight (best test mean: optimistic), of the
     probe, of the estimator, and the trees' and logistic regression's means."""
     out_: dict[tuple, dict] = {}
-    for key, found in draws(name, out, features).items():
+    for key, found in draws(name, out, features, first).items():
         mean, std = partial(_mean, found), partial(_std, found)
         best = max((p for p in PROTOCOLS if mean(p) is not None), key=mean)
         out_[key] = {"best": best, "best_score": mean(best), "best_std": std(best), "cv": mean("cv"),
@@ -168,7 +169,8 @@ def _cell(c: dict, measure: str) -> str:
     if measure == "best":
         return f"{text} ({c['best']})"
     if measure == "cv":
-        return f"{text} ({', '.join(f'{n}x {p}' for p, n in _counts(c['cv_choices']))})"
+        choices = _counts(c["cv_choices"])
+        return f"{text} ({', '.join(p if c['draws'] == 1 else f'{n}x {p}' for p, n in choices)})"
     return text
 
 
@@ -183,10 +185,11 @@ def table(
     out: Path = OUT,
     measure: str = "cv",
     features: str = "float32",
+    first: int | None = None,
 ) -> str:
     """Rows the variants, columns dataset x fraction: ``measure`` (MEASURES) as mean ± std over draws,
     then the trees and logistic regression on the raw columns; each variant's step time if timed."""
-    summaries = {n: summary(n, out, features) for n in names}
+    summaries = {n: summary(n, out, features, first) for n in names}
     keys = sorted({k for s in summaries.values() for k in s}, key=lambda k: (k[0], k[1]))
     head = " | ".join(f"{d} {100 * f:g}%" for d, f in keys)
     lines = ["| variant | " + head + (" | step (ms) | vs plain |" if times else " |"),
@@ -202,7 +205,8 @@ def table(
         values = [c[field] for c in most]  # the raw columns' models on the most draws any variant has
         lines.append(f"| {label} | " + " | ".join("" if v is None else f"{100 * v:.1f}" for v in values)
                      + (" | | |" if times else " |"))  # fmt: skip
-    note = f"\n\nCells: {MEASURES[measure]}; mean ± std over label draws ({features} features)."
+    drawn = "label draws" if first is None else f"the first {first} label draw(s)"
+    note = f"\n\nCells: {MEASURES[measure]}; mean ± std over {drawn} ({features} features)."
     if times:
         note += (f" Step times: {step_dataset}, 4 x 512, batch 512, one process, the median of 3 alternating "
                  "rounds after an untimed run.")  # fmt: skip
@@ -210,11 +214,11 @@ def table(
 
 
 def bar(names: list[str], out: Path = OUT, measure: str = "cv", features: str = "float32",
-        baseline: str = "scarf") -> str:  # fmt: skip
+        baseline: str = "scarf", first: int | None = None) -> str:  # fmt: skip
     """Issue 20's bar per variant: on how many datasets its ``measure`` beats the better of the trees
     and logistic regression on the raw columns at 1% and at 10% of the labels (and the worst margin),
     and beats ``baseline`` (SCARF, the same measure) at 1%. Only datasets with every variant's cell count."""
-    summaries = {n: summary(n, out, features) for n in [*names, baseline]}
+    summaries = {n: summary(n, out, features, first) for n in [*names, baseline]}
     field = "best_score" if measure == "best" else measure
     lines = ["| variant | 1%: beats max(trees, LR) | worst margin | 10%: beats max(trees, LR) | worst margin "
              f"| 1%: beats {baseline} | worst margin |", "|---|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
@@ -246,6 +250,7 @@ def main() -> None:
     parser.add_argument("--budget", default=None, help="default: screen, or small for final (smoke: a quick check)")
     parser.add_argument("--out", default=str(OUT))
     parser.add_argument("--measure", choices=list(MEASURES), default="cv", help="with table: what a cell shows")
+    parser.add_argument("--draws", type=int, default=None, help="with table: only the first draws (1: the screening)")
     parser.add_argument(
         "--features",
         default="float32",
@@ -259,8 +264,9 @@ def main() -> None:
         sys.exit(f"unknown variant(s) {unknown}; choose from {', '.join(VARIANTS)}")
     if args.stage == "table":
         times = step_times(names, args.step_dataset, args.data_dir) if args.step_times else None
-        text = table(names, times, args.step_dataset, Path(args.out), args.measure, args.features)
-        text += "\n" + bar([n for n in names if n != "scarf"], Path(args.out), args.measure, args.features)
+        text = table(names, times, args.step_dataset, Path(args.out), args.measure, args.features, args.draws)
+        rows = [n for n in names if n != "scarf"]
+        text += "\n" + bar(rows, Path(args.out), args.measure, args.features, first=args.draws)
         Path(args.out).mkdir(parents=True, exist_ok=True)
         (Path(args.out) / "table.md").write_text(text)
         print(text)
