@@ -61,10 +61,13 @@ def test_the_bar_counts_wins_over_the_better_raw_model_and_over_scarf(script, tm
         _cell(tmp_path, "scarf", dataset, 0.01, 0, {"probe": theirs, "knn": 0.9, "fine-tune": 0.5, **RAW},
               protocols_cv)  # fmt: skip
     _cell(tmp_path, "plain", "c", 0.01, 0, {"probe": 0.99, "knn": 0.9, "fine-tune": 0.5, **RAW}, protocols_cv)
+    for draw in (0, 1):  # dataset d: two draws of plain against one of SCARF, not yet comparable
+        _cell(tmp_path, "plain", "d", 0.01, draw, {"probe": 0.5, "knn": 0.9, "fine-tune": 0.5, **RAW}, protocols_cv)
+    _cell(tmp_path, "scarf", "d", 0.01, 0, {"probe": 0.99, "knn": 0.9, "fine-tune": 0.5, **RAW}, protocols_cv)
     text = script.bar(["plain"], tmp_path)
     row = next(line for line in text.splitlines() if line.startswith("| plain"))
     cells = [c.strip() for c in row.strip("|").split("|")][1:]
-    # dataset c has no SCARF cell, so it is left out of every count; b: 78 against the trees' 80
+    # c has no SCARF cell and d fewer SCARF draws: both left out of every count; b: 78 against the trees' 80
     assert cells == ["1 of 2", "-2.0", "", "", "1 of 2", "-1.0"]
 
 
