@@ -67,8 +67,9 @@ def test_the_bar_counts_wins_over_the_better_raw_model_and_over_scarf(script, tm
     text = script.bar(["plain"], tmp_path)
     row = next(line for line in text.splitlines() if line.startswith("| plain"))
     cells = [c.strip() for c in row.strip("|").split("|")][1:]
-    # c has no SCARF cell and d fewer SCARF draws: both left out of every count; b: 78 against the trees' 80
-    assert cells == ["1 of 2", "-2.0", "", "", "1 of 2", "-1.0"]
+    # against the trees: every dataset of plain (c beats them; d's probe 0.5 does not); against SCARF, c
+    # (no SCARF cell) and d (fewer SCARF draws) are left out; b: 78 against the trees' 80
+    assert cells == ["2 of 4 (a, c)", "-30.0", "", "", "1 of 2 (a)", "-1.0"]
 
 
 def test_two_cells_for_one_draw_are_an_error(script, tmp_path):
