@@ -6,10 +6,10 @@
   ``rtdl_num_embeddings`` (0.0.12) imports ``sklearn.tree`` whenever scikit-learn is installed (for its
   tree-based bins), and the core imports only torch (``import dacl`` loads no scikit-learn).
 - The residual MLP: Gorishniy, Rubachev, Khrulkov, Babenko, "Revisiting Deep Learning Models for
-  Tabular Data", NeurIPS 2021 (the "ResNet" of Sec. 3.2), and its learned embeddings of categorical
-  columns. Before a linear first layer an embedding of one-hot columns is a factorisation of that
-  layer's weights for them (rank at most B x size), so what it can change is the training, and what the
-  views mix when they mix the embeddings.
+  Tabular Data", NeurIPS 2021 (the "ResNet" of Sec. 3.2), and learned embeddings of categorical columns
+  (its Feature Tokenizer, Sec. 3.3). Before a linear first layer an embedding of one-hot columns is a
+  factorisation of that layer's weights for them (rank at most B x size), so what it can change is the
+  training, and what the views mix when they mix the embeddings.
 
 :class:`TabularEncoder` puts an embedding in front of an encoder body and keeps the layer hook of hidden
 mixup (``dacl.core.encoders``): the views are made of the raw columns (``mix_embeddings=False``, the
@@ -106,8 +106,9 @@ class PeriodicEmbedding(nn.Module):
 
 
 class CategoryEmbedding(nn.Module):
-    """Learned embeddings of categorical columns that arrive one-hot encoded (the categorical embeddings of
-    Gorishniy et al. 2021, Sec. 3): ``blocks`` gives each input column its column's id 0..B-1 (a block of
+    """Learned embeddings of categorical columns that arrive one-hot encoded (the categorical part of the
+    Feature Tokenizer of Gorishniy et al. 2021, Sec. 3.3, less its bias, which each category's row can
+    carry since a one-hot row sums to 1): ``blocks`` gives each input column its column's id 0..B-1 (a block of
     one-hot columns each). Block b's columns x_b (N, n_b) give x_b E_b (N, size), E_b one learned row per
     category: on a one-hot row the category's embedding, on a mix of rows (Eq. 3) the same mix of their
     embeddings, the map being linear. Output (N, B * size), block by block."""
