@@ -212,18 +212,15 @@ class DACL(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
                 raise ValueError("method='supervised' needs labels: call fit(X, y).")
             self.label_encoder_ = LabelEncoder().fit(y)
             labels = self.label_encoder_.transform(y)
-        blocks = (
-            one_hot_blocks(self.preprocessor_) if self.one_hot_mixing == "blocks" and mixes_blocks(config) else None
-        )
-        embedded = config.numeric_embedding != "none" or config.categorical_embedding > 0
-        categories = one_hot_blocks(self.preprocessor_) if embedded else None
+        # the one-hot blocks: which columns the embeddings take, and (one_hot_mixing) the units mixed
+        categories = one_hot_blocks(self.preprocessor_)
+        blocks = categories if self.one_hot_mixing == "blocks" and mixes_blocks(config) else None
         result = pretrain(
             features,
             config,
             labels,
             progress=self.verbose,
             blocks=blocks,
-            numeric=None if categories is None else categories < 0,
             categories=categories,
             steps_per_epoch=steps_per_epoch,
         )

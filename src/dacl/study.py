@@ -194,9 +194,8 @@ def label_study(
         blocks = features.blocks if block_mixing and mixes_blocks(config) else None
         mixing = "-blocks" if blocks is not None else ""
         folder = out / "encoders" / f"{dataset.name}-{method}{mixing}-{run_key(experiment_options(config))}"
-        numeric = features.blocks < 0 if features.blocks is not None else None
         encoder = pretrain(X, config, checkpoint_dir=folder, resume=True, progress=progress, blocks=blocks,
-                           numeric=numeric, categories=features.blocks).encoder  # fmt: skip
+                           categories=features.blocks).encoder  # fmt: skip
         precision = config.precision  # the features as the estimator computes them (bf16 on AMX)
         train_features, test_features = (
             encode(encoder, X, precision=precision),

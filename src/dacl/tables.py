@@ -211,11 +211,10 @@ def pretrain(
     categories = blocks if categories is None else check_blocks(categories, in_features)
     if numeric is None and categories is not None:
         numeric = categories < 0
-    embedded = encoder is None and (config.numeric_embedding != "none" or config.categorical_embedding > 0)
     method = build(config, in_features, n_classes, encoder=encoder, views=views, example=data[:2],
                    numeric=numeric, data=data, categories=categories)  # fmt: skip
     if blocks is not None:
-        if embedded and config.mix_embeddings:  # the views see the embedded columns
+        if encoder is None and config.mix_embeddings:  # the views see the embedded columns
             blocks = method.encoder.embedding.embedded_blocks(blocks)
         mix_blocks_as_units(method, config, blocks)
     device = resolve_device(config.device)
@@ -224,8 +223,8 @@ def pretrain(
         method.check_data(source.inputs)  # once, so that no step reads values back from the device
     state = {"domain": "tables", "in_features": in_features, "n_classes": n_classes, "metadata": metadata or {},
              "encoder": None if encoder is None else type(encoder).__qualname__}  # fmt: skip
-    if embedded:
-        state.update(embedded_columns(method.encoder))
+    if encoder is None:
+        state.update(embedded_columns(method.encoder))  # nothing without embeddings
     return fit(method, source, config, checkpoint_dir=checkpoint_dir, checkpoint_every=checkpoint_every,
                resume=resume, progress=progress, callbacks=callbacks, state=state)  # fmt: skip
 
@@ -282,8 +281,8 @@ def pretrain_files(
              "metadata": {"files": [str(f) for f in source.files], "rows": source.rows, "label": label,
                           "preprocessing": saved, "scale": scale},
              "encoder": None if encoder is None else type(encoder).__qualname__}  # fmt: skip
-    if encoder is None and (config.numeric_embedding != "none" or config.categorical_embedding > 0):
-        state.update(embedded_columns(method.encoder))
+    if encoder is None:
+        state.update(embedded_columns(method.encoder))  # nothing without embeddings
     return fit(method, source, config, checkpoint_dir=checkpoint_dir, checkpoint_every=checkpoint_every,
                resume=resume, progress=progress, callbacks=callbacks, state=state)  # fmt: skip
 

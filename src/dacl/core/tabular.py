@@ -159,9 +159,9 @@ class ColumnEmbedding(nn.Module):
         self.register_buffer("numeric", numeric)
         self.embedding, self.categories = embedding, categories
         self.in_features = numeric.numel()
-        numeric_out = int(numeric.sum()) if embedding is None else embedding.out_features
+        self.numeric_out = int(numeric.sum()) if embedding is None else embedding.out_features
         other_out = int((~numeric).sum()) if categories is None else categories.out_features
-        self.out_features = numeric_out + other_out
+        self.out_features = self.numeric_out + other_out
 
     def forward(self, x: Tensor) -> Tensor:
         numeric, other = x[:, self.numeric], x[:, ~self.numeric]
@@ -173,14 +173,12 @@ class ColumnEmbedding(nn.Module):
         the numeric columns (embedded or not) are -1; the other columns keep their blocks, and a category
         embedding's ``size`` outputs for one column are that column's block."""
         blocks = torch.as_tensor(blocks).long()
-        numeric = self.numeric.cpu()
-        numeric_out = int(numeric.sum()) if self.embedding is None else self.embedding.out_features
-        other = blocks[~numeric]
+        other = blocks[~self.numeric.cpu()]
         if self.categories is not None:  # the block of each category column, once per embedding unit
             per_column = torch.zeros(int(self.categories.blocks.max()) + 1, dtype=torch.long)
             per_column[self.categories.blocks] = other  # one column's one-hot columns share its block
             other = per_column.repeat_interleave(self.categories.size)
-        return torch.cat([torch.full((numeric_out,), -1, dtype=torch.long), other])
+        return torch.cat([torch.full((self.numeric_out,), -1, dtype=torch.long), other])
 
 
 def _residual_block(width: int, hidden: int) -> nn.Sequential:
