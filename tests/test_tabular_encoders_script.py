@@ -79,3 +79,15 @@ def test_two_cells_for_one_draw_are_an_error(script, tmp_path):
         (tmp_path / "plain" / "runs" / "a-0.01-0-float32.json").rename(tmp_path / "plain" / "runs" / f"{name}.json")
     with pytest.raises(ValueError, match="two stored cells"):
         script.summary("plain", tmp_path)
+
+
+def test_the_probe_measure_shows_the_probe_alone(script, tmp_path):
+    # fine-tuning wins cross-validation; the probe measure still shows the probe's own test scores
+    for draw, probe in enumerate((0.70, 0.74)):
+        _cell(tmp_path, "plain", "a", 0.1, draw, {"probe": probe, "knn": 0.8, "fine-tune": 0.9, **RAW},
+              {"probe": 0.6, "knn": 0.7, "fine-tune": 0.8, **RAW_CV})  # fmt: skip
+    row = next(line for line in script.table(["plain"], None, None, tmp_path, "probe").splitlines()
+               if line.startswith("| plain"))  # fmt: skip
+    assert row == "| plain | 72.0 ± 2.0 |"
+    assert next(line for line in script.table(["plain"], None, None, tmp_path, "cv").splitlines()
+                if line.startswith("| plain")) == "| plain | 90.0 ± 0.0 (2x fine-tune) |"  # fmt: skip

@@ -58,14 +58,21 @@ CANDIDATE_SET = PROTOCOLS + RAW
 FRACTIONS = (0.01, 0.1)
 
 
-def run_variant(name: str, datasets: list[str], budget: str, data_dir: str | None, out: Path = OUT) -> dict:
+def run_variant(
+    name: str,
+    datasets: list[str],
+    budget: str,
+    data_dir: str | None,
+    out: Path = OUT,
+    fractions: tuple[float, ...] = FRACTIONS,
+) -> dict:
     from dacl.data import load_dataset
     from dacl.study import run_study
 
     methods, pretraining, units = VARIANTS[name]  # the study of `dacl reproduce labels`, fewer candidates
     loaded = [load_dataset(d, data_dir=data_dir) for d in datasets]
     log = lambda *a: print(f"[{name}]", *a, flush=True)  # noqa: E731
-    return run_study(loaded, FRACTIONS, out / name, budget=budget, methods=methods, candidates=CANDIDATE_SET,
+    return run_study(loaded, fractions, out / name, budget=budget, methods=methods, candidates=CANDIDATE_SET,
                      block_mixing=units, pretraining=pretraining, log=log)  # fmt: skip
 
 
@@ -122,7 +129,8 @@ def summary(name: str, out: Path = OUT, features: str = "float32", first: int | 
         out_[key] = {"best": best, "best_score": mean(best), "best_std": std(best), "cv": mean("cv"),
                      "cv_std": std("cv"), "cv_choices": [d["cv_choice"] for d in found],
                      "estimator": mean("estimator"), "estimator_std": std("estimator"), "probe": mean("probe"),
-                     "draws": len(found), "trees": mean("gbdt-raw"), "linear": mean("linear-raw")}  # fmt: skip
+                     "probe_std": std("probe"), "draws": len(found), "trees": mean("gbdt-raw"),
+                     "linear": mean("linear-raw")}  # fmt: skip
     return out_
 
 
@@ -158,6 +166,7 @@ def step_times(
 MEASURES = {
     "cv": "the encoder's protocol (probe, k-NN or fine-tuning) chosen by cross-validation on the labelled rows",
     "best": "the encoder's best protocol in hindsight (the best test mean: optimistic)",
+    "probe": "the linear probe on the frozen encoder alone (the paper's protocol)",
     "estimator": "DACLClassifier over these candidates (the encoder's protocols, the trees and logistic "
     "regression on the raw columns, the pair of the two best), chosen by cross-validation",
 }
@@ -253,6 +262,9 @@ def main() -> None:
     parser.add_argument("--step-dataset", default="adult")
     parser.add_argument("--budget", default=None, help="default: screen, or small for final (smoke: a quick check)")
     parser.add_argument("--out", default=str(OUT))
+    parser.add_argument(
+        "--fractions", default=None, help="with screen/final: some of the label fractions (default 0.01,0.1)"
+    )
     parser.add_argument("--measure", choices=list(MEASURES), default="cv", help="with table: what a cell shows")
     parser.add_argument("--draws", type=int, default=None, help="with table: only the first draws (1: the screening)")
     parser.add_argument(
@@ -277,13 +289,16 @@ def main() -> None:
         return
     datasets = [d.strip() for d in args.datasets.split(",")] if args.datasets else None
     datasets = datasets or list(SCREEN_DATASETS if args.stage == "screen" else ALL_DATASETS)
+    fractions = tuple(float(f) for f in args.fractions.split(",")) if args.fractions else FRACTIONS
+    if not set(fractions) <= set(FRACTIONS):
+        sys.exit(f"--fractions takes some of {','.join(map(str, FRACTIONS))}, got {args.fractions}")
     budget = args.budget or ("screen" if args.stage == "screen" else "small")
     from dacl.semisupervised.candidates import shared_raw_fits
 
     with shared_raw_fits():  # the trees and logistic regression on the raw columns: once per fold for all variants
         for name in names:
             started = time.perf_counter()
-            run_variant(name, datasets, budget, args.data_dir, Path(args.out))
+            run_variant(name, datasets, budget, args.data_dir, Path(args.out), fractions)
             print(f"[{name}] {time.perf_counter() - started:.0f} s", flush=True)
 
 
