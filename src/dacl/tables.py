@@ -267,7 +267,7 @@ def pretrain_files(
     if source.batch_size != config.batch_size:
         raise ValueError(f"the stream cuts batches of {source.batch_size} rows but batch_size is {config.batch_size}.")
     categories = None
-    if config.categorical_embedding > 0 and encoder is None:
+    if encoder is None:  # the one-hot blocks: a numeric embedding leaves them alone, as pretrain's does
         from dacl.data.preprocess import one_hot_blocks
 
         categories = one_hot_blocks(source.preprocessor)

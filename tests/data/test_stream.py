@@ -231,3 +231,15 @@ def test_labelled_rows_leave_out_null_nan_and_empty_text_labels_as_pandas_does(t
     X, y = TableStream(tmp_path / "csv", 16, label="y").labelled_rows("y")
     in_memory = pd.read_csv(tmp_path / "csv" / "part.csv", skipinitialspace=True)["y"]
     assert len(y) == 40 == in_memory.notna().sum() and set(y) == {"yes"}
+
+
+def test_a_streamed_numeric_embedding_embeds_only_the_numeric_columns(tmp_path):
+    # as pretrain on a table in memory and the estimators: kind's one-hot columns enter the MLP as they are
+    write_files(tmp_path / "d")
+    config = PretrainConfig(method="dacl+", depth=1, width=8, head_depth=1, projection_dim=4, epochs=1,
+                            batch_size=80, warmup_epochs=0, precision="float32", numeric_embedding="periodic",
+                            embedding_size=4)  # fmt: skip
+    result = pretrain_files(tmp_path / "d", config, label="y", buffer_rows=300, progress=False)
+    embedding = result.encoder.embedding
+    assert embedding.numeric.tolist() == [True, True, False, False]  # id, x; kind=a, kind=b
+    assert embedding.out_features == 2 * 4 + 2  # two columns x embedding_size (PLR), then the one-hot pair
