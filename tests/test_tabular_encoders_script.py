@@ -20,9 +20,11 @@ def script():
 
 
 def _cell(out: Path, variant: str, dataset: str, fraction: float, draw: int, test: dict, cv: dict,
-          features: str = "float32") -> None:  # fmt: skip
+          features: str = "float32", batches: str | None = None) -> None:  # fmt: skip
     """A stored cell: ``test`` the test scores, ``cv`` the cross-validation scores (one setting each)."""
     spec = {"dataset": dataset, "fraction": fraction, "draw": draw, "task": "classification", "features": features}
+    if batches is not None:  # cells stored before fine_tune_batches was a setting have none
+        spec["settings"] = {"fine_tune_batches": batches}
     selection = [{"candidate": n, "setting": "", "cv_accuracy": v, "cv_std": 0.0, "chosen": False}
                  for n, v in cv.items()]  # fmt: skip
     best = max(cv, key=cv.get)
@@ -31,7 +33,7 @@ def _cell(out: Path, variant: str, dataset: str, fraction: float, draw: int, tes
               "selection": selection}  # fmt: skip
     runs = out / variant / "runs"
     runs.mkdir(parents=True, exist_ok=True)
-    (runs / f"{dataset}-{fraction}-{draw}-{features}.json").write_text(json.dumps(record))
+    (runs / f"{dataset}-{fraction}-{draw}-{features}-{batches}.json").write_text(json.dumps(record))
 
 
 RAW = {"gbdt-raw": 0.80, "linear-raw": 0.70}
@@ -76,7 +78,8 @@ def test_two_cells_for_one_draw_are_an_error(script, tmp_path):
     for name in ("x", "y"):
         _cell(tmp_path, "plain", "a", 0.01, 0, {"probe": 0.8, "knn": 0.8, "fine-tune": 0.8, **RAW},
               {"probe": 0.9, "knn": 0.8, "fine-tune": 0.7, **RAW_CV})  # fmt: skip
-        (tmp_path / "plain" / "runs" / "a-0.01-0-float32.json").rename(tmp_path / "plain" / "runs" / f"{name}.json")
+        runs = tmp_path / "plain" / "runs"
+        (runs / "a-0.01-0-float32-None.json").rename(runs / f"{name}.json")
     with pytest.raises(ValueError, match="two stored cells"):
         script.summary("plain", tmp_path)
 
@@ -91,3 +94,11 @@ def test_the_probe_measure_shows_the_probe_alone(script, tmp_path):
     assert row == "| plain | 72.0 ± 2.0 |"
     assert next(line for line in script.table(["plain"], None, None, tmp_path, "cv").splitlines()
                 if line.startswith("| plain")) == "| plain | 90.0 ± 0.0 (2x fine-tune) |"  # fmt: skip
+
+
+def test_cells_of_even_and_ragged_fine_tuning_batches_are_kept_apart(script, tmp_path):
+    cv = {"probe": 0.6, "knn": 0.7, "fine-tune": 0.8, **RAW_CV}
+    _cell(tmp_path, "plain", "a", 0.1, 0, {"probe": 0.7, "knn": 0.8, "fine-tune": 0.85, **RAW}, cv)  # stored before
+    _cell(tmp_path, "plain", "a", 0.1, 0, {"probe": 0.7, "knn": 0.8, "fine-tune": 0.91, **RAW}, cv, batches="even")
+    assert script.summary("plain", tmp_path)[("a", 0.1)]["cv"] == pytest.approx(0.85)
+    assert script.summary("plain", tmp_path, batches="even")[("a", 0.1)]["cv"] == pytest.approx(0.91)

@@ -76,13 +76,16 @@ def run_variant(
                      block_mixing=units, pretraining=pretraining, log=log)  # fmt: skip
 
 
-def draws(name: str, out: Path = OUT, features: str = "float32", first: int | None = None) -> dict[tuple, list[dict]]:
+def draws(
+    name: str, out: Path = OUT, features: str = "float32", first: int | None = None, batches: str = "ragged"
+) -> dict[tuple, list[dict]]:
     """Per (dataset, fraction), one dict per label draw, from the variant's stored cells (``runs/``, so
     every invocation's datasets count) whose features were computed in ``features`` precision (one kind
     of machine: float32 on a CPU without AMX, bfloat16 with it): each protocol's and each raw model's
     test score, the encoder's protocol chosen by cross-validation on the labelled rows (``cv``: no test
     score seen) and the estimator's outcome over the whole candidate set (``dacl.study``'s rule).
-    ``first``: only the first draws (1: the screening's)."""
+    ``first``: only the first draws (1: the screening's). ``batches``: the cells whose fine-tuning cut its
+    epochs so (``Settings.fine_tune_batches``; cells stored before it was an option are "ragged")."""
     from dacl.semisupervised.candidates import Task
     from dacl.study import estimator_outcome
 
@@ -90,7 +93,8 @@ def draws(name: str, out: Path = OUT, features: str = "float32", first: int | No
     for path in sorted((out / name / "runs").glob("*.json")):
         record = json.loads(path.read_text())
         spec = record["spec"]
-        if spec["features"] != features or (first is not None and spec["draw"] >= first):
+        cut = spec.get("settings", {}).get("fine_tune_batches", "ragged")
+        if spec["features"] != features or cut != batches or (first is not None and spec["draw"] >= first):
             continue
         key = (spec["dataset"], spec["fraction"], spec["draw"])
         if key in by_draw:
@@ -118,12 +122,14 @@ def _std(found: list[dict], field: str) -> float:
     return float(np.std([d[field] for d in found]))
 
 
-def summary(name: str, out: Path = OUT, features: str = "float32", first: int | None = None) -> dict:
+def summary(
+    name: str, out: Path = OUT, features: str = "float32", first: int | None = None, batches: str = "ragged"
+) -> dict:
     """Per (dataset, fraction): means and stds over draws of the encoder's protocol chosen by
     cross-validation (``cv``), of the best protocol in hindsight (best test mean: optimistic), of the
     probe, of the estimator, and the trees' and logistic regression's means."""
     out_: dict[tuple, dict] = {}
-    for key, found in draws(name, out, features, first).items():
+    for key, found in draws(name, out, features, first, batches).items():
         mean, std = partial(_mean, found), partial(_std, found)
         best = max((p for p in PROTOCOLS if mean(p) is not None), key=mean)
         out_[key] = {"best": best, "best_score": mean(best), "best_std": std(best), "cv": mean("cv"),
@@ -195,10 +201,11 @@ def table(
     measure: str = "cv",
     features: str = "float32",
     first: int | None = None,
+    batches: str = "ragged",
 ) -> str:
     """Rows the variants, columns dataset x fraction: ``measure`` (MEASURES) as mean ± std over draws,
     then the trees and logistic regression on the raw columns; each variant's step time if timed."""
-    summaries = {n: summary(n, out, features, first) for n in names}
+    summaries = {n: summary(n, out, features, first, batches) for n in names}
     keys = sorted({k for s in summaries.values() for k in s}, key=lambda k: (k[0], k[1]))
     head = " | ".join(f"{d} {100 * f:g}%" for d, f in keys)
     lines = ["| variant | " + head + (" | step (ms) | vs plain |" if times else " |"),
@@ -223,12 +230,12 @@ def table(
 
 
 def bar(names: list[str], out: Path = OUT, measure: str = "cv", features: str = "float32",
-        baseline: str = "scarf", first: int | None = None) -> str:  # fmt: skip
+        baseline: str = "scarf", first: int | None = None, batches: str = "ragged") -> str:  # fmt: skip
     """Issue 20's bar per variant: on how many datasets its ``measure`` beats the better of the trees
     and logistic regression on the raw columns (fitted on the same draws, in its own cells) at 1% and at
     10% of the labels, and ``baseline`` (SCARF, the same measure) at 1% where SCARF has as many draws;
     with the lowest margin (points) and the datasets that count."""
-    summaries = {n: summary(n, out, features, first) for n in [*names, baseline]}
+    summaries = {n: summary(n, out, features, first, batches) for n in [*names, baseline]}
     field = "best_score" if measure == "best" else measure
     lines = ["| variant | 1%: beats max(trees, LR) | worst margin | 10%: beats max(trees, LR) | worst margin "
              f"| 1%: beats {baseline} | worst margin |", "|---|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
@@ -273,6 +280,12 @@ def main() -> None:
         help="with table: the cells' feature precision "
         "(float32 without AMX, bfloat16 with it): one kind of machine per table",
     )
+    parser.add_argument(
+        "--batches",
+        choices=["ragged", "even"],
+        default="ragged",
+        help="with table: the cells whose fine-tuning cut epochs so (the stored finals: ragged, before the fix)",
+    )
     args = parser.parse_args()
     names = [n.strip() for n in args.variants.split(",") if n.strip()]
     unknown = sorted(set(names) - set(VARIANTS))
@@ -280,9 +293,11 @@ def main() -> None:
         sys.exit(f"unknown variant(s) {unknown}; choose from {', '.join(VARIANTS)}")
     if args.stage == "table":
         times = step_times(names, args.step_dataset, args.data_dir) if args.step_times else None
-        text = table(names, times, args.step_dataset, Path(args.out), args.measure, args.features, args.draws)
+        text = table(
+            names, times, args.step_dataset, Path(args.out), args.measure, args.features, args.draws, args.batches
+        )
         rows = [n for n in names if n != "scarf"]
-        text += "\n" + bar(rows, Path(args.out), args.measure, args.features, first=args.draws)
+        text += "\n" + bar(rows, Path(args.out), args.measure, args.features, first=args.draws, batches=args.batches)
         Path(args.out).mkdir(parents=True, exist_ok=True)
         (Path(args.out) / "table.md").write_text(text)
         print(text)

@@ -13,6 +13,7 @@ from dacl.semisupervised.candidates import (
     Settings,
     Task,
     default_setting,
+    epoch_batches,
     fine_tune,
     fine_tune_epochs,
     gbdt_leaf_size,
@@ -138,3 +139,22 @@ def test_shared_raw_fits_fit_the_raw_columns_models_once_and_predict_as_a_new_fi
         probe = CANDIDATES["probe"].fit(inputs.take(rows), y[rows], task, SETTINGS)
         assert CANDIDATES["probe"].fit(inputs.take(rows), y[rows], task, SETTINGS) is not probe  # not shared
     assert CANDIDATES["gbdt-raw"].fit(inputs.take(rows), y[rows], task, SETTINGS) is not first  # only within
+
+
+@pytest.mark.parametrize("rows", [1, 2, 100, 256, 257, 800, 1000, 1025])
+def test_fine_tuning_batches_are_even_or_ragged_as_before(rows):
+    order = torch.randperm(rows, generator=torch.Generator().manual_seed(0))
+    settings = Settings(fine_tune_batch=256)
+    even = epoch_batches(order, settings)
+    sizes = [len(b) for b in even]
+    steps = -(-rows // 256) if rows >= 2 else 0
+    assert len(even) == steps and (not sizes or max(sizes) - min(sizes) <= 1)  # as many steps, no small batch
+    assert torch.equal(torch.cat(even), order) if rows >= 2 else even == []  # every row once, in order
+    # "ragged" is the loop of before: full batches, then the rest unless it is one row
+    ragged = epoch_batches(order, Settings(fine_tune_batch=256, fine_tune_batches="ragged"))
+    before = [order[s : s + max(2, min(256, rows))] for s in range(0, rows - 1, max(2, min(256, rows)))]
+    assert [b.tolist() for b in ragged] == [b.tolist() for b in before if len(b) >= 2]
+    if rows == 800:
+        assert sizes == [200] * 4 and [len(b) for b in ragged] == [256, 256, 256, 32]
+    with pytest.raises(ValueError, match="even' or 'ragged"):
+        epoch_batches(order, Settings(fine_tune_batches="last"))

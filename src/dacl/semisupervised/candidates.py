@@ -113,6 +113,10 @@ class Settings:
     fine_tune_epochs: tuple[int, ...] = (20, 50)
     fine_tune_max_steps: int | None = 1000  # larger labelled sets get fewer epochs
     fine_tune_batch: int = 256
+    # "even": each epoch in ceil(rows / fine_tune_batch) batches of equal size (±1 row); "ragged": full
+    # batches and what is left, as before 2026-12-02 (800 rows: 3 x 256 and 32, and the step of 32 rows
+    # cost fine-tuning 5 points on mnist-test, docs/results/fine_tune_batches.md)
+    fine_tune_batches: str = "even"
     knn_k: int = 10
     gbdt_max_iter: int = 100  # scikit-learn's default boosting iterations (fewer in smoke tests)
     seed: int = 0
@@ -295,15 +299,11 @@ def fine_tune(
         targets = ((values - values.mean()) / network.target_scale.double().cpu()).float().to(device)
     optimizer = torch.optim.AdamW(network.parameters(), lr=lr)
     generator = torch.Generator().manual_seed(settings.seed)
-    batch = max(2, min(settings.fine_tune_batch, len(data)))
     wanted, kept = set(epochs), {}
     network.train()
     for epoch in range(1, max(epochs) + 1):
         order = torch.randperm(len(data), generator=generator).to(device)
-        for start in range(0, len(data) - 1, batch):  # a last batch of one row would break BatchNorm
-            index = order[start : start + batch]
-            if len(index) < 2:
-                continue
+        for index in epoch_batches(order, settings):
             output = network(data[index])
             if task.is_classification:
                 loss = F.cross_entropy(output, targets[index])
@@ -315,6 +315,21 @@ def fine_tune(
         if epoch in wanted:
             kept[epoch] = copy.deepcopy(network).eval()
     return kept
+
+
+def epoch_batches(order: torch.Tensor, settings: Settings) -> list[torch.Tensor]:
+    """One epoch's batches of the shuffled row indices ``order``: ``ceil(rows / fine_tune_batch)`` batches
+    of equal size (±1 row) under ``fine_tune_batches="even"``, else full batches and the rest; never a batch
+    of one row (it would break BatchNorm)."""
+    rows = len(order)
+    if settings.fine_tune_batches == "even":
+        parts = order.tensor_split(max(1, -(-rows // settings.fine_tune_batch)))
+    elif settings.fine_tune_batches == "ragged":
+        batch = max(2, min(settings.fine_tune_batch, rows))
+        parts = tuple(order[start : start + batch] for start in range(0, rows, batch))
+    else:
+        raise ValueError(f"fine_tune_batches is 'even' or 'ragged', got {settings.fine_tune_batches!r}.")
+    return [part for part in parts if len(part) >= 2]
 
 
 def _fit_fine_tuned(inputs: Inputs, y: np.ndarray, task: Task, settings: Settings) -> dict[str, Any]:
