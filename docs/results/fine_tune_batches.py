@@ -27,14 +27,7 @@ def measure(dataset: str, data_dir: str | None, fraction: float = 0.1, draws: in
     from dacl.data.subsets import label_subset
     from dacl.experiment import prepare_features
     from dacl.runs import experiment_options, run_key
-    from dacl.semisupervised.candidates import (
-        CLASSIFICATION,
-        Inputs,
-        Settings,
-        Task,
-        _fit_one_fine_tuned,
-        fine_tune_epochs,
-    )
+    from dacl.semisupervised.candidates import CANDIDATES, CLASSIFICATION, Inputs, Settings, Task, fine_tune_epochs
     from dacl.semisupervised.estimators import capped_pretraining
     from dacl.study import STUDY_BUDGETS
     from dacl.tables import pretrain
@@ -60,7 +53,7 @@ def measure(dataset: str, data_dir: str | None, fraction: float = 0.1, draws: in
                 scores = {}
                 for batches in ("ragged", "even"):
                     settings = dataclasses.replace(base, fine_tune_batches=batches)
-                    model = _fit_one_fine_tuned(labelled, y[rows], task, settings, setting)
+                    model = CANDIDATES["fine-tune"].fit_setting(labelled, y[rows], task, settings, setting)
                     scores[batches] = float((model.predict(test).argmax(1) == y_test).mean())
                 results.append({"dataset": dataset, "draw": draw, "labelled": len(rows), "setting": setting,
                                 **scores})  # fmt: skip

@@ -122,6 +122,10 @@ class Settings:
     seed: int = 0
     device: str = "cpu"
 
+    def __post_init__(self) -> None:
+        if self.fine_tune_batches not in ("even", "ragged"):
+            raise ValueError(f"fine_tune_batches is 'even' or 'ragged', got {self.fine_tune_batches!r}.")
+
 
 def _tensor(array: np.ndarray, device: str | torch.device = "cpu") -> torch.Tensor:
     return torch.as_tensor(np.ascontiguousarray(array), dtype=torch.float32, device=device)
@@ -324,11 +328,9 @@ def epoch_batches(order: torch.Tensor, settings: Settings) -> list[torch.Tensor]
     rows = len(order)
     if settings.fine_tune_batches == "even":
         parts = order.tensor_split(max(1, -(-rows // settings.fine_tune_batch)))
-    elif settings.fine_tune_batches == "ragged":
+    else:  # "ragged" (Settings checks the value)
         batch = max(2, min(settings.fine_tune_batch, rows))
         parts = tuple(order[start : start + batch] for start in range(0, rows, batch))
-    else:
-        raise ValueError(f"fine_tune_batches is 'even' or 'ragged', got {settings.fine_tune_batches!r}.")
     return [part for part in parts if len(part) >= 2]
 
 
