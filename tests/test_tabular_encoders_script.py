@@ -20,12 +20,13 @@ def script():
 
 
 def _cell(out: Path, variant: str, dataset: str, fraction: float, draw: int, test: dict, cv: dict,
-          features: str = "float32", batches: str | None = None) -> None:  # fmt: skip
+          features: str = "float32", batches: str | None = None, task: str = "classification") -> None:  # fmt: skip
     """A stored cell: ``test`` the test scores, ``cv`` the cross-validation scores (one setting each)."""
-    spec = {"dataset": dataset, "fraction": fraction, "draw": draw, "task": "classification", "features": features}
+    spec = {"dataset": dataset, "fraction": fraction, "draw": draw, "task": task, "features": features}
+    cv_key = "cv_accuracy" if task == "classification" else "cv_r2"
     if batches is not None:  # cells stored before fine_tune_batches was a setting have none
         spec["settings"] = {"fine_tune_batches": batches}
-    selection = [{"candidate": n, "setting": "", "cv_accuracy": v, "cv_std": 0.0, "chosen": False}
+    selection = [{"candidate": n, "setting": "", cv_key: v, "cv_std": 0.0, "chosen": False}
                  for n, v in cv.items()]  # fmt: skip
     best = max(cv, key=cv.get)
     record = {"spec": spec, "chosen": {"model": best}, "model": {"score": test[best]},
@@ -102,3 +103,22 @@ def test_cells_of_even_and_ragged_fine_tuning_batches_are_kept_apart(script, tmp
     _cell(tmp_path, "plain", "a", 0.1, 0, {"probe": 0.7, "knn": 0.8, "fine-tune": 0.91, **RAW}, cv, batches="even")
     assert script.summary("plain", tmp_path)[("a", 0.1)]["cv"] == pytest.approx(0.85)
     assert script.summary("plain", tmp_path, batches="even")[("a", 0.1)]["cv"] == pytest.approx(0.91)
+
+
+def test_a_regression_table_is_read_by_its_r2(script, tmp_path):
+    # the eighth dataset is a regression table: cells hold R², chosen by the folds' R², and count in the bar
+    raw = {"gbdt-raw": 0.30, "linear-raw": 0.28}
+    _cell(
+        tmp_path,
+        "plain",
+        "w",
+        0.1,
+        0,
+        {"probe": 0.25, "knn": 0.20, "fine-tune": 0.33, **raw},
+        {"probe": 0.2, "knn": 0.1, "fine-tune": 0.3, "gbdt-raw": 0.25, "linear-raw": 0.2},
+        task="regression",
+    )
+    cell = script.summary("plain", tmp_path)[("w", 0.1)]
+    assert cell["cv_choices"] == ["fine-tune"] and cell["cv"] == pytest.approx(0.33)
+    row = next(line for line in script.bar(["plain"], tmp_path).splitlines() if line.startswith("| plain"))
+    assert [c.strip() for c in row.strip("|").split("|")][3:5] == ["1 of 1 (w)", "+3.0"]
