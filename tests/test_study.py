@@ -1,6 +1,8 @@
 """The label study: the estimator's choice is made before the test split is scored, every candidate and
 the regret are reported, cells are stored and reused; the same on a regression table."""
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -85,6 +87,9 @@ def test_the_study_on_a_regression_table_scores_r2_and_rmse_against_ridge_and_tr
     assert rows[("linear-raw", 1.0)]["score"] > 0.9  # ridge on a linear target
     assert "R² (%) / RMSE" in (tmp_path / "labels.md").read_text()
     assert any("points of R²" in line for line in recommendations(results["rows"]))
+    # the cells say their ridge chose its penalty, so cells of the old fixed penalty are never reused
+    specs = [json.loads(path.read_text())["spec"] for path in (tmp_path / "runs").glob("*.json")]
+    assert specs and all(spec["ridge_alpha"] == "leave-one-out" for spec in specs)
 
 
 def test_recommendations_name_the_trees_when_they_win():

@@ -215,6 +215,8 @@ def label_study(
                         "features": resolve_precision(precision, "cpu")}  # fmt: skip
                 if blocks is not None:
                     spec["mixing"] = "one-hot blocks as units"
+                if regression:  # cells of the fixed penalty (alpha=1), stored before, are not taken for these
+                    spec["ridge_alpha"] = "leave-one-out"
                 compute = partial(study_cell, train, y, rows, test, y_test, task, settings, candidates, plan.folds)
                 record = stored_run(out, f"{dataset.name}-{method}{mixing}", spec, partial(_with_spec, spec, compute))
                 base = {"dataset": dataset.name, "task": task.kind, "fraction": fraction, "draw": draw,

@@ -6,7 +6,9 @@ float64 solver.
   scikit-learn's ``LogisticRegression(C=C)`` (mean cross-entropy + ||W||² / (2 C n)), minimised by
   full-batch L-BFGS with a strong-Wolfe line search (``torch.optim.LBFGS``).
 - :func:`fit_ridge`: ridge regression on standardized features, in closed form
-  ((ZᵀZ + a I) w = Zᵀ(y - ȳ), as scikit-learn's ``Ridge(alpha=a)`` on the same Z).
+  ((ZᵀZ + a I) w = Zᵀ(y - ȳ), as scikit-learn's ``Ridge(alpha=a)`` on the same Z), with ``a`` chosen
+  by the exact leave-one-out error over a grid unless given (as scikit-learn's ``RidgeCV``): a fixed
+  small ``a`` interpolates where the labelled rows are about as many as the features or fewer.
 
 Both return a :class:`LinearHead` (standardization, weight, bias) that maps new features to logits
 or predictions, and whose tensors are saved and loaded as plain arrays (no pickle).
@@ -20,7 +22,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-__all__ = ["LinearHead", "fit_ridge", "fit_softmax", "standardization"]
+__all__ = ["RIDGE_ALPHAS", "LinearHead", "fit_ridge", "fit_softmax", "ridge_leave_one_out", "standardization"]
+
+# the penalties fit_ridge chooses among: 10^-2 .. 10^6 in quarter decades (standardized features)
+RIDGE_ALPHAS: tuple[float, ...] = tuple(10.0 ** (e / 4) for e in range(-8, 25))
 
 
 @dataclass
@@ -101,9 +106,12 @@ def fit_softmax(
     return LinearHead(mean, std, weight.detach(), bias.detach())
 
 
-def fit_ridge(features: Tensor, targets: Tensor, *, alpha: float = 1.0) -> LinearHead:
+def fit_ridge(
+    features: Tensor, targets: Tensor, *, alpha: float | None = None, alphas: tuple[float, ...] = RIDGE_ALPHAS
+) -> LinearHead:
     """Ridge regression of ``targets`` (N,) on standardized ``features``, closed form in float64:
-    minimises ||y - Zw - b||² + alpha ||w||² (the bias unpenalised)."""
+    minimises ||y - Zw - b||² + alpha ||w||² (the bias unpenalised). ``alpha=None``: the one of
+    ``alphas`` with the least leave-one-out squared error (:func:`ridge_leave_one_out`)."""
     x = features.to(torch.float32)
     y = targets.to(x.device, torch.float64).reshape(-1)
     if len(y) == 0:
@@ -111,6 +119,29 @@ def fit_ridge(features: Tensor, targets: Tensor, *, alpha: float = 1.0) -> Linea
     mean, std = standardization(x)
     z = ((x - mean) / std).double()
     centre = y.mean()
+    if alpha is None:
+        errors = ridge_leave_one_out(z, y - centre, alphas)
+        alpha = alphas[int(torch.argmin(errors))] if bool(torch.isfinite(errors).any()) else max(alphas)
     gram = z.T @ z + alpha * torch.eye(z.shape[1], dtype=torch.float64, device=z.device)
     weight = torch.linalg.solve(gram, z.T @ (y - centre))
     return LinearHead(mean, std, weight.float().unsqueeze(1), centre.float().reshape(1))
+
+
+def ridge_leave_one_out(z: Tensor, y: Tensor, alphas: tuple[float, ...]) -> Tensor:
+    """Mean squared leave-one-out error of ridge with an unpenalised bias, for each of ``alphas``, on
+    column-centred ``z`` (N, D) and centred ``y`` (N,), without refitting: with ZᵀZ = V diag(e) Vᵀ and
+    P = ZV, the hat matrix is H = 1 1ᵀ/N + P diag(1/(e + a)) Pᵀ and row i's left-out residual is
+    (y - Hy)_i / (1 - H_ii), the leave-one-out shortcut of linear smoothers (Hastie, Tibshirani,
+    Friedman, "The Elements of Statistical Learning", Sec. 7.10). A row its fit cannot leave out
+    (1 - H_ii = 0) makes the error inf."""
+    eigenvalues, vectors = torch.linalg.eigh(z.T @ z)
+    eigenvalues = eigenvalues.clamp_min(0)
+    p = z @ vectors  # (N, D)
+    p_y = p.T @ y  # (D,)
+    shrink = 1.0 / (eigenvalues[None, :] + torch.tensor(alphas, dtype=z.dtype, device=z.device)[:, None])  # (A, D)
+    fitted = (p_y * shrink) @ p.T  # (A, N): P diag(1/(e + a)) Pᵀ y for every a
+    leverage = shrink @ p.square().T + 1.0 / len(y)  # (A, N): H_ii
+    left = 1.0 - leverage
+    residuals = (y - fitted) / left
+    errors = residuals.square().mean(1)
+    return torch.where((left > 1e-10).all(1), errors, torch.full_like(errors, float("inf")))

@@ -2,12 +2,12 @@
 
 On the frozen encoder (pretrained on every row, labelled or not; Verma et al., ICML 2021):
 - ``probe``: a linear head on the encoder's features (Sec. 5's linear evaluation protocol; softmax
-  for classes, ridge for a number; ``dacl.core.linear``);
+  for classes, ridge for a number, its penalty chosen by leave-one-out error; ``dacl.core.linear``);
 - ``knn``: a cosine k-nearest-neighbour vote (classes) or mean (numbers) on the features;
 - ``fine-tune``: a copy of the encoder and a linear head trained end to end (AdamW), its learning
   rate and epochs part of the choice.
 On the raw (preprocessed) columns, what a data scientist fits without dacl:
-- ``linear-raw``: logistic regression (classes) or ridge (numbers);
+- ``linear-raw``: logistic regression (classes) or ridge (numbers, its penalty chosen by leave-one-out);
 - ``gbdt-raw``: scikit-learn's histogram gradient-boosted trees;
 - ``gbdt-raw+features``: the trees on the raw columns and the encoder's features side by side.
 
