@@ -4,6 +4,7 @@ against the trees, logistic regression and SCARF."""
 
 import importlib.util
 import json
+import sys
 from pathlib import Path
 
 import pytest
@@ -15,17 +16,22 @@ SCRIPT = Path(__file__).resolve().parents[1] / "docs" / "results" / "tabular_enc
 def script():
     spec = importlib.util.spec_from_file_location("tabular_encoders", SCRIPT)
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up by name
     spec.loader.exec_module(module)
-    return module
+    yield module
+    sys.modules.pop(spec.name, None)
 
 
 def _cell(out: Path, variant: str, dataset: str, fraction: float, draw: int, test: dict, cv: dict,
-          features: str = "float32", batches: str | None = None, task: str = "classification") -> None:  # fmt: skip
+          features: str = "float32", batches: str | None = None, task: str = "classification",
+          logistic_cs: tuple | None = None) -> None:  # fmt: skip
     """A stored cell: ``test`` the test scores, ``cv`` the cross-validation scores (one setting each)."""
     spec = {"dataset": dataset, "fraction": fraction, "draw": draw, "task": task, "features": features}
     cv_key = "cv_accuracy" if task == "classification" else "cv_r2"
     if batches is not None:  # cells stored before fine_tune_batches was a setting have none
         spec["settings"] = {"fine_tune_batches": batches}
+    if logistic_cs is not None:  # nor logistic_cs before C was chosen
+        spec.setdefault("settings", {})["logistic_cs"] = list(logistic_cs)
     selection = [{"candidate": n, "setting": "", cv_key: v, "cv_std": 0.0, "chosen": False}
                  for n, v in cv.items()]  # fmt: skip
     best = max(cv, key=cv.get)
@@ -34,7 +40,7 @@ def _cell(out: Path, variant: str, dataset: str, fraction: float, draw: int, tes
               "selection": selection}  # fmt: skip
     runs = out / variant / "runs"
     runs.mkdir(parents=True, exist_ok=True)
-    (runs / f"{dataset}-{fraction}-{draw}-{features}-{batches}.json").write_text(json.dumps(record))
+    (runs / f"{dataset}-{fraction}-{draw}-{features}-{batches}-{logistic_cs}.json").write_text(json.dumps(record))
 
 
 RAW = {"gbdt-raw": 0.80, "linear-raw": 0.70}
@@ -80,7 +86,7 @@ def test_two_cells_for_one_draw_are_an_error(script, tmp_path):
         _cell(tmp_path, "plain", "a", 0.01, 0, {"probe": 0.8, "knn": 0.8, "fine-tune": 0.8, **RAW},
               {"probe": 0.9, "knn": 0.8, "fine-tune": 0.7, **RAW_CV})  # fmt: skip
         runs = tmp_path / "plain" / "runs"
-        (runs / "a-0.01-0-float32-None.json").rename(runs / f"{name}.json")
+        (runs / "a-0.01-0-float32-None-None.json").rename(runs / f"{name}.json")
     with pytest.raises(ValueError, match="two stored cells"):
         script.summary("plain", tmp_path)
 
@@ -102,7 +108,16 @@ def test_cells_of_even_and_ragged_fine_tuning_batches_are_kept_apart(script, tmp
     _cell(tmp_path, "plain", "a", 0.1, 0, {"probe": 0.7, "knn": 0.8, "fine-tune": 0.85, **RAW}, cv)  # stored before
     _cell(tmp_path, "plain", "a", 0.1, 0, {"probe": 0.7, "knn": 0.8, "fine-tune": 0.91, **RAW}, cv, batches="even")
     assert script.summary("plain", tmp_path)[("a", 0.1)]["cv"] == pytest.approx(0.85)
-    assert script.summary("plain", tmp_path, batches="even")[("a", 0.1)]["cv"] == pytest.approx(0.91)
+    even = script.Cells(batches="even")
+    assert script.summary("plain", tmp_path, even)[("a", 0.1)]["cv"] == pytest.approx(0.91)
+    # and the cells whose logistic regression chose C apart from those of the one C = 1
+    chosen = script.Cells(batches="even", logistic_cs=(0.01, 0.1, 1.0, 10.0))
+    _cell(tmp_path, "plain", "a", 0.1, 0, {"probe": 0.88, "knn": 0.8, "fine-tune": 0.5, **RAW},
+          {**cv, "probe": 0.9}, batches="even", logistic_cs=chosen.logistic_cs)  # fmt: skip
+    assert script.summary("plain", tmp_path, even)[("a", 0.1)]["cv"] == pytest.approx(0.91)
+    assert script.summary("plain", tmp_path, chosen)[("a", 0.1)]["cv"] == pytest.approx(0.88)
+    assert "C chosen by cross-validation among 0.01, 0.1, 1, 10" in script.table(["plain"], None, None, tmp_path,
+                                                                                  "cv", chosen)  # fmt: skip
 
 
 def test_a_regression_table_is_read_by_its_r2(script, tmp_path):

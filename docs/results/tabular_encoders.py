@@ -24,6 +24,7 @@ import argparse
 import json
 import sys
 import time
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
@@ -77,16 +78,39 @@ def run_variant(
                      block_mixing=units, pretraining=pretraining, log=log)  # fmt: skip
 
 
-def draws(
-    name: str, out: Path = OUT, features: str = "float32", first: int | None = None, batches: str = "ragged"
-) -> dict[tuple, list[dict]]:
+@dataclass(frozen=True)
+class Cells:
+    """Which stored cells a table reads: features computed in ``features`` precision (one kind of
+    machine: float32 on a CPU without AMX, bfloat16 with it); only the ``first`` draws (1: the
+    screening's); fine-tuning that cut its epochs so (``batches``, ``Settings.fine_tune_batches``; cells
+    stored before it was an option are "ragged"); logistic regression over these inverse penalties
+    (``logistic_cs``, ``Settings.logistic_cs``; cells stored before C was chosen had the one C = 1)."""
+
+    features: str = "float32"
+    first: int | None = None
+    batches: str = "ragged"
+    logistic_cs: tuple[float, ...] = (1.0,)
+
+    def admits(self, spec: dict) -> bool:
+        settings = spec.get("settings", {})
+        return (spec["features"] == self.features and (self.first is None or spec["draw"] < self.first)
+                and settings.get("fine_tune_batches", "ragged") == self.batches
+                and tuple(settings.get("logistic_cs", (1.0,))) == tuple(self.logistic_cs))  # fmt: skip
+
+    def describe(self) -> str:
+        cs = (
+            "C = 1"
+            if self.logistic_cs == (1.0,)
+            else "C chosen by cross-validation among " + ", ".join(f"{c:g}" for c in self.logistic_cs)
+        )
+        return f"{self.features} features, fine-tuning's batches {self.batches}, logistic regression's {cs}"
+
+
+def draws(name: str, out: Path = OUT, cells: Cells = Cells()) -> dict[tuple, list[dict]]:
     """Per (dataset, fraction), one dict per label draw, from the variant's stored cells (``runs/``, so
-    every invocation's datasets count) whose features were computed in ``features`` precision (one kind
-    of machine: float32 on a CPU without AMX, bfloat16 with it): each protocol's and each raw model's
+    every invocation's datasets count) that ``cells`` admits: each protocol's and each raw model's
     test score, the encoder's protocol chosen by cross-validation on the labelled rows (``cv``: no test
-    score seen) and the estimator's outcome over the whole candidate set (``dacl.study``'s rule).
-    ``first``: only the first draws (1: the screening's). ``batches``: the cells whose fine-tuning cut its
-    epochs so (``Settings.fine_tune_batches``; cells stored before it was an option are "ragged")."""
+    score seen) and the estimator's outcome over the whole candidate set (``dacl.study``'s rule)."""
     from dacl.semisupervised.candidates import Task
     from dacl.study import estimator_outcome
 
@@ -94,8 +118,7 @@ def draws(
     for path in sorted((out / name / "runs").glob("*.json")):
         record = json.loads(path.read_text())
         spec = record["spec"]
-        cut = spec.get("settings", {}).get("fine_tune_batches", "ragged")
-        if spec["features"] != features or cut != batches or (first is not None and spec["draw"] >= first):
+        if not cells.admits(spec):
             continue
         key = (spec["dataset"], spec["fraction"], spec["draw"])
         if key in by_draw:
@@ -123,14 +146,12 @@ def _std(found: list[dict], field: str) -> float:
     return float(np.std([d[field] for d in found]))
 
 
-def summary(
-    name: str, out: Path = OUT, features: str = "float32", first: int | None = None, batches: str = "ragged"
-) -> dict:
+def summary(name: str, out: Path = OUT, cells: Cells = Cells()) -> dict:
     """Per (dataset, fraction): means and stds over draws of the encoder's protocol chosen by
     cross-validation (``cv``), of the best protocol in hindsight (best test mean: optimistic), of the
     probe, of the estimator, and the trees' and logistic regression's means."""
     out_: dict[tuple, dict] = {}
-    for key, found in draws(name, out, features, first, batches).items():
+    for key, found in draws(name, out, cells).items():
         mean, std = partial(_mean, found), partial(_std, found)
         best = max((p for p in PROTOCOLS if mean(p) is not None), key=mean)
         out_[key] = {"best": best, "best_score": mean(best), "best_std": std(best), "cv": mean("cv"),
@@ -201,32 +222,35 @@ def table(
     step_dataset: str | None,
     out: Path = OUT,
     measure: str = "cv",
-    features: str = "float32",
-    first: int | None = None,
-    batches: str = "ragged",
+    cells: Cells = Cells(),
 ) -> str:
     """Rows the variants, columns dataset x fraction: ``measure`` (MEASURES) as mean ± std over draws,
     then the trees and logistic regression on the raw columns; each variant's step time if timed."""
-    summaries = {n: summary(n, out, features, first, batches) for n in names}
+    summaries = {n: summary(n, out, cells) for n in names}
     keys = sorted({k for s in summaries.values() for k in s}, key=lambda k: (k[0], k[1]))
     head = " | ".join(f"{d} {100 * f:g}%" for d, f in keys)
     lines = ["| variant | " + head + (" | step (ms) | vs plain |" if times else " |"),
              "|---|" + "---:|" * len(keys) + ("---:|---:|" if times else "")]  # fmt: skip
+    most_draws = max((c["draws"] for s in summaries.values() for c in s.values()), default=0)
     for name in names:
-        cells = [_cell(summaries[name][k], measure) if k in summaries[name] else "" for k in keys]
+        texts = []
+        for k in keys:
+            c = summaries[name].get(k)
+            short = f" [{c['draws']} of {most_draws} draws]" if c and c["draws"] < most_draws else ""
+            texts.append("" if c is None else _cell(c, measure) + short)
         timing = ""
         if times:
             timing = f" | {1000 * times[name]:.1f} | {times[name] / times['plain']:.2f}x" if name in times else " | |"
-        lines.append(f"| {name} | " + " | ".join(cells) + timing + " |")
+        lines.append(f"| {name} | " + " | ".join(texts) + timing + " |")
     for label, field in (("trees (raw columns)", "trees"), ("logistic regression or ridge (raw columns)", "linear")):
         most = [max((s[k] for s in summaries.values() if k in s), key=lambda c: c["draws"]) for k in keys]
         values = [c[field] for c in most]  # the raw columns' models on the most draws any variant has
         lines.append(f"| {label} | " + " | ".join("" if v is None else f"{100 * v:.1f}" for v in values)
                      + (" | | |" if times else " |"))  # fmt: skip
-    drawn = "label draws" if first is None else f"the first {first} label draw(s)"
+    drawn = "label draws" if cells.first is None else f"the first {cells.first} label draw(s)"
     note = (
         f"\n\nCells: {MEASURES[measure]}; test accuracy (R² on a regression table) x 100, mean ± std over "
-        f"{drawn} ({features} features)."
+        f"{drawn}; {cells.describe()}."
     )
     if times:
         note += (f" Step times: {step_dataset}, 4 x 512, batch 512, one process, the median of 3 alternating "
@@ -234,13 +258,12 @@ def table(
     return "\n".join(lines) + note + "\n"
 
 
-def bar(names: list[str], out: Path = OUT, measure: str = "cv", features: str = "float32",
-        baseline: str = "scarf", first: int | None = None, batches: str = "ragged") -> str:  # fmt: skip
+def bar(names: list[str], out: Path = OUT, measure: str = "cv", cells: Cells = Cells(), baseline: str = "scarf") -> str:
     """Issue 20's bar per variant: on how many datasets its ``measure`` beats the better of the trees
     and logistic regression on the raw columns (fitted on the same draws, in its own cells) at 1% and at
     10% of the labels, and ``baseline`` (SCARF, the same measure) at 1% where SCARF has as many draws;
     with the lowest margin (points) and the datasets that count."""
-    summaries = {n: summary(n, out, features, first, batches) for n in [*names, baseline]}
+    summaries = {n: summary(n, out, cells) for n in [*names, baseline]}
     field = "best_score" if measure == "best" else measure
     lines = ["| variant | 1%: beats max(trees, LR) | worst margin | 10%: beats max(trees, LR) | worst margin "
              f"| 1%: beats {baseline} | worst margin |", "|---|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
@@ -261,7 +284,7 @@ def bar(names: list[str], out: Path = OUT, measure: str = "cv", features: str = 
             wins = ", ".join(k[0] for k, m in zip(keys, margins) if m > 0) or "none"
             texts += [f"{sum(m > 0 for m in margins)} of {len(keys)} ({wins})", f"{100 * min(margins):+.1f}"]
         lines.append(f"| {name} | " + " | ".join(texts) + " |")
-    return "\n".join(lines) + f"\n\nMeasure: {MEASURES[measure]}; {features} features.\n"
+    return "\n".join(lines) + f"\n\nMeasure: {MEASURES[measure]}; {cells.describe()}.\n"
 
 
 def main() -> None:
@@ -291,6 +314,12 @@ def main() -> None:
         default="ragged",
         help="with table: the cells whose fine-tuning cut epochs so (the stored finals: ragged, before the fix)",
     )
+    parser.add_argument(
+        "--logistic-cs",
+        default="1",
+        help="with table: the cells whose logistic regression chose among these C (1: the fixed C of the cells "
+        "stored before; 0.01,0.1,1,10: today's default)",
+    )
     args = parser.parse_args()
     names = [n.strip() for n in args.variants.split(",") if n.strip()]
     unknown = sorted(set(names) - set(VARIANTS))
@@ -298,11 +327,10 @@ def main() -> None:
         sys.exit(f"unknown variant(s) {unknown}; choose from {', '.join(VARIANTS)}")
     if args.stage == "table":
         times = step_times(names, args.step_dataset, args.data_dir) if args.step_times else None
-        text = table(
-            names, times, args.step_dataset, Path(args.out), args.measure, args.features, args.draws, args.batches
-        )
+        cells = Cells(args.features, args.draws, args.batches, tuple(float(c) for c in args.logistic_cs.split(",")))
+        text = table(names, times, args.step_dataset, Path(args.out), args.measure, cells)
         rows = [n for n in names if n != "scarf"]
-        text += "\n" + bar(rows, Path(args.out), args.measure, args.features, first=args.draws, batches=args.batches)
+        text += "\n" + bar(rows, Path(args.out), args.measure, cells)
         Path(args.out).mkdir(parents=True, exist_ok=True)
         (Path(args.out) / "table.md").write_text(text)
         print(text)

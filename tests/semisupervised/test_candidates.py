@@ -8,6 +8,8 @@ import torch
 from dacl.core.encoders import MLPEncoder
 from dacl.semisupervised.candidates import (
     CANDIDATES,
+    CLASSIFICATION,
+    REGRESSION,
     Inputs,
     Projection,
     Settings,
@@ -85,7 +87,9 @@ def test_fine_tuning_epochs_are_capped_by_steps_and_the_default_setting_is_the_l
     assert fine_tune_epochs(settings, 1_000) == (20, 50)  # 4 steps an epoch
     assert fine_tune_epochs(settings, 60_000) == (4,)  # 235 steps an epoch: 1000 steps are 4 epochs, for both
     assert default_setting("fine-tune", settings, 1_000) == "lr=0.001, epochs=50"
-    assert default_setting("probe", settings, 1_000) == ""
+    assert default_setting("probe", settings, 1_000) == "C=1"  # logistic regression at scikit-learn's C
+    assert default_setting("probe", settings, 1_000, Task(REGRESSION)) == ""  # ridge: one setting
+    assert default_setting("knn", settings, 1_000) == ""
 
 
 def test_trees_leaf_size_follows_the_labelled_rows():
@@ -131,7 +135,8 @@ def test_shared_raw_fits_fit_the_raw_columns_models_once_and_predict_as_a_new_fi
             first = CANDIDATES[name].fit(inputs.take(rows), y[rows], task, SETTINGS)
             again = CANDIDATES[name].fit(other_features.take(rows), y[rows], task, SETTINGS)  # another encoder
             assert again is first  # the raw columns' models do not look at the features
-            assert np.array_equal(first[""].predict(held), fresh[name][""].predict(held))
+            for setting in first:  # the trees' one setting, logistic regression's one per C
+                assert np.array_equal(first[setting].predict(held), fresh[name][setting].predict(held))
             assert CANDIDATES[name].fit(inputs.take(rows[1:]), y[rows[1:]], task, SETTINGS) is not first
             assert (
                 CANDIDATES[name].fit(inputs.take(rows), y[rows], task, Settings(seed=1, gbdt_max_iter=10)) is not first
@@ -158,3 +163,23 @@ def test_fine_tuning_batches_are_even_or_ragged_as_before(rows):
         assert sizes == [200] * 4 and [len(b) for b in ragged] == [256, 256, 256, 32]
     with pytest.raises(ValueError, match="even' or 'ragged"):
         epoch_batches(order, Settings(fine_tune_batches="last"))
+
+
+def test_logistic_regression_has_a_setting_per_c_and_one_fixed_c_is_the_old_single_setting():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(60, 6)).astype(np.float32)
+    y = (X[:, 0] + 0.5 * rng.normal(size=60) > 0).astype(np.int64)
+    inputs, task = Inputs(X, X * 2), Task(CLASSIFICATION, 2)
+    for name in ("probe", "linear-raw"):
+        fitted = CANDIDATES[name].fit(inputs, y, task, Settings(logistic_cs=(0.1, 1.0)))
+        assert sorted(fitted) == ["C=0.1", "C=1"]
+        # the final refit fits the chosen C alone, and gives that setting's model
+        alone = CANDIDATES[name].fit_setting(inputs, y, task, Settings(logistic_cs=(0.1, 1.0)), "C=0.1")
+        assert torch.equal(alone.head.weight, fitted["C=0.1"].head.weight)
+        # a stronger penalty, smaller weights: the settings differ
+        assert fitted["C=0.1"].head.weight.norm() < fitted["C=1"].head.weight.norm()
+        # one C: the one setting "" of the cells stored before C was chosen, the same model as C=1
+        (old,) = CANDIDATES[name].fit(inputs, y, task, Settings(logistic_cs=(1.0,))).items()
+        assert old[0] == "" and torch.equal(old[1].head.weight, fitted["C=1"].head.weight)
+    with pytest.raises(ValueError, match="logistic_cs"):
+        Settings(logistic_cs=(1.0, -1.0))

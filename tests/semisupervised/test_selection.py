@@ -77,7 +77,7 @@ def test_with_no_row_to_hold_out_the_rule_is_the_probe(monkeypatch):
     calls = []
     monkeypatch.setattr(candidates_module, "CANDIDATES", candidates_module.CANDIDATES)
     chosen = select(inputs, y, Task("classification", 5), ("linear-raw", "probe", "fine-tune"), Settings())
-    assert chosen.choice.members == [("probe", "")] and not calls
+    assert chosen.choice.members == [("probe", "C=1")] and not calls  # logistic regression at its C nearest 1
     assert "nothing can be held out" in chosen.choice.reason
     assert chosen.best["fine-tune"] == "lr=0.001, epochs=50"
     with pytest.raises(ValueError, match="unknown candidate"):

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import math
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -117,6 +118,10 @@ class Settings:
     # batches and what is left, as before 2026-12-02 (800 rows: 3 x 256 and 32, and the step of 32 rows
     # cost fine-tuning 5 points on mnist-test, docs/results/fine_tune_batches.md)
     fine_tune_batches: str = "even"
+    # logistic regression's inverse penalties (the probe and linear-raw on classes), one setting each, chosen
+    # by cross-validation like fine-tuning's grid; (1.0,) is the one fixed C = 1 of the cells stored before
+    # 2026-12-02. Ridge (numbers) chooses its penalty by leave-one-out error instead.
+    logistic_cs: tuple[float, ...] = (0.01, 0.1, 1.0, 10.0)
     knn_k: int = 10
     gbdt_max_iter: int = 100  # scikit-learn's default boosting iterations (fewer in smoke tests)
     seed: int = 0
@@ -125,6 +130,11 @@ class Settings:
     def __post_init__(self) -> None:
         if self.fine_tune_batches not in ("even", "ragged"):
             raise ValueError(f"fine_tune_batches is 'even' or 'ragged', got {self.fine_tune_batches!r}.")
+        cs = tuple(self.logistic_cs)
+        if not cs or len(set(cs)) != len(cs) or not all(isinstance(c, (int, float)) and c > 0 for c in cs):
+            raise ValueError(
+                f"logistic_cs are distinct positive numbers (inverse penalties), got {self.logistic_cs!r}."
+            )
 
 
 def _tensor(array: np.ndarray, device: str | torch.device = "cpu") -> torch.Tensor:
@@ -153,17 +163,33 @@ class LinearModel:
         return _as_output(self.task, self.head(_tensor(getattr(inputs, self.source))))
 
 
-def _fit_linear(source: str) -> Callable[..., dict[str, Any]]:
+def logistic_setting(c: float, settings: Settings) -> str:
+    """The name of logistic regression's setting ``C=c``; "" where ``settings`` has one C (as before)."""
+    return "" if len(settings.logistic_cs) == 1 else f"C={c:g}"
+
+
+def _linear(source: str) -> tuple[Callable[..., dict[str, Any]], Callable[..., Any]]:
+    """``fit`` and ``refit`` of ridge (numbers; its penalty by leave-one-out, one setting "") or logistic
+    regression (classes; one setting per ``Settings.logistic_cs``) on ``inputs.features`` (the probe) or
+    ``inputs.X`` (the raw columns)."""
+
+    def on_cpu(head: LinearHead) -> LinearHead:
+        return LinearHead(*(t.cpu() for t in (head.mean, head.std, head.weight, head.bias)))
+
     def fit(inputs: Inputs, y: np.ndarray, task: Task, settings: Settings) -> dict[str, Any]:
         x = _tensor(getattr(inputs, source), settings.device)
-        if task.is_classification:
-            head = fit_softmax(x, torch.as_tensor(y), task.classes)
-        else:
-            head = fit_ridge(x, torch.as_tensor(y, dtype=torch.float64))
-        head = LinearHead(*(t.cpu() for t in (head.mean, head.std, head.weight, head.bias)))
-        return {"": LinearModel(task, head, source)}
+        if not task.is_classification:
+            return {"": LinearModel(task, on_cpu(fit_ridge(x, torch.as_tensor(y, dtype=torch.float64))), source)}
+        labels = torch.as_tensor(y)
+        heads = {c: on_cpu(fit_softmax(x, labels, task.classes, C=c)) for c in settings.logistic_cs}
+        return {logistic_setting(c, settings): LinearModel(task, head, source) for c, head in heads.items()}
 
-    return fit
+    def refit(inputs: Inputs, y: np.ndarray, task: Task, settings: Settings, setting: str) -> Any:
+        if task.is_classification and setting:  # only the chosen C
+            return fit(inputs, y, task, replace(settings, logistic_cs=(float(setting.removeprefix("C=")),)))[""]
+        return fit(inputs, y, task, settings)[setting]
+
+    return fit, refit
 
 
 # --- k nearest neighbours on the features ------------------------------------------------------------
@@ -351,9 +377,12 @@ def fine_tune_setting(name: str) -> tuple[float, int]:
     return float(parts["lr"]), int(parts["epochs"])
 
 
-def default_setting(candidate: str, settings: Settings, rows: int) -> str:
+def default_setting(candidate: str, settings: Settings, rows: int, task: Task | None = None) -> str:
     """The setting used where none could be cross-validated: fine-tuning at the grid's largest learning
-    rate and epochs (the others have one setting, named "")."""
+    rate and epochs; logistic regression (classes) at the C of its grid nearest 1 (scikit-learn's
+    default); the others have one setting, named ""."""
+    if candidate in ("probe", "linear-raw") and (task is None or task.is_classification):
+        return logistic_setting(min(settings.logistic_cs, key=lambda c: abs(math.log(c))), settings)
     if candidate != "fine-tune":
         return ""
     return f"lr={max(settings.fine_tune_lrs):g}, epochs={max(fine_tune_epochs(settings, rows))}"
@@ -485,15 +514,16 @@ class Candidate:
         return self.fit(inputs, y, task, settings)[setting]
 
 
+_PROBE, _LINEAR_RAW = _linear("features"), _linear("X")
 CANDIDATES: dict[str, Candidate] = {
     c.name: c
     for c in (
-        Candidate("probe", "linear head on the frozen DACL features", _fit_linear("features"), True),
+        Candidate("probe", "linear head on the frozen DACL features", _PROBE[0], True, _PROBE[1]),
         Candidate("knn", "k-nearest neighbours (cosine) on the frozen DACL features", _fit_knn, True),
         Candidate("fine-tune", "the DACL encoder and a linear head trained end to end", _fit_fine_tuned, True,
                   _fit_one_fine_tuned),
         Candidate("linear-raw", "logistic regression (classes) or ridge (numbers) on the raw columns",
-                  _shared("linear-raw", _fit_linear("X")), False),
+                  _shared("linear-raw", _LINEAR_RAW[0]), False, _LINEAR_RAW[1]),
         Candidate("gbdt-raw", "gradient-boosted trees on the raw columns", _shared("gbdt-raw", _fit_trees(False)),
                   False),
         Candidate("gbdt-raw+features", "gradient-boosted trees on the raw columns and the DACL features' top "

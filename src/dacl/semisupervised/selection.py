@@ -155,9 +155,9 @@ def select(
     if not pairs:
         fallback = FALLBACK if FALLBACK in candidates else candidates[0]
         reason = f"{'; '.join(notes)}: the rule for this case, {fallback}"
-        rows = [{"candidate": c, "setting": default_setting(c, settings, len(y)), "seconds": 0.0,
+        rows = [{"candidate": c, "setting": default_setting(c, settings, len(y), task), "seconds": 0.0,
                  "chosen": c == fallback} for c in candidates]  # fmt: skip
-        best = {c: default_setting(c, settings, len(y)) for c in candidates}
+        best = {c: default_setting(c, settings, len(y), task) for c in candidates}
         return Selection(rows, Choice([(fallback, best[fallback])], reason), notes, metric, best)
     predictions: dict[tuple[str, str], list[np.ndarray]] = {}
     seconds: dict[tuple[str, str], float] = {}
