@@ -51,6 +51,8 @@ def test_ridge_leave_one_out_error_equals_refitting_without_each_row():
     zc, yc = z - z.mean(0), y - y.mean()
     alphas = (0.1, 3.0, 100.0)
     errors = ridge_leave_one_out(torch.as_tensor(zc), torch.as_tensor(yc), alphas).numpy()
+    in_chunks = ridge_leave_one_out(torch.as_tensor(zc), torch.as_tensor(yc), alphas, chunk=7).numpy()
+    np.testing.assert_allclose(in_chunks, errors, rtol=1e-12)  # rows taken 7 at a time: the same sums
     for alpha, error in zip(alphas, errors):
         left_out = []
         for i in range(len(y)):

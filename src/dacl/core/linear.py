@@ -127,21 +127,25 @@ def fit_ridge(
     return LinearHead(mean, std, weight.float().unsqueeze(1), centre.float().reshape(1))
 
 
-def ridge_leave_one_out(z: Tensor, y: Tensor, alphas: tuple[float, ...]) -> Tensor:
+def ridge_leave_one_out(z: Tensor, y: Tensor, alphas: tuple[float, ...], chunk: int = 16384) -> Tensor:
     """Mean squared leave-one-out error of ridge with an unpenalised bias, for each of ``alphas``, on
     column-centred ``z`` (N, D) and centred ``y`` (N,), without refitting: with ZᵀZ = V diag(e) Vᵀ and
     P = ZV, the hat matrix is H = 1 1ᵀ/N + P diag(1/(e + a)) Pᵀ and row i's left-out residual is
     (y - Hy)_i / (1 - H_ii), the leave-one-out shortcut of linear smoothers (Hastie, Tibshirani,
     Friedman, "The Elements of Statistical Learning", Sec. 7.10). A row its fit cannot leave out
-    (1 - H_ii = 0) makes the error inf."""
+    (1 - H_ii = 0) makes the error inf. Rows are taken ``chunk`` at a time (memory: chunk x D)."""
     eigenvalues, vectors = torch.linalg.eigh(z.T @ z)
-    eigenvalues = eigenvalues.clamp_min(0)
-    p = z @ vectors  # (N, D)
-    p_y = p.T @ y  # (D,)
-    shrink = 1.0 / (eigenvalues[None, :] + torch.tensor(alphas, dtype=z.dtype, device=z.device)[:, None])  # (A, D)
-    fitted = (p_y * shrink) @ p.T  # (A, N): P diag(1/(e + a)) Pᵀ y for every a
-    leverage = shrink @ p.square().T + 1.0 / len(y)  # (A, N): H_ii
-    left = 1.0 - leverage
-    residuals = (y - fitted) / left
-    errors = residuals.square().mean(1)
-    return torch.where((left > 1e-10).all(1), errors, torch.full_like(errors, float("inf")))
+    shrink = 1.0 / (
+        eigenvalues.clamp_min(0)[None, :] + torch.tensor(alphas, dtype=z.dtype, device=z.device)[:, None]
+    )  # (A, D)
+    weights = (vectors.T @ (z.T @ y)) * shrink  # (A, D): diag(1/(e + a)) Pᵀ y for every a
+    squares = torch.zeros(len(alphas), dtype=z.dtype, device=z.device)
+    leaves = True
+    for start in range(0, len(y), chunk):
+        p = z[start : start + chunk] @ vectors  # (n, D)
+        fitted = weights @ p.T  # (A, n)
+        left = 1.0 - (shrink @ p.square().T + 1.0 / len(y))  # (A, n): 1 - H_ii
+        leaves = leaves & (left > 1e-10).all(1)
+        squares += ((y[start : start + chunk] - fitted) / left).square().sum(1)
+    errors = squares / len(y)
+    return torch.where(leaves, errors, torch.full_like(errors, float("inf")))
