@@ -154,6 +154,8 @@ def test_bad_targets_are_refused_and_few_labels_are_said(table):
         DACLRegressor(**SMALL).fit(frame, np.full(len(frame), np.nan))
     with pytest.raises(ValueError, match="candidates must be distinct names"):
         DACLClassifier(**{**SMALL, "candidates": ("probe", "forest")}).fit(frame, y)
+    with pytest.raises(ValueError, match="logistic_cs must be distinct positive numbers"):
+        DACLClassifier(**{**SMALL, "logistic_cs": (1.0, 0.0)}).fit(frame, y)
     sparse = np.array([None] * len(frame), dtype=object)
     sparse[:12] = ["a", "a", "a", "b", "b", "b", "c", "a", "b", "a", "b", "a"]  # class c: one labelled row
     with pytest.warns(UserWarning, match="one labelled row"):
@@ -178,3 +180,15 @@ def test_parameters_are_the_configs_options_and_the_light_options_modules_defaul
         for name in params:
             assert f"    {name} :" in cls.__doc__, name  # every parameter documented
         assert "self" in inspect.signature(cls.__init__).parameters
+
+
+def test_logistic_regressions_c_is_chosen_among_logistic_cs(table):
+    frame, y = table
+    marked = np.where(np.arange(len(y)) % 3 == 0, y, -1)
+    model = DACLClassifier(**{**SMALL, "candidates": ("probe", "linear-raw"), "logistic_cs": (0.1, 1.0)})
+    model.fit(frame, marked)
+    settings = set(zip(model.selection_["candidate"], model.selection_["setting"]))  # a DataFrame
+    assert {("probe", "C=0.1"), ("probe", "C=1"), ("linear-raw", "C=0.1"), ("linear-raw", "C=1")} <= settings
+    fixed = DACLClassifier(**{**SMALL, "candidates": ("probe",), "logistic_cs": (1.0,)}).fit(frame, marked)
+    rows = fixed.selection_
+    assert set(rows[rows["candidate"] == "probe"]["setting"]) == {""}  # the old single C

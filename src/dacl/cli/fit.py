@@ -32,6 +32,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
     add_pretrain_options(parser, domain="tables", skip=("seed",), defaults=defaults)
     choice = parser.add_argument_group("the choice on the labelled rows")
     kinds = {"candidates": names, "fine_tune_lrs": numbers(float), "fine_tune_epochs": numbers(int),
+             "logistic_cs": numbers(float),
              "ensemble": boolean}  # fmt: skip
     for name in SEMI_PARAMETERS:
         value = defaults[name]

@@ -87,7 +87,7 @@ class _SemiSupervised(BaseEstimator):
 
     def _settings(self, seed: int) -> Settings:
         return Settings(fine_tune_lrs=tuple(self.fine_tune_lrs), fine_tune_epochs=tuple(self.fine_tune_epochs),
-                        seed=seed)  # fmt: skip
+                        logistic_cs=tuple(float(c) for c in self.logistic_cs), seed=seed)  # fmt: skip
 
     def _fit(self, X, targets: np.ndarray, labelled: np.ndarray, task: Task, X_unlabeled=None):
         """Pretrain on X (every row) and ``X_unlabeled``, then choose and fit on the labelled rows."""
@@ -198,6 +198,7 @@ def _semi_constraints(with_unlabeled: bool) -> dict:
         "ensemble": ["boolean"],
         "fine_tune_lrs": [list, tuple],
         "fine_tune_epochs": [list, tuple],
+        "logistic_cs": [list, tuple],
         "scale": [StrOptions({"minmax", "standard"})],
         "impute": ["boolean"],
         "one_hot_mixing": [StrOptions({"coordinates", "blocks"})],
@@ -218,6 +219,9 @@ def _check_lists(estimator) -> None:
     epochs = estimator.fine_tune_epochs
     if not epochs or not all(isinstance(v, Integral) and v >= 1 for v in epochs):
         raise ValueError(f"fine_tune_epochs must be whole numbers >= 1, got {list(epochs)}.")
+    cs = estimator.logistic_cs
+    if not cs or len(set(cs)) != len(cs) or not all(isinstance(v, int | float) and v > 0 for v in cs):
+        raise ValueError(f"logistic_cs must be distinct positive numbers, got {list(cs)}.")
 
 
 def _no_labelled_rows(what: str) -> ValueError:
@@ -292,6 +296,7 @@ class DACLClassifier(ClassifierMixin, _SemiSupervised):
         ensemble: bool = True,
         fine_tune_lrs: tuple[float, ...] = (1e-4, 1e-3),
         fine_tune_epochs: tuple[int, ...] = (20, 50),
+        logistic_cs: tuple[float, ...] = (0.01, 0.1, 1.0, 10.0),
         unlabeled_value: int | str | None = -1,
         scale: str = "minmax",
         impute: bool = True,
@@ -432,6 +437,7 @@ class DACLRegressor(RegressorMixin, _SemiSupervised):
         ensemble: bool = True,
         fine_tune_lrs: tuple[float, ...] = (1e-4, 1e-3),
         fine_tune_epochs: tuple[int, ...] = (20, 50),
+        logistic_cs: tuple[float, ...] = (0.01, 0.1, 1.0, 10.0),
         scale: str = "minmax",
         impute: bool = True,
         one_hot_mixing: str = "coordinates",

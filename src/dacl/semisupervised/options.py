@@ -15,7 +15,8 @@ PRETRAINING_DEFAULTS = {"depth": 4, "width": 512, "batch_size": 512, "lr": 0.5, 
 MAX_STEPS = 1500
 
 SEMI_DEFAULTS = {"max_steps": MAX_STEPS, "candidates": CANDIDATE_NAMES, "cv": 5, "ensemble": True,
-                 "fine_tune_lrs": (1e-4, 1e-3), "fine_tune_epochs": (20, 50)}  # fmt: skip
+                 "fine_tune_lrs": (1e-4, 1e-3), "fine_tune_epochs": (20, 50),
+                 "logistic_cs": (0.01, 0.1, 1.0, 10.0)}  # fmt: skip
 SEMI_PARAMETERS = {
     "max_steps": ("int or None, default=1500", "Most pretraining steps: ``epochs`` is lowered on large tables "
                   "(and the warm-up to at most a third of the run), and where one pass is longer, the run is one "
@@ -33,4 +34,7 @@ SEMI_PARAMETERS = {
     "fine_tune_lrs": ("tuple of float, default=(1e-4, 1e-3)", "Fine-tuning learning rates (AdamW) to choose from."),
     "fine_tune_epochs": ("tuple of int, default=(20, 50)", "Fine-tuning epochs to choose from (each capped at "
                          "1,000 steps of 256 rows)."),
+    "logistic_cs": ("tuple of float, default=(0.01, 0.1, 1.0, 10.0)", "Inverse penalties C of logistic regression "
+                    "(the probe and linear-raw on classes) to choose from; (1.0,) fixes scikit-learn's default. "
+                    "Ridge (numbers) chooses its penalty by leave-one-out error."),
 }  # fmt: skip
