@@ -22,31 +22,22 @@ OUT = Path(__file__).parent / "tabular_encoders" / "plain"
 
 
 def measure(dataset: str, data_dir: str | None, fraction: float = 0.1, draws: int = 3) -> list[dict]:
-    from dacl import PretrainConfig
     from dacl.data import load_dataset
     from dacl.data.subsets import label_subset
     from dacl.experiment import prepare_features
-    from dacl.runs import experiment_options, run_key
     from dacl.semisupervised.candidates import CANDIDATES, CLASSIFICATION, Inputs, Settings, Task, fine_tune_epochs
-    from dacl.semisupervised.estimators import capped_pretraining
-    from dacl.study import STUDY_BUDGETS
-    from dacl.tables import pretrain
+    from dacl.study import STUDY_BUDGETS, study_encoder
 
-    plan = STUDY_BUDGETS["small"]  # the encoder study's finals
     features = prepare_features(load_dataset(dataset, data_dir=data_dir))
     X, y, X_test, y_test = features.X_train, features.y_train, features.X_test, features.y_test
-    config = PretrainConfig.from_dict(capped_pretraining({**plan.pretraining, "method": "dacl+"}, len(y),
-                                                         plan.max_steps))  # fmt: skip
-    folder = OUT / "encoders" / f"{dataset}-dacl+-{run_key(experiment_options(config))}"
-    encoder = pretrain(X, config, checkpoint_dir=folder, resume=True, progress=False,
-                       categories=features.blocks).encoder  # fmt: skip
+    encoder, _, _ = study_encoder(dataset, features, OUT)  # the encoder study's finals: small, DACL+
     task = Task(CLASSIFICATION, len(features.classes))
     results = []
     for draw in range(draws):
         rows = label_subset(y, fraction, draw)
         labelled = Inputs(X[rows], np.zeros((len(rows), 1), np.float32), encoder)
         test = Inputs(X_test, np.zeros((len(X_test), 1), np.float32), encoder)
-        base = Settings(**plan.settings)
+        base = Settings(**STUDY_BUDGETS["small"].settings)
         for lr in base.fine_tune_lrs:
             for epochs in fine_tune_epochs(base, len(rows)):
                 setting = f"lr={lr:g}, epochs={epochs}"

@@ -26,25 +26,16 @@ def _r2(truth: np.ndarray, predicted: np.ndarray) -> float:
 def measure(dataset: str, data_dir: str | None, fractions=(0.01, 0.1), draws: int = 3) -> list[dict]:
     import torch
 
-    from dacl import PretrainConfig
     from dacl.core.linear import RIDGE_ALPHAS, fit_ridge, ridge_leave_one_out, standardization
     from dacl.data import load_dataset
     from dacl.data.subsets import label_subset
     from dacl.evaluate import encode
     from dacl.experiment import prepare_features
-    from dacl.runs import experiment_options, run_key
-    from dacl.semisupervised.estimators import capped_pretraining
-    from dacl.study import STUDY_BUDGETS
-    from dacl.tables import pretrain
+    from dacl.study import study_encoder
 
-    plan = STUDY_BUDGETS["small"]  # the encoder study's finals
     features = prepare_features(load_dataset(dataset, data_dir=data_dir))
     X, y, X_test, y_test = features.X_train, features.y_train, features.X_test, features.y_test
-    config = PretrainConfig.from_dict(capped_pretraining({**plan.pretraining, "method": "dacl+"}, len(y),
-                                                         plan.max_steps))  # fmt: skip
-    folder = OUT / "encoders" / f"{dataset}-dacl+-{run_key(experiment_options(config))}"
-    encoder = pretrain(X, config, checkpoint_dir=folder, resume=True, progress=False,
-                       categories=features.blocks).encoder  # fmt: skip
+    encoder, config, _ = study_encoder(dataset, features, OUT)  # the encoder study's finals: small, DACL+
     inputs = {"probe": (encode(encoder, X, precision=config.precision),
                         encode(encoder, X_test, precision=config.precision)),
               "ridge on the raw columns": (np.asarray(X, np.float32), np.asarray(X_test, np.float32))}  # fmt: skip

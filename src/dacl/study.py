@@ -189,13 +189,10 @@ def label_study(
     settings = Settings(**plan.settings)
     cells = []
     for index, method in enumerate(methods):
-        values = capped_pretraining({**plan.pretraining, **overrides, "method": method}, len(y), plan.max_steps)
-        config = PretrainConfig.from_dict(values)
-        blocks = features.blocks if block_mixing and mixes_blocks(config) else None
+        encoder, config, blocks = study_encoder(dataset.name, features, out, budget=budget, method=method,
+                                                pretraining=overrides, block_mixing=block_mixing,
+                                                progress=progress)  # fmt: skip
         mixing = "-blocks" if blocks is not None else ""
-        folder = out / "encoders" / f"{dataset.name}-{method}{mixing}-{run_key(experiment_options(config))}"
-        encoder = pretrain(X, config, checkpoint_dir=folder, resume=True, progress=progress, blocks=blocks,
-                           categories=features.blocks).encoder  # fmt: skip
         precision = config.precision  # the features as the estimator computes them (bf16 on AMX)
         train_features, test_features = (
             encode(encoder, X, precision=precision),
@@ -230,6 +227,32 @@ def label_study(
                               "notes": record["notes"], "selection": record["selection"]})  # fmt: skip
             log(f"{dataset.name} ({method}), {fraction:g} of the labels: done")
     return {"cells": cells, "task": task.kind, "fractions": list(fractions), "budget": budget}
+
+
+def study_encoder(
+    name: str,
+    features: Any,
+    out: str | Path,
+    *,
+    budget: str = "small",
+    method: str = "dacl+",
+    pretraining: dict[str, Any] | None = None,
+    block_mixing: bool = False,
+    progress: bool = False,
+) -> tuple[Any, PretrainConfig, Any]:
+    """The study's encoder of ``method`` on dataset ``name``'s prepared ``features``: its configuration
+    (the budget's pretraining, ``pretraining`` over it, capped to the budget's steps), pretrained into
+    ``out/encoders/NAME-METHOD[-blocks]-KEY`` or resumed from there (a stored one is loaded). Returns
+    (encoder, configuration, the one-hot blocks mixed as units or None)."""
+    plan = STUDY_BUDGETS[budget]
+    values = {**plan.pretraining, **(pretraining or {}), "method": method}
+    config = PretrainConfig.from_dict(capped_pretraining(values, len(features.y_train), plan.max_steps))
+    blocks = features.blocks if block_mixing and mixes_blocks(config) else None
+    mixing = "-blocks" if blocks is not None else ""
+    folder = Path(out) / "encoders" / f"{name}-{method}{mixing}-{run_key(experiment_options(config))}"
+    encoder = pretrain(features.X_train, config, checkpoint_dir=folder, resume=True, progress=progress, blocks=blocks,
+                       categories=features.blocks).encoder  # fmt: skip
+    return encoder, config, blocks
 
 
 def _rows(X: Any, rows: np.ndarray) -> Any:
