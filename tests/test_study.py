@@ -6,12 +6,13 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 from dacl.data import load_dataset
 from dacl.data.tabular import Dataset
 from dacl.experiment import prepare_features
 from dacl.semisupervised.candidates import CANDIDATES, Inputs, Projection, Settings, Task
-from dacl.study import recommendations, run_study, study_cell, summarise
+from dacl.study import recommendations, run_study, study_cell, study_encoder, summarise
 from dacl.tables import pretrain
 
 SETTINGS = Settings(fine_tune_lrs=(1e-3,), fine_tune_epochs=(2,), gbdt_max_iter=5)
@@ -127,3 +128,27 @@ def test_encoder_variants_run_as_options_over_the_budget_and_bad_ones_stop_befor
         with pytest.raises(ValueError, match=match):
             run_study([small], (0.5,), tmp_path / "bad", budget="smoke", pretraining=bad, log=lambda *_: None)
     assert not (tmp_path / "bad").exists()
+
+
+def test_study_encoder_loads_the_encoder_the_study_stored_and_trains_no_step(tmp_path, monkeypatch):
+    """The scripts beside the encoder study (fine_tune_batches.py, ridge_penalty.py) read its encoders
+    through study_encoder: same folder name as the study's, the stored weights, no pretraining again."""
+    small = Dataset("tiny", *(lambda d: (d.X_train[:300], d.y_train[:300], d.X_test[:100], d.y_test[:100]))(
+        load_dataset("digits")))  # fmt: skip
+    run_study([small], (0.5,), tmp_path, budget="smoke", candidates=("probe",), log=lambda *_: None)
+    (folder,) = (tmp_path / "encoders").iterdir()
+    cells = list((tmp_path / "runs").iterdir())
+    assert folder.name.startswith("tiny-dacl+-") and cells and all(c.name.startswith("tiny-dacl+-") for c in cells)
+    from safetensors import safe_open
+
+    from dacl.core.optim import LARS
+    from dacl.engine.checkpoint import find_checkpoint
+
+    monkeypatch.setattr(LARS, "step", lambda *a, **k: pytest.fail("the stored encoder was trained again"))
+    encoder, config, blocks = study_encoder("tiny", prepare_features(small), tmp_path, budget="smoke")
+    assert [p.name for p in (tmp_path / "encoders").iterdir()] == [folder.name]
+    assert blocks is None and config.depth == 2 and config.method == "dacl+"
+    with safe_open(str(find_checkpoint(folder)), framework="pt") as f:
+        stored = {k.removeprefix("model.encoder."): f.get_tensor(k) for k in f.keys() if k.startswith("model.encoder.")}
+    weights = encoder.state_dict()
+    assert set(weights) == set(stored) and all(torch.equal(weights[k], stored[k]) for k in stored)

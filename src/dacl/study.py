@@ -192,7 +192,6 @@ def label_study(
         encoder, config, blocks = study_encoder(dataset.name, features, out, budget=budget, method=method,
                                                 pretraining=overrides, block_mixing=block_mixing,
                                                 progress=progress)  # fmt: skip
-        mixing = "-blocks" if blocks is not None else ""
         precision = config.precision  # the features as the estimator computes them (bf16 on AMX)
         train_features, test_features = (
             encode(encoder, X, precision=precision),
@@ -201,7 +200,7 @@ def label_study(
         projection = Projection.fit(train_features, seed=settings.seed)
         train = Inputs(X, train_features, encoder, projection, precision)
         test = Inputs(X_test, test_features, encoder, projection, precision)
-        suffix = "" if index == 0 else f" ({method}{' blocks' if mixing else ''})"
+        suffix = "" if index == 0 else f" ({method}{' blocks' if blocks is not None else ''})"
         for fraction in fractions:
             # with every label, every draw labels the same rows: one draw
             for draw in range(plan.draws if fraction < 1 else 1):
@@ -215,7 +214,9 @@ def label_study(
                 if regression:  # cells of the fixed penalty (alpha=1), stored before, are not taken for these
                     spec["ridge_alpha"] = "leave-one-out"
                 compute = partial(study_cell, train, y, rows, test, y_test, task, settings, candidates, plan.folds)
-                record = stored_run(out, f"{dataset.name}-{method}{mixing}", spec, partial(_with_spec, spec, compute))
+                record = stored_run(
+                    out, study_run_name(dataset.name, method, blocks), spec, partial(_with_spec, spec, compute)
+                )
                 base = {"dataset": dataset.name, "task": task.kind, "fraction": fraction, "draw": draw,
                         "labelled": len(rows), "method": method}  # fmt: skip
                 for name, score in record["candidates"].items():
@@ -248,11 +249,16 @@ def study_encoder(
     values = {**plan.pretraining, **(pretraining or {}), "method": method}
     config = PretrainConfig.from_dict(capped_pretraining(values, len(features.y_train), plan.max_steps))
     blocks = features.blocks if block_mixing and mixes_blocks(config) else None
-    mixing = "-blocks" if blocks is not None else ""
-    folder = Path(out) / "encoders" / f"{name}-{method}{mixing}-{run_key(experiment_options(config))}"
+    folder = Path(out) / "encoders" / f"{study_run_name(name, method, blocks)}-{run_key(experiment_options(config))}"
     encoder = pretrain(features.X_train, config, checkpoint_dir=folder, resume=True, progress=progress, blocks=blocks,
                        categories=features.blocks).encoder  # fmt: skip
     return encoder, config, blocks
+
+
+def study_run_name(name: str, method: str, blocks: Any) -> str:
+    """The prefix of a study's stored cells and of its encoder's folder: NAME-METHOD, and ``-blocks``
+    where the one-hot blocks are mixed as units."""
+    return f"{name}-{method}{'-blocks' if blocks is not None else ''}"
 
 
 def _rows(X: Any, rows: np.ndarray) -> Any:
