@@ -116,7 +116,8 @@ class PretrainConfig:
     schedule: str = _option("cosine", "optimisation", "learning rate after warm-up", str,
                             choices=lambda: ("cosine", "constant"))  # fmt: skip
     # runtime
-    precision: str = _option("auto", "runtime", "auto: bfloat16 on a bf16 CUDA GPU or an AMX CPU, else float32",
+    precision: str = _option("auto", "runtime",
+                             "auto: bfloat16 on a bf16 CUDA GPU or a CPU with AMX or AVX512-BF16, else float32",
                              str, choices=lambda: ("auto", "float32", "bfloat16"))  # fmt: skip
     device: str = _option("cpu", "runtime", "cpu, cuda, cuda:N or auto", str)
     compile: bool = _option(False, "runtime", "the training step through torch.compile", bool)

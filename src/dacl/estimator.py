@@ -16,6 +16,7 @@ from sklearn.utils._param_validation import Integral, Interval, Real, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from dacl.config import PretrainConfig, choices_of, option_help, options
+from dacl.core.threads import resolve_threads, thread_limits
 from dacl.data.preprocess import check_no_infinite, make_preprocessor, normalized_table, one_hot_blocks
 from dacl.evaluate import encode
 from dacl.methods import method_names, mixes_blocks
@@ -38,6 +39,9 @@ OWN_PARAMETERS = {
     "random_state": ("int, RandomState instance or None, default=None", "Seed of the weights, the views and "
                      "the batch order; pass an int for reproducible output across calls."),
     "verbose": ("bool, default=False", "Show a progress bar while pretraining."),
+    "n_jobs": ("int or None, default=None", "Threads for torch and for scikit-learn's OpenMP pools: None picks "
+               "the cores this process may use (affinity, cgroup CPU quota) less those other processes keep busy; "
+               "-1 every usable core; N exactly N (``dacl.core.threads``)."),
 }  # fmt: skip
 
 
@@ -183,6 +187,7 @@ class DACL(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         one_hot_mixing: str = "coordinates",
         random_state: int | None = None,
         verbose: bool = False,
+        n_jobs: int | None = None,
     ) -> None:
         for name, value in locals().items():
             if name not in ("self", "__class__"):
@@ -202,6 +207,10 @@ class DACL(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         X = self._validate(X, reset=True)
         if X.shape[0] < 2:
             raise ValueError(f"DACL needs at least 2 samples to form a batch, got 1 sample (X shape {X.shape}).")
+        with thread_limits(resolve_threads(self.n_jobs)):
+            return self._fit(X, y, steps_per_epoch)
+
+    def _fit(self, X, y, steps_per_epoch: int | None):
         config = self._config()
         self.preprocessor_ = make_preprocessor(X, self.scale, self.impute).fit(X)
         self.clip_ = False  # fitted on every row: they lie in the scaled range
@@ -235,7 +244,8 @@ class DACL(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         self._validate_params()
         if self.one_hot_mixing == "blocks":
             raise ValueError("one_hot_mixing='blocks' needs the table in memory; streamed files mix coordinates.")
-        result = pretrain_files(stream, self._config(), progress=self.verbose)
+        with thread_limits(resolve_threads(self.n_jobs)):
+            result = pretrain_files(stream, self._config(), progress=self.verbose)
         self.preprocessor_ = stream.preprocessor
         self.clip_ = self.scale == "minmax"  # the stream clips values beyond its sample's range
         self.n_features_in_ = len(stream.columns)
@@ -254,7 +264,8 @@ class DACL(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         """Encoder features h(x) of the preprocessed X, shape (n_samples, width), float32."""
         check_is_fitted(self, "encoder_")
         X = self._validate(X, reset=False)
-        return encode(self.encoder_, self.preprocessed(X))
+        with thread_limits(resolve_threads(self.n_jobs)):
+            return encode(self.encoder_, self.preprocessed(X))
 
     def preprocessed(self, X) -> np.ndarray:
         """The encoder's inputs for a validated table X: the fitted preprocessing, float32, and min-max
@@ -283,4 +294,5 @@ DACL._parameter_constraints = {
     "one_hot_mixing": [StrOptions({"coordinates", "blocks"})],
     "random_state": ["random_state"],
     "verbose": ["boolean", "verbose"],
+    "n_jobs": [Integral, None],
 }

@@ -197,12 +197,15 @@ class Contrastive(Method):
 
 
 class Supervised(Method):
-    """The encoder and a linear classifier, trained with cross-entropy on the labels."""
+    """The encoder and a linear head, trained with cross-entropy on class labels, or (``regression``) with
+    the squared error of its one output against numeric targets (the few-label estimators' fine-tuning
+    standardizes them first)."""
 
-    def __init__(self, encoder: nn.Module, classifier: nn.Module) -> None:
+    def __init__(self, encoder: nn.Module, classifier: nn.Module, *, regression: bool = False) -> None:
         super().__init__()
         self.encoder = encoder
         self.head = classifier
+        self.regression = regression
 
     def forward(self, x: Any) -> Tensor:
         return self.head(self.encoder(x))
@@ -210,6 +213,8 @@ class Supervised(Method):
     def loss(self, inputs: Any, targets: Tensor | None, generator: torch.Generator) -> Tensor:
         if targets is None:
             raise ValueError("method 'supervised' needs labels: pass y.")
+        if self.regression:
+            return F.mse_loss(self(inputs).float().squeeze(1), targets.float())
         return F.cross_entropy(self(inputs).float(), targets)
 
 

@@ -308,8 +308,8 @@ def embed(
     """Features h(x) of the frozen encoder (eval mode: BatchNorm uses its running statistics) for the rows
     ``X`` (N, D), as float32 numpy; ``model`` is a trained model (``pretrain``'s or ``load_model``'s result)
     or an encoder. ``precision``: default the model's ("auto" runs under bf16 autocast where that pays: a
-    CPU with AMX, about 2.7x faster on 100,000 x 50 rows through a 4 x 512 MLP, docs/results/speed.md),
-    float32 for a bare encoder."""
+    CPU with AMX or AVX512-BF16; with AMX about 2.7x faster on 100,000 x 50 rows through a 4 x 512 MLP,
+    docs/results/speed.md), float32 for a bare encoder."""
     encoder, precision = model_encoder(model, precision)
     was_training = encoder.training
     encoder.eval()

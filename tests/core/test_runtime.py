@@ -7,10 +7,10 @@ from dacl.core.runtime import resolve_device, resolve_precision
 
 
 def test_precision_auto_picks_bfloat16_only_where_matrix_units_make_it_pay(monkeypatch):
-    monkeypatch.setattr(runtime, "cpu_has_bf16_matrix_units", lambda: False)
+    monkeypatch.setattr(runtime, "cpu_has_fast_bf16", lambda: False)
     assert resolve_precision("auto", "cpu") == "float32"  # a CPU without AMX
     assert resolve_precision("bfloat16", "cpu") == "bfloat16"  # asked for: kept
-    monkeypatch.setattr(runtime, "cpu_has_bf16_matrix_units", lambda: True)
+    monkeypatch.setattr(runtime, "cpu_has_fast_bf16", lambda: True)
     assert resolve_precision("auto", "cpu") == "bfloat16"  # a CPU with AMX
     assert resolve_precision("float32", "cpu") == "float32"
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)

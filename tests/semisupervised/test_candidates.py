@@ -9,17 +9,18 @@ from dacl.core.encoders import MLPEncoder
 from dacl.semisupervised.candidates import (
     CANDIDATES,
     CLASSIFICATION,
+    FINE_TUNE_DECAY,
     REGRESSION,
     Inputs,
     Projection,
     Settings,
     Task,
     default_setting,
-    epoch_batches,
     fine_tune,
     fine_tune_epochs,
     gbdt_leaf_size,
     shared_raw_fits,
+    tuned_network,
 )
 from oracles import cosine_knn_votes
 
@@ -146,23 +147,23 @@ def test_shared_raw_fits_fit_the_raw_columns_models_once_and_predict_as_a_new_fi
     assert CANDIDATES["gbdt-raw"].fit(inputs.take(rows), y[rows], task, SETTINGS) is not first  # only within
 
 
-@pytest.mark.parametrize("rows", [1, 2, 100, 256, 257, 800, 1000, 1025])
-def test_fine_tuning_batches_are_even_or_ragged_as_before(rows):
-    order = torch.randperm(rows, generator=torch.Generator().manual_seed(0))
-    settings = Settings(fine_tune_batch=256)
-    even = epoch_batches(order, settings)
-    sizes = [len(b) for b in even]
-    steps = -(-rows // 256) if rows >= 2 else 0
-    assert len(even) == steps and (not sizes or max(sizes) - min(sizes) <= 1)  # as many steps, no small batch
-    assert torch.equal(torch.cat(even), order) if rows >= 2 else even == []  # every row once, in order
-    # "ragged" is the loop of before: full batches, then the rest unless it is one row
-    ragged = epoch_batches(order, Settings(fine_tune_batch=256, fine_tune_batches="ragged"))
-    before = [order[s : s + max(2, min(256, rows))] for s in range(0, rows - 1, max(2, min(256, rows)))]
-    assert [b.tolist() for b in ragged] == [b.tolist() for b in before if len(b) >= 2]
-    if rows == 800:
-        assert sizes == [200] * 4 and [len(b) for b in ragged] == [256, 256, 256, 32]
-    with pytest.raises(ValueError, match="even' or 'ragged"):
-        epoch_batches(order, Settings(fine_tune_batches="last"))
+def test_fine_tuning_is_adamw_on_the_labelled_rows_as_a_direct_computation(table):
+    """One epoch of one even batch (60 rows <= 256) through the engine equals one AdamW step written out:
+    cross-entropy of the copied encoder and head, weight decay on the weights only."""
+    inputs, y = table
+    rows = np.arange(60)
+    task = Task("classification", 3)
+    (tuned,) = fine_tune(inputs.encoder, inputs.X[rows], y[rows], task, 1e-3, (1,), SETTINGS).values()
+    network = tuned_network(inputs.encoder, task, SETTINGS.seed).train()
+    decayed = [p for p in network.parameters() if p.ndim > 1]
+    exempt = [p for p in network.parameters() if p.ndim <= 1]
+    optimizer = torch.optim.AdamW([{"params": decayed, "weight_decay": FINE_TUNE_DECAY},
+                                   {"params": exempt, "weight_decay": 0.0}], lr=1e-3)  # fmt: skip
+    logits = network(torch.as_tensor(inputs.X[rows]))
+    torch.nn.functional.cross_entropy(logits, torch.as_tensor(y[rows])).backward()
+    optimizer.step()
+    for name, value in network.state_dict().items():
+        torch.testing.assert_close(tuned.state_dict()[name], value, rtol=1e-4, atol=1e-5, msg=name)
 
 
 def test_logistic_regression_has_a_setting_per_c_and_one_fixed_c_is_the_old_single_setting():

@@ -93,8 +93,8 @@ SHARED: dict[str, dict[str, Any]] = {
     "config": {"default": None, "help": "YAML or TOML file with options of this command"},
     "data_dir": {"default": None, "help": "dataset cache and offline folder (default $DACL_DATA_DIR or ~/.cache/dacl)"},
     "device": {"default": "cpu", "help": "cpu, cuda (cuda:N) or auto"},
-    "precision": {"default": "auto", "help": "auto (bfloat16 on a bf16 CUDA GPU or an AMX CPU, else float32), "
-                  "float32 or bfloat16"},  # fmt: skip
+    "precision": {"default": "auto", "help": "auto (bfloat16 on a bf16 CUDA GPU or a CPU with AMX or AVX512-BF16, "
+                  "else float32), float32 or bfloat16"},  # fmt: skip
     "compile": {"type": boolean, "default": False, "help": "the training step through torch.compile"},
     "methods": {"type": names, "default": None, "help": "comma-separated methods"},
     "datasets": {"type": names, "default": None, "help": "comma-separated dataset names"},

@@ -34,7 +34,7 @@ from torch import nn
 from dacl.config import PretrainConfig
 from dacl.core.distributed import all_reduce_mean, barrier, local_rank, rank, sync_batchnorm, world_size
 from dacl.core.optim import build_optimizer, warmup_cosine
-from dacl.core.runtime import autocast, resolve_device, resolve_precision
+from dacl.core.runtime import autocast, resolve_device, resolve_precision, synchronize
 from dacl.engine.checkpoint import (
     CHECKPOINT_FILE,
     PREVIOUS_FILE,
@@ -64,6 +64,9 @@ class PretrainResult:
     history: list[dict[str, float]] = field(default_factory=list)
     # how the run was placed: {"device", "precision", "processes"} (also in its checkpoint's "resolved")
     placement: dict[str, Any] = field(default_factory=dict)
+    # steps taken, and the run's length where ``time_limit`` shortened it (its schedule fitted to the time)
+    steps: int = 0
+    shortened_to: int | None = None
 
     @property
     def encoder(self) -> nn.Module:
@@ -81,17 +84,27 @@ def fit(
     progress: bool = True,
     callbacks: Sequence[Callback] = (),
     state: dict[str, Any] | None = None,
+    time_limit: float | None = None,
 ) -> PretrainResult:
     """Train ``method`` on the batches of ``source`` for ``config.epochs`` epochs.
 
     With ``checkpoint_dir`` a checkpoint is written every ``checkpoint_every`` epochs (0: only at
     the end) and at the end; ``resume=True`` continues from the checkpoint there and reaches the
     same weights as an unbroken run. ``state`` (JSON-able) is stored in every checkpoint.
+    ``time_limit`` (seconds): the run fits in it. After its first steps have been timed, and again
+    after every epoch, a run that would take longer is shortened to the steps that fit, its warm-up and
+    cosine decay fitted to the new length (``shortened_to``), so that it still ends at a low learning
+    rate; past the limit it stops at once. A shortened run does not repeat an unlimited one.
     """
+    started_run = time.perf_counter()
+    if time_limit is not None and not time_limit > 0:
+        raise ValueError(f"time_limit must be a positive number of seconds, got {time_limit}.")
     if checkpoint_every < 0:
         raise ValueError(f"checkpoint_every must be 0 (only at the end) or a number of epochs, got {checkpoint_every}.")
     device = resolve_device(config.device)
     processes, main = world_size(), rank() == 0
+    if time_limit is not None and processes > 1:
+        raise ValueError("time_limit fits one process's run; in several processes give epochs instead.")
     if processes > 1 and device.type == "cuda" and device.index is None:
         device = torch.device("cuda", local_rank())
     precision = resolve_precision(config.precision, device)
@@ -155,7 +168,7 @@ def fit(
     bar = tqdm(total=total_steps, initial=start_epoch * steps_per_epoch, disable=not (progress and main),
                desc=config.method, unit="step", leave=False)  # fmt: skip
     step_method = method.compiled() if config.compile else method
-    step = step_method.loss
+    train_step = step_method.loss
     if processes > 1:
         from torch.nn.parallel import DistributedDataParallel
 
@@ -163,48 +176,100 @@ def fit(
         # BatchNorm, and each process's own (by design) without it
         quiet = "forward_sync_buffers" in inspect.signature(DistributedDataParallel).parameters
         buffers = {"forward_sync_buffers": False} if quiet else {"broadcast_buffers": False}
-        step = DistributedDataParallel(_Loss(step_method), device_ids=[device.index] if device.type == "cuda" else None,
-                                       **buffers)  # fmt: skip
+        ids = [device.index] if device.type == "cuda" else None
+        train_step = DistributedDataParallel(_Loss(step_method), device_ids=ids, **buffers)
     method.train()
     lr = config.lr
+    step = start_epoch * steps_per_epoch
+    budget = _TimeBudget(time_limit, started_run, device) if time_limit is not None else None
     for epoch in range(start_epoch, config.epochs):
+        if step >= total_steps:
+            break
         started = time.perf_counter()
         loss_sum = torch.zeros((), device=device)
+        taken = 0
         if processes > 1:  # a function of the run, epoch and process: exact on resume without saving it
             views.manual_seed(config.seed * 1_000_003 + epoch * 1_009 + rank() + 1)
         set_epoch = getattr(source, "set_epoch", None)  # a stream that places the epoch in its passes
         if set_epoch is not None:
             set_epoch(epoch)
-        for batch, (inputs, targets) in enumerate(source.epoch(generator)):
-            lr = config.lr * warmup_cosine(epoch * steps_per_epoch + batch, total_steps, warmup_steps, config.schedule)
+        for inputs, targets in source.epoch(generator):
+            lr = config.lr * warmup_cosine(step, total_steps, warmup_steps, config.schedule)
             for group in optimizer.param_groups:
-                group["lr"] = lr
+                group["lr"] = lr * group.get("lr_scale", 1.0)
             inputs, targets = _to(inputs, device), _to(targets, device)
             with autocast(device, precision):
-                loss = step(inputs, targets, views)
+                loss = train_step(inputs, targets, views)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
             loss_sum += loss.detach()
             bar.update(1)
-        epoch_loss = all_reduce_mean(loss_sum).item() / steps_per_epoch  # waits for the device: true timing
+            step, taken = step + 1, taken + 1
+            if budget is not None:
+                total_steps, warmup_steps = budget.replan(step, total_steps, warmup_steps, timed_steps=8)
+                if budget.expired():
+                    total_steps = step
+                bar.total = total_steps
+            if step >= total_steps:
+                break
+        epoch_loss = all_reduce_mean(loss_sum).item() / max(1, taken)  # waits for the device: true timing
         seconds = time.perf_counter() - started
         if not math.isfinite(epoch_loss):
             raise FloatingPointError(
                 f"the loss became {epoch_loss} in epoch {epoch + 1}; lower lr (now {config.lr}) or raise temperature."
             )
         record = {"epoch": epoch + 1, "loss": epoch_loss, "lr": lr, "seconds": seconds,
-                  "samples_per_s": source.samples / seconds}  # fmt: skip
+                  "samples_per_s": source.samples * taken / len(source) / seconds}  # fmt: skip
         result.history.append(record)
         bar.set_postfix(loss=f"{epoch_loss:.4f}", samples_s=f"{record['samples_per_s']:.0f}")
         for callback in callbacks if main else ():  # before the checkpoint: what it adds to the record is saved
             callback(epoch + 1, record, method)
         method.train()
-        if epoch + 1 == config.epochs or (checkpoint_every and (epoch + 1) % checkpoint_every == 0):
+        if budget is not None:
+            total_steps, warmup_steps = budget.replan(step, total_steps, warmup_steps)
+            bar.total = total_steps
+        last = epoch + 1 == config.epochs or step >= total_steps
+        if last or (checkpoint_every and (epoch + 1) % checkpoint_every == 0):
             checkpoint(epoch + 1, optimizer, generator)
     bar.close()
     method.eval()
+    result.steps = step
+    if step < steps_per_epoch * config.epochs:
+        result.shortened_to = step
     return result
+
+
+class _TimeBudget:
+    """A run's time limit: the seconds per step measured on the run itself, the run shortened to fit."""
+
+    def __init__(self, limit: float, started: float, device: torch.device) -> None:
+        self.deadline = started + limit
+        self.device = device
+        self.mark: tuple[int, float] | None = None  # (step, clock) after the first step: its start-up excluded
+
+    def expired(self) -> bool:
+        return time.perf_counter() >= self.deadline
+
+    def replan(self, step: int, total: int, warmup: int, timed_steps: int | None = None) -> tuple[int, int]:
+        """(total steps, warm-up steps) that end by the deadline at the pace measured so far; called after
+        every step with ``timed_steps`` (re-plans once that many steps after the first are timed) and
+        after every epoch without it."""
+        if self.mark is None:
+            synchronize(self.device)
+            self.mark = (step, time.perf_counter())
+            return total, warmup
+        first, clock = self.mark
+        if timed_steps is not None and step - first != timed_steps:
+            return total, warmup
+        synchronize(self.device)
+        now = time.perf_counter()
+        per_step = (now - clock) / max(1, step - first)
+        fits = step + int((self.deadline - now) / per_step) if per_step > 0 else total
+        if fits >= total:
+            return total, warmup
+        shorter = max(step, fits)
+        return shorter, min(warmup, max(0, int(warmup * shorter / total)))
 
 
 class _Loss(nn.Module):

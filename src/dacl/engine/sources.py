@@ -48,24 +48,41 @@ class TensorSource:
     """Shuffled batches of ``batch_size`` rows of tensors held in memory (on the run's device); the
     last partial batch is dropped, as mixup and NT-Xent want full batches. ``steps_per_epoch`` ends an
     epoch after that many batches of its fresh order (rows drawn without replacement within an epoch),
-    as the table stream's does."""
+    as the table stream's does. ``even=True`` (supervised fine-tuning on few rows) instead cuts every
+    epoch's order into ``ceil(rows / batch_size)`` batches of equal size (±1 row): every row is seen in
+    every epoch, and no step is taken on the few rows a full-batch cut leaves over (on 800 rows, 3 x 256
+    and a step of 32 rows cost fine-tuning 5 points, docs/results/fine_tune_batches.md). One process."""
 
     def __init__(
-        self, inputs: Tensor, targets: Tensor | None, batch_size: int, steps_per_epoch: int | None = None
+        self,
+        inputs: Tensor,
+        targets: Tensor | None,
+        batch_size: int,
+        steps_per_epoch: int | None = None,
+        *,
+        even: bool = False,
     ) -> None:
         if targets is not None and len(targets) != len(inputs):
             raise ValueError(f"targets have {len(targets)} rows but inputs have {len(inputs)}.")
         if steps_per_epoch is not None and steps_per_epoch < 1:
             raise ValueError(f"steps_per_epoch must be a positive number of steps, got {steps_per_epoch}.")
+        if even and len(inputs) < 2:
+            raise ValueError(f"even batches need at least 2 rows, got {len(inputs)}.")
         self.inputs = inputs
         self.targets = targets
         self.batch_size = min(batch_size, len(inputs))
         self.steps_per_epoch = steps_per_epoch
-        self.samples = len(self) * self.batch_size  # of the global batches, in every process
+        self.even = even
+        self.samples = len(inputs) if even else len(self) * self.batch_size  # of the global batches
         self.rank, self.world = 0, 1
 
+    def _whole(self) -> int:
+        """Batches in one pass: full ones, or the even cut's (each of at least 2 rows, as BatchNorm needs)."""
+        rows = len(self.inputs)
+        return min(-(-rows // self.batch_size), rows // 2) if self.even else rows // self.batch_size
+
     def __len__(self) -> int:
-        whole = len(self.inputs) // self.batch_size
+        whole = self._whole()
         return whole if self.steps_per_epoch is None else min(whole, self.steps_per_epoch)
 
     def to(self, device: torch.device) -> TensorSource:
@@ -76,6 +93,8 @@ class TensorSource:
 
     def shard(self, rank: int, world: int) -> TensorSource:
         """Process ``rank`` of ``world``: rows ``rank * B/world`` to ``(rank + 1) * B/world`` of every batch."""
+        if self.even:
+            raise ValueError("even batches run in one process; shard full batches (even=False).")
         check_shardable(self.batch_size, world)
         shard = copy.copy(self)
         shard.rank, shard.world = rank, world
@@ -83,6 +102,10 @@ class TensorSource:
 
     def epoch(self, generator: torch.Generator) -> Iterator[tuple[Tensor, Tensor | None]]:
         order = torch.randperm(len(self.inputs), generator=generator, device=self.inputs.device)
+        if self.even:
+            for index in order.tensor_split(self._whole())[: len(self)]:
+                yield self.inputs[index], None if self.targets is None else self.targets[index]
+            return
         local = self.batch_size // self.world
         for batch in range(len(self)):
             start = batch * self.batch_size + self.rank * local

@@ -61,6 +61,8 @@ class Task:
         return self.kind == CLASSIFICATION
 
 
+FINE_TUNE_DECAY = 0.01  # AdamW's default weight decay, on the fine-tuned network's weights
+
 TREE_FEATURES = 32  # principal components of the DACL features that the trees see beside the raw columns
 
 
@@ -113,11 +115,7 @@ class Settings:
     fine_tune_lrs: tuple[float, ...] = (1e-4, 1e-3)
     fine_tune_epochs: tuple[int, ...] = (20, 50)
     fine_tune_max_steps: int | None = 1000  # larger labelled sets get fewer epochs
-    fine_tune_batch: int = 256
-    # "even": each epoch in ceil(rows / fine_tune_batch) batches of equal size (±1 row); "ragged": full
-    # batches and what is left, as before 2026-12-02 (800 rows: 3 x 256 and 32, and the step of 32 rows
-    # cost fine-tuning 5 points on mnist-test, docs/results/fine_tune_batches.md)
-    fine_tune_batches: str = "even"
+    fine_tune_batch: int = 256  # rows a step, about: each epoch in ceil(rows / 256) even batches
     # logistic regression's inverse penalties (the probe and linear-raw on classes), one setting each, chosen
     # by cross-validation like fine-tuning's grid; (1.0,) is the one fixed C = 1 of the cells stored before
     # 2026-12-02. Ridge (numbers) chooses its penalty by leave-one-out error instead.
@@ -128,8 +126,6 @@ class Settings:
     device: str = "cpu"
 
     def __post_init__(self) -> None:
-        if self.fine_tune_batches not in ("even", "ragged"):
-            raise ValueError(f"fine_tune_batches is 'even' or 'ragged', got {self.fine_tune_batches!r}.")
         cs = tuple(self.logistic_cs)
         if not cs or len(set(cs)) != len(cs) or not all(isinstance(c, (int, float)) and c > 0 for c in cs):
             raise ValueError(
@@ -311,11 +307,28 @@ def _in_features(encoder: nn.Module) -> int:
 
 
 def fine_tune(
-    encoder: nn.Module, X: np.ndarray, y: np.ndarray, task: Task, lr: float, epochs: tuple[int, ...], settings: Settings
+    encoder: nn.Module,
+    X: np.ndarray,
+    y: np.ndarray,
+    task: Task,
+    lr: float,
+    epochs: tuple[int, ...],
+    settings: Settings,
+    precision: str = "float32",
+    time_limit: float | None = None,
 ) -> dict[int, TunedNetwork]:
-    """Train a copy of ``encoder`` with a linear head on (X, y) with AdamW for ``max(epochs)`` epochs
-    (cross-entropy, or squared error on the standardized target); returns a copy of the network after
-    each epoch count in ``epochs``. ``encoder`` itself is not changed."""
+    """Train a copy of ``encoder`` with a linear head on (X, y) for ``max(epochs)`` epochs through the one
+    training loop (``dacl.engine.fit``, method ``supervised``: cross-entropy, or squared error on the
+    standardized target): AdamW at the constant rate ``lr`` (weight decay ``FINE_TUNE_DECAY`` on the
+    weights, none on biases and BatchNorm), every epoch cut into even batches of about
+    ``settings.fine_tune_batch`` rows, in ``precision`` (bf16 autocast where the features are). Returns a
+    copy of the network after each epoch count in ``epochs`` (those reached within ``time_limit``
+    seconds, where given). ``encoder`` itself is not changed."""
+    from dacl.config import PretrainConfig
+    from dacl.engine import fit
+    from dacl.engine.sources import TensorSource
+    from dacl.methods import Supervised
+
     network = tuned_network(encoder, task, settings.seed)
     device = next(network.parameters()).device
     data = _tensor(X, device)
@@ -327,37 +340,21 @@ def fine_tune(
         network.target_mean.fill_(float(values.mean()))
         network.target_scale.fill_(scale if scale > 0 else 1.0)
         targets = ((values - values.mean()) / network.target_scale.double().cpu()).float().to(device)
-    optimizer = torch.optim.AdamW(network.parameters(), lr=lr)
-    generator = torch.Generator().manual_seed(settings.seed)
+    method = Supervised(network.encoder, network.head, regression=not task.is_classification)
+    source = TensorSource(data, targets, settings.fine_tune_batch, even=True)
+    config = PretrainConfig(method="supervised", optimizer="adamw", lr=lr, weight_decay=FINE_TUNE_DECAY,
+                            epochs=max(epochs), batch_size=settings.fine_tune_batch, warmup_epochs=0.0,
+                            schedule="constant", precision=precision, device=str(device),
+                            seed=settings.seed)  # fmt: skip
     wanted, kept = set(epochs), {}
-    network.train()
-    for epoch in range(1, max(epochs) + 1):
-        order = torch.randperm(len(data), generator=generator).to(device)
-        for index in epoch_batches(order, settings):
-            output = network(data[index])
-            if task.is_classification:
-                loss = F.cross_entropy(output, targets[index])
-            else:
-                loss = F.mse_loss(output.squeeze(1), targets[index])
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
+
+    def keep(epoch: int, record: dict, trained: nn.Module) -> None:
         if epoch in wanted:
             kept[epoch] = copy.deepcopy(network).eval()
+
+    fit(method, source, config, progress=False, callbacks=(keep,), time_limit=time_limit)
+    network.eval()
     return kept
-
-
-def epoch_batches(order: torch.Tensor, settings: Settings) -> list[torch.Tensor]:
-    """One epoch's batches of the shuffled row indices ``order``: ``ceil(rows / fine_tune_batch)`` batches
-    of equal size (±1 row) under ``fine_tune_batches="even"``, else full batches and the rest; never a batch
-    of one row (it would break BatchNorm)."""
-    rows = len(order)
-    if settings.fine_tune_batches == "even":
-        parts = order.tensor_split(max(1, -(-rows // settings.fine_tune_batch)))
-    else:  # "ragged" (Settings checks the value)
-        batch = max(2, min(settings.fine_tune_batch, rows))
-        parts = tuple(order[start : start + batch] for start in range(0, rows, batch))
-    return [part for part in parts if len(part) >= 2]
 
 
 def _fit_fine_tuned(inputs: Inputs, y: np.ndarray, task: Task, settings: Settings) -> dict[str, Any]:
@@ -366,7 +363,8 @@ def _fit_fine_tuned(inputs: Inputs, y: np.ndarray, task: Task, settings: Setting
     grid = fine_tune_epochs(settings, len(y))
     fitted = {}
     for lr in settings.fine_tune_lrs:
-        for epochs, network in fine_tune(inputs.encoder, inputs.X, y, task, lr, grid, settings).items():
+        runs = fine_tune(inputs.encoder, inputs.X, y, task, lr, grid, settings, inputs.precision)
+        for epochs, network in runs.items():
             fitted[f"lr={lr:g}, epochs={epochs}"] = FineTuned(task, network)
     return fitted
 
@@ -390,7 +388,7 @@ def default_setting(candidate: str, settings: Settings, rows: int, task: Task | 
 
 def _fit_one_fine_tuned(inputs: Inputs, y: np.ndarray, task: Task, settings: Settings, setting: str) -> Any:
     lr, epochs = fine_tune_setting(setting)
-    (network,) = fine_tune(inputs.encoder, inputs.X, y, task, lr, (epochs,), settings).values()
+    (network,) = fine_tune(inputs.encoder, inputs.X, y, task, lr, (epochs,), settings, inputs.precision).values()
     return FineTuned(task, network)
 
 

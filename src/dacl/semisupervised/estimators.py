@@ -71,7 +71,7 @@ class _SemiSupervised(BaseEstimator):
         """The DACL transformer that pretrains the encoder (:func:`capped_pretraining`)."""
         values = capped_pretraining({name: getattr(self, name) for name in CONFIG_PARAMETERS}, rows, self.max_steps)
         return DACL(**values, scale=self.scale, impute=self.impute, one_hot_mixing=self.one_hot_mixing,
-                    random_state=seed, verbose=self.verbose)  # fmt: skip
+                    random_state=seed, verbose=self.verbose, n_jobs=self.n_jobs)  # fmt: skip
 
     def _epoch_cap(self, rows: int) -> int | None:
         """``max_steps`` where one pass over ``rows`` rows is longer than it (the run is then one epoch of
@@ -204,6 +204,7 @@ def _semi_constraints(with_unlabeled: bool) -> dict:
         "one_hot_mixing": [StrOptions({"coordinates", "blocks"})],
         "random_state": ["random_state"],
         "verbose": ["boolean", "verbose"],
+        "n_jobs": [Integral, None],
         **({"unlabeled_value": [Integral, str, None]} if with_unlabeled else {}),
     }
 
@@ -303,6 +304,7 @@ class DACLClassifier(ClassifierMixin, _SemiSupervised):
         one_hot_mixing: str = "coordinates",
         random_state: int | None = None,
         verbose: bool = False,
+        n_jobs: int | None = None,
     ) -> None:
         for name, value in locals().items():
             if name not in ("self", "__class__"):
@@ -443,6 +445,7 @@ class DACLRegressor(RegressorMixin, _SemiSupervised):
         one_hot_mixing: str = "coordinates",
         random_state: int | None = None,
         verbose: bool = False,
+        n_jobs: int | None = None,
     ) -> None:
         for name, value in locals().items():
             if name not in ("self", "__class__"):
