@@ -4,7 +4,10 @@ at 1% and 10%, through the label study (``dacl.study.label_study``: the choice a
 the same draws). Cells and encoders are stored under docs/results/fast_fit/screen/VARIANT and reused.
 
     python docs/results/fast_fit_screen.py run --data-dir ../shared/data [--variants w256-s500,...]
-    python docs/results/fast_fit_screen.py table
+    python docs/results/fast_fit_screen.py table --variants previous,w512-s500,w256-s500
+
+``previous`` is today's encoder before issue 34 (4 x 512, at most 1,500 steps, float32), read from the encoder
+study's stored cells of the same draw (its candidate set: probe, k-NN, fine-tuning, trees, logistic regression).
 """
 
 from __future__ import annotations
@@ -34,8 +37,20 @@ def run(variants: list[str], datasets: list[str], data_dir: str | None) -> None:
         budget = f"screen-{name}"
         STUDY_BUDGETS[budget] = StudyBudget(pretraining=PRETRAINING_DEFAULTS, draws=1, max_steps=steps)
         for dataset in datasets:
+            log = lambda *a, n=name: print(f"[{n}]", *a, flush=True)  # noqa: E731
             label_study(load_dataset(dataset, data_dir=data_dir), FRACTIONS, OUT / name, budget=budget,
-                        pretraining={"width": width}, log=lambda *a, n=name: print(f"[{n}]", *a, flush=True))  # fmt: skip
+                        pretraining={"width": width}, log=log)  # fmt: skip
+
+
+# today's encoder (4 x 512, 1,500 steps, float32 on this AMD EPYC) under today's protocol: the encoder study's
+# stored "plain" cells, draw 0 (docs/results/tabular_encoders.md, "The bar under today's defaults")
+REFERENCE = ("previous", Path(__file__).parent / "tabular_encoders" / "plain" / "runs")
+
+
+def _admitted(spec: dict) -> bool:
+    settings = spec.get("settings", {})
+    return (spec["draw"] == 0 and settings.get("fine_tune_batches") == "even" and spec["features"] == "float32"
+            and tuple(settings.get("logistic_cs", ())) == (0.01, 0.1, 1.0, 10.0))  # fmt: skip
 
 
 def cells(name: str) -> dict[tuple[str, float], dict[str, float]]:
@@ -44,9 +59,12 @@ def cells(name: str) -> dict[tuple[str, float], dict[str, float]]:
     from dacl.study import estimator_outcome
 
     table = {}
-    for path in sorted((OUT / name / "runs").glob("*.json")):
+    folder = REFERENCE[1] if name == REFERENCE[0] else OUT / name / "runs"
+    for path in sorted(folder.glob("*.json")):
         record = json.loads(path.read_text())
         spec = record["spec"]
+        if name == REFERENCE[0] and not _admitted(spec):
+            continue
         task = Task(CLASSIFICATION, 2) if spec["task"] == CLASSIFICATION else Task(REGRESSION)
         scores = {m: 100 * s["score"] for m, s in record["candidates"].items()}
         scores["estimator"] = 100 * estimator_outcome(record, task)[0]["score"]

@@ -6,6 +6,7 @@ Verma et al., "Towards Domain-Agnostic Contrastive Learning", ICML 2021.
 from __future__ import annotations
 
 import inspect
+import time
 
 import numpy as np
 import pandas as pd
@@ -144,6 +145,10 @@ class DACL(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
             The encoder whose features ``transform`` returns.
         history_ : list of dict
             Loss, learning rate and speed per epoch.
+        pretraining_steps_ : int
+            Steps taken (fewer than planned where a ``time_limit`` shortened the run).
+        timings_ : dict
+            Seconds of ``fit`` spent preprocessing and pretraining.
         n_features_in_ : int
             Number of columns seen in ``fit``.
     """
@@ -200,17 +205,19 @@ class DACL(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     def _validate(self, X, reset: bool):
         return validate_table(self, X, reset=reset, impute=self.impute)
 
-    def fit(self, X, y=None, *, steps_per_epoch: int | None = None):
+    def fit(self, X, y=None, *, steps_per_epoch: int | None = None, time_limit: float | None = None):
         """Fit the preprocessing and pretrain the encoder on X (y is used by method='supervised' only);
-        ``steps_per_epoch`` ends each epoch after that many batches (a cap on a long pass)."""
+        ``steps_per_epoch`` ends each epoch after that many batches (a cap on a long pass); ``time_limit``
+        (seconds) shortens the pretraining to fit in it (``dacl.engine.fit``)."""
         self._validate_params()
         X = self._validate(X, reset=True)
         if X.shape[0] < 2:
             raise ValueError(f"DACL needs at least 2 samples to form a batch, got 1 sample (X shape {X.shape}).")
         with thread_limits(resolve_threads(self.n_jobs)):
-            return self._fit(X, y, steps_per_epoch)
+            return self._fit(X, y, steps_per_epoch, time_limit)
 
-    def _fit(self, X, y, steps_per_epoch: int | None):
+    def _fit(self, X, y, steps_per_epoch: int | None, time_limit: float | None):
+        started = time.perf_counter()
         config = self._config()
         self.preprocessor_ = make_preprocessor(X, self.scale, self.impute).fit(X)
         self.clip_ = False  # fitted on every row: they lie in the scaled range
@@ -224,6 +231,7 @@ class DACL(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         # the one-hot blocks: which columns the embeddings take, and (one_hot_mixing) the units mixed
         categories = one_hot_blocks(self.preprocessor_)
         blocks = categories if self.one_hot_mixing == "blocks" and mixes_blocks(config) else None
+        prepared = time.perf_counter()
         result = pretrain(
             features,
             config,
@@ -232,10 +240,12 @@ class DACL(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
             blocks=blocks,
             categories=categories,
             steps_per_epoch=steps_per_epoch,
+            time_limit=time_limit,
         )
+        self.timings_ = {"preprocessing": prepared - started, "pretraining": time.perf_counter() - prepared}
         return self._trained(result)
 
-    def fit_stream(self, stream):
+    def fit_stream(self, stream, *, time_limit: float | None = None):
         """Pretrain the encoder on a ``dacl.data.stream.TableStream`` (files bigger than memory), whose
         preprocessing, fitted on a sample of the files, becomes this transformer's: ``transform`` then
         takes DataFrames with the stream's columns. Cut at the same batch size as the config."""
@@ -245,7 +255,7 @@ class DACL(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         if self.one_hot_mixing == "blocks":
             raise ValueError("one_hot_mixing='blocks' needs the table in memory; streamed files mix coordinates.")
         with thread_limits(resolve_threads(self.n_jobs)):
-            result = pretrain_files(stream, self._config(), progress=self.verbose)
+            result = pretrain_files(stream, self._config(), progress=self.verbose, time_limit=time_limit)
         self.preprocessor_ = stream.preprocessor
         self.clip_ = self.scale == "minmax"  # the stream clips values beyond its sample's range
         self.n_features_in_ = len(stream.columns)
@@ -257,6 +267,7 @@ class DACL(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         self.model_ = result.model.cpu()
         self.encoder_ = self.model_.encoder
         self.history_ = result.history
+        self.pretraining_steps_ = result.steps
         self._n_features_out = self.width
         return self
 

@@ -40,7 +40,7 @@ from dacl.methods import mixes_blocks
 from dacl.runs import experiment_options, run_key, stored_options, stored_run
 from dacl.semisupervised.candidates import CANDIDATES, CLASSIFICATION, REGRESSION, Inputs, Projection, Settings, Task
 from dacl.semisupervised.estimators import capped_pretraining
-from dacl.semisupervised.options import MAX_STEPS, PRETRAINING_DEFAULTS
+from dacl.semisupervised.options import MAX_STEPS, PRETRAINING_DEFAULTS, PRETRAINING_SHARE
 from dacl.semisupervised.selection import ENSEMBLE, prefers_pair, select
 from dacl.tables import pretrain
 
@@ -105,15 +105,19 @@ def study_cell(
     settings: Settings,
     candidates: tuple[str, ...] = tuple(CANDIDATES),
     folds: int = 5,
+    time_limit: float | None = None,
+    progress: bool = False,
 ) -> dict[str, Any]:
-    """One label draw: the choice on the labelled ``rows`` only, then every candidate and the choice on
-    the test split (module doc). Returns the choice, the cross-validation table and the test scores."""
+    """One label draw: the choice on the labelled ``rows`` only (within ``time_limit`` seconds, as the
+    estimators'), then every candidate and the choice on the test split (module doc). Returns the choice,
+    the cross-validation table and the test scores."""
     started = time.perf_counter()
     labelled, y_labelled = train.take(rows), y[rows]
-    selection = select(labelled, y_labelled, task, candidates, settings, folds=folds)
+    selection = select(labelled, y_labelled, task, candidates, settings, folds=folds, time_limit=time_limit,
+                       progress=progress)  # fmt: skip
     chosen = selection.choice.to_dict()  # fixed here: nothing below changes it
     fitted, test_outputs, seconds = {}, {}, {}
-    for name in candidates:
+    for name in (c for c in candidates if c not in selection.skipped):
         begun = time.perf_counter()
         fitted[name] = CANDIDATES[name].fit_setting(labelled, y_labelled, task, settings, selection.best[name])
         test_outputs[name] = fitted[name].predict(test)
@@ -128,6 +132,8 @@ def study_cell(
     members = [m["candidate"] for m in chosen["members"]]
     model = _metrics(task, y_test, sum(test_outputs[m] for m in members) / len(members))
     cv_key = "cv_accuracy" if task.is_classification else "cv_r2"
+    if selection.skipped:
+        chosen["skipped"] = dict(selection.skipped)
     return {"chosen": chosen, "model": model, "candidates": scores, "notes": selection.notes,
             "selection": [{k: v for k, v in r.items() if k in ("candidate", "setting", cv_key, "cv_std", "chosen")}
                           for r in selection.rows],
@@ -166,12 +172,15 @@ def label_study(
     pretraining: dict[str, Any] | None = None,
     progress: bool = False,
     log=print,
+    time_limit: float | None = None,
 ) -> dict[str, Any]:
     """The study on one dataset (module doc); returns its cells, and writes nothing but the cells and
     encoders (``write_study`` writes the tables and the plot). ``block_mixing``: the mixup methods mix
     each categorical column's one-hot block as one unit (``DACLClassifier(one_hot_mixing="blocks")``).
     ``pretraining``: options of :class:`dacl.PretrainConfig` over the budget's (``numeric_embedding``,
-    ``mixup_partners``, ...): the encoder variants of docs/results/tabular_encoders.md."""
+    ``mixup_partners``, ...): the encoder variants of docs/results/tabular_encoders.md. ``time_limit``:
+    every cell is what ``DACLClassifier(time_limit=...)`` does on its labels (the encoder pretrained in
+    at most ``PRETRAINING_SHARE`` of it, each cell's choice in what it leaves)."""
     if budget not in STUDY_BUDGETS:
         raise ValueError(f"unknown budget {budget!r}; choose one of {', '.join(STUDY_BUDGETS)}.")
     overrides = check_pretraining(pretraining)
@@ -189,9 +198,11 @@ def label_study(
     settings = Settings(**plan.settings)
     cells = []
     for index, method in enumerate(methods):
+        begun = time.perf_counter()
         encoder, config, blocks = study_encoder(dataset.name, features, out, budget=budget, method=method,
                                                 pretraining=overrides, block_mixing=block_mixing,
-                                                progress=progress)  # fmt: skip
+                                                progress=progress, time_limit=time_limit)  # fmt: skip
+        choice_limit = None if time_limit is None else max(1e-3, time_limit - (time.perf_counter() - begun))
         precision = config.precision  # the features as the estimator computes them (bf16 on AMX)
         train_features, test_features = (
             encode(encoder, X, precision=precision),
@@ -213,7 +224,10 @@ def label_study(
                     spec["mixing"] = "one-hot blocks as units"
                 if regression:  # cells of the fixed penalty (alpha=1), stored before, are not taken for these
                     spec["ridge_alpha"] = "leave-one-out"
-                compute = partial(study_cell, train, y, rows, test, y_test, task, settings, candidates, plan.folds)
+                if time_limit is not None:
+                    spec["time_limit"] = time_limit
+                compute = partial(study_cell, train, y, rows, test, y_test, task, settings, candidates, plan.folds,
+                                  choice_limit, progress)  # fmt: skip
                 record = stored_run(
                     out, study_run_name(dataset.name, method, blocks), spec, partial(_with_spec, spec, compute)
                 )
@@ -240,18 +254,23 @@ def study_encoder(
     pretraining: dict[str, Any] | None = None,
     block_mixing: bool = False,
     progress: bool = False,
+    time_limit: float | None = None,
 ) -> tuple[Any, PretrainConfig, Any]:
     """The study's encoder of ``method`` on dataset ``name``'s prepared ``features``: its configuration
     (the budget's pretraining, ``pretraining`` over it, capped to the budget's steps), pretrained into
     ``out/encoders/NAME-METHOD[-blocks]-KEY`` or resumed from there (a stored one is loaded). Returns
-    (encoder, configuration, the one-hot blocks mixed as units or None)."""
+    (encoder, configuration, the one-hot blocks mixed as units or None). ``time_limit``: the pretraining
+    of an estimator fitted within it (``PRETRAINING_SHARE`` of it), in a folder of its own."""
     plan = STUDY_BUDGETS[budget]
     values = {**plan.pretraining, **(pretraining or {}), "method": method}
     config = PretrainConfig.from_dict(capped_pretraining(values, len(features.y_train), plan.max_steps))
     blocks = features.blocks if block_mixing and mixes_blocks(config) else None
-    folder = Path(out) / "encoders" / f"{study_run_name(name, method, blocks)}-{run_key(experiment_options(config))}"
+    key = run_key(experiment_options(config))
+    limit = None if time_limit is None else PRETRAINING_SHARE * time_limit
+    suffix = "" if limit is None else f"-t{limit:g}"
+    folder = Path(out) / "encoders" / f"{study_run_name(name, method, blocks)}-{key}{suffix}"
     encoder = pretrain(features.X_train, config, checkpoint_dir=folder, resume=True, progress=progress, blocks=blocks,
-                       categories=features.blocks).encoder  # fmt: skip
+                       categories=features.blocks, time_limit=limit).encoder  # fmt: skip
     return encoder, config, blocks
 
 
@@ -437,6 +456,7 @@ def run_study(
     pretraining: dict[str, Any] | None = None,
     progress: bool = False,
     log=print,
+    time_limit: float | None = None,
 ) -> dict[str, Any]:
     """:func:`label_study` on each dataset, then results.json, labels.md and labels.png in ``out``."""
     started = time.perf_counter()
@@ -445,7 +465,7 @@ def run_study(
     for dataset in datasets:
         cells += label_study(dataset, fractions, out, budget=budget, methods=methods, candidates=candidates,
                              block_mixing=block_mixing, pretraining=pretraining, progress=progress,
-                             log=log)["cells"]  # fmt: skip
+                             log=log, time_limit=time_limit)["cells"]  # fmt: skip
     results = {"cells": cells, "rows": summarise(cells), "fractions": list(fractions), "budget": budget,
                "budget_detail": dataclasses.asdict(STUDY_BUDGETS[budget]), "methods": list(methods),
                "pretraining": dict(pretraining or {}), "seconds": time.perf_counter() - started}  # fmt: skip

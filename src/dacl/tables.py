@@ -184,6 +184,7 @@ def pretrain(
     numeric: Any = None,
     categories: Any = None,
     steps_per_epoch: int | None = None,
+    time_limit: float | None = None,
 ) -> PretrainResult:
     """Train an encoder on ``X`` (N, D) with ``config.method`` and return it with its history.
 
@@ -199,7 +200,8 @@ def pretrain(
     ``numeric_embedding`` embeds; by default the columns outside ``categories``, or all. ``categories``
     (block ids as ``blocks``; by default ``blocks``) names the one-hot columns a ``categorical_embedding``
     embeds, one embedding per block. ``steps_per_epoch``
-    ends each epoch after that many batches (``dacl.engine.sources.TensorSource``).
+    ends each epoch after that many batches (``dacl.engine.sources.TensorSource``). ``time_limit``
+    (seconds) shortens the run to fit in it, its schedule fitted to the shorter run (``dacl.engine.fit``).
     """
     config = config or PretrainConfig()
     data = _as_tensor(X, "X")
@@ -226,7 +228,7 @@ def pretrain(
     if encoder is None:
         state.update(embedded_columns(method.encoder))  # nothing without embeddings
     return fit(method, source, config, checkpoint_dir=checkpoint_dir, checkpoint_every=checkpoint_every,
-               resume=resume, progress=progress, callbacks=callbacks, state=state)  # fmt: skip
+               resume=resume, progress=progress, callbacks=callbacks, state=state, time_limit=time_limit)  # fmt: skip
 
 
 def pretrain_files(
@@ -244,13 +246,14 @@ def pretrain_files(
     resume: bool = False,
     progress: bool = True,
     callbacks: tuple[Callback, ...] = (),
+    time_limit: float | None = None,
 ) -> PretrainResult:
     """``pretrain`` on Parquet (or CSV) files too big for memory (a folder, a glob or a list of files),
     streamed row group by row group through a shuffle buffer of ``buffer_rows`` rows (``dacl.data.stream``);
     ``label`` names a column to leave out; ``steps_per_epoch`` ends an epoch (and its checkpoint) after that
     many steps, for data whose whole pass is too long between checkpoints. In a process group each
     process reads its own row groups. ``files`` may be a ``TableStream`` already made (its settings then
-    stand for ``label``, ``scale``, ``buffer_rows`` and ``steps_per_epoch``)."""
+    stand for ``label``, ``scale``, ``buffer_rows`` and ``steps_per_epoch``). ``time_limit`` as ``pretrain``'s."""
     from dacl.data.stream import TableStream
 
     config = config or PretrainConfig()
@@ -284,7 +287,7 @@ def pretrain_files(
     if encoder is None:
         state.update(embedded_columns(method.encoder))  # nothing without embeddings
     return fit(method, source, config, checkpoint_dir=checkpoint_dir, checkpoint_every=checkpoint_every,
-               resume=resume, progress=progress, callbacks=callbacks, state=state)  # fmt: skip
+               resume=resume, progress=progress, callbacks=callbacks, state=state, time_limit=time_limit)  # fmt: skip
 
 
 def load_model(checkpoint_dir: str | Path, encoder: nn.Module | None = None) -> PretrainResult:

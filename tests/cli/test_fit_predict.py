@@ -194,3 +194,28 @@ def test_fit_on_csv_files_counts_empty_text_labels_as_unlabelled_as_the_model_do
     assert f"streamed: {labelled} labelled rows, {len(table) - labelled} unlabelled" in capsys.readouterr().out
     state = json.loads((model / "model.json").read_text())
     assert state["classes"] == ["no", "yes"] and state["rows"]["labelled"] == labelled
+
+
+def test_ignored_columns_are_left_out_of_the_model_and_predict_still_takes_the_id(files, tmp_path, capsys):
+    table = pd.read_csv(files / "train.csv")
+    parts = tmp_path / "parts"
+    parts.mkdir()
+    for index, start in enumerate(range(0, len(table), 100)):
+        table.iloc[start : start + 100].to_parquet(parts / f"part-{index}.parquet", index=False)
+    for data, name in ((files / "train.csv", "memory"), (parts, "streamed")):
+        model = tmp_path / name
+        fit = ["fit", "--data", str(data), "--label", "churn", "--out", str(model), "--ignore", "id", *TINY]
+        assert main([*fit, "--threads", "1", "--time-limit", "60"]) == 0, capsys.readouterr().err
+        state = json.loads((model / "model.json").read_text())
+        assert state["columns"] == ["size", "count", "city"], name
+        out = tmp_path / f"{name}.csv"
+        assert main(["predict", "--model", str(model), "--data", str(files / "new.csv"), "--out", str(out),
+                     "--id", "id"]) == 0  # fmt: skip
+        assert pd.read_csv(out)["id"].tolist() == pd.read_csv(files / "new.csv")["id"].tolist()
+    bad = ["fit", "--data", str(files / "train.csv"), "--label", "churn", "--out", str(tmp_path / "bad"), *TINY]
+    assert main([*bad, "--ignore", "nope"]) == 2 and "'nope'" in capsys.readouterr().err
+    assert main([*bad, "--ignore", "churn"]) == 2 and "cannot be ignored" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main([*bad, "--threads", "0"])
+    with pytest.raises(SystemExit):
+        main([*bad, "--time-limit", "-3"])

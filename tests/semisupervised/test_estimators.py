@@ -192,3 +192,48 @@ def test_logistic_regressions_c_is_chosen_among_logistic_cs(table):
     fixed = DACLClassifier(**{**SMALL, "candidates": ("probe",), "logistic_cs": (1.0,)}).fit(frame, marked)
     rows = fixed.selection_
     assert set(rows[rows["candidate"] == "probe"]["setting"]) == {""}  # the old single C
+
+
+def test_a_time_limit_holds_for_the_whole_fit_and_says_what_it_left_out():
+    import time
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(3000, 20))
+    y = np.where(rng.random(3000) < 0.1, (X[:, 0] + X[:, 1] > 0).astype(int), -1)
+    DACLClassifier(**EVERY).fit(X[:300], y[:300])  # torch's first-call start-up, paid outside the limit
+    started = time.perf_counter()
+    model = DACLClassifier(random_state=0, depth=2, width=256, time_limit=6.0).fit(X, y)
+    seconds = time.perf_counter() - started
+    assert seconds < 6.6, seconds  # within the limit, 10% slack
+    assert model.dacl_.pretraining_steps_ < 50 * (3000 // 512)  # shortened to fit its share
+    assert set(model.timings_) >= {"preprocessing", "pretraining", "features", "choice", "refit", "total"}
+    assert model.timings_["pretraining"] <= 0.55 * 6.0 and abs(model.timings_["total"] - seconds) < 0.5
+    assert isinstance(model.chosen_["skipped"], dict) and model.predict(X[:5]).shape == (5,)
+    unlimited = DACLClassifier(**SMALL).fit(X[:400], y[:400])
+    assert unlimited.chosen_["skipped"] == {}
+
+
+def test_progress_shows_the_choice_and_verbose_false_is_silent(table, capsys):
+    X, y = table
+    DACLClassifier(**SMALL).fit(X, np.where(np.arange(len(y)) % 3 == 0, y, None))
+    assert capsys.readouterr().err == ""
+    DACLClassifier(**SMALL, verbose=True).fit(X, np.where(np.arange(len(y)) % 3 == 0, y, None))
+    err = capsys.readouterr().err
+    assert "choice: linear-raw, fold 1/2" in err and "fine-tune" in err and "dacl+" in err
+
+
+def test_n_jobs_sets_the_threads_of_the_fit_and_restores_them(table, monkeypatch):
+    import torch
+
+    import dacl.semisupervised.candidates as candidates
+
+    seen = []
+    fit = candidates.CANDIDATES["probe"].fit
+    monkeypatch.setitem(candidates.CANDIDATES, "probe", candidates.CANDIDATES["probe"].__class__(
+        "probe", "", lambda *a: (seen.append(torch.get_num_threads()), fit(*a))[1], True))  # fmt: skip
+    before = torch.get_num_threads()
+    X, y = table
+    DACLClassifier(**SMALL, n_jobs=1).fit(X, np.where(np.arange(len(y)) % 3 == 0, y, None))
+    assert set(seen) == {1} and torch.get_num_threads() == before
+    with pytest.raises(ValueError, match="threads"):
+        DACLClassifier(**SMALL, n_jobs=0).fit(X, np.where(np.arange(len(y)) % 3 == 0, y, None))

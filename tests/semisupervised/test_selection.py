@@ -97,3 +97,68 @@ def test_the_best_alone_is_chosen_over_the_average_only_when_more_than_a_point_h
     scores = {r["candidate"]: r["cv_accuracy"] for r in chosen.rows}
     assert scores["good"] - scores["ensemble"] > selection.PAIR_MARGIN and chosen.choice.members == [("good", "")]
     assert selection.prefers_pair({"s": 0.90}, {"s": 0.895}, "s") and not selection.prefers_pair({"s": 0.9}, None, "s")
+
+
+def test_candidates_far_behind_after_the_first_repeat_are_not_fitted_again(monkeypatch):
+    y = np.repeat([0, 1], 30)  # 60 rows: 5 folds, repeated 3 times
+    right = np.eye(2)[y]
+    fits = {"a": 0, "b": 0, "wrong": 0}
+
+    def counted(name, outputs):
+        def fit(inputs, labels, task, settings):
+            fits[name] += 1
+            return {"": Fixed(outputs)}
+
+        return Candidate(name, name, fit, False)
+
+    near = np.where((np.arange(60) % 10 == 0)[:, None], 1 - right, right)  # 90%
+    registry = {"a": counted("a", right), "b": counted("b", near), "wrong": counted("wrong", 1 - right)}
+    monkeypatch.setattr(selection, "CANDIDATES", registry)
+    inputs = Inputs(np.arange(60, dtype=np.float32)[:, None], np.zeros((60, 1)))
+    chosen = select(inputs, y, Task("classification", 2), ("a", "b", "wrong"), Settings())
+    assert fits == {"a": 15, "b": 15, "wrong": 5}  # "wrong" left after the first repeat
+    rows = {r["candidate"]: r for r in chosen.rows}
+    assert rows["wrong"]["splits"] == 5 and "far behind" in rows["wrong"]["note"]
+    assert rows["a"]["splits"] == 15 and {c for c, _ in chosen.choice.members} <= {"a", "b"}
+    fits.update(a=0, b=0, wrong=0)
+    select(inputs, y, Task("classification", 2), ("a", "b", "wrong"), Settings(), halving=False)
+    assert fits == {"a": 15, "b": 15, "wrong": 15}
+
+
+def test_a_time_limit_leaves_out_the_candidates_whose_folds_do_not_fit(monkeypatch):
+    import time
+
+    y = np.repeat([0, 1], 200)  # 400 rows: 5 folds, not repeated
+    right = np.eye(2)[y]
+
+    def slow(inputs, labels, task, settings):
+        time.sleep(0.4)
+        return {"": Fixed(right)}
+
+    registry = {"fast": _fake("fast", 0.6 * right + 0.2), "slow": Candidate("slow", "slow", slow, False)}
+    monkeypatch.setattr(selection, "CANDIDATES", registry)
+    inputs = Inputs(np.arange(400, dtype=np.float32)[:, None], np.zeros((400, 1)))
+    started = time.perf_counter()
+    chosen = select(inputs, y, Task("classification", 2), ("slow", "fast"), Settings(), time_limit=1.0)
+    assert time.perf_counter() - started < 1.1
+    assert "slow" in chosen.skipped and "left out for time" in chosen.skipped["slow"]
+    assert chosen.choice.members == [("fast", "")] and "left out for time" in chosen.choice.reason
+    unlimited = select(inputs, y, Task("classification", 2), ("slow", "fast"), Settings())
+    assert not unlimited.skipped and unlimited.choice.members[0] == ("slow", "")
+
+
+def test_the_cheap_candidates_are_cross_validated_first(monkeypatch):
+    order = []
+
+    def recording(name):
+        def fit(inputs, labels, task, settings):
+            order.append(name)
+            return {"": Fixed(np.full((400, 2), 0.5))}
+
+        return Candidate(name, name, fit, False)
+
+    names = ("fine-tune", "gbdt-raw", "probe", "linear-raw")
+    monkeypatch.setattr(selection, "CANDIDATES", {n: recording(n) for n in names})
+    inputs = Inputs(np.arange(400, dtype=np.float32)[:, None], np.zeros((400, 1)))
+    select(inputs, np.repeat([0, 1], 200), Task("classification", 2), names, Settings())
+    assert list(dict.fromkeys(order)) == ["linear-raw", "probe", "gbdt-raw", "fine-tune"]

@@ -56,6 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
     for name, command in commands.items():
         add(command, "config", help="YAML or TOML file with options of this " + ("table" if " " in name else "command"))
         add(command, "debug")
+        add(command, "threads")
         if "quiet" not in {action.dest for action in command._actions}:
             add(command, "quiet")
     parser.commands = commands  # type: ignore[attr-defined]
@@ -75,6 +76,19 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
+def _apply_threads(threads: int | None) -> None:
+    """``--threads`` for the whole command (``dacl.core.threads``): torch's and every OpenMP/BLAS pool's count;
+    the estimators resolve ``auto`` again at each phase of a fit (``n_jobs``)."""
+    import torch
+    from threadpoolctl import threadpool_limits
+
+    from dacl.core.threads import resolve_threads
+
+    count = resolve_threads(threads)
+    torch.set_num_threads(count)
+    threadpool_limits(count)  # for the life of the process
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     debug = "--debug" in argv or os.environ.get("DACL_DEBUG", "") not in ("", "0")
@@ -87,6 +101,7 @@ def main(argv: list[str] | None = None) -> int:
             init_from_environment(getattr(args, "device", "cpu") or "cpu")
             if rank() != 0:
                 sys.stdout = open(os.devnull, "w")  # noqa: SIM115 (for the life of the process)
+        _apply_threads(args.threads)
         import_module(COMMANDS[args.command]).run(args)
     except USER_ERRORS as error:
         if debug:

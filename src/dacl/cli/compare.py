@@ -8,7 +8,7 @@ import sys
 from typing import Any
 
 from dacl.cli import common
-from dacl.cli.flags import add, add_data_options, add_pretrain_options
+from dacl.cli.flags import add, add_data_options, add_pretrain_options, seconds
 
 __all__ = ["DEMO_METHODS", "add_parser", "run"]
 
@@ -30,6 +30,10 @@ def add_parser(sub) -> argparse.ArgumentParser:
         "study on --data instead of the methods side by side")  # fmt: skip
     add(study, "budget", help="small (the estimators' defaults), screen (one label draw) or smoke")
     add(study, "task")
+    add(study, "ignore")
+    study.add_argument("--time-limit", dest="time_limit", type=seconds, default=None,
+                       help="seconds of each estimator fit, as dacl fit --time-limit: pretraining in at most half, "
+                       "each cell's choice in the rest")  # fmt: skip
     return parser
 
 
@@ -75,9 +79,10 @@ def _study(args: argparse.Namespace) -> dict[str, Any]:
     else:
         if args.label is None:
             raise ValueError("dacl compare --fractions on a file needs --label COLUMN.")
-        dataset = labelled_dataset(args.data, args.label, args.task, args.test, args.test_size, args.data_seed)
+        dataset = labelled_dataset(args.data, args.label, args.task, args.test, args.test_size, args.data_seed,
+                                   args.ignore)  # fmt: skip
     results = run_study([dataset], args.fractions, args.out, budget=args.budget, methods=methods,
-                        pretraining=pretraining, progress=not args.quiet)  # fmt: skip
+                        pretraining=pretraining, progress=not args.quiet, time_limit=args.time_limit)  # fmt: skip
     print(study_markdown(results, with_recommendations=False), end="")
     print(f"wall time {results['seconds']:.0f} s; wrote {args.out}/results.json, labels.md, labels.png\n")
     print("\n".join(recommendations(results["rows"])))

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from dacl.cli import common
-from dacl.cli.flags import add, add_pretrain_options, boolean, names, numbers, optional_count
+from dacl.cli.flags import add, add_pretrain_options, boolean, names, numbers, optional_count, seconds
 
 __all__ = ["add_parser", "run"]
 
@@ -24,6 +24,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
                       "the unlabelled ones (all rows pretrain the encoder)")  # fmt: skip
     data.add_argument("--label", default=None, help="the label column (required)")
     data.add_argument("--unlabeled", default=None, help="a further file of unlabelled rows with the same columns")
+    add(data, "ignore")
     add(data, "task")
     add(data, "scale")
     add(parser, "out", help="the model folder to write (required)")
@@ -32,7 +33,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
     add_pretrain_options(parser, domain="tables", skip=("seed",), defaults=defaults)
     choice = parser.add_argument_group("the choice on the labelled rows")
     kinds = {"candidates": names, "fine_tune_lrs": numbers(float), "fine_tune_epochs": numbers(int),
-             "logistic_cs": numbers(float),
+             "logistic_cs": numbers(float), "time_limit": seconds,
              "ensemble": boolean}  # fmt: skip
     for name in SEMI_PARAMETERS:
         value = defaults[name]
@@ -64,7 +65,7 @@ def _values(args: argparse.Namespace) -> dict[str, Any]:
     values = {name: getattr(args, name) for name in (*CONFIG_PARAMETERS, *SEMI_PARAMETERS)}
     values = {k: v for k, v in values.items() if v is not None}
     values.update(scale=args.scale, one_hot_mixing=args.one_hot_mixing, random_state=args.seed,
-                  verbose=not args.quiet)  # fmt: skip
+                  verbose=not args.quiet, n_jobs=args.threads)  # fmt: skip
     return values
 
 
@@ -78,8 +79,8 @@ def run(args: argparse.Namespace) -> None:
     common.check_writable(out)
     if args.data and (Path(args.data).is_dir() or any(c in args.data for c in "*?[")):
         return _streamed(args, out)
-    X, y, task = read_labelled(args.data, args.label, args.task)
-    unlabeled = read_unlabelled(args.unlabeled, X.columns, args.label) if args.unlabeled else None
+    X, y, task = read_labelled(args.data, args.label, args.task, args.ignore)
+    unlabeled = read_unlabelled(args.unlabeled, X.columns, args.label, args.ignore) if args.unlabeled else None
     values = _values(args)
     if task == "classification":
         # a file marks unlabelled rows by empty cells; --unlabeled-value adds one label that does too
@@ -116,7 +117,7 @@ def _streamed(args: argparse.Namespace, out: Path) -> None:
     labelled = int(_present(labels).sum())
     print(f"dacl fit: {task} of {args.label!r} on {len(files)} file(s) at {args.data}, streamed: {labelled} labelled "
           f"rows, {len(labels) - labelled} unlabelled")  # fmt: skip
-    model.fit_files(files, args.label)
+    model.fit_files(files, args.label, ignore=args.ignore)
     _save(model, args, out)
 
 

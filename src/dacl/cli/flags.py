@@ -13,7 +13,8 @@ from typing import Any
 
 from dacl.config import GROUPS, option_help, options
 
-__all__ = ["add", "add_data_options", "add_pretrain_options", "boolean", "count", "names", "numbers", "share"]
+__all__ = ["add", "add_data_options", "add_pretrain_options", "boolean", "count", "names", "numbers", "seconds",
+           "share", "threads"]
 
 
 def boolean(text: str) -> bool:
@@ -46,6 +47,32 @@ def count(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {text!r}") from None
     if value < 0:
         raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {value}")
+    return value
+
+
+def threads(text: str) -> int | None:
+    """``auto`` (None: the usable cores less the busy ones), a positive count, or -1 (every usable core)."""
+    if str(text).lower() == "auto":
+        return None
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected auto, a positive whole number or -1, got {text!r}") from None
+    if value == 0 or value < -1:
+        raise argparse.ArgumentTypeError(f"expected auto, a positive whole number or -1, got {value}")
+    return value
+
+
+def seconds(text: str) -> float | None:
+    """A positive number of seconds, or none."""
+    if str(text).lower() == "none":
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds > 0, got {text!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a number of seconds > 0, got {text!r}")
     return value
 
 
@@ -107,6 +134,11 @@ SHARED: dict[str, dict[str, Any]] = {
     "scale": {"choices": ["minmax", "standard"], "default": "minmax",
               "help": "scaling of numeric columns: minmax (to [0, 1], needed by geometric mixup) or standard"},
     "overwrite": {"action": "store_true", "help": "replace what --out already holds"},
+    "ignore": {"type": names, "default": (), "help": "comma-separated columns to leave out (an ID, a timestamp); "
+               "dacl predict --id can still name one"},
+    "threads": {"type": threads, "default": None, "help": "threads for torch and scikit-learn's OpenMP: auto (the "
+                "cores this process may use, by affinity and cgroup quota, less those other processes keep busy), "
+                "N, or -1 (every usable core); default auto"},
 }  # fmt: skip
 
 

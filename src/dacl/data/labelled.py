@@ -12,7 +12,7 @@ import pandas as pd
 
 from dacl.data.tabular import Dataset, read_table, split
 
-__all__ = ["TASKS", "infer_task", "labelled_dataset", "read_labelled", "read_unlabelled"]
+__all__ = ["TASKS", "infer_task", "labelled_dataset", "read_labelled", "read_unlabelled", "without_columns"]
 
 TASKS = ("auto", "classification", "regression")
 
@@ -49,8 +49,11 @@ def _as_labels(column: np.ndarray, task: str) -> np.ndarray:
     return series.where(present, None).to_numpy(dtype=object)
 
 
-def read_labelled(path: str | Path, label: str, task: str = "auto") -> tuple[pd.DataFrame, np.ndarray, str]:
-    """(features, labels, task) of a CSV/Parquet file whose ``label`` column is empty on unlabelled rows."""
+def read_labelled(
+    path: str | Path, label: str, task: str = "auto", ignore: tuple[str, ...] = ()
+) -> tuple[pd.DataFrame, np.ndarray, str]:
+    """(features, labels, task) of a CSV/Parquet file whose ``label`` column is empty on unlabelled rows;
+    the ``ignore`` columns (an ID, a timestamp) left out."""
     if task not in TASKS:
         raise ValueError(f"unknown task {task!r}; choose one of {', '.join(TASKS)}.")
     X, y = read_table(path, label)
@@ -58,17 +61,35 @@ def read_labelled(path: str | Path, label: str, task: str = "auto") -> tuple[pd.
         X = pd.DataFrame(X, columns=[str(i) for i in range(np.shape(X)[1])])
     if y is None:
         raise ValueError(f"{path} has no label column: name it with --label COLUMN.")
+    X = without_columns(X, ignore, path, label)
     chosen = infer_task(y) if task == "auto" else task
     return X, _as_labels(y, chosen), chosen
 
 
-def read_unlabelled(path: str | Path, columns: Any, label: str | None = None) -> pd.DataFrame:
+def without_columns(X: pd.DataFrame, ignore: tuple[str, ...], path: Any, label: str | None = None) -> pd.DataFrame:
+    """``X`` less the ``ignore`` columns; a name that is not a column, or the label, is refused."""
+    if label is not None and label in ignore:
+        raise ValueError(f"the label column {label!r} cannot be ignored; leave it out of --ignore.")
+    names = {str(c): c for c in X.columns}
+    unknown = [name for name in ignore if name not in names]
+    if unknown:
+        shown = ", ".join(list(names)[:20])
+        raise ValueError(f"--ignore names column(s) {', '.join(map(repr, unknown))} that {path} does not have "
+                         f"(columns: {shown}).")  # fmt: skip
+    return X.drop(columns=[names[name] for name in ignore]) if ignore else X
+
+
+def read_unlabelled(
+    path: str | Path, columns: Any, label: str | None = None, ignore: tuple[str, ...] = ()
+) -> pd.DataFrame:
     """A file of further unlabelled rows (``dacl fit --unlabeled``): ``columns`` (a labelled table's, in
-    their order), the label column dropped if it is there; other columns are refused, naming them."""
+    their order), the label and ``ignore`` columns dropped if they are there; other columns are refused,
+    naming them."""
     frame = read_table(path)[0]
     if not isinstance(frame, pd.DataFrame):
         raise ValueError(f"{path} must be a CSV or Parquet table with named columns.")
     frame = frame.drop(columns=[label], errors="ignore") if label is not None else frame
+    frame = frame.drop(columns=[c for c in frame.columns if str(c) in ignore])
     missing = [c for c in columns if c not in frame.columns]
     extra = [c for c in frame.columns if c not in set(columns)]
     if missing or extra:
@@ -79,11 +100,11 @@ def read_unlabelled(path: str | Path, columns: Any, label: str | None = None) ->
 
 def labelled_dataset(
     path: str | Path, label: str, task: str = "auto", test: str | Path | None = None, test_size: float = 0.2,
-    seed: int = 0,
+    seed: int = 0, ignore: tuple[str, ...] = (),
 ) -> Dataset:  # fmt: skip
     """The file's labelled rows as a train/test ``Dataset`` (stratified for classes, random for numbers),
-    for the label study; rows with an empty label are left out."""
-    X, y, task = read_labelled(path, label, task)
+    for the label study; rows with an empty label are left out, and the ``ignore`` columns."""
+    X, y, task = read_labelled(path, label, task, ignore)
     keep = pd.notna(pd.Series(y, dtype=object)).to_numpy()
     if keep.sum() < 4:
         raise ValueError(f"{path} has {int(keep.sum())} labelled rows; the label study needs a few dozen at least.")
@@ -94,7 +115,7 @@ def labelled_dataset(
     if test is None:
         return split(Path(path).stem, X, y, test_size=test_size, seed=seed, stratify=not regression,
                      source=str(path), **info)  # fmt: skip
-    X_test, y_test, _ = read_labelled(test, label, task)
+    X_test, y_test, _ = read_labelled(test, label, task, ignore)
     kept = pd.notna(pd.Series(y_test, dtype=object)).to_numpy()
     y_test = y_test[kept].astype(y.dtype)
     return Dataset(Path(path).stem, X, y, X_test[kept].reset_index(drop=True), y_test,

@@ -101,7 +101,7 @@ def make_preprocessor(X, scale: str = "minmax", impute: bool = True) -> ColumnTr
         warnings.warn(
             f"categorical column(s) {', '.join(wide)} have more than {MAX_CATEGORIES} distinct values (an ID?): "
             f"the {MAX_CATEGORIES - 1} most frequent are one-hot encoded and the rest share one column; "
-            "drop ID-like columns before fitting.",
+            "drop ID-like columns before fitting (dacl fit --ignore COLUMN).",
             stacklevel=2,
         )
     onehot = OneHotEncoder(handle_unknown="ignore", sparse_output=False, max_categories=MAX_CATEGORIES)

@@ -92,7 +92,8 @@ def has_label(column):
 
 class TableStream:
     """Shuffled batches of ``batch_size`` preprocessed rows streamed from Parquet (or CSV) files (a
-    source of :func:`dacl.engine.fit`; ``shard`` splits the row groups between processes)."""
+    source of :func:`dacl.engine.fit`; ``shard`` splits the row groups between processes). ``label`` and
+    the ``ignore`` columns (an ID, a timestamp) are left out of the rows."""
 
     def __init__(
         self,
@@ -104,6 +105,7 @@ class TableStream:
         buffer_rows: int = 262_144,
         sample_rows: int = 200_000,
         steps_per_epoch: int | None = None,
+        ignore: tuple[str, ...] = (),
     ) -> None:
         self.files = table_files(files) if isinstance(files, str | Path) else [Path(f) for f in files]
         missing = [str(f) for f in self.files if not f.is_file()]
@@ -119,11 +121,17 @@ class TableStream:
             else:
                 _check_same_columns(schema, file_schema, self.files[0], file)
             self.groups += groups
-        self.columns = [name for name in schema.names if name != label]
+        unknown = [name for name in ignore if name not in schema.names]
+        if unknown:
+            raise ValueError(f"--ignore names column(s) {', '.join(map(repr, unknown))} that {self.files[0]} does "
+                             f"not have (columns: {', '.join(schema.names)}).")  # fmt: skip
+        if label is not None and label in ignore:
+            raise ValueError(f"the label column {label!r} cannot be ignored; leave it out of --ignore.")
+        self.columns = [name for name in schema.names if name != label and name not in ignore]
         self.label = label
         import pyarrow as pa
 
-        temporal = [f.name for f in schema if pa.types.is_temporal(f.type) and f.name != label]
+        temporal = [f.name for f in schema if pa.types.is_temporal(f.type) and f.name in self.columns]
         if temporal:
             raise ValueError(
                 f"column(s) {', '.join(map(repr, temporal))} of {self.files[0]} hold dates or times, which a stream "

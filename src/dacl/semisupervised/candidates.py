@@ -21,8 +21,10 @@ from __future__ import annotations
 import copy
 import hashlib
 import math
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -36,6 +38,9 @@ from dacl.core.linear import LinearHead, fit_ridge, fit_softmax
 __all__ = [
     "CANDIDATES",
     "Candidate",
+    "OutOfTime",
+    "deadline",
+    "seconds_left",
     "Inputs",
     "Projection",
     "Settings",
@@ -46,6 +51,30 @@ __all__ = [
 ]
 
 CLASSIFICATION, REGRESSION = "classification", "regression"
+
+
+class OutOfTime(Exception):
+    """A fit that could not end before the deadline (``time_limit`` of the estimators)."""
+
+
+_deadline: ContextVar[float | None] = ContextVar("dacl_fit_deadline", default=None)
+
+
+@contextmanager
+def deadline(at: float | None) -> Iterator[None]:
+    """Within it, fits that can stop early (fine-tuning) end by ``at`` (a ``time.perf_counter()`` value;
+    None: no deadline)."""
+    token = _deadline.set(at)
+    try:
+        yield
+    finally:
+        _deadline.reset(token)
+
+
+def seconds_left() -> float | None:
+    """Seconds to the deadline set by :func:`deadline`, None without one."""
+    at = _deadline.get()
+    return None if at is None else at - time.perf_counter()
 
 
 @dataclass(frozen=True)
@@ -315,15 +344,17 @@ def fine_tune(
     epochs: tuple[int, ...],
     settings: Settings,
     precision: str = "float32",
-    time_limit: float | None = None,
+    shorter: bool = False,
 ) -> dict[int, TunedNetwork]:
     """Train a copy of ``encoder`` with a linear head on (X, y) for ``max(epochs)`` epochs through the one
     training loop (``dacl.engine.fit``, method ``supervised``: cross-entropy, or squared error on the
     standardized target): AdamW at the constant rate ``lr`` (weight decay ``FINE_TUNE_DECAY`` on the
     weights, none on biases and BatchNorm), every epoch cut into even batches of about
     ``settings.fine_tune_batch`` rows, in ``precision`` (bf16 autocast where the features are). Returns a
-    copy of the network after each epoch count in ``epochs`` (those reached within ``time_limit``
-    seconds, where given). ``encoder`` itself is not changed."""
+    copy of the network after each epoch count in ``epochs``. ``encoder`` itself is not changed. Under a
+    :func:`deadline` the run ends by it: a run it would cut short raises :class:`OutOfTime`, unless
+    ``shorter`` (a refit that must give a model): then the network where it stopped stands for the epoch
+    counts not reached."""
     from dacl.config import PretrainConfig
     from dacl.engine import fit
     from dacl.engine.sources import TensorSource
@@ -352,8 +383,16 @@ def fine_tune(
         if epoch in wanted:
             kept[epoch] = copy.deepcopy(network).eval()
 
-    fit(method, source, config, progress=False, callbacks=(keep,), time_limit=time_limit)
+    left = seconds_left()
+    if left is not None and left <= 0 and not shorter:
+        raise OutOfTime("no time left to fine-tune")
+    result = fit(method, source, config, progress=False, callbacks=(keep,),
+                 time_limit=None if left is None else max(left, 1e-3))  # fmt: skip
     network.eval()
+    if result.shortened_to is not None:
+        if not shorter:
+            raise OutOfTime(f"fine-tuning stopped for time after {result.steps} steps")
+        kept.update({e: copy.deepcopy(network) for e in wanted if e not in kept})
     return kept
 
 
@@ -388,7 +427,8 @@ def default_setting(candidate: str, settings: Settings, rows: int, task: Task | 
 
 def _fit_one_fine_tuned(inputs: Inputs, y: np.ndarray, task: Task, settings: Settings, setting: str) -> Any:
     lr, epochs = fine_tune_setting(setting)
-    (network,) = fine_tune(inputs.encoder, inputs.X, y, task, lr, (epochs,), settings, inputs.precision).values()
+    (network,) = fine_tune(inputs.encoder, inputs.X, y, task, lr, (epochs,), settings, inputs.precision,
+                           shorter=True).values()
     return FineTuned(task, network)
 
 

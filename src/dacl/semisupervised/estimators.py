@@ -11,6 +11,7 @@ estimators mark them: ``-1`` (``unlabeled_value``) or a missing value for classe
 from __future__ import annotations
 
 import inspect
+import time
 import warnings
 
 import numpy as np
@@ -18,15 +19,25 @@ import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils import TransformerTags, check_random_state
-from sklearn.utils._param_validation import Integral, Interval, StrOptions
+from sklearn.utils._param_validation import Integral, Interval, Real, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d
 
 from dacl.config import epochs_within, option_help, options
+from dacl.core.threads import resolve_threads, thread_limits
 from dacl.estimator import CONFIG_PARAMETERS, DACL, OWN_PARAMETERS, _choices, _constraint, validate_table
 from dacl.evaluate import encode
-from dacl.semisupervised.candidates import CANDIDATES, CLASSIFICATION, REGRESSION, Inputs, Projection, Settings, Task
-from dacl.semisupervised.options import MAX_STEPS, PRETRAINING_DEFAULTS, SEMI_PARAMETERS
+from dacl.semisupervised.candidates import (
+    CANDIDATES,
+    CLASSIFICATION,
+    REGRESSION,
+    Inputs,
+    Projection,
+    Settings,
+    Task,
+    deadline,
+)
+from dacl.semisupervised.options import MAX_STEPS, PRETRAINING_DEFAULTS, PRETRAINING_SHARE, SEMI_PARAMETERS
 from dacl.semisupervised.selection import fit_chosen, predict_chosen, select
 
 __all__ = ["DACLClassifier", "DACLRegressor", "capped_pretraining"]
@@ -60,6 +71,37 @@ def _parameters_doc(cls) -> str:
     for name, (kind, text) in own.items():
         lines += [f"    {name} : {kind}", f"        {text}"]
     return "\n".join(lines) + "\n"
+
+
+class _Clock:
+    """A fit's phases timed (``timings_``) and its ``time_limit`` shared between them."""
+
+    def __init__(self, limit: float | None) -> None:
+        self.started = self.last = time.perf_counter()
+        self.limit = limit
+        self.deadline = None if limit is None else self.started + limit
+        self.phases: dict[str, float] = {}
+
+    def mark(self, phase: str, parts: dict[str, float] | None = None) -> None:
+        """The time since the last mark counted to ``phase``, or as ``parts`` say (the rest to ``phase``)."""
+        now = time.perf_counter()
+        rest = now - self.last
+        for name, seconds in (parts or {}).items():
+            self.phases[name] = self.phases.get(name, 0.0) + seconds
+            rest -= seconds
+        self.phases[phase] = self.phases.get(phase, 0.0) + max(0.0, rest)
+        self.last = now
+
+    def left(self) -> float | None:
+        return None if self.deadline is None else max(1e-3, self.deadline - time.perf_counter())
+
+    def pretraining(self) -> float | None:
+        """The pretraining's share of the time left (``PRETRAINING_SHARE``)."""
+        left = self.left()
+        return None if left is None else max(1e-3, PRETRAINING_SHARE * left)
+
+    def timings(self) -> dict[str, float]:
+        return {**self.phases, "total": time.perf_counter() - self.started}
 
 
 class _SemiSupervised(BaseEstimator):
@@ -105,25 +147,32 @@ class _SemiSupervised(BaseEstimator):
                           "(X_unlabeled=, or rows of X marked unlabelled) where you have them.",
                           stacklevel=3)  # fmt: skip
         seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
-        self.dacl_ = self._pretraining(len(every), seed).fit(every, steps_per_epoch=self._epoch_cap(len(every)))
-        raw = self.dacl_.preprocessed(every)
+        with thread_limits(resolve_threads(self.n_jobs)):
+            dacl = self._pretraining(len(every), seed)
+            self._clock.mark("preprocessing")
+            self.dacl_ = dacl.fit(every, steps_per_epoch=self._epoch_cap(len(every)),
+                                  time_limit=self._clock.pretraining())  # fmt: skip
+            self._clock.mark("pretraining", self.dacl_.timings_)
+            raw = self.dacl_.preprocessed(every)
         columns = [str(c) for c in X.columns] if isinstance(X, pd.DataFrame) else [str(i) for i in range(X.shape[1])]
         return self._choose(raw, np.flatnonzero(labelled), targets, task, seed, columns, unlabelled)
 
-    def fit_files(self, files, label: str, *, buffer_rows: int = 262_144, sample_rows: int = 200_000):
+    def fit_files(self, files, label: str, *, ignore=(), buffer_rows: int = 262_144, sample_rows: int = 200_000):
         """``fit`` on Parquet (or CSV) files bigger than memory (a folder, a glob or a list; rows whose
         ``label`` cell is empty are the unlabelled ones): the encoder is pretrained on every row, streamed
         (``dacl.data.stream``, preprocessing fitted on ``sample_rows`` rows spread over the files), then only
-        the labelled rows are read into memory for the choice. The features' projection for k-NN is
-        fitted on the labelled rows (in memory: on every row)."""
+        the labelled rows are read into memory for the choice. ``ignore``: columns left out (an ID, a
+        timestamp), as ``dacl fit --ignore``. The features' projection for k-NN is fitted on the labelled
+        rows (in memory: on every row)."""
         from dacl.data.stream import TableStream
 
         self._validate_params()
         _check_lists(self)
+        self._clock = _Clock(self.time_limit)
         seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
         batch_size = {**PRETRAINING_DEFAULTS, **{name: getattr(self, name) for name in CONFIG_PARAMETERS}}["batch_size"]
         stream = TableStream(files, batch_size, label=label, scale=self.scale, buffer_rows=buffer_rows,
-                             sample_rows=sample_rows)  # fmt: skip
+                             sample_rows=sample_rows, ignore=tuple(ignore))  # fmt: skip
         X, y = stream.labelled_rows(label)
         X = validate_table(self, X, reset=True, impute=self.impute)
         labelled, targets, task = self._targets_of(y.to_numpy(), len(X))
@@ -134,25 +183,36 @@ class _SemiSupervised(BaseEstimator):
                           "over fitting on the labelled rows.", stacklevel=2)  # fmt: skip
         if self._epoch_cap(stream.rows):  # one epoch of max_steps batches drawn from all over the files
             stream = stream.with_steps_per_epoch(self.max_steps)
-        self.dacl_ = self._pretraining(stream.rows, seed).fit_stream(stream)
-        raw = self.dacl_.preprocessed(X)  # clipped as the stream clipped them
+        self._clock.mark("preprocessing")
+        with thread_limits(resolve_threads(self.n_jobs)):
+            self.dacl_ = self._pretraining(stream.rows, seed).fit_stream(stream, time_limit=self._clock.pretraining())
+            self._clock.mark("pretraining")
+            raw = self.dacl_.preprocessed(X)  # clipped as the stream clipped them
         return self._choose(raw, rows, targets, task, seed, list(stream.columns), unlabelled, project_rows=rows)
 
     def _choose(self, raw, rows, targets, task, seed, columns, unlabelled, project_rows=None):
         """Features of the preprocessed rows ``raw``; the choice and the fit on its labelled ``rows``."""
         self.encoder_ = self.dacl_.encoder_
         self.history_ = self.dacl_.history_
-        features = encode(self.encoder_, raw, precision=self.precision)  # bf16 on AMX, as in predict
-        self.projection_ = Projection.fit(features if project_rows is None else features[project_rows], seed=seed)
-        inputs = Inputs(raw[rows], features[rows], self.encoder_, self.projection_, self.precision)
-        settings = self._settings(seed)
-        selection = select(inputs, targets, task, tuple(self.candidates), settings, folds=self.cv,
-                           ensemble=self.ensemble)  # fmt: skip
-        for note in selection.notes:
-            warnings.warn(f"cross-validation on the labelled rows: {note}.", stacklevel=3)
-        self.models_ = fit_chosen(inputs, targets, task, selection.choice.members, settings)
+        clock = self._clock
+        with thread_limits(resolve_threads(self.n_jobs)):  # sampled again: the machine may be busier now
+            features = encode(self.encoder_, raw, precision=self.precision)  # bf16 where it pays, as in predict
+            self.projection_ = Projection.fit(features if project_rows is None else features[project_rows], seed=seed)
+            inputs = Inputs(raw[rows], features[rows], self.encoder_, self.projection_, self.precision)
+            clock.mark("features")
+            settings = self._settings(seed)
+            selection = select(inputs, targets, task, tuple(self.candidates), settings, folds=self.cv,
+                               ensemble=self.ensemble, time_limit=clock.left(),
+                               progress=bool(self.verbose))  # fmt: skip
+            clock.mark("choice")
+            for note in selection.notes:
+                warnings.warn(f"cross-validation on the labelled rows: {note}.", stacklevel=3)
+            with deadline(clock.deadline):
+                self.models_ = fit_chosen(inputs, targets, task, selection.choice.members, settings)
+            clock.mark("refit")
         self.selection_ = pd.DataFrame(selection.rows)
-        self.chosen_ = selection.choice.to_dict()
+        self.chosen_ = {**selection.choice.to_dict(), "skipped": dict(selection.skipped)}
+        self.timings_ = clock.timings()
         self.task_ = task
         self.columns_ = columns
         self.n_labelled_, self.n_unlabelled_ = len(rows), unlabelled
@@ -168,7 +228,8 @@ class _SemiSupervised(BaseEstimator):
 
     def _predicted(self, X) -> np.ndarray:
         check_is_fitted(self, "models_")
-        return predict_chosen(self.models_, self._inputs(X))
+        with thread_limits(resolve_threads(self.n_jobs)):
+            return predict_chosen(self.models_, self._inputs(X))
 
     def fit_transform(self, X, y, X_unlabeled=None) -> np.ndarray:
         """``fit``, then the DACL features of X."""
@@ -177,7 +238,8 @@ class _SemiSupervised(BaseEstimator):
     def transform(self, X) -> np.ndarray:
         """The frozen DACL encoder's features of X, shape (n_samples, width), float32."""
         check_is_fitted(self, "models_")
-        return self._inputs(X).features
+        with thread_limits(resolve_threads(self.n_jobs)):
+            return self._inputs(X).features
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -199,6 +261,7 @@ def _semi_constraints(with_unlabeled: bool) -> dict:
         "fine_tune_lrs": [list, tuple],
         "fine_tune_epochs": [list, tuple],
         "logistic_cs": [list, tuple],
+        "time_limit": [Interval(Real, 0, None, closed="neither"), None],
         "scale": [StrOptions({"minmax", "standard"})],
         "impute": ["boolean"],
         "one_hot_mixing": [StrOptions({"coordinates", "blocks"})],
@@ -248,11 +311,15 @@ class DACLClassifier(ClassifierMixin, _SemiSupervised):
             Each candidate setting's mean held-out accuracy (``cv_accuracy``, ``cv_std``), fitting time, and
             which was chosen.
         chosen_ : dict
-            The chosen model (a candidate, or ``ensemble`` of two), its members and why.
+            The chosen model (a candidate, or ``ensemble`` of two), its members and why; ``skipped``: the
+            candidates left out to keep within ``time_limit``, and why.
         dacl_ : dacl.DACL
             The preprocessing and the pretrained encoder.
         n_labelled_, n_unlabelled_ : int
             Rows with and without a label that were used.
+        timings_ : dict
+            Seconds of ``fit`` per phase: preprocessing, pretraining, features, choice (each candidate's
+            in ``selection_``), refit, and the total.
     """
 
     _task_kind = CLASSIFICATION
@@ -298,6 +365,7 @@ class DACLClassifier(ClassifierMixin, _SemiSupervised):
         fine_tune_lrs: tuple[float, ...] = (1e-4, 1e-3),
         fine_tune_epochs: tuple[int, ...] = (20, 50),
         logistic_cs: tuple[float, ...] = (0.01, 0.1, 1.0, 10.0),
+        time_limit: float | None = None,
         unlabeled_value: int | str | None = -1,
         scale: str = "minmax",
         impute: bool = True,
@@ -343,6 +411,7 @@ class DACLClassifier(ClassifierMixin, _SemiSupervised):
         """Pretrain on every row of X (and ``X_unlabeled``), then choose and fit on the labelled rows."""
         self._validate_params()
         _check_lists(self)
+        self._clock = _Clock(self.time_limit)
         X = validate_table(self, X, reset=True, impute=self.impute)
         if len(X) < 2:
             raise ValueError(f"DACLClassifier needs at least 2 samples, got 1 sample (X shape {np.shape(X)}).")
@@ -390,11 +459,15 @@ class DACLRegressor(RegressorMixin, _SemiSupervised):
             Each candidate setting's mean held-out R² (``cv_r2``, ``cv_std``) and RMSE, fitting time, and
             which was chosen.
         chosen_ : dict
-            The chosen model (a candidate, or ``ensemble`` of two), its members and why.
+            The chosen model (a candidate, or ``ensemble`` of two), its members and why; ``skipped``: the
+            candidates left out to keep within ``time_limit``, and why.
         dacl_ : dacl.DACL
             The preprocessing and the pretrained encoder.
         n_labelled_, n_unlabelled_ : int
             Rows with and without a target that were used.
+        timings_ : dict
+            Seconds of ``fit`` per phase: preprocessing, pretraining, features, choice (each candidate's
+            in ``selection_``), refit, and the total.
     """
 
     _task_kind = REGRESSION
@@ -440,6 +513,7 @@ class DACLRegressor(RegressorMixin, _SemiSupervised):
         fine_tune_lrs: tuple[float, ...] = (1e-4, 1e-3),
         fine_tune_epochs: tuple[int, ...] = (20, 50),
         logistic_cs: tuple[float, ...] = (0.01, 0.1, 1.0, 10.0),
+        time_limit: float | None = None,
         scale: str = "minmax",
         impute: bool = True,
         one_hot_mixing: str = "coordinates",
@@ -475,6 +549,7 @@ class DACLRegressor(RegressorMixin, _SemiSupervised):
         """Pretrain on every row of X (and ``X_unlabeled``), then choose and fit on the rows with a target."""
         self._validate_params()
         _check_lists(self)
+        self._clock = _Clock(self.time_limit)
         X = validate_table(self, X, reset=True, impute=self.impute)
         if len(X) < 2:
             raise ValueError(f"DACLRegressor needs at least 2 samples, got 1 sample (X shape {np.shape(X)}).")

@@ -3,7 +3,14 @@ the CLI builds its flags from it without loading scikit-learn."""
 
 from __future__ import annotations
 
-__all__ = ["CANDIDATE_NAMES", "MAX_STEPS", "PRETRAINING_DEFAULTS", "SEMI_DEFAULTS", "SEMI_PARAMETERS"]
+__all__ = [
+    "CANDIDATE_NAMES",
+    "MAX_STEPS",
+    "PRETRAINING_DEFAULTS",
+    "PRETRAINING_SHARE",
+    "SEMI_DEFAULTS",
+    "SEMI_PARAMETERS",
+]
 
 # The candidates, in the order of dacl.semisupervised.candidates.CANDIDATES (tested to agree).
 CANDIDATE_NAMES = ("probe", "knn", "fine-tune", "linear-raw", "gbdt-raw", "gbdt-raw+features")
@@ -16,7 +23,8 @@ MAX_STEPS = 1500
 
 SEMI_DEFAULTS = {"max_steps": MAX_STEPS, "candidates": CANDIDATE_NAMES, "cv": 5, "ensemble": True,
                  "fine_tune_lrs": (1e-4, 1e-3), "fine_tune_epochs": (20, 50),
-                 "logistic_cs": (0.01, 0.1, 1.0, 10.0)}  # fmt: skip
+                 "logistic_cs": (0.01, 0.1, 1.0, 10.0), "time_limit": None}  # fmt: skip
+PRETRAINING_SHARE = 0.5  # of a time limit, the most that pretraining may take (the choice and refit the rest)
 SEMI_PARAMETERS = {
     "max_steps": ("int or None, default=1500", "Most pretraining steps: ``epochs`` is lowered on large tables "
                   "(and the warm-up to at most a third of the run), and where one pass is longer, the run is one "
@@ -37,4 +45,8 @@ SEMI_PARAMETERS = {
     "logistic_cs": ("tuple of float, default=(0.01, 0.1, 1.0, 10.0)", "Inverse penalties C of logistic regression "
                     "(the probe and linear-raw on classes) to choose from; (1.0,) fixes scikit-learn's default. "
                     "Ridge (numbers) chooses its penalty by leave-one-out error."),
+    "time_limit": ("float or None, default=None", "Seconds the whole fit may take (10% slack), as AutoGluon's "
+                   "time_limit: pretraining is shortened to at most half of it (its schedule fitted to the shorter "
+                   "run), the choice cross-validates the cheap candidates first and leaves out those whose folds "
+                   "would not fit (``chosen_['skipped']``), keeping time to refit the best. None: no limit."),
 }  # fmt: skip

@@ -20,12 +20,21 @@ pretrained encoder strongest (docs/results/labels.md).
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 
-from dacl.semisupervised.candidates import CANDIDATES, Inputs, Settings, Task, default_setting
+from dacl.semisupervised.candidates import (
+    CANDIDATES,
+    Inputs,
+    OutOfTime,
+    Settings,
+    Task,
+    deadline,
+    default_setting,
+    fine_tune_setting,
+)
 
 __all__ = [
     "ENSEMBLE",
@@ -72,6 +81,7 @@ class Selection:
     notes: list[str] = field(default_factory=list)
     metric: str = "accuracy"
     best: dict[str, str] = field(default_factory=dict)  # each candidate's best setting (ensemble left out)
+    skipped: dict[str, str] = field(default_factory=dict)  # candidates left out for time, and why
 
 
 def splits(y: np.ndarray, task: Task, folds: int = 5, seed: int = 0) -> tuple[list[tuple[np.ndarray, ...]], list[str]]:
@@ -134,6 +144,15 @@ def _summary(task: Task, y: np.ndarray, pairs, held_out: list[np.ndarray]) -> di
     return {"cv_r2": float(r2.mean()), "cv_std": float(r2.std()), "cv_rmse": float(np.sqrt(-main).mean()), **out}
 
 
+# the order in which the candidates are cross-validated: the cheap ones first, so that under a time limit
+# the choice has the most candidates (ranks keep the order the user gave)
+COST_ORDER = ("linear-raw", "probe", "knn", "gbdt-raw", "gbdt-raw+features", "fine-tune")
+# successive halving: after the first of several repeats of the k-fold split, a candidate (or a setting of
+# its grid) whose mean held-out score is below the second best's by more than this many points, and by
+# more than twice its own standard error over the folds, is not fitted on the other repeats
+HALVING_MARGIN = 0.02
+
+
 def select(
     inputs: Inputs,
     y: np.ndarray,
@@ -143,13 +162,22 @@ def select(
     *,
     folds: int = 5,
     ensemble: bool = True,
+    time_limit: float | None = None,
+    progress: bool = False,
+    halving: bool = True,
 ) -> Selection:
-    """Cross-validate every candidate on the labelled rows (``inputs``, ``y``) and choose (module doc)."""
+    """Cross-validate every candidate on the labelled rows (``inputs``, ``y``) and choose (module doc).
+
+    ``time_limit`` (seconds): the choice ends within it, keeping time to refit the best candidates; a
+    candidate whose folds would not fit is left out (``Selection.skipped``). ``progress``: a bar over the
+    fits (candidate, fold, elapsed, time left). ``halving``: where the split is repeated, candidates and
+    settings far behind after the first repeat are not fitted again (``HALVING_MARGIN``)."""
     unknown = [c for c in candidates if c not in CANDIDATES]
     if unknown:
         raise ValueError(f"unknown candidate(s) {', '.join(unknown)}; choose from {', '.join(CANDIDATES)}.")
     if not candidates:
         raise ValueError("no candidate to choose from: name at least one of " + ", ".join(CANDIDATES) + ".")
+    started = time.perf_counter()
     pairs, notes = splits(y, task, folds, settings.seed)
     metric = "accuracy" if task.is_classification else "r2"
     if not pairs:
@@ -159,36 +187,87 @@ def select(
                  "chosen": c == fallback} for c in candidates]  # fmt: skip
         best = {c: default_setting(c, settings, len(y), task) for c in candidates}
         return Selection(rows, Choice([(fallback, best[fallback])], reason), notes, metric, best)
-    predictions: dict[tuple[str, str], list[np.ndarray]] = {}
-    seconds: dict[tuple[str, str], float] = {}
-    for name in candidates:
-        candidate = CANDIDATES[name]
-        for train, held in pairs:
-            started = time.perf_counter()
-            fitted = candidate.fit(inputs.take(train), y[train], task, settings)
-            share = (time.perf_counter() - started) / len(fitted)
-            for setting, model in fitted.items():
-                predictions.setdefault((name, setting), []).append(model.predict(inputs.take(held)))
-                seconds[(name, setting)] = seconds.get((name, setting), 0.0) + share
-    rows = [{"candidate": c, "setting": s, **_summary(task, y, pairs, p), "seconds": seconds[(c, s)]}
-            for (c, s), p in predictions.items()]  # fmt: skip
     key = "cv_accuracy" if task.is_classification else "cv_r2"
-    order = {c: i for i, c in enumerate(candidates)}
+    rounds = _rounds(pairs, y, task, folds)
+    order = sorted(candidates, key=lambda c: COST_ORDER.index(c) if c in COST_ORDER else len(COST_ORDER))
+    grids = {c: settings for c in candidates}  # each candidate's settings still in the running
+    predictions: dict[tuple[str, str], dict[int, np.ndarray]] = {}
+    seconds: dict[tuple[str, str], float] = {}
+    split_seconds: dict[str, float] = {}  # each candidate's longest fit of one split
+    skipped: dict[str, str] = {}
+    cut: set[str] = set()  # candidates whose later repeats did not fit in the time
+    dropped: dict[tuple[str, str], str] = {}
+    deadline_at = None if time_limit is None else started + time_limit
+    bar = _bar(progress, sum(len(r) for r in rounds) * len(order))
+    for number, round_pairs in enumerate(rounds):  # the repeats of the k-fold split (one where not repeated)
+        for name in order:
+            if name in skipped or name not in grids:
+                bar.update(len(round_pairs))
+                continue
+            for index, (train, held) in round_pairs:
+                bar.set_description(f"choice: {name}, fold {index % len(round_pairs) + 1}/{len(round_pairs)}"
+                                    + (f", repeat {number + 1}/{len(rounds)}" if len(rounds) > 1 else ""))
+                if name in skipped or name not in grids:
+                    bar.update(1)
+                    continue
+                reserve = _refit_reserve(split_seconds, predictions, pairs, y, task)
+                late = _too_late(deadline_at, split_seconds.get(name), reserve)
+                try:
+                    if late:
+                        raise OutOfTime(late)
+                    begun = time.perf_counter()
+                    with deadline(None if deadline_at is None else deadline_at - reserve):
+                        fitted = CANDIDATES[name].fit(inputs.take(train), y[train], task, grids[name])
+                    spent = time.perf_counter() - begun
+                except OutOfTime as error:
+                    if number == 0:  # not one whole k-fold: left out
+                        skipped[name] = f"left out for time ({error}) after {time.perf_counter() - started:.0f} s"
+                        for k in [k for k in predictions if k[0] == name]:
+                            del predictions[k]
+                    else:  # scored on the repeats done
+                        cut.add(name)
+                        grids.pop(name, None)
+                    bar.update(1)
+                    continue
+                split_seconds[name] = max(split_seconds.get(name, 0.0), spent)
+                for setting, model in fitted.items():
+                    predictions.setdefault((name, setting), {})[index] = model.predict(inputs.take(held))
+                    seconds[(name, setting)] = seconds.get((name, setting), 0.0) + spent / len(fitted)
+                bar.update(1)
+        if halving and number == 0 and len(rounds) > 1:
+            grids, dropped = _halve(grids, predictions, pairs, y, task, len(rounds))
+    bar.close()
+    scored = {k: v for k, v in predictions.items() if k[0] not in skipped}
+    if not scored:
+        raise OutOfTime(f"no candidate could be cross-validated within time_limit={time_limit:g} s; raise it.")
+    rows = []
+    for (c, s), by_split in scored.items():
+        used = sorted(by_split)
+        row = {"candidate": c, "setting": s, **_summary(task, y, [pairs[i] for i in used], [by_split[i] for i in used]),
+               "seconds": seconds[(c, s)], "splits": len(used)}  # fmt: skip
+        if (c, s) in dropped:
+            row["note"] = dropped[(c, s)]
+        rows.append(row)
+    rank_order = {c: i for i, c in enumerate(candidates)}
 
     def rank(row: dict[str, Any]) -> tuple:
-        return (row[key], row["tie_break"], -order.get(row["candidate"], len(order)))
+        return (row[key], row["tie_break"], -rank_order.get(row["candidate"], len(rank_order)))
 
+    contenders = [r for r in rows if (r["candidate"], r["setting"]) not in dropped]
     best_per_candidate = {}
-    for row in sorted(rows, key=rank, reverse=True):
+    for row in sorted(contenders, key=rank, reverse=True) + sorted(rows, key=rank, reverse=True):
         best_per_candidate.setdefault(row["candidate"], row)
-    ranked = sorted(best_per_candidate.values(), key=rank, reverse=True)
+    ranked = sorted((r for r in best_per_candidate.values() if (r["candidate"], r["setting"]) not in dropped),
+                    key=rank, reverse=True)  # fmt: skip
     pair = None
     if ensemble and len(ranked) >= 2:
         first, second = ranked[0], ranked[1]
-        averaged = [(a + b) / 2 for a, b in zip(predictions[(first["candidate"], first["setting"])],
-                                                 predictions[(second["candidate"], second["setting"])])]  # fmt: skip
+        a, b = scored[(first["candidate"], first["setting"])], scored[(second["candidate"], second["setting"])]
+        common = sorted(set(a) & set(b))
+        averaged = [(a[i] + b[i]) / 2 for i in common]
         pair = {"candidate": ENSEMBLE, "setting": f"{first['candidate']} + {second['candidate']}",
-                **_summary(task, y, pairs, averaged), "seconds": first["seconds"] + second["seconds"]}  # fmt: skip
+                **_summary(task, y, [pairs[i] for i in common], averaged),
+                "seconds": first["seconds"] + second["seconds"], "splits": len(common)}  # fmt: skip
         rows.append(pair)
     best = pair if prefers_pair(ranked[0], pair, key) else ranked[0]
     if best is pair:
@@ -204,13 +283,91 @@ def select(
             why += f", over {100 * PAIR_MARGIN:g} point above the average of the two best ({pair[key]:.4f})"
     what = "accuracy" if task.is_classification else "R²"
     reason = why.format(what=what) + f"; {len(pairs)} split(s) of the {len(y)} labelled rows"
+    if dropped:
+        reason += f"; {len(dropped)} setting(s) not fitted after the first repeat (far behind)"
+    if cut:
+        reason += f"; {', '.join(sorted(cut))} scored on fewer repeats (time)"
+    if skipped:
+        reason += "; " + "; ".join(f"{c} {why}" for c, why in skipped.items())
     if notes:
         reason += "; " + "; ".join(notes)
     for row in rows:
         row["chosen"] = row is best
         row.pop("tie_break")
     best_settings = {c: row["setting"] for c, row in best_per_candidate.items()}
-    return Selection(rows, Choice(members, reason), notes, metric, best_settings)
+    return Selection(rows, Choice(members, reason), notes, metric, best_settings, skipped)
+
+
+def _rounds(pairs, y: np.ndarray, task: Task, folds: int) -> list[list[tuple[int, tuple[np.ndarray, ...]]]]:
+    """The splits grouped by repeat of the k-fold split (one group where it is not repeated), indexed."""
+    indexed = list(enumerate(pairs))
+    repeats = REPEATS if len(pairs) > 1 and len(y) < REPEAT_BELOW and len(pairs) % REPEATS == 0 else 1
+    size = len(pairs) // repeats
+    return [indexed[r * size : (r + 1) * size] for r in range(repeats)]
+
+
+def _halve(grids, predictions, pairs, y, task, settings_count) -> tuple[dict, dict]:
+    """After the first repeat: a candidate whose every setting is far behind the second-best candidate
+    (``HALVING_MARGIN``, and twice the setting's standard error over the folds) is not fitted again, nor a
+    learning rate of fine-tuning whose every epoch count is. Returns the narrowed grids and the settings
+    left behind, each with why."""
+    means, errors = {}, {}
+    variance = float(np.var(y)) or 1.0
+    for k, by_split in predictions.items():
+        scores = [_score(task, y[pairs[i][1]], p)[0] for i, p in sorted(by_split.items())]
+        if not task.is_classification:  # minus the MSE, as R²
+            scores = [1 + s / variance for s in scores]
+        means[k], errors[k] = float(np.mean(scores)), float(np.std(scores) / np.sqrt(len(scores)))
+    best_of: dict[str, float] = {}
+    for (c, _), m in means.items():
+        best_of[c] = max(best_of.get(c, -np.inf), m)
+    if len(best_of) < 3:
+        return grids, {}
+    line = sorted(best_of.values(), reverse=True)[1]
+    behind = {k for k, m in means.items() if m < line - max(HALVING_MARGIN, 2 * errors[k])}
+    narrowed, dropped = dict(grids), set()
+    for c in grids:
+        mine = [k for k in means if k[0] == c]
+        if mine and all(k in behind for k in mine):
+            del narrowed[c]
+            dropped.update(mine)
+        elif c == "fine-tune" and mine:
+            lrs = {fine_tune_setting(s)[0] for (_, s) in mine if (c, s) not in behind}
+            narrowed[c] = replace(grids[c], fine_tune_lrs=tuple(lr for lr in grids[c].fine_tune_lrs if lr in lrs))
+            dropped.update(k for k in mine if fine_tune_setting(k[1])[0] not in lrs)
+    note = "far behind after the first of {} repeats ({:.1f} against the second best's {:.1f})"
+    return narrowed, {k: note.format(settings_count, 100 * means[k], 100 * line) for k in dropped}
+
+
+def _refit_reserve(split_seconds, predictions, pairs, y, task) -> float:
+    """Seconds kept for refitting the chosen model on every labelled row: 1.3 x the longest split fit of
+    the two candidates ahead so far (a refit sees 1/(k-1) more rows than a fold's fit)."""
+    if not split_seconds:
+        return 0.0
+    means = {}
+    for (c, _), by_split in predictions.items():
+        mean = float(np.mean([_score(task, y[pairs[i][1]], p)[0] for i, p in by_split.items()]))
+        means[c] = max(means.get(c, -np.inf), mean)
+    ahead = sorted(means, key=means.get, reverse=True)[:2]
+    return 1.3 * sum(split_seconds.get(c, 0.0) for c in ahead)
+
+
+def _too_late(deadline_at: float | None, per_split: float | None, reserve: float) -> str:
+    """Why a fit of one split should not start: it would end past the deadline less the refit's reserve."""
+    if deadline_at is None:
+        return ""
+    left = deadline_at - reserve - time.perf_counter()
+    if left <= 0:
+        return "no time left"
+    if per_split is not None and per_split > left:
+        return f"a fold takes {per_split:.1f} s, {left:.1f} s left"
+    return ""
+
+
+def _bar(enabled: bool, total: int):
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, disable=not enabled, unit="fit", leave=False, desc="choice")
 
 
 def prefers_pair(best: dict[str, Any], pair: dict[str, Any] | None, key: str) -> bool:
