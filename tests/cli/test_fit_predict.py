@@ -30,6 +30,14 @@ def files(tmp_path_factory):
     return folder
 
 
+def parquet_parts(table: pd.DataFrame, folder, rows: int = 100):
+    """``table`` written as Parquet files of ``rows`` rows each in ``folder``."""
+    folder.mkdir()
+    for index, start in enumerate(range(0, len(table), rows)):
+        table.iloc[start : start + rows].to_parquet(folder / f"part-{index}.parquet", index=False)
+    return folder
+
+
 def test_fit_then_predict_with_ids_and_probabilities(files, tmp_path, capsys):
     model = tmp_path / "model"
     assert main(["fit", "--data", str(files / "train.csv"), "--label", "churn", "--out", str(model), *TINY]) == 0
@@ -114,10 +122,7 @@ def test_compare_and_reproduce_labels_take_the_encoder_options_and_check_them_fi
 
 def test_fit_streams_a_folder_of_parquet_files_and_reads_only_the_labelled_rows(files, tmp_path, capsys):
     table = pd.read_csv(files / "train.csv")
-    parts = tmp_path / "parts"
-    parts.mkdir()
-    for index, start in enumerate(range(0, len(table), 100)):
-        table.iloc[start : start + 100].to_parquet(parts / f"part-{index}.parquet", index=False)
+    parts = parquet_parts(table, tmp_path / "parts")
     model = tmp_path / "model"
     assert main(["fit", "--data", str(parts), "--label", "churn", "--out", str(model), *TINY]) == 0
     labelled = int(table["churn"].notna().sum())
@@ -198,10 +203,7 @@ def test_fit_on_csv_files_counts_empty_text_labels_as_unlabelled_as_the_model_do
 
 def test_ignored_columns_are_left_out_of_the_model_and_predict_still_takes_the_id(files, tmp_path, capsys):
     table = pd.read_csv(files / "train.csv")
-    parts = tmp_path / "parts"
-    parts.mkdir()
-    for index, start in enumerate(range(0, len(table), 100)):
-        table.iloc[start : start + 100].to_parquet(parts / f"part-{index}.parquet", index=False)
+    parts = parquet_parts(table, tmp_path / "parts")
     for data, name in ((files / "train.csv", "memory"), (parts, "streamed")):
         model = tmp_path / name
         fit = ["fit", "--data", str(data), "--label", "churn", "--out", str(model), "--ignore", "id", *TINY]
