@@ -162,3 +162,12 @@ def test_the_cheap_candidates_are_cross_validated_first(monkeypatch):
     inputs = Inputs(np.arange(400, dtype=np.float32)[:, None], np.zeros((400, 1)))
     select(inputs, np.repeat([0, 1], 200), Task("classification", 2), names, Settings())
     assert list(dict.fromkeys(order)) == ["linear-raw", "probe", "gbdt-raw", "fine-tune"]
+
+
+def test_from_a_thousand_labelled_rows_three_folds_hold_every_row_out_once():
+    y = np.repeat([0, 1], 600)
+    pairs, _ = splits(y, Task("classification", 2), folds=5)
+    assert len(pairs) == selection.FEWER_FOLDS == 3
+    assert sorted(np.concatenate([held for _, held in pairs])) == list(range(1200))
+    assert len(splits(np.arange(1500.0), Task("regression"), folds=5)[0]) == 3
+    assert len(splits(np.repeat([0, 1], 400), Task("classification", 2), folds=5)[0]) == 5  # under 1,000: 5

@@ -35,7 +35,8 @@ SEMI_PARAMETERS = {
                    "columns), 'gbdt-raw' (gradient-boosted trees on the raw columns), 'gbdt-raw+features' (the "
                    "trees on the raw columns and the DACL features' top principal components)."),
     "cv": ("int, default=5", "Folds of the cross-validation on the labelled rows (fewer where the rarest class "
-           "has fewer rows; repeated 3 times under 300 labelled rows; one 80/20 split from 10,000)."),
+           "has fewer rows; repeated 3 times under 300 labelled rows, the candidates far behind after the first "
+           "repeat not fitted again; at most 3 from 1,000; one 80/20 split from 10,000)."),
     "ensemble": ("bool, default=True", "Also score the average of the two best candidates' probabilities or "
                  "predictions, and choose it unless the best candidate alone scores over 1 point higher; "
                  "False: the best candidate alone."),

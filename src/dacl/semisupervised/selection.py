@@ -10,9 +10,10 @@ test split can leak into the choice.
 
 The splits (:func:`splits`): stratified k-fold for classes (k = min(folds, rarest class)), k-fold for
 numbers; repeated 3 times with fewer than 300 labelled rows (held-out scores on a few rows are noisy,
-and those fits are cheap); one stratified 80/20 split from 10,000 labelled rows (the scores are then
-precise, and each fit is expensive). A class with one labelled row cannot be held out: its row is in
-every training part and no held-out part (said in ``notes``). With no split possible at all (every
+and those fits are cheap); at most 3 folds from 1,000 labelled rows (every row is still held out once,
+and the folds' fits see 2n rows in all instead of 4n); one stratified 80/20 split from 10,000 labelled
+rows (the scores are then precise, and each fit is expensive). A class with one labelled row cannot be
+held out: its row is in every training part and no held-out part (said in ``notes``). With no split possible at all (every
 class has one row), the rule is the probe on the DACL features, where the label study finds the
 pretrained encoder strongest (docs/results/labels.md).
 """
@@ -51,6 +52,8 @@ __all__ = [
 ENSEMBLE = "ensemble"
 REPEAT_BELOW = 300  # labelled rows under which the k-fold split is repeated
 REPEATS = 3
+FEWER_FOLDS_FROM = 1_000  # labelled rows from which at most FEWER_FOLDS folds are cut
+FEWER_FOLDS = 3
 HOLDOUT_FROM = 10_000  # labelled rows from which one 80/20 split replaces k-fold
 FALLBACK = "probe"  # the rule when no row can be held out
 PAIR_MARGIN = 0.01  # the best candidate alone is chosen over the average of two only when 1 point higher
@@ -100,7 +103,7 @@ def splits(y: np.ndarray, task: Task, folds: int = 5, seed: int = 0) -> tuple[li
         if len(np.unique(y[rows])) < 2:
             notes.append("fewer than two classes have two labelled rows: nothing can be held out")
             return [], notes
-        k = int(min(folds, counts[counts >= 2].min()))
+        k = int(min(folds if n < FEWER_FOLDS_FROM else min(folds, FEWER_FOLDS), counts[counts >= 2].min()))
         always = np.setdiff1d(np.arange(n), rows)
         if len(rows) >= HOLDOUT_FROM:
             train, held = train_test_split(rows, test_size=0.2, stratify=y[rows], random_state=seed)
@@ -116,7 +119,7 @@ def splits(y: np.ndarray, task: Task, folds: int = 5, seed: int = 0) -> tuple[li
     if n >= HOLDOUT_FROM:
         train, held = train_test_split(rows, test_size=0.2, random_state=seed)
         return [(np.sort(train), np.sort(held))], notes
-    k = min(folds, n // 2)
+    k = min(folds if n < FEWER_FOLDS_FROM else min(folds, FEWER_FOLDS), n // 2)
     splitter = (RepeatedKFold(n_splits=k, n_repeats=REPEATS, random_state=seed) if n < REPEAT_BELOW
                 else KFold(n_splits=k, shuffle=True, random_state=seed))  # fmt: skip
     return [(np.sort(t), np.sort(v)) for t, v in splitter.split(rows)], notes
