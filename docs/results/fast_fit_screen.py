@@ -21,7 +21,7 @@ import numpy as np
 OUT = Path(__file__).parent / "fast_fit" / "screen"
 # name: (width, most pretraining steps)
 VARIANTS = {"w512-s1500": (512, 1500), "w512-s500": (512, 500), "w256-s1500": (256, 1500), "w256-s500": (256, 500),
-            "w256-s250": (256, 250)}  # fmt: skip
+            "w256-s250": (256, 250), "w512-s250": (512, 250), "w512-s150": (512, 150)}  # fmt: skip
 DATASETS = ("digits", "magic", "spambase", "adult", "letter", "wine-quality", "california-housing", "mnist-test")
 FRACTIONS = (0.01, 0.1)
 SHOWN = ("probe", "knn", "fine-tune", "gbdt-raw", "linear-raw", "estimator")
