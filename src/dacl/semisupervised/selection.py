@@ -13,9 +13,9 @@ numbers; repeated 3 times with fewer than 300 labelled rows (held-out scores on 
 and those fits are cheap); at most 3 folds from 1,000 labelled rows (every row is still held out once,
 and the folds' fits see 2n rows in all instead of 4n); one stratified 80/20 split from 10,000 labelled
 rows (the scores are then precise, and each fit is expensive). A class with one labelled row cannot be
-held out: its row is in every training part and no held-out part (said in ``notes``). With no split possible at all (every
-class has one row), the rule is the probe on the DACL features, where the label study finds the
-pretrained encoder strongest (docs/results/labels.md).
+held out: its row is in every training part and no held-out part (said in ``notes``). With no split
+possible at all (every class has one row), the rule is the probe on the DACL features, where the label
+study finds the pretrained encoder strongest (docs/results/labels.md).
 """
 
 from __future__ import annotations
