@@ -19,9 +19,10 @@ from pathlib import Path
 import numpy as np
 
 OUT = Path(__file__).parent / "fast_fit" / "screen"
-# name: (width, most pretraining steps)
-VARIANTS = {"w512-s1500": (512, 1500), "w512-s500": (512, 500), "w256-s1500": (256, 1500), "w256-s500": (256, 500),
-            "w256-s250": (256, 250), "w512-s250": (512, 250), "w512-s150": (512, 150)}  # fmt: skip
+# name: (width, most pretraining steps, batch size)
+VARIANTS = {"w512-s1500": (512, 1500, 512), "w512-s500": (512, 500, 512), "w256-s1500": (256, 1500, 512),
+            "w256-s500": (256, 500, 512), "w256-s250": (256, 250, 512), "w512-s250": (512, 250, 512),
+            "w512-b256-s500": (512, 500, 256)}  # fmt: skip
 DATASETS = ("digits", "magic", "spambase", "adult", "letter", "wine-quality", "california-housing", "mnist-test")
 FRACTIONS = (0.01, 0.1)
 SHOWN = ("probe", "knn", "fine-tune", "gbdt-raw", "linear-raw", "estimator")
@@ -33,13 +34,13 @@ def run(variants: list[str], datasets: list[str], data_dir: str | None) -> None:
     from dacl.study import STUDY_BUDGETS, StudyBudget, label_study
 
     for name in variants:
-        width, steps = VARIANTS[name]
+        width, steps, batch = VARIANTS[name]
         budget = f"screen-{name}"
         STUDY_BUDGETS[budget] = StudyBudget(pretraining=PRETRAINING_DEFAULTS, draws=1, max_steps=steps)
         for dataset in datasets:
             log = lambda *a, n=name: print(f"[{n}]", *a, flush=True)  # noqa: E731
             label_study(load_dataset(dataset, data_dir=data_dir), FRACTIONS, OUT / name, budget=budget,
-                        pretraining={"width": width}, log=log)  # fmt: skip
+                        pretraining={"width": width, "batch_size": batch}, log=log)  # fmt: skip
 
 
 # today's encoder (4 x 512, 1,500 steps, float32 on this AMD EPYC) under today's protocol: the encoder study's

@@ -1,3 +1,4 @@
+import copy
 import math
 
 import pytest
@@ -96,6 +97,26 @@ def test_build_optimizer_choices():
     assert isinstance(build_optimizer(model, "adamw", 1e-3, 1e-4), torch.optim.AdamW)
     with pytest.raises(ValueError, match="unknown optimizer"):
         build_optimizer(model, "sgdx", 0.1, 0)
+
+
+@pytest.mark.parametrize("name", ["adamw", "adam"])
+def test_the_fused_adam_steps_as_torchs_reference_loop(name):
+    """The fused kernel (where torch has it) against the single-tensor loop, 5 steps of the same gradients."""
+    torch.manual_seed(0)
+    model, reference = MLPEncoder(4, 8, 2), None
+    reference = copy.deepcopy(model)
+    fused = build_optimizer(model, name, 1e-2, 1e-2)
+    groups = [{k: v for k, v in g.items() if k != "lars"} for g in parameter_groups(reference, 1e-2)]
+    kind = torch.optim.AdamW if name == "adamw" else torch.optim.Adam
+    loop = kind(groups, lr=1e-2, weight_decay=1e-2, foreach=False)
+    x = torch.randn(16, 4)
+    for _ in range(5):
+        for net, opt in ((model, fused), (reference, loop)):
+            opt.zero_grad()
+            net(x).square().mean().backward()
+            opt.step()
+    for a, b in zip(model.parameters(), reference.parameters()):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
 
 
 def test_warmup_then_cosine():

@@ -91,7 +91,7 @@ def run(args: argparse.Namespace) -> None:
     labelled = int(_present(y).sum())
     more = f", {len(unlabeled)} more from {args.unlabeled}" if unlabeled is not None else ""
     print(f"dacl fit: {task} of {args.label!r} on {args.data}: {labelled} labelled rows, "
-          f"{len(y) - labelled} unlabelled{more}")  # fmt: skip
+          f"{len(y) - labelled} unlabelled{more}{_limit(args)}")  # fmt: skip
     model.fit(X, y, X_unlabeled=unlabeled)
     _save(model, args, out)
 
@@ -116,9 +116,16 @@ def _streamed(args: argparse.Namespace, out: Path) -> None:
     model = (DACLClassifier if task == "classification" else DACLRegressor)(**values)
     labelled = int(_present(labels).sum())
     print(f"dacl fit: {task} of {args.label!r} on {len(files)} file(s) at {args.data}, streamed: {labelled} labelled "
-          f"rows, {len(labels) - labelled} unlabelled")  # fmt: skip
+          f"rows, {len(labels) - labelled} unlabelled{_limit(args)}")  # fmt: skip
     model.fit_files(files, args.label, ignore=args.ignore)
     _save(model, args, out)
+
+
+def _limit(args: argparse.Namespace) -> str:
+    """What the user is told up front about the time: the limit where one is given."""
+    if getattr(args, "time_limit", None) is None:
+        return "; pretraining's bar, then the choice's, show the time left"
+    return f"; ends within {args.time_limit:g} s (--time-limit)"
 
 
 def _save(model, args: argparse.Namespace, out: Path) -> None:

@@ -113,17 +113,21 @@ def build_optimizer(
     model: nn.Module, name: str, lr: float, weight_decay: float, momentum: float = 0.9
 ) -> torch.optim.Optimizer:
     """``"lars"`` (the paper's for tables and images), ``"adamw"`` or ``"adam"`` (the paper's for
-    graphs: L2 weight decay in the gradient), with biases and BatchNorm parameters not decayed."""
+    graphs: L2 weight decay in the gradient), with biases and BatchNorm parameters not decayed. Adam and
+    AdamW run torch's fused kernel where it exists (the same update in one pass over the parameters: a
+    fine-tuning step on 30 rows of a 4 x 512 MLP took 2.9-3.3 ms against 6.5-7.5 ms, docs/results/speed.md)."""
     groups = parameter_groups(model, weight_decay)
     if name == "lars":
         return LARS(groups, lr=lr, momentum=momentum, weight_decay=weight_decay)
     for group in groups:
         group.pop("lars")
-    if name == "adamw":
-        return torch.optim.AdamW(groups, lr=lr, weight_decay=weight_decay)
-    if name == "adam":
-        return torch.optim.Adam(groups, lr=lr, weight_decay=weight_decay)
-    raise ValueError(f"unknown optimizer {name!r}; choose {', '.join(OPTIMIZERS)}.")
+    if name not in ("adamw", "adam"):
+        raise ValueError(f"unknown optimizer {name!r}; choose {', '.join(OPTIMIZERS)}.")
+    kind = torch.optim.AdamW if name == "adamw" else torch.optim.Adam
+    try:  # one fused kernel for every parameter: the step of a small network 2.2x faster on the CPU
+        return kind(groups, lr=lr, weight_decay=weight_decay, fused=True)
+    except (RuntimeError, TypeError, ValueError):  # a torch or a device without the fused kernel
+        return kind(groups, lr=lr, weight_decay=weight_decay)
 
 
 def warmup_cosine(step: int, total_steps: int, warmup_steps: int, schedule: str = "cosine") -> float:

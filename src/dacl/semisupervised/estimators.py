@@ -109,11 +109,13 @@ class _SemiSupervised(BaseEstimator):
 
     _task_kind: str
 
-    def _pretraining(self, rows: int, seed: int) -> DACL:
-        """The DACL transformer that pretrains the encoder (:func:`capped_pretraining`)."""
+    def _pretraining(self, rows: int, seed: int, threads: int | None = None) -> DACL:
+        """The DACL transformer that pretrains the encoder (:func:`capped_pretraining`) on ``threads``
+        threads (resolved once by the caller; default ``n_jobs``)."""
         values = capped_pretraining({name: getattr(self, name) for name in CONFIG_PARAMETERS}, rows, self.max_steps)
         return DACL(**values, scale=self.scale, impute=self.impute, one_hot_mixing=self.one_hot_mixing,
-                    random_state=seed, verbose=self.verbose, n_jobs=self.n_jobs)  # fmt: skip
+                    random_state=seed, verbose=self.verbose,
+                    n_jobs=self.n_jobs if threads is None else threads)  # fmt: skip
 
     def _epoch_cap(self, rows: int) -> int | None:
         """``max_steps`` where one pass over ``rows`` rows is longer than it (the run is then one epoch of
@@ -147,8 +149,9 @@ class _SemiSupervised(BaseEstimator):
                           "(X_unlabeled=, or rows of X marked unlabelled) where you have them.",
                           stacklevel=3)  # fmt: skip
         seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
-        with thread_limits(resolve_threads(self.n_jobs)):
-            dacl = self._pretraining(len(every), seed)
+        threads = resolve_threads(self.n_jobs)
+        with thread_limits(threads):
+            dacl = self._pretraining(len(every), seed, threads)
             self._clock.mark("preprocessing")
             self.dacl_ = dacl.fit(every, steps_per_epoch=self._epoch_cap(len(every)),
                                   time_limit=self._clock.pretraining())  # fmt: skip
@@ -184,8 +187,10 @@ class _SemiSupervised(BaseEstimator):
         if self._epoch_cap(stream.rows):  # one epoch of max_steps batches drawn from all over the files
             stream = stream.with_steps_per_epoch(self.max_steps)
         self._clock.mark("preprocessing")
-        with thread_limits(resolve_threads(self.n_jobs)):
-            self.dacl_ = self._pretraining(stream.rows, seed).fit_stream(stream, time_limit=self._clock.pretraining())
+        threads = resolve_threads(self.n_jobs)
+        with thread_limits(threads):
+            pretraining = self._pretraining(stream.rows, seed, threads)
+            self.dacl_ = pretraining.fit_stream(stream, time_limit=self._clock.pretraining())
             self._clock.mark("pretraining")
             raw = self.dacl_.preprocessed(X)  # clipped as the stream clipped them
         return self._choose(raw, rows, targets, task, seed, list(stream.columns), unlabelled, project_rows=rows)
