@@ -445,18 +445,20 @@ def gbdt_leaf_size(y: np.ndarray, task: Task, default: int = 20) -> int:
     return int(min(default, max(1, len(y) // 20)))
 
 
-SINGLE_THREAD_BELOW = 10_000  # rows under which the trees run on one OpenMP thread
+SINGLE_THREAD_BELOW = 50_000  # cells (rows x columns) under which the trees run on one OpenMP thread
 
 
-def _tree_threads(rows: int):
-    """One OpenMP thread for the trees on fewer than ``SINGLE_THREAD_BELOW`` rows: there the threads'
-    start-up costs more than they save, and on a busy 2-core machine two threads ran a 135-row fit 40x
-    slower than one (8.6 s against 0.2 s, measured here)."""
+def _tree_threads(rows: int, columns: int):
+    """One OpenMP thread for the trees on fewer than ``SINGLE_THREAD_BELOW`` cells, where the threads'
+    start-up costs as much as they save (640 x 20, 2 classes: 0.13-0.17 s on one thread, 0.14-0.15 on two);
+    above, the fit's thread count (``dacl.core.threads``: 1 where other processes keep the cores busy, where
+    two threads once ran a 135-row fit 40x slower than one): 640 x 784 pixels, 10 classes, 15.8-16.3 s on one
+    thread and 10.9-11.0 on two (docs/results/speed.md)."""
     from contextlib import nullcontext
 
     from threadpoolctl import threadpool_limits
 
-    return threadpool_limits(1, user_api="openmp") if rows < SINGLE_THREAD_BELOW else nullcontext()
+    return threadpool_limits(1, user_api="openmp") if rows * columns < SINGLE_THREAD_BELOW else nullcontext()
 
 
 @dataclass
@@ -470,7 +472,7 @@ class Trees:
 
     def predict(self, inputs: Inputs) -> np.ndarray:
         x = self.inputs(inputs)
-        with _tree_threads(len(x)):
+        with _tree_threads(*x.shape):
             if not self.task.is_classification:
                 return self.model.predict(x).astype(np.float64)
             probabilities = np.zeros((len(x), self.task.classes))
@@ -490,8 +492,9 @@ def _fit_trees(with_features: bool) -> Callable[..., dict[str, Any]]:
         if with_features:
             projection = inputs.projection or Projection.fit(inputs.features, seed=settings.seed)
         trees = Trees(task, model, projection)
-        with _tree_threads(len(y)):
-            model.fit(trees.inputs(inputs), y)
+        x = trees.inputs(inputs)
+        with _tree_threads(*x.shape):
+            model.fit(x, y)
         return {"": trees}
 
     return fit
