@@ -7,8 +7,8 @@ import pytest
 import torch
 
 from dacl import PretrainConfig, pretrain
-from dacl.bench import BenchSetup, run_bench
 from dacl.cli import main
+from dacl.studies.bench import BenchSetup, run_bench
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 

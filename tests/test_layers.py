@@ -5,9 +5,8 @@ import sys
 from pathlib import Path
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "dacl"
-FACES_AND_DOMAINS = ("dacl.data", "dacl.evaluate", "dacl.estimator", "dacl.experiment", "dacl.report",
-                     "dacl.reproduce", "dacl.cli", "dacl.bench", "dacl.tables", "dacl.graphs",
-                     "dacl.images")  # fmt: skip
+FACES_AND_DOMAINS = ("dacl.data", "dacl.evaluate", "dacl.estimator", "dacl.studies", "dacl.cli", "dacl.tables",
+                     "dacl.graphs", "dacl.images", "dacl.semisupervised")  # fmt: skip
 
 
 def imports_of(path: Path) -> set[str]:
@@ -39,9 +38,40 @@ def test_methods_config_and_engine_import_no_domain_or_face():
             assert not name.startswith(FACES_AND_DOMAINS), (path.name, name)
 
 
-def test_only_the_cli_imports_the_reproductions_and_the_estimators_import_no_reproduction():
+def test_the_library_never_imports_the_research_harness():
+    """dacl.studies (the label study, experiments, reports, stored runs, reproductions, benchmarks) is a face:
+    only the CLI and the harness itself import it, by its path or by the old paths kept as aliases."""
+    from dacl._aliases import MOVED
+
+    harness = ("dacl.studies", *MOVED)
     for path in SRC.rglob("*.py"):
-        if "cli" in path.parts or path.name.startswith("bench") or "reproduce" in path.parts:
+        if {"cli", "studies"} & set(path.relative_to(SRC).parts):
             continue
         for name in imports_of(path):
-            assert not name.startswith(("dacl.reproduce", "dacl.bench")), (path.name, name)
+            assert not name.startswith(harness), (path.relative_to(SRC), name)
+
+
+def test_methods_and_config_do_not_import_each_other():
+    """The config reads the registry's names; the methods take any object with the options (even for types)."""
+    assert not {n for n in imports_of(SRC / "methods.py") if n.startswith("dacl.config")}
+    assert "dacl.methods" in imports_of(SRC / "config.py")
+
+
+def test_old_module_paths_warn_and_give_the_new_module():
+    import importlib
+    import warnings
+
+    from dacl._aliases import MOVED
+
+    for old, new in MOVED.items():
+        sys.modules.pop(old, None)  # imported before (by another test): look it up again
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            module = importlib.import_module(old)
+        assert module is importlib.import_module(new) and module.__spec__.name == new
+        assert any(issubclass(w.category, DeprecationWarning) and new in str(w.message) for w in caught), old
+    from dacl.reproduce.table1 import reproduce_table1  # a submodule through an old path
+
+    from dacl.studies.reproduce.table1 import reproduce_table1 as same
+
+    assert reproduce_table1 is same

@@ -14,7 +14,7 @@ from safetensors.torch import save
 
 from dacl import DACL, DACLClassifier, PretrainConfig, load_model, load_predictor, pretrain
 from dacl.engine.checkpoint import CHECKPOINT_FILE
-from dacl.runs import experiment_options, run_key
+from dacl.studies.runs import experiment_options, run_key
 from helpers import Killed, kill_at
 
 TINY = dict(depth=2, width=16, head_depth=2, projection_dim=8, epochs=4, batch_size=16, warmup_epochs=1)

@@ -6,7 +6,7 @@ from sklearn.model_selection import train_test_split
 from dacl.config import PretrainConfig
 from dacl.data import load_dataset
 from dacl.data.tabular import Dataset
-from dacl.experiment import prepare_features, run_method
+from dacl.studies.experiment import prepare_features, run_method
 
 ds = load_dataset("digits")
 Xtr, Xva, ytr, yva = train_test_split(ds.X_train, ds.y_train, test_size=0.2, stratify=ds.y_train, random_state=0)

@@ -1,6 +1,6 @@
 """Screening for the fast defaults (issue 34): the estimators' encoder narrower and pretrained for fewer
 steps, each candidate's test score against today's encoder (4 x 512, at most 1,500 steps), one label draw
-at 1% and 10%, through the label study (``dacl.study.label_study``: the choice and every candidate on
+at 1% and 10%, through the label study (``dacl.studies.label_study.label_study``: the choice and every candidate on
 the same draws). Cells and encoders are stored under docs/results/fast_fit/screen/VARIANT and reused.
 
     python docs/results/fast_fit_screen.py run --data-dir ../shared/data [--variants w256-s500,...]
@@ -31,7 +31,7 @@ SHOWN = ("probe", "knn", "fine-tune", "gbdt-raw", "linear-raw", "estimator")
 def run(variants: list[str], datasets: list[str], data_dir: str | None) -> None:
     from dacl.data import load_dataset
     from dacl.semisupervised.options import PRETRAINING_DEFAULTS
-    from dacl.study import STUDY_BUDGETS, StudyBudget, label_study
+    from dacl.studies.label_study import STUDY_BUDGETS, StudyBudget, label_study
 
     for name in variants:
         width, steps, batch = VARIANTS[name]
@@ -57,7 +57,7 @@ def _admitted(spec: dict) -> bool:
 def cells(name: str) -> dict[tuple[str, float], dict[str, float]]:
     """(dataset, fraction) -> model -> test score (x 100), from the variant's stored cells."""
     from dacl.semisupervised.candidates import CLASSIFICATION, REGRESSION, Task
-    from dacl.study import estimator_outcome
+    from dacl.studies.label_study import estimator_outcome
 
     table = {}
     folder = REFERENCE[1] if name == REFERENCE[0] else OUT / name / "runs"

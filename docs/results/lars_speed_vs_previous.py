@@ -10,9 +10,9 @@ import argparse
 import torch
 from previous_version import load_previous
 
-from dacl.bench import _best_time
 from dacl.config import PretrainConfig
 from dacl.core.optim import build_optimizer, parameter_groups
+from dacl.studies.bench import _best_time
 from dacl.tables import build
 
 parser = argparse.ArgumentParser()

@@ -10,8 +10,8 @@ import argparse
 import torch
 from previous_version import load_previous
 
-from dacl.bench import _best_time
 from dacl.core.losses import NTXentLoss
+from dacl.studies.bench import _best_time
 
 parser = argparse.ArgumentParser()
 parser.add_argument("--device", default="cpu")

@@ -7,8 +7,8 @@ python docs/results/noise_speed_vs_previous.py   # run from the repository root
 import torch
 from previous_version import load_previous
 
-from dacl.bench import _best_time
 from dacl.core.views import MixupPlus
+from dacl.studies.bench import _best_time
 
 PreviousMixupPlus = load_previous("src/dacl/noise.py", "c989cd1").MixupPlus
 

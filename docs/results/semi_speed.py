@@ -29,7 +29,7 @@ def probe_speed(data_dir: str, steps: int) -> dict:
     from dacl import PretrainConfig
     from dacl.data import load_dataset
     from dacl.evaluate import encode, linear_probe_accuracy
-    from dacl.experiment import prepare_features
+    from dacl.studies.experiment import prepare_features
     from dacl.tables import pretrain
 
     features = prepare_features(load_dataset("fashion-mnist", data_dir=data_dir))

@@ -6,7 +6,7 @@ python docs/results/table1_summary.py   # its output is the Summary section of d
 import json
 from pathlib import Path
 
-from dacl.reproduce.table1 import table1_summary
+from dacl.studies.reproduce.table1 import table1_summary
 
 folder = Path(__file__).parent / "table1"
 order = [

@@ -69,7 +69,7 @@ def run_variant(
     fractions: tuple[float, ...] = FRACTIONS,
 ) -> dict:
     from dacl.data import load_dataset
-    from dacl.study import run_study
+    from dacl.studies.label_study import run_study
 
     methods, pretraining, units = VARIANTS[name]  # the study of `dacl reproduce labels`, fewer candidates
     loaded = [load_dataset(d, data_dir=data_dir) for d in datasets]
@@ -110,9 +110,9 @@ def draws(name: str, out: Path = OUT, cells: Cells = Cells()) -> dict[tuple, lis
     """Per (dataset, fraction), one dict per label draw, from the variant's stored cells (``runs/``, so
     every invocation's datasets count) that ``cells`` admits: each protocol's and each raw model's
     test score, the encoder's protocol chosen by cross-validation on the labelled rows (``cv``: no test
-    score seen) and the estimator's outcome over the whole candidate set (``dacl.study``'s rule)."""
+    score seen) and the estimator's outcome over the whole candidate set (``dacl.studies.label_study``'s rule)."""
     from dacl.semisupervised.candidates import Task
-    from dacl.study import estimator_outcome
+    from dacl.studies.label_study import estimator_outcome
 
     by_draw: dict[tuple, dict] = {}
     for path in sorted((out / name / "runs").glob("*.json")):
@@ -170,8 +170,8 @@ def step_times(
     variants alternating over ``rounds`` rounds (the median of each)."""
     from dacl import PretrainConfig
     from dacl.data import load_dataset
-    from dacl.experiment import prepare_features
     from dacl.semisupervised.options import PRETRAINING_DEFAULTS
+    from dacl.studies.experiment import prepare_features
     from dacl.tables import pretrain
 
     features = prepare_features(load_dataset(dataset, data_dir=data_dir))

@@ -12,7 +12,7 @@ import numpy as np
 
 from dacl import PretrainConfig
 from dacl.data import load_dataset
-from dacl.experiment import prepare_features, run_method
+from dacl.studies.experiment import prepare_features, run_method
 
 warnings.simplefilter("ignore")  # the engine warns about the long warm-up: that is the point here
 features = prepare_features(load_dataset("digits"))

@@ -9,6 +9,10 @@ pandas) is imported when ``dacl.DACL`` is first touched.
 from importlib import import_module
 from typing import Any
 
+from dacl._aliases import install as _install_moved_paths
+
+_install_moved_paths()  # the module paths of earlier releases (dacl.study, dacl.reproduce, ...): dacl._aliases
+
 __version__ = "0.1.0"
 
 _EXPORTS = {

@@ -19,7 +19,7 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import torch
 import torch.nn.functional as F
@@ -43,15 +43,13 @@ from dacl.core.views import (
     check_batch,
 )
 
-if TYPE_CHECKING:
-    from dacl.config import PretrainConfig
-
 __all__ = [
     "METHODS",
     "Contrastive",
     "InfoGraph",
     "Method",
     "MethodInfo",
+    "MethodOptions",
     "NoPretraining",
     "Supervised",
     "batch_size_of",
@@ -59,6 +57,27 @@ __all__ = [
     "method_names",
     "mixes_blocks",
 ]
+
+
+class MethodOptions(Protocol):
+    """The options a method is built from: what :class:`dacl.config.PretrainConfig` holds (named here so
+    that this module does not import the config, which reads the names of this registry)."""
+
+    method: str
+    alpha: float
+    beta: float | None
+    rho: float
+    sigma: float
+    corruption: float
+    mixup_types: tuple[str, ...]
+    mixup_partners: int
+    mix_at: int
+    projection_dim: int | None
+    head_depth: int
+    temperature: float
+    crop_scale: float
+    jitter_strength: float
+    blur: str
 
 
 def batch_size_of(inputs: Any) -> int:
@@ -256,19 +275,19 @@ class MethodInfo:
     kind: str  # "contrastive", "supervised", "none", "infograph" or "raw"
     help: str
     domains: tuple[str, ...] = ("tables", "images", "graphs")
-    views: Callable[[PretrainConfig], PairMaker] | None = None
+    views: Callable[[MethodOptions], PairMaker] | None = None
 
 
-def _beta(config: PretrainConfig) -> float:
+def _beta(config: MethodOptions) -> float:
     return config.alpha if config.beta is None else config.beta
 
 
-def _mixup_plus(config: PretrainConfig) -> MixupPlus:
+def _mixup_plus(config: MethodOptions) -> MixupPlus:
     return MixupPlus(config.alpha, _beta(config), config.rho, config.mixup_types, config.mixup_partners,
                      sigma=config.sigma, corruption=config.corruption)  # fmt: skip
 
 
-def _augment(config: PretrainConfig) -> SimCLRAugment:
+def _augment(config: MethodOptions) -> SimCLRAugment:
     """SimCLR's augmentations at the config's crop scale, jitter strength and blur setting."""
     blur = {"auto": None, "on": True, "off": False}[config.blur]
     return SimCLRAugment((config.crop_scale, 1.0), jitter_strength=config.jitter_strength, blur=blur)
@@ -307,7 +326,7 @@ def method_names(domain: str | None = None, *, trainable: bool = False) -> tuple
     )
 
 
-def mixes_blocks(config: PretrainConfig) -> bool:
+def mixes_blocks(config: MethodOptions) -> bool:
     """Whether ``config.method``'s own views can mix one-hot blocks as units (the mixups, at the input)."""
     info = METHODS.get(config.method)
     return (
@@ -316,7 +335,7 @@ def mixes_blocks(config: PretrainConfig) -> bool:
 
 
 def build_method(
-    config: PretrainConfig,
+    config: MethodOptions,
     encoder: nn.Module,
     width: int,
     *,

@@ -22,10 +22,10 @@ TINY = [
 
 
 def test_demo_end_to_end_on_a_tiny_budget(tmp_path, capsys, monkeypatch):
-    import dacl.study
+    from dacl.studies import label_study
 
-    few = dacl.study.few_labels_demo  # its part of the demo on fewer candidates (tests/test_study.py runs it)
-    monkeypatch.setattr(dacl.study, "few_labels_demo", lambda **kw: few(candidates=("probe", "linear-raw"), **kw))
+    few = label_study.few_labels_demo  # its part of the demo on fewer candidates (tests/studies runs it whole)
+    monkeypatch.setattr(label_study, "few_labels_demo", lambda **kw: few(candidates=("probe", "linear-raw"), **kw))
     assert main(["demo", "--out", str(tmp_path), "--epochs", "1", "--quiet"]) == 0
     assert "DACLClassifier (chose" in (tmp_path / "few-labels.md").read_text()
     results = json.loads((tmp_path / "results.json").read_text())

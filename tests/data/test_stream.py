@@ -169,7 +169,7 @@ def test_a_streamed_checkpoint_is_evaluated_with_its_own_preprocessing_on_its_fo
                  "--out", str(tmp_path / "scores")]) == 0  # fmt: skip
     # one file of it: its ids scaled by the stream's range (0..1599), not refitted to this file's (0..399)
     from dacl.data import load_dataset
-    from dacl.experiment import prepare_features
+    from dacl.studies.experiment import prepare_features
 
     one = load_dataset(tmp_path / "parts" / "part-0.parquet", label="y")
     features = prepare_features(one, saved=saved)

@@ -5,7 +5,7 @@ import pytest
 
 from dacl.data import load_dataset
 from dacl.data.uci import UCI_FILES, load_uci
-from dacl.experiment import prepare_features
+from dacl.studies.experiment import prepare_features
 from helpers import shared_data
 
 SHARED = shared_data()

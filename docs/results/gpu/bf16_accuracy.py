@@ -18,7 +18,7 @@ from dacl.cli import DEMO_CONFIG
 from dacl.config import PretrainConfig
 from dacl.core.runtime import device_name
 from dacl.data import load_dataset
-from dacl.experiment import prepare_features, run_method
+from dacl.studies.experiment import prepare_features, run_method
 
 
 def main() -> None:

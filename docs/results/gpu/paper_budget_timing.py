@@ -20,7 +20,7 @@ import torch
 
 from dacl.config import PretrainConfig
 from dacl.core.runtime import device_name
-from dacl.reproduce.table1 import BUDGETS
+from dacl.studies.reproduce.table1 import BUDGETS
 from dacl.tables import pretrain
 
 

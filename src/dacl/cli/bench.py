@@ -44,10 +44,10 @@ def add_parser(sub) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
-    from dacl.bench import DTYPES, BenchSetup, bench_table, run_bench
     from dacl.cli.common import check_writable
     from dacl.core.runtime import resolve_device
     from dacl.files import write_atomic
+    from dacl.studies.bench import DTYPES, BenchSetup, bench_table, run_bench
 
     check_writable(args.out)
     if args.domain == "images":
@@ -71,9 +71,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _images(args: argparse.Namespace) -> dict[str, Any]:
-    from dacl.bench_images import ImageBenchSetup, image_bench_table, run_image_bench
     from dacl.core.runtime import resolve_device
     from dacl.files import write_atomic
+    from dacl.studies.bench_images import ImageBenchSetup, image_bench_table, run_image_bench
 
     device = str(resolve_device(args.device))
     precisions = args.precisions or ("auto",)

@@ -29,7 +29,7 @@ def pretrain_config(args: argparse.Namespace, base: dict[str, Any] | None = None
 def given_pretraining(args: argparse.Namespace) -> dict[str, Any]:
     """The tables' pretraining options given, for the label study (its budget gives the others), checked
     before any compute."""
-    from dacl.study import check_pretraining
+    from dacl.studies.label_study import check_pretraining
 
     given = given_options(args, "tables")
     return check_pretraining({k: v for k, v in given.items() if k not in ("method", "seed")})
@@ -46,14 +46,14 @@ def load_dataset(spec: dict[str, Any]):
 
 
 def load_features(spec: dict[str, Any]):
-    from dacl.experiment import prepare_features
+    from dacl.studies.experiment import prepare_features
 
     dataset = load_dataset(spec)
     return dataset, prepare_features(dataset, spec["scale"])
 
 
 def print_results(results: dict[str, Any], paths: dict[str, Path] | None) -> None:
-    from dacl.report import markdown_table
+    from dacl.studies.report import markdown_table
 
     print(markdown_table(results["rows"]), end="")
     if paths:

@@ -40,8 +40,8 @@ def add_parser(sub) -> argparse.ArgumentParser:
 def run(args: argparse.Namespace, base: dict[str, Any] | None = None) -> dict[str, Any]:
     if args.fractions:
         return _study(args)
-    from dacl.experiment import COMPARE_METHODS, compare
-    from dacl.report import write_results
+    from dacl.studies.experiment import COMPARE_METHODS, compare
+    from dacl.studies.report import write_results
 
     methods = list(args.methods or DEMO_METHODS)
     unknown = [m for m in methods if m not in COMPARE_METHODS]
@@ -66,7 +66,7 @@ def _study(args: argparse.Namespace) -> dict[str, Any]:
     from dacl.data import DATASETS, load_dataset
     from dacl.data.labelled import labelled_dataset
     from dacl.methods import method_names
-    from dacl.study import recommendations, run_study, study_markdown
+    from dacl.studies.label_study import recommendations, run_study, study_markdown
 
     methods = args.methods or ("dacl+",)
     unknown = set(methods) - set(method_names("tables", trainable=True))

@@ -46,7 +46,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 def _few_labels(out: Path, epochs: int | None) -> None:
     """The demo's second part: a table with few labels, DACLClassifier against what a user would fit."""
     from dacl.files import write_atomic
-    from dacl.study import few_labels_demo
+    from dacl.studies.label_study import few_labels_demo
 
     row = few_labels_demo(**({} if epochs is None else {"epochs": epochs}))
     lines = [f"Few labels: digits with {100 * row['fraction']:g}% of the training labels ({row['labelled']} rows; "

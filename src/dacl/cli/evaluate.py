@@ -24,7 +24,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> None:
     from dacl.engine.checkpoint import read_state
-    from dacl.report import write_results
+    from dacl.studies.report import write_results
 
     if args.out:
         common.check_results_out(args)
@@ -60,7 +60,7 @@ def run(args: argparse.Namespace) -> None:
 
 
 def _tables(args: argparse.Namespace, state: dict, recorded: dict):
-    from dacl.experiment import evaluate_encoder
+    from dacl.studies.experiment import evaluate_encoder
     from dacl.tables import load_model
 
     spec = common.data_spec(args) if args.data else recorded
@@ -70,7 +70,7 @@ def _tables(args: argparse.Namespace, state: dict, recorded: dict):
     metadata = state.get("metadata", {})
     if "preprocessing" in metadata:  # a streamed run: its own fitted preprocessing, not one refitted here
         from dacl.data.saved_preprocessing import SavedPreprocessing
-        from dacl.experiment import prepare_features
+        from dacl.studies.experiment import prepare_features
 
         dataset = common.load_dataset(spec)
         saved = SavedPreprocessing.from_dict(metadata["preprocessing"])

@@ -84,7 +84,7 @@ def _written(results: dict[str, Any], text: str, out: str, files: str) -> dict[s
 
 
 def _table1(args: argparse.Namespace) -> dict[str, Any]:
-    from dacl.reproduce.table1 import ROWS, reproduce_table1, table1_markdown
+    from dacl.studies.reproduce.table1 import ROWS, reproduce_table1, table1_markdown
 
     methods = args.methods or ROWS
     _check_methods(methods, ROWS, "Table 1 row(s)")
@@ -97,7 +97,7 @@ def _table1(args: argparse.Namespace) -> dict[str, Any]:
 
 def _table2(args: argparse.Namespace) -> dict[str, Any]:
     from dacl.methods import method_names
-    from dacl.reproduce.table2 import reproduce_table2, table2_markdown
+    from dacl.studies.reproduce.table2 import reproduce_table2, table2_markdown
 
     _check_methods(args.methods, method_names("images"), "image method(s)")
     common.check_writable(args.out)
@@ -109,7 +109,7 @@ def _table2(args: argparse.Namespace) -> dict[str, Any]:
 
 def _table4(args: argparse.Namespace) -> dict[str, Any]:
     from dacl.methods import method_names
-    from dacl.reproduce.table4 import reproduce_table4, table4_markdown
+    from dacl.studies.reproduce.table4 import reproduce_table4, table4_markdown
 
     _check_methods(args.methods, method_names("graphs"), "graph method(s)")
     common.check_writable(args.out)
@@ -121,8 +121,8 @@ def _table4(args: argparse.Namespace) -> dict[str, Any]:
 
 def _labels(args: argparse.Namespace) -> dict[str, Any]:
     from dacl.methods import method_names
-    from dacl.reproduce.labels import reproduce_labels
-    from dacl.study import study_markdown
+    from dacl.studies.label_study import study_markdown
+    from dacl.studies.reproduce.labels import reproduce_labels
 
     _check_methods(args.methods, method_names("tables", trainable=True), "method(s)")
     pretraining = common.given_pretraining(args)

@@ -1,7 +1,7 @@
 import json
 
-from dacl.bench import BenchSetup, model_flops_per_sample, run_bench
 from dacl.cli import main
+from dacl.studies.bench import BenchSetup, model_flops_per_sample, run_bench
 
 
 def test_model_flops_count_linear_layers_and_similarity():
@@ -31,8 +31,8 @@ def test_cli_bench(tmp_path, capsys):
 
 
 def test_image_bench_times_both_steps_and_the_augmentation_share(tmp_path, capsys):
-    from dacl.bench_images import ImageBenchSetup, image_bench_table, run_image_bench
     from dacl.cli import main
+    from dacl.studies.bench_images import ImageBenchSetup, image_bench_table, run_image_bench
 
     setup = ImageBenchSetup(resnet_width=1 / 16, side=8, batch_size=16, steps=2, workers=0, repeats=1,
                             precision="float32")  # fmt: skip

@@ -26,10 +26,10 @@ from dacl.core.runtime import resolve_precision
 from dacl.data import load_dataset
 from dacl.data.subsets import stratified_subset
 from dacl.data.tabular import Dataset
-from dacl.experiment import Features, prepare_features, run_method
 from dacl.files import write_atomic
-from dacl.report import plot_loss_curves
-from dacl.reproduce import experiment_options, stored_run
+from dacl.studies.experiment import Features, prepare_features, run_method
+from dacl.studies.report import plot_loss_curves
+from dacl.studies.reproduce import experiment_options, stored_run
 
 __all__ = ["BUDGETS", "Budget", "PAPER_TABLE1", "reproduce_table1", "search_grid"]
 

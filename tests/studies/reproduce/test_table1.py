@@ -3,7 +3,7 @@ import json
 import numpy as np
 import pytest
 
-import dacl.reproduce.table1 as table1
+import dacl.studies.reproduce.table1 as table1
 from dacl.cli import main
 from dacl.data import registry
 from dacl.data.tabular import Dataset
@@ -91,7 +91,7 @@ def test_step_cap_lowers_epochs_only_on_large_data():
 
 
 def test_claim_verdicts_and_summary():
-    from dacl.reproduce.table1 import claim_verdicts, table1_summary
+    from dacl.studies.reproduce.table1 import claim_verdicts, table1_summary
 
     def row(method, accuracy, std):
         return {"method": method, "accuracy": accuracy, "std": std}
@@ -142,7 +142,7 @@ def test_a_changed_budget_never_reuses_a_stored_run(toy, tmp_path, monkeypatch):
 
 
 def test_the_paper_column_shows_the_papers_table_1():
-    from dacl.reproduce.table1 import table1_markdown
+    from dacl.studies.reproduce.table1 import table1_markdown
 
     rows = [{"method": m, "accuracy": 0.5, "std": 0.01, "knn_accuracy": 0.4, "hyperparameters": {}}
             for m in ("none", "dacl+", "raw")]  # fmt: skip

@@ -1,4 +1,4 @@
-"""Few labels on registered datasets: the label study (``dacl.study``) on the seven classification
+"""Few labels on registered datasets: the label study (``dacl.studies.label_study``) on the seven classification
 tables of docs/results/labels.md and the two regression tables, one list of names on top of the
 study that ``dacl compare --fractions`` runs on a user's file.
 """
@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from dacl.data import load_dataset
-from dacl.study import STUDY_BUDGETS, check_pretraining, run_study
+from dacl.studies.label_study import STUDY_BUDGETS, check_pretraining, run_study
 
 __all__ = ["LABEL_DATASETS", "REGRESSION_DATASETS", "reproduce_labels"]
 
@@ -31,7 +31,7 @@ def reproduce_labels(
     pretraining: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The label study on each registered dataset; writes results.json, labels.md, labels.png in ``out``.
-    ``pretraining``: options of the encoder over the budget's (``dacl.study.label_study``)."""
+    ``pretraining``: options of the encoder over the budget's (``dacl.studies.label_study.label_study``)."""
     if budget_name not in STUDY_BUDGETS:
         raise ValueError(f"unknown budget {budget_name!r}; choose one of {', '.join(STUDY_BUDGETS)}.")
     check_pretraining(pretraining)

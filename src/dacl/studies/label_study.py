@@ -34,14 +34,14 @@ from dacl.core.runtime import resolve_precision
 from dacl.data.subsets import label_subset
 from dacl.data.tabular import Dataset
 from dacl.evaluate import encode
-from dacl.experiment import prepare_features
 from dacl.files import write_atomic
 from dacl.methods import mixes_blocks
-from dacl.runs import experiment_options, run_key, stored_options, stored_run
 from dacl.semisupervised.candidates import CANDIDATES, CLASSIFICATION, REGRESSION, Inputs, Projection, Settings, Task
 from dacl.semisupervised.estimators import capped_pretraining
 from dacl.semisupervised.options import MAX_STEPS, PRETRAINING_DEFAULTS, PRETRAINING_SHARE
 from dacl.semisupervised.selection import ENSEMBLE, prefers_pair, select
+from dacl.studies.experiment import prepare_features
+from dacl.studies.runs import experiment_options, run_key, stored_options, stored_run
 from dacl.tables import pretrain
 
 __all__ = [

@@ -30,7 +30,7 @@ from dacl.evaluate import linear_probe_accuracy
 from dacl.files import write_atomic
 from dacl.images.probes import augmented_probe_accuracy, weighted_knn_accuracy
 from dacl.images.train import build_image_method, embed_images, image_config, pretrain_images
-from dacl.reproduce import experiment_options, run_key, stored_run
+from dacl.studies.reproduce import experiment_options, run_key, stored_run
 
 __all__ = ["IMAGE_BUDGETS", "ImageBudget", "PAPER_TABLE2", "reproduce_table2", "table2_markdown"]
 

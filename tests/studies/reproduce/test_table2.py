@@ -6,7 +6,7 @@ import json
 import pytest
 import torch
 
-import dacl.reproduce.table2 as table2
+import dacl.studies.reproduce.table2 as table2
 from dacl.cli import main
 from dacl.data import image_sets
 from dacl.data.image_sets import ImageDataset

@@ -10,7 +10,7 @@ import pytest
 import torch
 from torch_geometric.data import Data
 
-import dacl.reproduce.table4 as table4
+import dacl.studies.reproduce.table4 as table4
 from dacl.evaluate import linear_cv_accuracy
 from dacl.graphs import embed_graphs, graph_config
 

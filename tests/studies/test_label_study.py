@@ -10,9 +10,9 @@ import torch
 
 from dacl.data import load_dataset
 from dacl.data.tabular import Dataset
-from dacl.experiment import prepare_features
 from dacl.semisupervised.candidates import CANDIDATES, Inputs, Projection, Settings, Task
-from dacl.study import recommendations, run_study, study_cell, study_encoder, summarise
+from dacl.studies.experiment import prepare_features
+from dacl.studies.label_study import recommendations, run_study, study_cell, study_encoder, summarise
 from dacl.tables import pretrain
 
 SETTINGS = Settings(fine_tune_lrs=(1e-3,), fine_tune_epochs=(2,), gbdt_max_iter=5)
@@ -63,7 +63,7 @@ def test_the_study_reports_every_candidate_the_estimator_and_its_regret_and_reus
     text = (tmp_path / "labels.md").read_text()
     assert "| **DACLClassifier** |" in text and "regret of DACLClassifier" in text and "DACLClassifier chose" in text
     assert (tmp_path / "labels.png").is_file()
-    import dacl.study as study
+    import dacl.studies.label_study as study
 
     monkeypatch.setattr(study, "study_cell", lambda *a, **k: pytest.fail("a stored cell was computed again"))
     again = run_study([dataset], (0.05, 1.0), tmp_path, budget="smoke", log=lambda *_: None)
@@ -102,7 +102,7 @@ def test_recommendations_name_the_trees_when_they_win():
 
 
 def test_the_demos_few_label_row_scores_the_classifier_beside_the_trees_and_logistic_regression():
-    from dacl.study import few_labels_demo
+    from dacl.studies.label_study import few_labels_demo
 
     row = few_labels_demo(epochs=2, candidates=("probe", "linear-raw"), fine_tune_epochs=(2,))
     assert row["labelled"] == 67 and row["chosen"] in ("probe", "linear-raw", "ensemble")
