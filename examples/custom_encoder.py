@@ -8,7 +8,8 @@ from sklearn.datasets import load_digits
 from torch import nn
 
 from dacl import Compose, LinearMixup, PretrainConfig, load_model, pretrain
-from dacl.evaluate import encode, linear_probe_accuracy
+from dacl.evaluate import linear_probe_accuracy
+from dacl.tables import encode
 
 
 class ColumnTransformer(nn.Module):  # your encoder: every column a token

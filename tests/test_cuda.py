@@ -1,5 +1,5 @@
 """The GPU path: skipped where there is no CUDA GPU (CI has none); run on a lent GPU machine with
-``python -m pytest -q tests/test_cuda.py tests/test_tables.py -k cuda`` (the resume test in
+``python -m pytest -q tests/test_cuda.py tests/tables/test_tables_train.py -k cuda`` (the resume test in
 test_tables.py runs on each device). The CPU suite covers the same code on the CPU."""
 
 import numpy as np

@@ -75,8 +75,8 @@ def test_build_method_by_kind():
 
 def test_simclr_plus_dacl_is_the_sum_of_the_two_losses_computed_separately():
     from dacl.core.augment import SimCLRAugment
-    from dacl.core.resnet import ResNet
     from dacl.core.views import SummedPairs
+    from dacl.images.resnet import ResNet
     from oracles import cross_entropy_ntxent
 
     torch.manual_seed(0)

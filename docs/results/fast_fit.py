@@ -57,12 +57,12 @@ def run_cell(dataset: str, fraction: float, data_dir: str | None) -> dict:
     import numpy as np
     import torch
 
-    import dacl.estimator as transformer
-    import dacl.semisupervised.estimators as estimators
+    import dacl.tables.transformer as transformer
+    import dacl.tables.semisupervised.estimators as estimators
     from dacl import DACLClassifier, DACLRegressor
     from dacl.data import load_dataset
     from dacl.data.subsets import label_subset
-    from dacl.semisupervised.candidates import CANDIDATES
+    from dacl.tables.semisupervised.candidates import CANDIDATES
 
     phases: dict[str, float] = {}
     candidate_seconds: dict[str, float] = {}

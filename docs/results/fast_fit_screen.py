@@ -30,7 +30,7 @@ SHOWN = ("probe", "knn", "fine-tune", "gbdt-raw", "linear-raw", "estimator")
 
 def run(variants: list[str], datasets: list[str], data_dir: str | None) -> None:
     from dacl.data import load_dataset
-    from dacl.semisupervised.options import PRETRAINING_DEFAULTS
+    from dacl.tables.semisupervised.options import PRETRAINING_DEFAULTS
     from dacl.studies.label_study import STUDY_BUDGETS, StudyBudget, label_study
 
     for name in variants:
@@ -56,7 +56,7 @@ def _admitted(spec: dict) -> bool:
 
 def cells(name: str) -> dict[tuple[str, float], dict[str, float]]:
     """(dataset, fraction) -> model -> test score (x 100), from the variant's stored cells."""
-    from dacl.semisupervised.candidates import CLASSIFICATION, REGRESSION, Task
+    from dacl.tables.semisupervised.candidates import CLASSIFICATION, REGRESSION, Task
     from dacl.studies.label_study import estimator_outcome
 
     table = {}

@@ -24,7 +24,7 @@ OUT = Path(__file__).parent / "tabular_encoders" / "plain"
 def measure(dataset: str, data_dir: str | None, fraction: float = 0.1, draws: int = 3) -> list[dict]:
     from dacl.data import load_dataset
     from dacl.data.subsets import label_subset
-    from dacl.semisupervised.candidates import CANDIDATES, CLASSIFICATION, Inputs, Settings, Task, fine_tune_epochs
+    from dacl.tables.semisupervised.candidates import CANDIDATES, CLASSIFICATION, Inputs, Settings, Task, fine_tune_epochs
     from dacl.studies.experiment import prepare_features
     from dacl.studies.label_study import STUDY_BUDGETS, study_encoder
 

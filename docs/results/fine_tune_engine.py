@@ -1,5 +1,5 @@
 """Fine-tuning through the engine (issue 34): every fold's network trained one after the other (what
-``dacl.semisupervised.candidates.fine_tune`` does, one ``dacl.fit`` each) against all folds' networks as one
+``dacl.tables.semisupervised.candidates.fine_tune`` does, one ``dacl.fit`` each) against all folds' networks as one
 batched model (``torch.func.stack_module_state`` + ``vmap`` over the stacked weights, one AdamW over them,
 each network's BatchNorm over its own rows), side by side in one process, median of 3: a 4 x 512 encoder
 and a linear head, the cross-validation of the label study's 1% cells (15 folds x 2 learning rates: 30

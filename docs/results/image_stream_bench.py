@@ -122,7 +122,7 @@ def _config(args):
 
 
 def task_decode(args) -> dict:
-    from dacl.data.image_stream import ImageFolderStream
+    from dacl.images.stream import ImageFolderStream
 
     started = time.perf_counter()
     stream = ImageFolderStream(args.folder, args.batch, image_size=args.size, workers=args.workers)
@@ -154,7 +154,7 @@ def task_stream(args) -> dict:
 def task_memory(args) -> dict:
     import torch
 
-    from dacl.data.image_stream import ImageFolderStream
+    from dacl.images.stream import ImageFolderStream
     from dacl.images import pretrain_images
 
     started = time.perf_counter()

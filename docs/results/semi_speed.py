@@ -28,7 +28,8 @@ import torch
 def probe_speed(data_dir: str, steps: int) -> dict:
     from dacl import PretrainConfig
     from dacl.data import load_dataset
-    from dacl.evaluate import encode, linear_probe_accuracy
+    from dacl.evaluate import linear_probe_accuracy
+    from dacl.tables import encode
     from dacl.studies.experiment import prepare_features
     from dacl.tables import pretrain
 

@@ -111,7 +111,7 @@ def draws(name: str, out: Path = OUT, cells: Cells = Cells()) -> dict[tuple, lis
     every invocation's datasets count) that ``cells`` admits: each protocol's and each raw model's
     test score, the encoder's protocol chosen by cross-validation on the labelled rows (``cv``: no test
     score seen) and the estimator's outcome over the whole candidate set (``dacl.studies.label_study``'s rule)."""
-    from dacl.semisupervised.candidates import Task
+    from dacl.tables.semisupervised.candidates import Task
     from dacl.studies.label_study import estimator_outcome
 
     by_draw: dict[tuple, dict] = {}
@@ -170,7 +170,7 @@ def step_times(
     variants alternating over ``rounds`` rounds (the median of each)."""
     from dacl import PretrainConfig
     from dacl.data import load_dataset
-    from dacl.semisupervised.options import PRETRAINING_DEFAULTS
+    from dacl.tables.semisupervised.options import PRETRAINING_DEFAULTS
     from dacl.studies.experiment import prepare_features
     from dacl.tables import pretrain
 
@@ -341,7 +341,7 @@ def main() -> None:
     if not set(fractions) <= set(FRACTIONS):
         sys.exit(f"--fractions takes some of {','.join(map(str, FRACTIONS))}, got {args.fractions}")
     budget = args.budget or ("screen" if args.stage == "screen" else "small")
-    from dacl.semisupervised.candidates import shared_raw_fits
+    from dacl.tables.semisupervised.candidates import shared_raw_fits
 
     with shared_raw_fits():  # the trees and logistic regression on the raw columns: once per fold for all variants
         for name in names:

@@ -2,7 +2,7 @@
 two, side by side, on the few-label candidates' sizes: mnist-test's 784 pixels with 10 classes (130, 640 and
 2,000 labelled rows, the label study's draws) and small tables of 20 or 64 columns with 2 classes. Where the
 work is small, the threads' start-up costs as much as they save; on wide tables two threads pay
-(``dacl.semisupervised.candidates.SINGLE_THREAD_BELOW``).
+(``dacl.tables.semisupervised.candidates.SINGLE_THREAD_BELOW``).
 
     python docs/results/tree_threads.py --data-dir ../shared/data --out docs/results/fast_fit/tree_threads.json
 """

@@ -16,10 +16,10 @@ _install_moved_paths()  # the module paths of earlier releases (dacl.study, dacl
 __version__ = "0.1.0"
 
 _EXPORTS = {
-    "DACL": "dacl.estimator",
-    "DACLClassifier": "dacl.semisupervised.estimators",
-    "DACLRegressor": "dacl.semisupervised.estimators",
-    "load_predictor": "dacl.semisupervised.folder",
+    "DACL": "dacl.tables.transformer",
+    "DACLClassifier": "dacl.tables.semisupervised.estimators",
+    "DACLRegressor": "dacl.tables.semisupervised.estimators",
+    "load_predictor": "dacl.tables.semisupervised.folder",
     "BinaryMixup": "dacl.core.views",
     "Compose": "dacl.core.views",
     "GaussianNoise": "dacl.core.views",
@@ -30,7 +30,7 @@ _EXPORTS = {
     "ScarfCorruption": "dacl.core.views",
     "SummedPairs": "dacl.core.views",
     "SimCLRAugment": "dacl.core.augment",
-    "ResNet": "dacl.core.resnet",
+    "ResNet": "dacl.images.resnet",
     "NTXentLoss": "dacl.core.losses",
     "MLPEncoder": "dacl.core.encoders",
     "PretrainConfig": "dacl.config",

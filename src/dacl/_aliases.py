@@ -11,8 +11,9 @@ import importlib.machinery
 import sys
 import warnings
 from types import ModuleType
+from typing import Any
 
-__all__ = ["MOVED", "install", "new_path"]
+__all__ = ["MOVED", "MOVED_NAMES", "install", "moved_name", "new_path"]
 
 # old module path -> new one (submodules follow: dacl.reproduce.table1 -> dacl.studies.reproduce.table1)
 MOVED: dict[str, str] = {
@@ -23,6 +24,23 @@ MOVED: dict[str, str] = {
     "dacl.reproduce": "dacl.studies.reproduce",
     "dacl.bench": "dacl.studies.bench",
     "dacl.bench_images": "dacl.studies.bench_images",
+    # issue 35: one folder per domain
+    "dacl.estimator": "dacl.tables.transformer",
+    "dacl.semisupervised": "dacl.tables.semisupervised",
+    "dacl.core.tabular": "dacl.tables.encoder",
+    "dacl.core.resnet": "dacl.images.resnet",
+    "dacl.data.stream": "dacl.tables.stream",
+    "dacl.data.labelled": "dacl.tables.labelled",
+    "dacl.data.preprocess": "dacl.tables.preprocess",
+    "dacl.data.saved_preprocessing": "dacl.tables.saved_preprocessing",
+    "dacl.data.image_stream": "dacl.images.stream",
+    "dacl.data.graphs": "dacl.graphs.tu",
+}
+
+# names a package offered that moved with their module: (package, name) -> the module that has it now
+MOVED_NAMES: dict[tuple[str, str], str] = {
+    ("dacl.data", "make_preprocessor"): "dacl.tables.preprocess",
+    ("dacl.evaluate", "encode"): "dacl.tables.train",
 }
 
 
@@ -32,6 +50,16 @@ def new_path(name: str) -> str | None:
         if name == old or name.startswith(old + "."):
             return new + name[len(old) :]
     return None
+
+
+def moved_name(package: str, name: str) -> Any:
+    """A package's ``__getattr__`` for a name that moved (with a DeprecationWarning), else AttributeError."""
+    module = MOVED_NAMES.get((package, name))
+    if module is None:
+        raise AttributeError(f"module {package!r} has no attribute {name!r}")
+    warnings.warn(f"{package}.{name} moved to {module}.{name}; import it from there (the old name goes in the next "
+                  "release)", DeprecationWarning, stacklevel=3)  # fmt: skip
+    return getattr(importlib.import_module(module), name)
 
 
 class _MovedModules(importlib.abc.MetaPathFinder, importlib.abc.Loader):

@@ -14,9 +14,8 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.neighbors import KNeighborsClassifier
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
-from torch import nn
 
-__all__ = ["check_classes", "encode", "knn_accuracy", "linear_cv_accuracy", "linear_probe_accuracy"]
+__all__ = ["check_classes", "knn_accuracy", "linear_cv_accuracy", "linear_probe_accuracy"]
 
 
 def check_classes(labels: Any, what: str = "the training labels", names: Any = None) -> None:
@@ -29,20 +28,6 @@ def check_classes(labels: Any, what: str = "the training labels", names: Any = N
             f"{what} hold {len(classes)} class ({', '.join(map(str, shown))}); an evaluation needs at least 2. "
             "Take a stratified subset or more data."
         )
-
-
-@torch.no_grad()
-def encode(
-    encoder: nn.Module,
-    X: Any,
-    batch_size: int = 4096,
-    device: str | torch.device | None = None,
-    precision: str = "float32",
-) -> np.ndarray:
-    """Features h(x) of the frozen encoder, as float32: the tables' ``embed`` (``dacl.tables.embed``)."""
-    from dacl.tables import embed
-
-    return embed(encoder, X, batch_size=batch_size, device=device, precision=precision)
 
 
 def linear_probe_accuracy(
@@ -126,3 +111,9 @@ def linear_cv_accuracy(
         correct = ((torch.bmm(Z, W) + b).argmax(2) == targets) & ~train_mask
         per_fold = correct.sum(1).float() / (~train_mask).sum(1).float()
     return float(per_fold.mean())
+
+
+def __getattr__(name: str) -> Any:
+    from dacl._aliases import moved_name
+
+    return moved_name(__name__, name)

@@ -145,7 +145,7 @@ def test_fit_streams_a_folder_of_parquet_files_and_reads_only_the_labelled_rows(
 
 
 def test_the_estimators_fit_files_as_fit_on_the_same_rows(files, tmp_path):
-    from dacl.semisupervised import DACLClassifier
+    from dacl.tables.semisupervised import DACLClassifier
 
     table = pd.read_csv(files / "train.csv")
     table.to_parquet(tmp_path / "train.parquet", index=False, row_group_size=100)
@@ -165,7 +165,7 @@ def test_a_streamed_model_clips_later_rows_as_the_stream_clipped_its_training_ro
     """The stream fits min-max scaling on a sample and clips beyond it; the model must see later rows (its
     own predict, and the saved folder's) the same way, not unclipped values its encoder never saw."""
     from dacl import load_predictor
-    from dacl.semisupervised import DACLClassifier
+    from dacl.tables.semisupervised import DACLClassifier
 
     table = pd.read_csv(files / "train.csv")
     table.to_parquet(tmp_path / "train.parquet", index=False, row_group_size=100)

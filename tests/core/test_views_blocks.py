@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from dacl.core.views import BinaryMixup, GeometricMixup, LinearMixup, MixupPlus, check_blocks, sample_partners
-from dacl.data.preprocess import make_preprocessor, one_hot_blocks
+from dacl.tables.preprocess import make_preprocessor, one_hot_blocks
 
 BLOCKS = torch.tensor([-1, 0, 0, 0, -1, 1, 1])
 

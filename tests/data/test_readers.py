@@ -3,7 +3,7 @@ import pandas as pd
 import pytest
 
 from dacl.data import load_dataset, read_table
-from dacl.data.preprocess import make_preprocessor
+from dacl.tables.preprocess import make_preprocessor
 
 
 @pytest.fixture
@@ -64,7 +64,7 @@ def test_preprocessor_on_integer_column_names_from_a_headerless_table():
 
 
 def test_booleans_dates_and_durations_are_numbers_and_a_mixed_column_is_named():
-    from dacl.data.preprocess import normalized_table
+    from dacl.tables.preprocess import normalized_table
 
     frame = pd.DataFrame({"flag": [True, False, True], "when": pd.to_datetime(["1970-01-02", "1970-01-03", None]),
                           "took": pd.to_timedelta(["12h", "1D", "0s"]), "maybe": [True, None, False],

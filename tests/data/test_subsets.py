@@ -4,9 +4,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from dacl.data.preprocess import make_preprocessor
 from dacl.data.subsets import stratified_subset
 from dacl.evaluate import knn_accuracy, linear_cv_accuracy, linear_probe_accuracy
+from dacl.tables.preprocess import make_preprocessor
 
 
 def test_a_subset_of_label_sorted_data_holds_every_class_in_its_share():

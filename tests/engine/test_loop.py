@@ -119,8 +119,8 @@ def test_a_warm_up_over_half_the_run_is_warned_about(rows):
 
 
 def test_images_through_the_same_engine_with_mixup_of_pixels_and_of_feature_maps():
-    from dacl.core.resnet import resnet
     from dacl.core.views import LinearMixup
+    from dacl.images.resnet import resnet
     from dacl.methods import build_method
 
     images = torch.rand(16, 3, 8, 8, generator=torch.Generator().manual_seed(0))

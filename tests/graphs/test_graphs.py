@@ -13,11 +13,11 @@ from dacl.core.encoders import MixAt
 from dacl.core.infograph import InfoGraphLoss, jsd_mi_loss
 from dacl.core.losses import NTXentLoss
 from dacl.core.views import LinearMixup
-from dacl.data.graphs import load_tu
 from dacl.engine.checkpoint import read_state
 from dacl.evaluate import linear_cv_accuracy
 from dacl.graphs import GINEncoder, embed_graphs, graph_config, pretrain_graphs
 from dacl.graphs.train import build_graph_method
+from dacl.graphs.tu import load_tu
 from helpers import Killed, kill_at, shared_data
 
 SHARED_TU = shared_data() / "TU"

@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 import torch
 
-from dacl.core.resnet import ResNet
 from dacl.images import augmented_probe_accuracy, crop_and_flip
 from dacl.images.probes import weighted_knn_accuracy
+from dacl.images.resnet import ResNet
 
 
 def direct_weighted_knn(train, train_y, test, test_y, k, temperature):

@@ -10,10 +10,10 @@ import torch
 
 from dacl.data import load_dataset
 from dacl.data.tabular import Dataset
-from dacl.semisupervised.candidates import CANDIDATES, Inputs, Projection, Settings, Task
 from dacl.studies.experiment import prepare_features
 from dacl.studies.label_study import recommendations, run_study, study_cell, study_encoder, summarise
 from dacl.tables import pretrain
+from dacl.tables.semisupervised.candidates import CANDIDATES, Inputs, Projection, Settings, Task
 
 SETTINGS = Settings(fine_tune_lrs=(1e-3,), fine_tune_epochs=(2,), gbdt_max_iter=5)
 
@@ -22,7 +22,7 @@ SETTINGS = Settings(fine_tune_lrs=(1e-3,), fine_tune_epochs=(2,), gbdt_max_iter=
 def digits_inputs():
     features = prepare_features(load_dataset("digits"))
     from dacl import PretrainConfig
-    from dacl.evaluate import encode
+    from dacl.tables import encode
 
     encoder = pretrain(features.X_train, PretrainConfig(method="dacl+", depth=2, width=16, epochs=2),
                        progress=False).encoder  # fmt: skip

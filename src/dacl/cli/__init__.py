@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import re
 from importlib import import_module
 
 from dacl.cli.config_file import apply_config_file, load_config_file
@@ -59,8 +60,18 @@ def build_parser() -> argparse.ArgumentParser:
         add(command, "threads")
         if "quiet" not in {action.dest for action in command._actions}:
             add(command, "quiet")
+        for action in command._actions:
+            if action.help:
+                action.help = plain_help(action.help)
     parser.commands = commands  # type: ignore[attr-defined]
     return parser
+
+
+def plain_help(text: str) -> str:
+    """A flag's help as the terminal shows it: no reStructuredText quotes (the texts are shared with the
+    docstrings), every default said one way ("...; default X")."""
+    text = text.replace("``", "")
+    return re.sub(r"\s*\(default:? ([^)]*)\)", r"; default \1", text)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:

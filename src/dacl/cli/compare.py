@@ -64,9 +64,9 @@ def run(args: argparse.Namespace, base: dict[str, Any] | None = None) -> dict[st
 def _study(args: argparse.Namespace) -> dict[str, Any]:
     """``dacl compare --fractions``: the label study on --data (a file or a registered dataset)."""
     from dacl.data import DATASETS, load_dataset
-    from dacl.data.labelled import labelled_dataset
     from dacl.methods import method_names
     from dacl.studies.label_study import recommendations, run_study, study_markdown
+    from dacl.tables.labelled import labelled_dataset
 
     methods = args.methods or ("dacl+",)
     unknown = set(methods) - set(method_names("tables", trainable=True))

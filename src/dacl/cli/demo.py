@@ -24,8 +24,8 @@ def add_parser(sub) -> argparse.ArgumentParser:
     parser = sub.add_parser("demo", help="compare all methods on the embedded digits dataset (< 3 minutes)")
     parser.add_argument("--out", default="demo-out", help="folder for results.json, results.md, results.png")
     epochs = DEMO_CONFIG["epochs"]
-    parser.add_argument("--epochs", type=int, default=None, help=f"pretraining epochs (default {epochs}; fewer for a "
-                        "quick look)")  # fmt: skip
+    parser.add_argument("--epochs", type=int, default=None, help=f"pretraining epochs (fewer for a quick look); "
+                        f"default {epochs}")  # fmt: skip
     return parser
 
 

@@ -69,8 +69,8 @@ def _tables(args: argparse.Namespace, state: dict, recorded: dict):
     result = load_model(args.checkpoint)
     metadata = state.get("metadata", {})
     if "preprocessing" in metadata:  # a streamed run: its own fitted preprocessing, not one refitted here
-        from dacl.data.saved_preprocessing import SavedPreprocessing
         from dacl.studies.experiment import prepare_features
+        from dacl.tables.saved_preprocessing import SavedPreprocessing
 
         dataset = common.load_dataset(spec)
         saved = SavedPreprocessing.from_dict(metadata["preprocessing"])

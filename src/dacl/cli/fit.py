@@ -14,7 +14,7 @@ __all__ = ["add_parser", "run"]
 
 
 def add_parser(sub) -> argparse.ArgumentParser:
-    from dacl.semisupervised.options import PRETRAINING_DEFAULTS, SEMI_DEFAULTS, SEMI_PARAMETERS
+    from dacl.tables.semisupervised.options import PRETRAINING_DEFAULTS, SEMI_DEFAULTS, SEMI_PARAMETERS
 
     defaults = {**PRETRAINING_DEFAULTS, **SEMI_DEFAULTS}
     parser = sub.add_parser("fit", help="fit DACLClassifier / DACLRegressor on a table whose label is empty on the "
@@ -38,7 +38,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
     for name in SEMI_PARAMETERS:
         value = defaults[name]
         shown = ",".join(map(str, value)) if isinstance(value, tuple) else value
-        text = f"{SEMI_PARAMETERS[name][1]} Default {shown}.".replace("%", "%%")
+        text = f"{SEMI_PARAMETERS[name][1].rstrip('.')}; default {shown}".replace("%", "%%")
         choice.add_argument(f"--{name.replace('_', '-')}", dest=name, type=kinds.get(name, optional_count),
                             default=None, help=text)  # fmt: skip
     choice.add_argument(
@@ -59,8 +59,8 @@ def add_parser(sub) -> argparse.ArgumentParser:
 
 def _values(args: argparse.Namespace) -> dict[str, Any]:
     """The estimator's parameters given on the command line (the rest keep the estimator's defaults)."""
-    from dacl.estimator import CONFIG_PARAMETERS
-    from dacl.semisupervised.options import SEMI_PARAMETERS
+    from dacl.tables.semisupervised.options import SEMI_PARAMETERS
+    from dacl.tables.transformer import CONFIG_PARAMETERS
 
     values = {name: getattr(args, name) for name in (*CONFIG_PARAMETERS, *SEMI_PARAMETERS)}
     values = {k: v for k, v in values.items() if v is not None}
@@ -70,8 +70,8 @@ def _values(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def run(args: argparse.Namespace) -> None:
-    from dacl.data.labelled import read_labelled, read_unlabelled
-    from dacl.semisupervised import DACLClassifier, DACLRegressor
+    from dacl.tables.labelled import read_labelled, read_unlabelled
+    from dacl.tables.semisupervised import DACLClassifier, DACLRegressor
 
     out = Path(args.out)
     if (out / "model.json").exists() and not args.overwrite:
@@ -98,9 +98,9 @@ def run(args: argparse.Namespace) -> None:
 
 def _streamed(args: argparse.Namespace, out: Path) -> None:
     """A folder or glob of Parquet/CSV files: pretrained streamed, only the labelled rows read into memory."""
-    from dacl.data.labelled import infer_task
-    from dacl.data.stream import table_files
-    from dacl.semisupervised import DACLClassifier, DACLRegressor
+    from dacl.tables.labelled import infer_task
+    from dacl.tables.semisupervised import DACLClassifier, DACLRegressor
+    from dacl.tables.stream import table_files
 
     if args.label is None:
         raise ValueError("--label names the label column (required).")
@@ -137,12 +137,12 @@ def _save(model, args: argparse.Namespace, out: Path) -> None:
 
 def _label_column(files: list, label: str) -> Any:
     """The label column of every file (one column read), as an object array; None where a cell holds no
-    label by ``dacl.data.stream.has_label`` (null, NaN, empty text), as the model reads the files."""
+    label by ``dacl.tables.stream.has_label`` (null, NaN, empty text), as the model reads the files."""
     import numpy as np
     import pyarrow.csv as pv
     import pyarrow.parquet as pq
 
-    from dacl.data.stream import has_label
+    from dacl.tables.stream import has_label
 
     parts = []
     for file in files:

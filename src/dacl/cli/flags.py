@@ -118,7 +118,7 @@ SHARED: dict[str, dict[str, Any]] = {
     "quiet": {"action": "store_true", "help": "no progress bars"},
     "debug": {"action": "store_true", "help": "show the traceback of an error"},
     "config": {"default": None, "help": "YAML or TOML file with options of this command"},
-    "data_dir": {"default": None, "help": "dataset cache and offline folder (default $DACL_DATA_DIR or ~/.cache/dacl)"},
+    "data_dir": {"default": None, "help": "dataset cache and offline folder; default $DACL_DATA_DIR or ~/.cache/dacl"},
     "device": {"default": "cpu", "help": "cpu, cuda (cuda:N) or auto"},
     "precision": {"default": "auto", "help": "auto (bfloat16 on a bf16 CUDA GPU or a CPU with AMX or AVX512-BF16, "
                   "else float32), float32 or bfloat16"},  # fmt: skip
@@ -128,7 +128,7 @@ SHARED: dict[str, dict[str, Any]] = {
     "fractions": {"type": fractions, "default": None, "help": "comma-separated shares of the training labels, "
                   "each in (0, 1]"},  # fmt: skip
     "budget": {"default": "small", "help": "the compute budget"},
-    "seeds": {"type": count, "default": None, "help": "seeds per row (default: the budget's)"},
+    "seeds": {"type": count, "default": None, "help": "seeds per row; default the budget's"},
     "task": {"default": "auto", "choices": ["auto", "classification", "regression"],
              "help": "auto: numbers that are not all whole are a regression target, anything else classes"},
     "scale": {"choices": ["minmax", "standard"], "default": "minmax",

@@ -25,7 +25,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> None:
     from dacl.data.tabular import read_table
     from dacl.files import write_atomic
-    from dacl.semisupervised.folder import load_predictor, predictions_table
+    from dacl.tables.semisupervised.folder import load_predictor, predictions_table
 
     out = Path(args.out)
     if out.suffix.lower() not in (".csv", ".parquet"):

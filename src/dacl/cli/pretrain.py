@@ -35,14 +35,14 @@ def add_parser(sub) -> argparse.ArgumentParser:
                         "on by default when its decoded images would fill over a quarter of this machine's "
                         "memory")  # fmt: skip
     parser.add_argument("--image-workers", dest="image_workers", type=count, default=None,
-                        help="processes decoding a streamed image folder (0: in the training process); default: "
+                        help="processes decoding a streamed image folder (0: in the training process); default "
                         "the cores less one, at most 8")  # fmt: skip
     parser.add_argument("--buffer-rows", dest="buffer_rows", type=count, default=None,
                         help=f"rows of the shuffle buffer when streaming; default {BUFFER_ROWS}")  # fmt: skip
     parser.add_argument("--steps-per-epoch", dest="steps_per_epoch", type=count, default=None,
                         help="when streaming, end an epoch (and checkpoint) after N steps (tables: each epoch reads "
                         "the row groups in a fresh random order; images: the next epoch goes on through the pass); "
-                        "default: a whole pass")  # fmt: skip
+                        "default a whole pass")  # fmt: skip
     return parser
 
 

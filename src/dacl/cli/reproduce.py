@@ -56,7 +56,7 @@ def add_parser(sub) -> tuple[argparse.ArgumentParser, dict[str, argparse.Argumen
         "estimator's, each further one adds its own rows")  # fmt: skip
     labels.add_argument("--block-mixing", dest="block_mixing", action="store_true",
                         help="dacl and dacl+ mix each categorical column's one-hot block as one unit")  # fmt: skip
-    from dacl.semisupervised.options import PRETRAINING_DEFAULTS  # light: names and numbers only
+    from dacl.tables.semisupervised.options import PRETRAINING_DEFAULTS  # light: names and numbers only
 
     add_pretrain_options(labels, skip=("method", "seed"), domain="tables", defaults=PRETRAINING_DEFAULTS)
     tables = {"table1": table1, "table2": table2, "table4": table4, "labels": labels}

@@ -287,7 +287,7 @@ def check_blocks(blocks: Tensor | None, features: int | None = None) -> Tensor |
     if bool((blocks < -1).any()) or bool((sizes == 1).any()) or bool((sizes == 0).any()):
         raise ValueError(
             "blocks must number the one-hot blocks 0, 1, ... with two or more columns each and mark other "
-            "columns -1 (dacl.data.preprocess.one_hot_blocks gives them for a fitted preprocessor); "
+            "columns -1 (dacl.tables.preprocess.one_hot_blocks gives them for a fitted preprocessor); "
             f"got {blocks.tolist()}."
         )
     return blocks

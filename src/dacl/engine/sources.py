@@ -8,7 +8,7 @@ that can train in several processes also has ``shard(rank, world_size)``: the sa
 this process its share of every global batch (every process draws the same order from equally
 seeded generators, and takes its own consecutive slice of each batch); a source with
 ``set_epoch(epoch)`` is told the epoch before each (as DistributedSampler is), so that it can place
-the epoch in its own order (``dacl.data.image_stream``).
+the epoch in its own order (``dacl.images.stream``).
 :class:`TensorSource` is the fast path for data held in memory on the device: one permutation per
 epoch and a gather per batch, no DataLoader, no host round trip. ``dacl.graphs.GraphSource`` batches
 PyG graphs.

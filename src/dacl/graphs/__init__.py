@@ -4,7 +4,6 @@ The verbs every domain shares: ``pretrain(graphs, config)``, ``load_model(folder
 ``load_data(name)`` (a TU dataset); ``graph_config`` gives the paper's set-up.
 """
 
-from dacl.data.graphs import GraphDataset, load_tu
 from dacl.graphs.gin import GINEncoder
 from dacl.graphs.protocol import scores_of_graphs
 from dacl.graphs.train import (
@@ -18,6 +17,7 @@ from dacl.graphs.train import (
     pretrain,
     pretrain_graphs,
 )
+from dacl.graphs.tu import GraphDataset, load_tu
 
 load_data = load_tu
 

@@ -87,7 +87,7 @@ def check_graphs(graphs: Sequence) -> int:
     for index, graph in enumerate(graphs):
         x = getattr(graph, "x", None)
         if x is None:
-            raise ValueError(f"graph {index} has no node features x; dacl.data.graphs.load_tu adds one-hot degrees.")
+            raise ValueError(f"graph {index} has no node features x; dacl.graphs.tu.load_tu adds one-hot degrees.")
         if x.shape[0] == 0:
             raise ValueError(f"graph {index} has no nodes; drop empty graphs before pretraining.")
         widths.add(x.shape[1])

@@ -134,9 +134,9 @@ def embed_folder(
     batch_size: int = 256,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Features of the frozen encoder and the class indices of the images of a folder (``files`` of it,
-    or all), decoded batch by batch by worker processes (``dacl.data.image_stream``): a folder bigger
+    or all), decoded batch by batch by worker processes (``dacl.images.stream``): a folder bigger
     than memory is embedded without holding its images."""
-    from dacl.data.image_stream import ImageFolderStream
+    from dacl.images.stream import ImageFolderStream
 
     stream = ImageFolderStream(root, 1, files=files, image_size=image_size, workers=workers)
     features, labels = [], []

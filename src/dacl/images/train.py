@@ -19,11 +19,11 @@ from torch import Tensor
 
 from dacl.config import PretrainConfig
 from dacl.core.encoders import encoder_width
-from dacl.core.resnet import ResNet
 from dacl.core.runtime import autocast, resolve_device, resolve_precision
 from dacl.engine.domain import class_labels, model_encoder, read_model_state, with_weights
 from dacl.engine.loop import Callback, PretrainResult, fit
 from dacl.engine.sources import TensorSource
+from dacl.images.resnet import ResNet
 from dacl.methods import METHODS, Method, build_method, method_names
 
 __all__ = [
@@ -206,10 +206,10 @@ def pretrain_folder(
 ) -> PretrainResult:
     """:func:`pretrain_images` on a folder of class folders (``root/CLASS/*.jpg``) too big for memory: the
     images are decoded (and resized to ``config.image_size``) by ``workers`` processes at every epoch
-    (``dacl.data.image_stream``); ``files`` restricts the run to some of them (e.g. a training split);
+    (``dacl.images.stream``); ``files`` restricts the run to some of them (e.g. a training split);
     ``steps_per_epoch`` ends an epoch (and its checkpoint) after that many steps. The encoder standardises
     its input with the statistics of 2,048 images spread over the folder. Resume is exact, as in memory."""
-    from dacl.data.image_stream import ImageFolderStream
+    from dacl.images.stream import ImageFolderStream
 
     config = config or image_config()
     supervised = METHODS[config.method].kind == "supervised"

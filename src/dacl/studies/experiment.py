@@ -14,12 +14,12 @@ import numpy as np
 import torch
 
 from dacl.config import PretrainConfig
-from dacl.data.preprocess import check_no_infinite, make_preprocessor, normalized_table, one_hot_blocks
 from dacl.data.tabular import Dataset
 from dacl.engine.loop import PretrainResult
-from dacl.evaluate import encode, knn_accuracy, linear_probe_accuracy
+from dacl.evaluate import knn_accuracy, linear_probe_accuracy
 from dacl.methods import METHODS, method_names
-from dacl.tables import pretrain
+from dacl.tables import encode, pretrain
+from dacl.tables.preprocess import check_no_infinite, make_preprocessor, normalized_table, one_hot_blocks
 
 __all__ = ["COMPARE_METHODS", "Features", "compare", "evaluate_encoder", "prepare_features", "run_method"]
 
@@ -35,7 +35,7 @@ class Features:
     X_test: np.ndarray
     y_test: np.ndarray
     classes: np.ndarray
-    # each column's one-hot block (0, 1, ...) or -1 (dacl.data.preprocess.one_hot_blocks)
+    # each column's one-hot block (0, 1, ...) or -1 (dacl.tables.preprocess.one_hot_blocks)
     blocks: np.ndarray | None = None
 
 
@@ -56,7 +56,7 @@ class _Saved:
 
 def prepare_features(dataset: Dataset, scale: str = "minmax", impute: bool = True, saved: Any = None) -> Features:
     """Fit the preprocessing on the training split only and apply it to both splits (``saved``: a
-    ``dacl.data.saved_preprocessing.SavedPreprocessing`` to apply instead, as a streamed run fitted it);
+    ``dacl.tables.saved_preprocessing.SavedPreprocessing`` to apply instead, as a streamed run fitted it);
     class labels become 0..C-1 (``classes``), the numbers of a regression dataset stay as they are."""
     dataset = dataclasses.replace(dataset, X_train=normalized_table(dataset.X_train, f"{dataset.name}'s training rows"),
                                   X_test=normalized_table(dataset.X_test, f"{dataset.name}'s test rows"))  # fmt: skip

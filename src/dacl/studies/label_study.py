@@ -5,7 +5,7 @@ Per dataset, each method's encoder (DACL+ by default) is pretrained once on the 
 without labels, as the estimators pretrain on every row. Then, per label fraction and draw, a subset
 of the training rows keeps its labels (stratified; for numbers by decile; ``label_subset``) and:
 
-1. the estimator's choice is made on those rows only (``dacl.semisupervised.selection.select``), and
+1. the estimator's choice is made on those rows only (``dacl.tables.semisupervised.selection.select``), and
    fixed before any test row is scored;
 2. every candidate, at its best cross-validated setting, is refitted on the labelled rows and scored
    on the test split; the estimator's score is its chosen model's (one candidate, or the average of
@@ -33,16 +33,23 @@ from dacl.config import PretrainConfig
 from dacl.core.runtime import resolve_precision
 from dacl.data.subsets import label_subset
 from dacl.data.tabular import Dataset
-from dacl.evaluate import encode
 from dacl.files import write_atomic
 from dacl.methods import mixes_blocks
-from dacl.semisupervised.candidates import CANDIDATES, CLASSIFICATION, REGRESSION, Inputs, Projection, Settings, Task
-from dacl.semisupervised.estimators import capped_pretraining
-from dacl.semisupervised.options import MAX_STEPS, PRETRAINING_DEFAULTS, PRETRAINING_SHARE
-from dacl.semisupervised.selection import ENSEMBLE, prefers_pair, select
 from dacl.studies.experiment import prepare_features
 from dacl.studies.runs import experiment_options, run_key, stored_options, stored_run
-from dacl.tables import pretrain
+from dacl.tables import encode, pretrain
+from dacl.tables.semisupervised.candidates import (
+    CANDIDATES,
+    CLASSIFICATION,
+    REGRESSION,
+    Inputs,
+    Projection,
+    Settings,
+    Task,
+)
+from dacl.tables.semisupervised.estimators import capped_pretraining
+from dacl.tables.semisupervised.options import MAX_STEPS, PRETRAINING_DEFAULTS, PRETRAINING_SHARE
+from dacl.tables.semisupervised.selection import ENSEMBLE, prefers_pair, select
 
 __all__ = [
     "STUDY_BUDGETS",
@@ -65,7 +72,7 @@ LINEAR = "linear-raw"
 @dataclass(frozen=True)
 class StudyBudget:
     """``pretraining``: options of ``dacl.PretrainConfig`` (epochs lowered to ``max_steps``);
-    ``settings``: the candidates' (``dacl.semisupervised.candidates.Settings``); ``draws`` label draws
+    ``settings``: the candidates' (``dacl.tables.semisupervised.candidates.Settings``); ``draws`` label draws
     per fraction below 1; ``max_train`` caps the training rows (smoke tests)."""
 
     pretraining: dict[str, Any]
@@ -142,7 +149,7 @@ def study_cell(
 
 def estimator_outcome(record: dict[str, Any], task: Task) -> tuple[dict[str, float], str]:
     """The estimator's test score and choice in a stored cell, by the rule of this version
-    (``dacl.semisupervised.selection.prefers_pair``) applied to the cell's cross-validation table: a
+    (``dacl.tables.semisupervised.selection.prefers_pair``) applied to the cell's cross-validation table: a
     cell stores every candidate's and the pair's test score, so a rule changed later is scored on the
     same cells without computing them again."""
     key = "cv_accuracy" if task.is_classification else "cv_r2"
@@ -479,7 +486,7 @@ def few_labels_demo(fraction: float = 0.05, seed: int = 0, **params: Any) -> dic
     the same labelled rows (the study's ``gbdt-raw`` and ``linear-raw``), all scored on the test split;
     ``params`` go to the classifier (``epochs=2``: a quick look)."""
     from dacl.data.tabular import load_digits_dataset
-    from dacl.semisupervised import DACLClassifier
+    from dacl.tables.semisupervised import DACLClassifier
 
     data = load_digits_dataset()
     rows = label_subset(data.y_train, fraction, draw=seed)

@@ -22,11 +22,11 @@ from typing import Any
 import numpy as np
 
 from dacl.config import PretrainConfig
-from dacl.data.graphs import load_tu
 from dacl.data.subsets import stratified_subset
 from dacl.evaluate import linear_cv_accuracy
 from dacl.files import write_atomic
 from dacl.graphs.train import embed_graphs, graph_config, pretrain_graphs
+from dacl.graphs.tu import load_tu
 from dacl.studies.reproduce import experiment_options, stored_run
 
 __all__ = ["GRAPH_BUDGETS", "GraphBudget", "PAPER_TABLE4", "reproduce_table4", "table4_markdown"]

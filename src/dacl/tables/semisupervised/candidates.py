@@ -13,7 +13,7 @@ On the raw (preprocessed) columns, what a data scientist fits without dacl:
 
 Every candidate's ``fit`` returns its *settings* (one, or for fine-tuning one per (lr, epochs)), each a
 fitted model whose ``predict`` gives class probabilities (n, C) or predictions (n,), so that
-cross-validation scores every setting of one training run (``dacl.semisupervised.selection``).
+cross-validation scores every setting of one training run (``dacl.tables.semisupervised.selection``).
 """
 
 from __future__ import annotations

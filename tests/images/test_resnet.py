@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from dacl.core.encoders import MixAt
-from dacl.core.resnet import resnet
+from dacl.images.resnet import resnet
 
 
 def params(model):

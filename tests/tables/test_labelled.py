@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from dacl.data.labelled import infer_task, labelled_dataset, read_labelled
 from dacl.data.subsets import label_subset
+from dacl.tables.labelled import infer_task, labelled_dataset, read_labelled
 from helpers import shared_data
 
 SHARED = shared_data()

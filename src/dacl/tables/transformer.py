@@ -18,10 +18,9 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from dacl.config import PretrainConfig, choices_of, option_help, options
 from dacl.core.threads import resolve_threads, thread_limits
-from dacl.data.preprocess import check_no_infinite, make_preprocessor, normalized_table, one_hot_blocks
-from dacl.evaluate import encode
 from dacl.methods import method_names, mixes_blocks
-from dacl.tables import pretrain
+from dacl.tables.preprocess import check_no_infinite, make_preprocessor, normalized_table, one_hot_blocks
+from dacl.tables.train import encode, pretrain
 
 __all__ = ["DACL", "validate_table"]
 
@@ -246,10 +245,10 @@ class DACL(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         return self._trained(result)
 
     def fit_stream(self, stream, *, time_limit: float | None = None):
-        """Pretrain the encoder on a ``dacl.data.stream.TableStream`` (files bigger than memory), whose
+        """Pretrain the encoder on a ``dacl.tables.stream.TableStream`` (files bigger than memory), whose
         preprocessing, fitted on a sample of the files, becomes this transformer's: ``transform`` then
         takes DataFrames with the stream's columns. Cut at the same batch size as the config."""
-        from dacl.tables import pretrain_files
+        from dacl.tables.train import pretrain_files
 
         self._validate_params()
         if self.one_hot_mixing == "blocks":
@@ -281,7 +280,7 @@ class DACL(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     def preprocessed(self, X) -> np.ndarray:
         """The encoder's inputs for a validated table X: the fitted preprocessing, float32, and min-max
         values clipped to [0, 1] where the encoder was pretrained on a stream, which clips them
-        (``dacl.data.stream``): one path for the rows the encoder trained on and every later row."""
+        (``dacl.tables.stream``): one path for the rows the encoder trained on and every later row."""
         features = self.preprocessor_.transform(X).astype(np.float32)
         if getattr(self, "clip_", False):
             np.clip(features, 0.0, 1.0, out=features)

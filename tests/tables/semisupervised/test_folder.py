@@ -38,7 +38,7 @@ def saved(table, tmp_path_factory):
             model.chosen_ = {"model": "ensemble", "reason": "both members, to save and load each kind",
                              "members": [{"candidate": c, "setting": model.selection_.query(
                                  "candidate == @c")["setting"].iloc[0]} for c in members]}  # fmt: skip
-            from dacl.semisupervised.selection import fit_chosen
+            from dacl.tables.semisupervised.selection import fit_chosen
 
             model.models_ = fit_chosen(*_labelled(model, frame, labels), model.task_, [
                 (m["candidate"], m["setting"]) for m in model.chosen_["members"]], model._settings(0))  # fmt: skip

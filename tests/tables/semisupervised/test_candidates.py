@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from dacl.core.encoders import MLPEncoder
-from dacl.semisupervised.candidates import (
+from dacl.tables.semisupervised.candidates import (
     CANDIDATES,
     CLASSIFICATION,
     FINE_TUNE_DECAY,
@@ -112,7 +112,7 @@ def test_the_projection_keeps_the_top_principal_components():
 
 def test_knn_chunks_its_queries_by_the_labelled_rows_and_predicts_the_same():
     """Memory stays bounded (a chunk holds at most ``similarities`` similarities) with equal predictions."""
-    from dacl.semisupervised.candidates import Inputs, NearestNeighbours
+    from dacl.tables.semisupervised.candidates import Inputs, NearestNeighbours
 
     rng = np.random.default_rng(0)
     labelled = rng.normal(size=(300, 8)).astype(np.float32)

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from dacl.data.preprocess import normalized_table
+from dacl.tables.preprocess import normalized_table
 
 __all__ = ["SavedPreprocessing"]
 
@@ -39,7 +39,7 @@ class SavedPreprocessing:
 
     @classmethod
     def from_fitted(cls, preprocessor, names: list[str], clip: bool = False) -> SavedPreprocessing:
-        """From a fitted ``dacl.data.preprocess.make_preprocessor`` transformer and the column names it
+        """From a fitted ``dacl.tables.preprocess.make_preprocessor`` transformer and the column names it
         was fitted on (in order); ``clip`` as the model's ``DACL.clip_``."""
         numeric, categorical = [], []
         for kind, pipeline, columns in preprocessor.transformers_:

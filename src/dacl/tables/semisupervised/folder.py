@@ -1,7 +1,7 @@
 """A fitted ``DACLClassifier`` / ``DACLRegressor`` as a folder of data, never of code.
 
 - ``model.json``: the format and dacl version, the task, the classes, the columns, the preprocessing
-  (``dacl.data.saved_preprocessing``), the pretraining options, the choice and the cross-validation
+  (``dacl.tables.saved_preprocessing``), the pretraining options, the choice and the cross-validation
   table, each chosen member's kind and settings, and the sha256 of every other file;
 - ``encoder.safetensors``: the pretrained encoder's weights; ``members.safetensors``: the chosen
   members' tensors (linear heads, the k-NN's labelled features, fine-tuned networks, projections);
@@ -30,10 +30,9 @@ from safetensors.torch import save as save_safetensors
 
 from dacl.config import PretrainConfig
 from dacl.core.linear import LinearHead
-from dacl.data.saved_preprocessing import SavedPreprocessing
-from dacl.evaluate import encode
 from dacl.files import write_atomic
-from dacl.semisupervised.candidates import (
+from dacl.tables.saved_preprocessing import SavedPreprocessing
+from dacl.tables.semisupervised.candidates import (
     FineTuned,
     Inputs,
     LinearModel,
@@ -43,8 +42,8 @@ from dacl.semisupervised.candidates import (
     Trees,
     TunedNetwork,
 )
-from dacl.semisupervised.selection import predict_chosen
-from dacl.tables import embedded_columns, table_encoder
+from dacl.tables.semisupervised.selection import predict_chosen
+from dacl.tables.train import embedded_columns, encode, table_encoder
 
 __all__ = ["FORMAT", "Predictor", "TRUSTED_TREE_TYPES", "load_predictor", "predictions_table", "save_model"]
 

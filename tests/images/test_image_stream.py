@@ -11,8 +11,8 @@ from PIL import Image
 
 from dacl.data import image_stream
 from dacl.data.image_folder import list_image_folder, read_image_folder
-from dacl.data.image_stream import ImageFolderStream, Pixels
 from dacl.images import image_config, load_image_model, pretrain_folder, pretrain_images
+from dacl.images.stream import ImageFolderStream, Pixels
 from helpers import Killed, kill_at
 
 

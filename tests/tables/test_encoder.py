@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from dacl.core.encoders import MLPEncoder
-from dacl.core.tabular import (
+from dacl.tables.encoder import (
     CategoryEmbedding,
     ColumnEmbedding,
     PeriodicEmbedding,

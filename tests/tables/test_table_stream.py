@@ -9,8 +9,8 @@ import pytest
 import torch
 
 from dacl import PretrainConfig
-from dacl.data.stream import TableStream
 from dacl.tables import pretrain_files
+from dacl.tables.stream import TableStream
 
 
 def write_files(folder, files=4, rows=400, group=100, seed=0):
@@ -154,8 +154,8 @@ def test_a_streamed_checkpoint_is_evaluated_with_its_own_preprocessing_on_its_fo
     """The stream fitted its preprocessing on a sample of every file; evaluating on one file must reuse it
     (was: refitted on the evaluation split, so the encoder saw other numbers than in training)."""
     from dacl.cli import main
-    from dacl.data.saved_preprocessing import SavedPreprocessing
     from dacl.engine.checkpoint import read_state
+    from dacl.tables.saved_preprocessing import SavedPreprocessing
 
     write_files(tmp_path / "parts")
     out = tmp_path / "enc"

@@ -1,5 +1,5 @@
 """Tables bigger than memory: Parquet files streamed row group by row group (CSV files file by
-file), with a bounded shuffle buffer, through the preprocessing of ``dacl.data.preprocess``, in one
+file), with a bounded shuffle buffer, through the preprocessing of ``dacl.tables.preprocess``, in one
 process or many.
 
 - **Preprocessing** is fitted on a sample (``sample_rows``, read from row groups spread evenly over
@@ -41,8 +41,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from dacl.data.preprocess import make_preprocessor, normalized_table
 from dacl.engine.sources import check_shardable
+from dacl.tables.preprocess import make_preprocessor, normalized_table
 
 __all__ = ["NumericColumns", "TableStream", "has_label", "table_files"]
 
@@ -316,7 +316,7 @@ def _check_same_columns(first, other, first_file: Path, file: Path) -> None:
 
 
 class NumericColumns:
-    """The fitted numeric part of ``dacl.data.preprocess.make_preprocessor`` (median imputation, then
+    """The fitted numeric part of ``dacl.tables.preprocess.make_preprocessor`` (median imputation, then
     min-max or standard scaling) applied to Arrow columns without pandas: one float32 array, NaN
     replaced by the medians, then ``x * scale + offset`` in place. Equal to scikit-learn's transform
     to float32 rounding (tests/test_stream.py)."""

@@ -49,7 +49,7 @@ def table():
 
 def test_unlabelled_rows_are_minus_one_or_missing_and_every_row_pretrains(table, monkeypatch):
     frame, y = table
-    import dacl.semisupervised.estimators as estimators
+    import dacl.tables.semisupervised.estimators as estimators
 
     rows = []
     original = estimators.DACL.fit
@@ -103,7 +103,7 @@ def test_minus_one_is_a_class_when_unlabeled_value_says_so(table):
 
 def test_the_choice_sees_the_labelled_rows_only(table, monkeypatch):
     frame, y = table
-    import dacl.semisupervised.estimators as estimators
+    import dacl.tables.semisupervised.estimators as estimators
 
     seen = []
     original = estimators.select
@@ -167,9 +167,9 @@ def test_bad_targets_are_refused_and_few_labels_are_said(table):
 def test_parameters_are_the_configs_options_and_the_light_options_modules_defaults():
     import inspect
 
-    from dacl.estimator import CONFIG_PARAMETERS
-    from dacl.semisupervised.candidates import CANDIDATES
-    from dacl.semisupervised.options import CANDIDATE_NAMES, PRETRAINING_DEFAULTS, SEMI_DEFAULTS
+    from dacl.tables.semisupervised.candidates import CANDIDATES
+    from dacl.tables.semisupervised.options import CANDIDATE_NAMES, PRETRAINING_DEFAULTS, SEMI_DEFAULTS
+    from dacl.tables.transformer import CONFIG_PARAMETERS
 
     assert CANDIDATE_NAMES == tuple(CANDIDATES)
     for cls in (DACLClassifier, DACLRegressor):
@@ -225,7 +225,7 @@ def test_progress_shows_the_choice_and_verbose_false_is_silent(table, capsys):
 def test_n_jobs_sets_the_threads_of_the_fit_and_restores_them(table, monkeypatch):
     import torch
 
-    import dacl.semisupervised.candidates as candidates
+    import dacl.tables.semisupervised.candidates as candidates
 
     seen = []
     fit = candidates.CANDIDATES["probe"].fit

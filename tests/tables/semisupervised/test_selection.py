@@ -5,10 +5,10 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 
-from dacl.semisupervised import candidates as candidates_module
-from dacl.semisupervised import selection
-from dacl.semisupervised.candidates import Candidate, Inputs, Settings, Task
-from dacl.semisupervised.selection import select, splits
+from dacl.tables.semisupervised import candidates as candidates_module
+from dacl.tables.semisupervised import selection
+from dacl.tables.semisupervised.candidates import Candidate, Inputs, Settings, Task
+from dacl.tables.semisupervised.selection import select, splits
 
 CLASSES = Task("classification", 3)
 

@@ -4,7 +4,7 @@
 ``X_unlabeled``), then chooses on the labelled rows only, by cross-validation, among models on the
 frozen features, the fine-tuned encoder and the models a data scientist fits on the raw columns
 (logistic regression or ridge, gradient-boosted trees), or the average of the two best
-(``dacl.semisupervised.selection``). Unlabelled rows are marked as scikit-learn's semi-supervised
+(``dacl.tables.semisupervised.selection``). Unlabelled rows are marked as scikit-learn's semi-supervised
 estimators mark them: ``-1`` (``unlabeled_value``) or a missing value for classes, NaN for numbers.
 """
 
@@ -25,9 +25,7 @@ from sklearn.utils.validation import check_is_fitted, column_or_1d
 
 from dacl.config import epochs_within, option_help, options
 from dacl.core.threads import resolve_threads, thread_limits
-from dacl.estimator import CONFIG_PARAMETERS, DACL, OWN_PARAMETERS, _choices, _constraint, validate_table
-from dacl.evaluate import encode
-from dacl.semisupervised.candidates import (
+from dacl.tables.semisupervised.candidates import (
     CANDIDATES,
     CLASSIFICATION,
     REGRESSION,
@@ -37,8 +35,10 @@ from dacl.semisupervised.candidates import (
     Task,
     deadline,
 )
-from dacl.semisupervised.options import MAX_STEPS, PRETRAINING_DEFAULTS, PRETRAINING_SHARE, SEMI_PARAMETERS
-from dacl.semisupervised.selection import fit_chosen, predict_chosen, select
+from dacl.tables.semisupervised.options import MAX_STEPS, PRETRAINING_DEFAULTS, PRETRAINING_SHARE, SEMI_PARAMETERS
+from dacl.tables.semisupervised.selection import fit_chosen, predict_chosen, select
+from dacl.tables.train import encode
+from dacl.tables.transformer import CONFIG_PARAMETERS, DACL, OWN_PARAMETERS, _choices, _constraint, validate_table
 
 __all__ = ["DACLClassifier", "DACLRegressor", "capped_pretraining"]
 
@@ -163,11 +163,11 @@ class _SemiSupervised(BaseEstimator):
     def fit_files(self, files, label: str, *, ignore=(), buffer_rows: int = 262_144, sample_rows: int = 200_000):
         """``fit`` on Parquet (or CSV) files bigger than memory (a folder, a glob or a list; rows whose
         ``label`` cell is empty are the unlabelled ones): the encoder is pretrained on every row, streamed
-        (``dacl.data.stream``, preprocessing fitted on ``sample_rows`` rows spread over the files), then only
+        (``dacl.tables.stream``, preprocessing fitted on ``sample_rows`` rows spread over the files), then only
         the labelled rows are read into memory for the choice. ``ignore``: columns left out (an ID, a
         timestamp), as ``dacl fit --ignore``. The features' projection for k-NN is fitted on the labelled
         rows (in memory: on every row)."""
-        from dacl.data.stream import TableStream
+        from dacl.tables.stream import TableStream
 
         self._validate_params()
         _check_lists(self)
@@ -224,9 +224,9 @@ class _SemiSupervised(BaseEstimator):
         return self
 
     def save(self, folder, *, label: str | None = None, overwrite: bool = False):
-        """Write the fitted model to ``folder`` as data, not code (``dacl.semisupervised.folder``): load it
+        """Write the fitted model to ``folder`` as data, not code (``dacl.tables.semisupervised.folder``): load it
         with ``dacl.load_predictor(folder)`` or ``dacl predict --model folder``."""
-        from dacl.semisupervised.folder import save_model
+        from dacl.tables.semisupervised.folder import save_model
 
         check_is_fitted(self, "models_")
         return save_model(self, folder, label=label, overwrite=overwrite)

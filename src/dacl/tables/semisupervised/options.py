@@ -12,7 +12,7 @@ __all__ = [
     "SEMI_PARAMETERS",
 ]
 
-# The candidates, in the order of dacl.semisupervised.candidates.CANDIDATES (tested to agree).
+# The candidates, in the order of dacl.tables.semisupervised.candidates.CANDIDATES (tested to agree).
 CANDIDATE_NAMES = ("probe", "knn", "fine-tune", "linear-raw", "gbdt-raw", "gbdt-raw+features")
 
 # The pretraining the estimators default to: the label study's ``small`` budget (docs/results/labels.md),

@@ -1,6 +1,6 @@
 """Choosing a model on the labelled rows only: cross-validation over the candidates, then a refit.
 
-Every candidate (``dacl.semisupervised.candidates``) is fitted on the training part of each split of
+Every candidate (``dacl.tables.semisupervised.candidates``) is fitted on the training part of each split of
 the labelled rows and predicts the held-out part; its settings (fine-tuning's lr and epochs) are scored
 from the same run. The candidates are ranked by mean held-out accuracy (classes) or R² (numbers, i.e.
 mean squared error), and the chosen model is the average of the two best candidates' probabilities /
@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from dacl.semisupervised.candidates import (
+from dacl.tables.semisupervised.candidates import (
     CANDIDATES,
     Inputs,
     OutOfTime,

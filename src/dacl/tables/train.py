@@ -16,7 +16,12 @@ from torch import Tensor, nn
 from dacl.config import PretrainConfig
 from dacl.core.encoders import MLPEncoder, encoder_width
 from dacl.core.runtime import autocast, resolve_device, resolve_precision
-from dacl.core.tabular import (
+from dacl.core.views import check_blocks
+from dacl.engine.domain import class_labels, model_encoder, read_model_state, with_weights
+from dacl.engine.loop import Callback, PretrainResult, fit
+from dacl.engine.sources import TensorSource
+from dacl.methods import METHODS, Method, build_method
+from dacl.tables.encoder import (
     CategoryEmbedding,
     ColumnEmbedding,
     PeriodicEmbedding,
@@ -25,16 +30,11 @@ from dacl.core.tabular import (
     TabularEncoder,
     quantile_edges,
 )
-from dacl.core.views import check_blocks
-from dacl.engine.domain import class_labels, model_encoder, read_model_state, with_weights
-from dacl.engine.loop import Callback, PretrainResult, fit
-from dacl.engine.sources import TensorSource
-from dacl.methods import METHODS, Method, build_method
 
 if TYPE_CHECKING:
-    from dacl.data.stream import TableStream
+    from dacl.tables.stream import TableStream
 
-__all__ = ["build", "embed", "embedded_columns", "load_data", "load_model", "mix_blocks_as_units", "pretrain",
+__all__ = ["build", "embed", "embedded_columns", "encode", "load_data", "load_model", "mix_blocks_as_units", "pretrain",
            "pretrain_files", "table_encoder"]  # fmt: skip
 
 
@@ -46,7 +46,7 @@ def table_encoder(
     one if ``categorical_embedding`` is. ``numeric`` (a bool per column; None: the columns outside
     ``categories``, or all) says which columns the numeric embedding takes, the others (one-hot categories)
     pass through; ``categories`` (a block id per column, -1 for numeric ones, as
-    ``dacl.data.preprocess.one_hot_blocks`` gives) says which one-hot columns make one categorical column;
+    ``dacl.tables.preprocess.one_hot_blocks`` gives) says which one-hot columns make one categorical column;
     ``data`` (N, D) gives PLE its quantile bins (without it the bins are zeros, to be loaded)."""
     numeric_on, categories_on = config.numeric_embedding != "none", config.categorical_embedding > 0
     if config.mix_embeddings and not (numeric_on or categories_on):
@@ -59,7 +59,7 @@ def table_encoder(
     if categories_on and (categories is None or not bool((categories >= 0).any())):
         raise ValueError(
             f"categorical_embedding={config.categorical_embedding} embeds categorical columns, but "
-            + ("no one-hot blocks were given (categories=, as dacl.data.preprocess.one_hot_blocks gives)"
+            + ("no one-hot blocks were given (categories=, as dacl.tables.preprocess.one_hot_blocks gives)"
                if categories is None else "this table has none")
             + "; use categorical_embedding=0."
         )  # fmt: skip
@@ -195,7 +195,7 @@ def pretrain(
     ``resume=True`` continues from it, reaching the same weights as an unbroken run. ``metadata``
     (JSON-able) is stored in the checkpoint, e.g. where the data came from. ``blocks`` (one id per column:
     0, 1, ... for the columns of one categorical column's one-hot block, -1 for the others; as
-    ``dacl.data.preprocess.one_hot_blocks`` gives) makes the mixup views mix each block as one unit; pass
+    ``dacl.tables.preprocess.one_hot_blocks`` gives) makes the mixup views mix each block as one unit; pass
     the same blocks again to resume. ``numeric`` (a bool per column) names the columns a
     ``numeric_embedding`` embeds; by default the columns outside ``categories``, or all. ``categories``
     (block ids as ``blocks``; by default ``blocks``) names the one-hot columns a ``categorical_embedding``
@@ -249,12 +249,12 @@ def pretrain_files(
     time_limit: float | None = None,
 ) -> PretrainResult:
     """``pretrain`` on Parquet (or CSV) files too big for memory (a folder, a glob or a list of files),
-    streamed row group by row group through a shuffle buffer of ``buffer_rows`` rows (``dacl.data.stream``);
+    streamed row group by row group through a shuffle buffer of ``buffer_rows`` rows (``dacl.tables.stream``);
     ``label`` names a column to leave out; ``steps_per_epoch`` ends an epoch (and its checkpoint) after that
     many steps, for data whose whole pass is too long between checkpoints. In a process group each
     process reads its own row groups. ``files`` may be a ``TableStream`` already made (its settings then
     stand for ``label``, ``scale``, ``buffer_rows`` and ``steps_per_epoch``). ``time_limit`` as ``pretrain``'s."""
-    from dacl.data.stream import TableStream
+    from dacl.tables.stream import TableStream
 
     config = config or PretrainConfig()
     if METHODS[config.method].kind == "supervised":
@@ -271,12 +271,12 @@ def pretrain_files(
         raise ValueError(f"the stream cuts batches of {source.batch_size} rows but batch_size is {config.batch_size}.")
     categories = None
     if encoder is None:  # the one-hot blocks: a numeric embedding leaves them alone, as pretrain's does
-        from dacl.data.preprocess import one_hot_blocks
+        from dacl.tables.preprocess import one_hot_blocks
 
         categories = one_hot_blocks(source.preprocessor)
     method = build(config, source.in_features, encoder=encoder, views=views,
                    example=torch.zeros(2, source.in_features), categories=categories)  # fmt: skip
-    from dacl.data.saved_preprocessing import SavedPreprocessing
+    from dacl.tables.saved_preprocessing import SavedPreprocessing
 
     # the stream's fitted preprocessing, so that its encoder is evaluated on data preprocessed the same way
     saved = SavedPreprocessing.from_fitted(source.preprocessor, source.columns).to_dict()
@@ -329,3 +329,14 @@ def load_data(name_or_path: str | Path, **options: Any):
     from dacl.data import load_dataset
 
     return load_dataset(name_or_path, **options)
+
+
+def encode(
+    encoder: nn.Module,
+    X: Any,
+    batch_size: int = 4096,
+    device: str | torch.device | None = None,
+    precision: str = "float32",
+) -> np.ndarray:
+    """Features h(x) of the frozen ``encoder`` on the rows ``X``, as float32 (``embed`` with a module)."""
+    return embed(encoder, X, batch_size=batch_size, device=device, precision=precision)
