@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 import re
+import sys
 from importlib import import_module
 
 from dacl.cli.config_file import apply_config_file, load_config_file

@@ -134,3 +134,134 @@ def test_trees_that_would_run_code_are_refused_even_with_a_matching_digest(saved
     (folder / "model.json").write_text(json.dumps(state))
     with pytest.raises(ValueError, match="cannot be loaded safely"):
         load_predictor(folder)
+
+
+def _copy(saved, tmp_path, members=("linear-raw", "gbdt-raw")):
+    _, original = saved[members]
+    folder = tmp_path / "m"
+    shutil.copytree(original, folder)
+    return folder, json.loads((folder / "model.json").read_text())
+
+
+def _rewrite(folder, state):
+    (folder / "model.json").write_text(json.dumps(state))
+
+
+def test_a_model_names_only_plain_files_of_its_own_folder_and_tells_nothing_of_others(saved, tmp_path):
+    import hashlib
+
+    folder, state = _copy(saved, tmp_path)
+    outside = tmp_path / "secret.bin"
+    outside.write_bytes(b"not yours")
+    digest = hashlib.sha256(outside.read_bytes()).hexdigest()
+    messages = []
+    for name in ("../secret.bin", "../absent.bin", str(outside), "/etc/passwd", "sub/x.bin", "..", "a\\b"):
+        files = {**state["files"], name: digest}
+        _rewrite(folder, {**state, "files": files})
+        with pytest.raises(ValueError, match="not a plain file name inside the model folder") as caught:
+            load_predictor(folder)
+        messages.append(str(caught.value).replace(repr(name[:80]), "NAME"))
+    assert len(set(messages)) == 1  # an existing outside file and a missing one read the same
+    (folder / "link.bin").symlink_to(outside)  # a link inside the folder to a file outside, digest matching
+    _rewrite(folder, {**state, "files": {**state["files"], "link.bin": digest}})
+    with pytest.raises(ValueError, match="symbolic link"):
+        load_predictor(folder)
+
+
+@pytest.mark.parametrize("change, expected", [
+    (lambda s: [s], "holds list"),
+    (lambda s: {k: v for k, v in s.items() if k != "members"}, "'members' must be list"),
+    (lambda s: {**s, "members": []}, "'members' is empty"),
+    (lambda s: {**s, "members": [{"type": "shell"}]}, "type 'shell'"),
+    (lambda s: {**s, "classes": [s["classes"][0], s["classes"][0]]}, "repeats a class"),
+    (lambda s: {**s, "classes": s["classes"] + ["third"]}, "names 3 classes"),
+    (lambda s: {**s, "task": "numbers"}, "'task' must be"),
+    (lambda s: {**s, "columns": "size"}, "'columns' must be list"),
+    (lambda s: {**s, "encoder": {**s["encoder"], "in_features": 999}}, "encoder takes 999"),
+    (lambda s: {**s, "preprocessing": {**s["preprocessing"], "numeric": s["preprocessing"]["numeric"][:1]}},
+     "preprocessing gives"),
+    (lambda s: {**s, "preprocessing": {**s["preprocessing"], "numeric": [{"name": "size", "fill": "x"}]}},
+     "finite 'fill'"),
+    (lambda s: {**s, "files": {**s["files"], "encoder.safetensors": "0" * 10}}, "not a SHA-256 digest"),
+])  # fmt: skip
+def test_a_damaged_or_edited_record_fails_at_load_naming_what_is_wrong(saved, tmp_path, change, expected):
+    folder, state = _copy(saved, tmp_path)
+    _rewrite(folder, change(state))
+    with pytest.raises(ValueError, match=expected):
+        load_predictor(folder)
+
+
+@pytest.mark.parametrize("cut", [0, 8, 100])
+def test_truncated_or_empty_weights_with_a_matching_digest_fail_at_load(saved, tmp_path, cut):
+    import hashlib
+
+    folder, state = _copy(saved, tmp_path, ("probe", "knn"))
+    weights = folder / "members.safetensors"
+    weights.write_bytes(weights.read_bytes()[:cut])
+    _rewrite(folder, {**state, "files": {**state["files"],
+                                         weights.name: hashlib.sha256(weights.read_bytes()).hexdigest()}})  # fmt: skip
+    with pytest.raises(ValueError, match="not a whole dacl model"):
+        load_predictor(folder)
+
+
+def _paths(value, prefix=()):
+    """Every path into a JSON value (keys and indices)."""
+    yield prefix
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield from _paths(item, (*prefix, key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value[:4]):
+            yield from _paths(item, (*prefix, index))
+
+
+def test_any_edit_of_model_json_is_a_clean_error_or_the_same_predictions(saved, table, tmp_path):
+    """Property (hypothesis): one value of model.json replaced by any JSON value, or removed: loading and
+    predicting raise ValueError, or give one of the model's classes for every row (as before where the edit
+    is of a value predictions do not read); never another exception, never a file outside the folder."""
+    import copy
+    import pathlib
+
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    frame, _ = table
+    folder, state = _copy(saved, tmp_path, ("fine-tune", "gbdt-raw+features"))
+    expected = load_predictor(folder).predict(frame)
+    paths = [p for p in _paths(state) if p and p[0] not in ("selection",)]
+    scalars = st.none() | st.booleans() | st.integers(-3, 10**6) | st.floats(allow_nan=True) | st.text(max_size=12)
+    values = st.recursive(scalars, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6),
+                                                                                               inner, max_size=3),
+                          max_leaves=6)  # fmt: skip
+    opened = []
+    real_read_bytes = pathlib.Path.read_bytes
+
+    def read_bytes(self):
+        opened.append(self.resolve())
+        return real_read_bytes(self)
+
+    @settings(max_examples=60, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
+    @given(path=st.sampled_from(paths), value=values, remove=st.booleans())
+    def edit(path, value, remove):
+        changed = copy.deepcopy(state)
+        parent = changed
+        for key in path[:-1]:
+            parent = parent[key]
+        if remove and isinstance(parent, dict):
+            del parent[path[-1]]
+        else:
+            parent[path[-1]] = value
+        _rewrite(folder, changed)
+        pathlib.Path.read_bytes = read_bytes  # only while the model loads and predicts
+        try:
+            predicted = load_predictor(folder).predict(frame)
+        except ValueError:
+            return
+        finally:
+            pathlib.Path.read_bytes = real_read_bytes
+        assert len(predicted) == len(expected) and set(predicted) <= set(expected) | set(changed.get("classes", []))
+        if path[0] in ("label", "kind", "rows", "chosen", "files"):  # read by no prediction
+            assert (predicted == expected).all()
+
+    edit()
+    assert opened and all(p.parent == folder.resolve() for p in opened), [p for p in opened if p.parent != folder]

@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -42,6 +43,7 @@ from dacl.tables.semisupervised.candidates import (
     Trees,
     TunedNetwork,
 )
+from dacl.tables.semisupervised.record import NotWholeModel, check_record, member_file
 from dacl.tables.semisupervised.selection import predict_chosen
 from dacl.tables.train import embedded_columns, encode, table_encoder
 
@@ -252,7 +254,7 @@ class Predictor:
 
 
 def _read_verified(folder: Path, name: str, digest: str) -> bytes:
-    path = folder / name
+    path = member_file(folder, name)  # a plain file of this folder, or refused before anything is opened
     if not path.is_file():
         raise ValueError(f"{path} is missing: the model folder is incomplete; fit the model again.")
     data = path.read_bytes()
@@ -275,17 +277,24 @@ def load_predictor(folder: str | Path) -> Predictor:
         state = json.loads(path.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
         raise ValueError(f"{path} is damaged ({error}); fit the model again.") from None
-    if not isinstance(state, dict) or state.get("format") != FORMAT:
-        raise ValueError(f"{path} is not a dacl model of format {FORMAT} (found {state.get('format')!r} "
-                         "if any); it was made by another program or another dacl.")  # fmt: skip
+    if not isinstance(state, dict):
+        raise NotWholeModel(folder, f"model.json holds {type(state).__name__}, not an object")
+    if type(state.get("format")) is not int or state.get("format") != FORMAT:
+        found = state.get("format")
+        raise ValueError(f"{path} is not a dacl model of format {FORMAT} (found {str(found)[:40]!r}); it was made "
+                         "by another program or another dacl, or it was edited.")  # fmt: skip
     if state.get("dacl_version") != __version__:
-        made_by = state.get("dacl_version")
+        made_by = str(state.get("dacl_version"))[:40]
         raise ValueError(f"{folder} was made by dacl {made_by}, and this is dacl {__version__}; fit the model "
                          f"again with this version, or install dacl {made_by}.")  # fmt: skip
+    check_record(folder, state)  # the whole record, before any other file is opened
     try:
         files = {name: _read_verified(folder, name, digest) for name, digest in state["files"].items()}
         preprocessing = SavedPreprocessing.from_dict(state["preprocessing"])
         shape = state["encoder"]
+        if preprocessing.width != shape["in_features"]:
+            raise NotWholeModel(folder, f"its preprocessing gives {preprocessing.width} columns, but the encoder "
+                                        f"takes {shape['in_features']}")  # fmt: skip
         config = PretrainConfig.from_dict(state["pretraining"])
         encoder = table_encoder(config, shape["in_features"], numeric=shape.get("numeric"),
                                 categories=shape.get("categories"))  # fmt: skip
@@ -294,11 +303,31 @@ def load_predictor(folder: str | Path) -> Predictor:
         tensors = load_safetensors(files["members.safetensors"])
         task = Task(state["task"], len(state["classes"]) if state["classes"] else 0)
         members = [_member(i, m, tensors, files, encoder, task) for i, m in enumerate(state["members"])]
-    except (KeyError, TypeError, RuntimeError) as error:
-        raise ValueError(
-            f"{folder} is not a whole dacl model ({type(error).__name__}: {error}); fit it again."
-        ) from None
-    return Predictor(state, preprocessing, encoder, members)
+        predictor = Predictor(state, preprocessing, encoder, members)
+        _check_outputs(folder, predictor)
+    except NotWholeModel:
+        raise
+    except Exception as error:  # a file missing or changed, or one that passed its digest yet is not what the
+        # record says: one kind of error, whatever layer found it
+        said = str(error).rstrip(".") if isinstance(error, ValueError) else f"{type(error).__name__}: {error}"
+        raise NotWholeModel(folder, said[:400]) from None
+    return predictor
+
+
+def _check_outputs(folder: Path, predictor: Predictor) -> None:
+    """The preprocessing and the members answer as the record says, on one row of missing values: one finite
+    output per class (or one number)."""
+    empty = pd.DataFrame({name: [np.nan] for name in predictor.preprocessing.columns})  # every cell missing
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        inputs = predictor._inputs(empty, "a row of missing values")  # the preprocessing runs as at predict
+    classes = predictor.state["classes"]
+    expected = (1, len(classes)) if classes else (1,)
+    for index, member in enumerate(predictor.members):
+        output = np.asarray(member.predict(inputs))
+        if output.shape != expected or not np.isfinite(output).all():
+            raise NotWholeModel(folder, f"member {index} gives outputs of shape {output.shape[1:]}, but the model "
+                                        + (f"names {len(classes)} classes" if classes else "predicts one number a row"))
 
 
 def _embedded_columns(encoder: torch.nn.Module) -> dict[str, Any]:
