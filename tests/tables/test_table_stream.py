@@ -243,3 +243,15 @@ def test_a_streamed_numeric_embedding_embeds_only_the_numeric_columns(tmp_path):
     embedding = result.encoder.embedding
     assert embedding.numeric.tolist() == [True, True, False, False]  # id, x; kind=a, kind=b
     assert embedding.out_features == 2 * 4 + 2  # two columns x embedding_size (PLR), then the one-hot pair
+
+
+def test_a_streamed_value_too_large_to_scale_is_refused_naming_the_column():
+    """float32 would make 1e308 infinite and the training NaN: refused as at fit (issue 36, class 3)."""
+    import pyarrow as pa
+
+    from dacl.tables.stream import NumericColumns
+
+    columns = NumericColumns(["a", "b"], None, np.ones(2), np.zeros(2))
+    assert columns.transform(pa.table({"a": [1.0, 2.0], "b": [3.0, 4.0]})).shape == (2, 2)
+    with pytest.raises(ValueError, match="column 'b' of the streamed table holds 1e.308, too large to scale"):
+        columns.transform(pa.table({"a": [1.0, 2.0], "b": [3.0, 1e308]}))

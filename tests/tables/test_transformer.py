@@ -155,3 +155,14 @@ def test_one_hot_mixing_blocks_mixes_each_categorical_column_as_one_unit(table):
     assert DACL(one_hot_mixing="blocks", method="scarf", **SMALL).fit(X).transform(X).shape == (len(X), 16)
     with pytest.raises(ValueError, match="one_hot_mixing"):
         DACL(one_hot_mixing="units", **SMALL).fit(X)
+
+
+def test_finite_values_too_large_to_scale_are_refused_at_fit_naming_the_column():
+    """1e308 is finite, but min-max scaling overflows on it (and a standard deviation from 1e154): refused
+    like inf, the column named (issue 36, class 3)."""
+    import pandas as pd
+
+    X = pd.DataFrame({"small": np.arange(20.0), "huge": np.r_[np.zeros(19), 1e308]})
+    for scale in ("minmax", "standard"):
+        with pytest.raises(ValueError, match=r"too large to scale in column\(s\) 'huge'"):
+            DACL(epochs=1, depth=1, width=8, scale=scale).fit(X)

@@ -11,7 +11,8 @@ from sklearn.impute import SimpleImputer
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import MinMaxScaler, OneHotEncoder, StandardScaler
 
-__all__ = ["categorical_columns", "check_no_infinite", "make_preprocessor", "normalized_table", "one_hot_blocks"]
+__all__ = ["LARGEST", "categorical_columns", "check_no_infinite", "make_preprocessor", "normalized_table",
+           "one_hot_blocks"]
 
 SCALERS = {"minmax": MinMaxScaler, "standard": StandardScaler}
 # A categorical column with more distinct values than this is likely an ID: its rarest values share a column.
@@ -62,21 +63,31 @@ def normalized_table(frame, what: str = "X"):
     return frame
 
 
+LARGEST = 1e150  # past this magnitude scaling overflows (a standard deviation squares the values: 1e154)
+
+
 def check_no_infinite(X, what: str = "X") -> None:
-    """Raise ``ValueError`` if any numeric value of ``X`` is infinite (NaN is left to the imputer)."""
+    """Raise ``ValueError`` if any numeric value of ``X`` is infinite, or finite but so large (above
+    ``LARGEST`` in magnitude) that scaling it overflows; NaN is left to the imputer."""
     if isinstance(X, pd.DataFrame):
         frame = X.select_dtypes(include="number")
         numeric, names = frame.to_numpy(dtype=float), list(frame.columns)
     else:
         numeric = np.asarray(X, dtype=float)
         names = list(range(numeric.shape[1])) if numeric.ndim == 2 else []
-    infinite = np.isinf(numeric)
-    if infinite.any():
-        columns = [repr(names[j]) for j in np.flatnonzero(infinite.any(axis=0))] if numeric.ndim == 2 else []
+    with np.errstate(invalid="ignore"):
+        huge = np.abs(numeric) > LARGEST  # inf included
+    if huge.any():
+        columns = [repr(names[j]) for j in np.flatnonzero(huge.any(axis=0))] if numeric.ndim == 2 else []
         where = f" in column(s) {', '.join(columns[:10])}" if columns else ""
+        if np.isinf(numeric).any():
+            raise ValueError(
+                f"{what} contains infinite values{where}; replace them (e.g. with NaN to be imputed, or clip) before "
+                "fitting."
+            )
         raise ValueError(
-            f"{what} contains infinite values{where}; replace them (e.g. with NaN to be imputed, or clip) before "
-            "fitting."
+            f"{what} holds values too large to scale{where} (up to {np.nanmax(np.abs(numeric)):.3g}; scaling "
+            f"overflows above {LARGEST:.0e}); divide those columns by a power of ten or take their logarithm first."
         )
 
 

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from dacl.tables.preprocess import normalized_table
+from dacl.tables.preprocess import LARGEST, normalized_table
 
 __all__ = ["SavedPreprocessing"]
 
@@ -105,8 +105,14 @@ class SavedPreprocessing:
                 raise ValueError(f"column {column['name']!r} of {what} holds text ({values[text].iloc[0]!r}, ...) "
                                  "where the model was fitted on numbers; fix or drop those cells.")  # fmt: skip
             array = numbers.to_numpy(dtype=np.float64)
-            if np.isinf(array).any():
-                raise ValueError(f"column {column['name']!r} of {what} holds infinite values; replace them first.")
+            with np.errstate(invalid="ignore"):
+                huge = np.abs(array) > LARGEST  # inf, or so large that scaling overflows
+            if huge.any():
+                row = int(np.flatnonzero(huge)[0])
+                kind = "an infinite value" if np.isinf(array[row]) else f"{array[row]:.3g}, too large to scale"
+                raise ValueError(f"column {column['name']!r} of {what} holds {kind} at row {row} (counting from 0); "
+                                 f"replace it (an empty cell is imputed as in fit) or bring the column below "
+                                 f"{LARGEST:.0e}.")  # fmt: skip
             if np.isnan(array).any():
                 if column["fill"] is None:
                     raise ValueError(f"column {column['name']!r} of {what} has missing values and the model was "

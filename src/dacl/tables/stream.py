@@ -42,7 +42,7 @@ import torch
 from torch import Tensor
 
 from dacl.engine.sources import check_shardable
-from dacl.tables.preprocess import make_preprocessor, normalized_table
+from dacl.tables.preprocess import LARGEST, make_preprocessor, normalized_table
 
 __all__ = ["NumericColumns", "TableStream", "has_label", "table_files"]
 
@@ -349,7 +349,14 @@ class NumericColumns:
             column = table.column(name)
             if column.null_count or column.type == "bool":  # booleans as 0/1, as normalized_table makes them
                 column = column.cast("float64")
-            values[:, j] = column.to_numpy(zero_copy_only=False)
+            numbers = column.to_numpy(zero_copy_only=False)
+            with np.errstate(invalid="ignore"):
+                huge = np.abs(numbers) > LARGEST  # inf included: float32 would make them inf, training NaN
+            if huge.any():
+                raise ValueError(f"column {name!r} of the streamed table holds {numbers[huge][0]:.3g}, too large to "
+                                 f"scale (the limit: {LARGEST:.0e} in magnitude); replace it (NaN is imputed) or "
+                                 "divide the column by a power of ten first.")  # fmt: skip
+            values[:, j] = numbers
         if self.medians is not None:
             missing = np.isnan(values)
             if missing.any():

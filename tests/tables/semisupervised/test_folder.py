@@ -265,3 +265,13 @@ def test_any_edit_of_model_json_is_a_clean_error_or_the_same_predictions(saved, 
 
     edit()
     assert opened and all(p.parent == folder.resolve() for p in opened), [p for p in opened if p.parent != folder]
+
+
+def test_values_too_large_to_scale_at_predict_name_the_column_and_the_row(saved, table):
+    frame, _ = table
+    predictor = load_predictor(saved[("probe", "knn")][1])
+    for value, said in ((1e308, "1e.308, too large to scale"), (np.inf, "an infinite value")):
+        bad = frame.copy()
+        bad.loc[bad.index[7], "size"] = value
+        with pytest.raises(ValueError, match=f"column 'size' of the data holds {said} at row 7"):
+            predictor.predict(bad)

@@ -25,6 +25,7 @@ from sklearn.utils.validation import check_is_fitted, column_or_1d
 
 from dacl.config import epochs_within, option_help, options
 from dacl.core.threads import resolve_threads, thread_limits
+from dacl.tables.preprocess import LARGEST
 from dacl.tables.semisupervised.candidates import (
     CANDIDATES,
     CLASSIFICATION,
@@ -543,8 +544,12 @@ class DACLRegressor(RegressorMixin, _SemiSupervised):
             text = [repr(v) for v in y[:1000] if isinstance(v, str)][:3]
             raise ValueError(f"DACLRegressor needs numeric targets, but y holds text ({', '.join(text)}); use "
                              "DACLClassifier for classes, or convert the column to numbers.") from None  # fmt: skip
-        if np.isinf(values).any():
-            raise ValueError("y contains infinity; give finite targets (NaN marks a row without one).")
+        with np.errstate(invalid="ignore"):
+            huge = np.abs(values) > LARGEST
+        if huge.any():
+            kind = "infinity" if np.isinf(values).any() else f"values too large to scale ({values[huge][0]:.3g})"
+            raise ValueError(f"y contains {kind}; give finite targets below {LARGEST:.0e} in magnitude (NaN marks a "
+                             "row without one).")  # fmt: skip
         labelled = ~np.isnan(values)
         if not labelled.any():
             raise _no_labelled_rows("every target is NaN")
