@@ -221,3 +221,29 @@ def test_ignored_columns_are_left_out_of_the_model_and_predict_still_takes_the_i
         main([*bad, "--threads", "0"])
     with pytest.raises(SystemExit):
         main([*bad, "--time-limit", "-3"])
+
+
+def test_outputs_are_checked_before_the_compute_and_two_fits_never_share_one_out(files, tmp_path, capsys):
+    """Issue 36, class 7: a second fit into an --out another fit holds is refused at its start (the lock),
+    --out a folder where predict writes a file, and --id naming a column the predictions write, both
+    refused before the model is read."""
+    import fcntl
+
+    out = tmp_path / "model"
+    out.mkdir()
+    with open(out / ".dacl.lock", "a+") as held:  # another dacl fit writing there
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        assert main(["fit", "--data", str(files / "train.csv"), "--label", "churn", "--out", str(out), *TINY]) == 2
+        assert "being written by another dacl fit" in capsys.readouterr().err
+    assert not (out / "model.json").exists()
+    assert main(["fit", "--data", str(files / "train.csv"), "--label", "churn", "--out", str(out), *TINY]) == 0
+    capsys.readouterr()
+    weights = out / "encoder.safetensors"
+    weights.write_bytes(b"damaged")  # were the model read, this would be the error
+    predict = ["predict", "--model", str(out), "--data", str(files / "new.csv")]
+    (tmp_path / "p.csv").mkdir()
+    assert main([*predict, "--out", str(tmp_path / "p.csv")]) == 2
+    assert "is a folder" in capsys.readouterr().err
+    for taken in ("churn", "proba_1"):
+        assert main([*predict, "--out", str(tmp_path / "q.csv"), "--id", taken]) == 2
+        assert "also a column the predictions write" in capsys.readouterr().err

@@ -4,6 +4,7 @@ printed, an output folder checked before any compute."""
 from __future__ import annotations
 
 import argparse
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -73,6 +74,29 @@ def check_writable(folder: Path) -> None:
             pass
     except OSError as error:
         raise ValueError(f"cannot write to {folder}: {error.strerror or error}; choose another --out.") from None
+
+
+@contextmanager
+def exclusive_out(folder: Path, command: str):
+    """Hold ``folder/.dacl.lock`` for the whole command, so that a second command writing to the same
+    ``--out`` is refused at its start, not after its compute. The lock is the operating system's (flock):
+    a killed process leaves nothing held."""
+    try:
+        import fcntl
+    except ImportError:  # Windows: no advisory locks here; the run goes on unguarded
+        yield
+        return
+    folder = Path(folder)
+    handle = open(folder / ".dacl.lock", "a+")  # noqa: SIM115 (held open for the command's whole run)
+    try:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            raise ValueError(f"--out {folder} is being written by another dacl {command} right now; wait for it to "
+                             "finish or choose another folder.") from None  # fmt: skip
+        yield
+    finally:
+        handle.close()
 
 
 def check_results_out(args: argparse.Namespace, files: tuple[str, ...] = ("results.json",)) -> None:

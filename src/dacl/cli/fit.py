@@ -70,13 +70,18 @@ def _values(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def run(args: argparse.Namespace) -> None:
-    from dacl.tables.labelled import read_labelled, read_unlabelled
-    from dacl.tables.semisupervised import DACLClassifier, DACLRegressor
-
     out = Path(args.out)
     if (out / "model.json").exists() and not args.overwrite:
         raise ValueError(f"--out {out} already holds a model; choose another folder or pass --overwrite.")
     common.check_writable(out)
+    with common.exclusive_out(out, "fit"):
+        return _fit(args, out)
+
+
+def _fit(args: argparse.Namespace, out: Path) -> None:
+    from dacl.tables.labelled import read_labelled, read_unlabelled
+    from dacl.tables.semisupervised import DACLClassifier, DACLRegressor
+
     if args.data and (Path(args.data).is_dir() or any(c in args.data for c in "*?[")):
         return _streamed(args, out)
     X, y, task = read_labelled(args.data, args.label, args.task, args.ignore)

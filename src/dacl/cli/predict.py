@@ -25,14 +25,21 @@ def add_parser(sub) -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> None:
     from dacl.data.tabular import read_table
     from dacl.files import write_atomic
-    from dacl.tables.semisupervised.folder import load_predictor, predictions_table
+    from dacl.tables.semisupervised.folder import load_predictor, predictions_table, recorded_outputs
 
     out = Path(args.out)
     if out.suffix.lower() not in (".csv", ".parquet"):
         raise ValueError(f"--out {out} must end in .csv or .parquet.")
+    if out.is_dir():
+        raise ValueError(f"--out {out} is a folder; give the predictions file's name, ending in .csv or .parquet.")
     if out.exists() and not args.overwrite:
         raise ValueError(f"--out {out} exists; choose another file or pass --overwrite.")
     common.check_writable(out.parent if str(out.parent) else Path("."))
+    if args.id is not None:
+        taken = recorded_outputs(args.model)  # model.json only: the columns the predictions will have
+        if str(args.id) in taken:
+            raise ValueError(f"--id {args.id!r} is also a column the predictions write ({', '.join(taken[:4])}"
+                             f"{', ...' if len(taken) > 4 else ''}); name the identifier column, not the label.")
     predictor = load_predictor(args.model)
     X = read_table(args.data)[0]
     frame = predictions_table(predictor, X, str(args.data), id_column=args.id, proba=args.proba)

@@ -47,7 +47,8 @@ from dacl.tables.semisupervised.record import NotWholeModel, check_record, membe
 from dacl.tables.semisupervised.selection import predict_chosen
 from dacl.tables.train import embedded_columns, encode, table_encoder
 
-__all__ = ["FORMAT", "Predictor", "TRUSTED_TREE_TYPES", "load_predictor", "predictions_table", "save_model"]
+__all__ = ["FORMAT", "Predictor", "TRUSTED_TREE_TYPES", "load_predictor", "predictions_table", "recorded_outputs",
+           "save_model"]
 
 FORMAT = 1
 TRUSTED_TREE_TYPES = ["sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor"]
@@ -363,6 +364,18 @@ def _member(index: int, description: dict[str, Any], tensors, files, encoder, ta
                                     tensors[prefix + "projection.components"].numpy())  # fmt: skip
         return Trees(task, model, projection)
     raise ValueError(f"unknown member type {kind!r} in the model folder.")
+
+
+def recorded_outputs(folder: str | Path) -> list[str]:
+    """The columns ``dacl predict`` writes for the model in ``folder`` (the label's name and the
+    probability columns), read from model.json alone; empty where the record cannot tell."""
+    try:
+        state = json.loads((Path(folder) / MODEL_FILE).read_text(encoding="utf-8"))
+        label = state.get("label") or "prediction"
+        classes = state.get("classes") or []
+        return [str(label)] + [f"proba_{c}" for c in classes]
+    except (OSError, ValueError, AttributeError, TypeError):
+        return []  # load_predictor says what is wrong
 
 
 def predictions_table(predictor: Predictor, X: Any, what: str, *, id_column: Any = None, proba: bool = False):
