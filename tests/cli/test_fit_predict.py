@@ -247,3 +247,30 @@ def test_outputs_are_checked_before_the_compute_and_two_fits_never_share_one_out
     for taken in ("churn", "proba_1"):
         assert main([*predict, "--out", str(tmp_path / "q.csv"), "--id", taken]) == 2
         assert "also a column the predictions write" in capsys.readouterr().err
+
+
+def test_repeated_column_names_no_feature_column_and_an_infinite_target_are_named(files, tmp_path, capsys):
+    """Issue 36, class 8: pandas would rename a repeated CSV name 'size.1' silently; a file of the label
+    alone; an infinite regression target: each one line naming the column."""
+    fit = ["fit", "--label", "churn", "--out", str(tmp_path / "m"), *TINY]
+    (tmp_path / "twice.csv").write_text("size,size,churn\n1,2,0\n3,4,1\n5,6,\n")
+    assert main([*fit, "--data", str(tmp_path / "twice.csv")]) == 2
+    assert "column name 'size' more than once (columns 0, 1" in capsys.readouterr().err
+    pd.DataFrame({"a": [1.0, 2.0], "churn": [0, 1]}).to_parquet(tmp_path / "p.parquet")
+    (tmp_path / "alone.csv").write_text("churn\n0\n1\n\n1\n")
+    assert main([*fit, "--data", str(tmp_path / "alone.csv")]) == 2
+    assert "no feature column besides the label 'churn'" in capsys.readouterr().err
+    prices = pd.read_csv(files / "prices.csv")
+    prices.loc[prices["price"].first_valid_index(), "price"] = np.inf
+    prices.to_csv(tmp_path / "inf.csv", index=False)
+    assert main(["fit", "--data", str(tmp_path / "inf.csv"), "--label", "price", "--out", str(tmp_path / "r"),
+                 *TINY]) == 2  # fmt: skip
+    assert "the label column 'price'" in capsys.readouterr().err
+
+
+def test_a_dataframe_with_a_repeated_column_name_is_refused():
+    from dacl import DACL
+
+    frame = pd.DataFrame(np.ones((10, 3)), columns=["a", "b", "a"])
+    with pytest.raises(ValueError, match="column name 'a' more than once"):
+        DACL(epochs=1).fit(frame)

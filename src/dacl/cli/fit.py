@@ -97,7 +97,13 @@ def _fit(args: argparse.Namespace, out: Path) -> None:
     more = f", {len(unlabeled)} more from {args.unlabeled}" if unlabeled is not None else ""
     print(f"dacl fit: {task} of {args.label!r} on {args.data}: {labelled} labelled rows, "
           f"{len(y) - labelled} unlabelled{more}{_limit(args)}")  # fmt: skip
-    model.fit(X, y, X_unlabeled=unlabeled)
+    try:
+        model.fit(X, y, X_unlabeled=unlabeled)
+    except ValueError as error:  # the estimators call the labels y; here they are a column of the file
+        said = str(error)
+        if said.startswith("y "):
+            raise ValueError(f"the label column {args.label!r} of {args.data}{said[1:]}") from None
+        raise
     _save(model, args, out)
 
 

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import train_test_split
 
-__all__ = ["Dataset", "load_digits_dataset", "read_table", "split"]
+__all__ = ["Dataset", "check_unique_columns", "load_digits_dataset", "read_table", "split"]
 
 
 @dataclass
@@ -83,6 +83,33 @@ def _parsed(path: Path, kind: str, read) -> pd.DataFrame:
     return frame
 
 
+def _csv_header(path: Path, options: dict) -> list[str]:
+    """The names of a CSV file's first line, as written (without pandas' renaming of repeated ones)."""
+    import csv
+    import gzip
+
+    opener = gzip.open if path.suffix.lower() == ".gz" else open
+    try:
+        with opener(path, "rt", encoding=options.get("encoding", "utf-8-sig"), newline="") as handle:
+            first = next(csv.reader(handle, delimiter=options.get("sep", ",")), [])
+    except (OSError, UnicodeDecodeError, csv.Error):
+        return []  # the parser says what is wrong with the file
+    return [name.strip() if options.get("skipinitialspace") else name for name in first]
+
+
+def check_unique_columns(names: list, what: Any) -> None:
+    """A table's column names once each: a repeated name is refused, naming it and its positions."""
+    seen: dict[str, list[int]] = {}
+    for position, name in enumerate(names):
+        seen.setdefault(str(name), []).append(position)
+    repeated = {name: where for name, where in seen.items() if len(where) > 1}
+    if repeated:
+        name, where = next(iter(repeated.items()))
+        raise ValueError(f"{what} has the column name {name!r} more than once (columns "
+                         f"{', '.join(map(str, where))}, counting from 0); give each column its own name.")  # fmt: skip
+
+
+
 def _column_index(index: int, columns: int, path: Path) -> int:
     if not -columns <= index < columns:
         raise ValueError(f"label column {index} is out of range: {path} has {columns} columns (0 to {columns - 1}).")
@@ -130,9 +157,13 @@ def read_table(
     if suffixes.endswith((".csv", ".csv.gz", ".tsv", ".tsv.gz", ".txt", ".data", ".test")):
         sep = "\t" if ".tsv" in suffixes else ","
         options = {"sep": sep, "skipinitialspace": True, "encoding": "utf-8-sig", **read_options}
+        if options.get("header", "infer") is not None:
+            check_unique_columns(_csv_header(path, options), path)  # pandas would rename a repeated name a.1, silently
         return _label_from_frame(_parsed(path, "CSV", lambda: pd.read_csv(path, **options)), label, path)
     if suffixes.endswith(".parquet"):
-        return _label_from_frame(_parsed(path, "Parquet", lambda: pd.read_parquet(path, **read_options)), label, path)
+        frame = _parsed(path, "Parquet", lambda: pd.read_parquet(path, **read_options))
+        check_unique_columns(list(frame.columns), path)
+        return _label_from_frame(frame, label, path)
     if suffixes.endswith(".npz"):
         with np.load(path, allow_pickle=False) as archive:
             if "X" not in archive:

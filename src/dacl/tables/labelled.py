@@ -28,6 +28,10 @@ def infer_task(labels: Any) -> str:
     numeric = pd.to_numeric(values, errors="coerce")
     if numeric.isna().any():
         return "classification"
+    finite = numeric.to_numpy(dtype=np.float64)
+    if not np.isfinite(finite).all():  # scikit-learn's type_of_target raises on them: name the column instead
+        raise ValueError(f"the label column holds {finite[~np.isfinite(finite)][0]}; give finite labels (an empty "
+                         "cell marks a row without one).")  # fmt: skip
     return "regression" if type_of_target(numeric.to_numpy(dtype=np.float64)) == "continuous" else "classification"
 
 
@@ -62,8 +66,15 @@ def read_labelled(
     if y is None:
         raise ValueError(f"{path} has no label column: name it with --label COLUMN.")
     X = without_columns(X, ignore, path, label)
-    chosen = infer_task(y) if task == "auto" else task
-    return X, _as_labels(y, chosen), chosen
+    if X.shape[1] == 0:
+        left = " and the --ignore columns" if ignore else ""
+        raise ValueError(f"{path} has no feature column besides the label {label!r}{left}; a model needs at least "
+                         "one column to learn from.")  # fmt: skip
+    try:
+        chosen = infer_task(y) if task == "auto" else task
+        return X, _as_labels(y, chosen), chosen
+    except ValueError as error:
+        raise ValueError(str(error).replace("the label column", f"the label column {label!r} of {path}", 1)) from None
 
 
 def without_columns(X: pd.DataFrame, ignore: tuple[str, ...], path: Any, label: str | None = None) -> pd.DataFrame:

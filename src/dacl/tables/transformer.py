@@ -18,6 +18,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from dacl.config import PretrainConfig, choices_of, option_help, options
 from dacl.core.threads import resolve_threads, thread_limits
+from dacl.data.tabular import check_unique_columns
 from dacl.methods import method_names, mixes_blocks
 from dacl.tables.preprocess import check_no_infinite, make_preprocessor, normalized_table, one_hot_blocks
 from dacl.tables.train import encode, pretrain
@@ -57,6 +58,7 @@ def validate_table(estimator, X, *, reset: bool, impute: bool):
     ``reset``); DataFrames keep their column types for the preprocessor; infinite values, empty columns
     and (without ``impute``) missing values are refused with a message that says what to do."""
     if isinstance(X, pd.DataFrame):
+        check_unique_columns(list(X.columns), "X")  # one name, one column: predict finds columns by name
         validate_data(estimator, X, reset=reset, skip_check_array=True)
         X = normalized_table(X)  # booleans, dates and durations as numbers; mixed columns refused
         if X.shape[0] == 0:
