@@ -274,3 +274,37 @@ def test_a_dataframe_with_a_repeated_column_name_is_refused():
     frame = pd.DataFrame(np.ones((10, 3)), columns=["a", "b", "a"])
     with pytest.raises(ValueError, match="column name 'a' more than once"):
         DACL(epochs=1).fit(frame)
+
+
+def test_only_an_empty_cell_marks_an_unlabelled_row_in_memory_and_streamed_alike(tmp_path):
+    """Issue 36, class 4: NA, null and None written in a label column are classes; an empty cell (or NaN
+    among numbers) is no label; the in-memory and the streamed readers give the same classes and counts."""
+    from dacl.data.tabular import read_table
+    from dacl.tables.stream import TableStream
+
+    rng = np.random.default_rng(0)
+    n = 120
+    labels = rng.choice(["cat", "NA", "null", "None", ""], n).tolist()
+    frame = pd.DataFrame({"a": rng.normal(size=n), "b": rng.normal(size=n)})
+    lines = ["a,b,kind"] + [f"{a},{b},{k}" for a, b, k in zip(frame["a"], frame["b"], labels)]
+    (tmp_path / "t.csv").write_text("\n".join(lines) + "\n")
+    _, y = read_table(tmp_path / "t.csv", "kind")
+    in_memory = pd.Series([v for v in y if v is not None]).value_counts().sort_index()
+    expected = pd.Series([k for k in labels if k]).value_counts().sort_index()
+    assert in_memory.to_dict() == expected.to_dict() and "NA" in in_memory and "None" in in_memory
+    stream = TableStream([tmp_path / "t.csv"], 32, label="kind")
+    _, streamed = stream.labelled_rows("kind")
+    assert streamed.value_counts().sort_index().to_dict() == expected.to_dict()
+    (tmp_path / "n.csv").write_text("a,kind\n1,0\n2,1\n3,\n4,nan\n5,1\n6,2\n")
+    _, numbers = read_table(tmp_path / "n.csv", "kind")
+    _, streamed = TableStream([tmp_path / "n.csv"], 2, label="kind").labelled_rows("kind")
+    assert np.isnan(numbers).sum() == 2 and streamed.tolist() == [0, 1, 1, 2]
+
+
+def test_minus_one_in_a_file_is_a_class_and_dacl_fit_says_so(tmp_path):
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"a": rng.normal(size=80), "kind": rng.choice(["x", "y", "-1"], 80)})
+    frame.to_csv(tmp_path / "t.csv", index=False)
+    with pytest.warns(UserWarning, match="holds -1 on .* row.*pass --unlabeled-value -1"):
+        assert main(["fit", "--data", str(tmp_path / "t.csv"), "--label", "kind", "--out", str(tmp_path / "m"),
+                     *TINY]) == 0  # fmt: skip

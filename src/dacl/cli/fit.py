@@ -90,6 +90,8 @@ def _fit(args: argparse.Namespace, out: Path) -> None:
     if task == "classification":
         # a file marks unlabelled rows by empty cells; --unlabeled-value adds one label that does too
         values["unlabeled_value"] = None if args.unlabeled_value is None else _label_like(args.unlabeled_value, y)
+        if args.unlabeled_value is None:
+            _warn_minus_one(y, args.label)
         model = DACLClassifier(**values)
     else:
         model = DACLRegressor(**values)
@@ -147,29 +149,41 @@ def _save(model, args: argparse.Namespace, out: Path) -> None:
 
 
 def _label_column(files: list, label: str) -> Any:
-    """The label column of every file (one column read), as an object array; None where a cell holds no
-    label by ``dacl.tables.stream.has_label`` (null, NaN, empty text), as the model reads the files."""
+    """The label column of every file (one column read, as written), as an object array with None where a
+    cell holds no label, by the rule of every reader (``dacl.data.tabular.label_values``)."""
     import numpy as np
+    import pyarrow as pa
     import pyarrow.csv as pv
     import pyarrow.parquet as pq
 
-    from dacl.tables.stream import has_label
+    from dacl.data.tabular import label_values
 
     parts = []
     for file in files:
         try:
             if file.suffix.lower() == ".csv":
-                table = pv.read_csv(file, convert_options=pv.ConvertOptions(include_columns=[label]))
+                options = pv.ConvertOptions(include_columns=[label], column_types={label: pa.string()})
+                table = pv.read_csv(file, convert_options=options)
             else:
                 table = pq.read_table(file, columns=[label])
         except (KeyError, ValueError) as error:
             raise ValueError(f"label column {label!r} is not in {file} ({error}).") from None
         if label not in table.column_names:
             raise ValueError(f"label column {label!r} is not in {file}.")
-        values = table[label].to_pandas().to_numpy(dtype=object)
-        values[~has_label(table[label]).to_numpy()] = None
-        parts.append(values)
-    return np.concatenate(parts)
+        parts.append(table[label].to_pandas().to_numpy(dtype=object))
+    return label_values(np.concatenate(parts))
+
+
+def _warn_minus_one(y, label: str) -> None:
+    """-1 in a file's label column is a class (only an empty cell marks a row without a label): say so where
+    it may have been meant as scikit-learn's marker of unlabelled rows."""
+    import warnings
+
+    rows = sum(1 for v in y if v is not None and str(v).strip() in ("-1", "-1.0"))
+    if rows:
+        warnings.warn(f"the label column {label!r} holds -1 on {rows} row(s): in a file it is a class, like any "
+                      "other label; if it marks rows without a label, leave those cells empty or pass "
+                      "--unlabeled-value -1.", UserWarning, stacklevel=2)  # fmt: skip
 
 
 def _present(values) -> Any:

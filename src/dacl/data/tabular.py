@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -10,7 +11,7 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import train_test_split
 
-__all__ = ["Dataset", "check_unique_columns", "load_digits_dataset", "read_table", "split"]
+__all__ = ["Dataset", "check_unique_columns", "label_values", "load_digits_dataset", "read_table", "split"]
 
 
 @dataclass
@@ -81,6 +82,38 @@ def _parsed(path: Path, kind: str, read) -> pd.DataFrame:
     if frame.shape[0] == 0 or frame.shape[1] == 0:
         raise ValueError(f"{path} holds no data ({frame.shape[0]} rows, {frame.shape[1]} columns).")
     return frame
+
+
+def _cell(value: Any) -> Any:
+    """One label cell: None where empty (no value, NaN, empty or blank text), else the value (text stripped)."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    if isinstance(value, str):
+        value = value.strip()
+        return value or None
+    return value
+
+
+def _number(text: str) -> float | None:
+    try:
+        return float(text)
+    except ValueError:
+        return None
+
+
+def label_values(raw: Any) -> np.ndarray:
+    """A file's label cells as every reader of dacl takes them (in memory and streamed; issue 36): an empty
+    cell marks an unlabelled row (None); where every other cell is a number the labels are numbers, and
+    NaN marks an unlabelled row too; otherwise each text is a class as written, ``NA``, ``null`` and
+    ``None`` included (pandas and Arrow would read those as missing)."""
+    cells = np.array([_cell(v) for v in raw], dtype=object)
+    texts = {v for v in cells if isinstance(v, str)}
+    if texts:
+        parsed = {t: _number(t) for t in texts}
+        if all(p is not None for p in parsed.values()):  # numbers written as text: numbers
+            cells = np.array([parsed[v] if isinstance(v, str) else v for v in cells], dtype=object)
+            cells[[isinstance(v, float) and math.isnan(v) for v in cells]] = None
+    return cells
 
 
 def _csv_header(path: Path, options: dict) -> list[str]:
@@ -159,7 +192,17 @@ def read_table(
         options = {"sep": sep, "skipinitialspace": True, "encoding": "utf-8-sig", **read_options}
         if options.get("header", "infer") is not None:
             check_unique_columns(_csv_header(path, options), path)  # pandas would rename a repeated name a.1, silently
-        return _label_from_frame(_parsed(path, "CSV", lambda: pd.read_csv(path, **options)), label, path)
+        frame = _parsed(path, "CSV", lambda: pd.read_csv(path, **options))
+        X, y = _label_from_frame(frame, label, path)
+        if y is not None and pd.isna(pd.Series(y, dtype=object)).any():
+            # pandas reads NA, null, None, ... as missing: the label cells again, as written (label_values)
+            position = next(i for i, c in enumerate(frame.columns) if c not in X.columns)  # the label's
+            raw = pd.read_csv(path, **{**options, "usecols": [position], "dtype": str, "keep_default_na": False,
+                                       "na_values": []})  # fmt: skip
+            y = label_values(raw.iloc[:, 0].to_numpy(dtype=object))
+            if not any(isinstance(v, str) for v in y):  # numbers: NaN where no label, as pandas gives them
+                y = np.array([np.nan if v is None else v for v in y], dtype=np.float64)
+        return X, y
     if suffixes.endswith(".parquet"):
         frame = _parsed(path, "Parquet", lambda: pd.read_parquet(path, **read_options))
         check_unique_columns(list(frame.columns), path)

@@ -41,6 +41,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from dacl.data.tabular import label_values
 from dacl.engine.sources import check_shardable
 from dacl.tables.preprocess import LARGEST, make_preprocessor, normalized_table
 
@@ -172,9 +173,12 @@ class TableStream:
         """One unit (a Parquet row group, a CSV file) as an Arrow table of ``columns`` (default: the stream's)."""
         columns = self.columns if columns is None else columns
         if self.csv:
+            import pyarrow as pa
             import pyarrow.csv as pv
 
-            return pv.read_csv(group.file, convert_options=pv.ConvertOptions(include_columns=columns))
+            text = {self.label: pa.string()} if self.label in columns else {}  # the label as written (label_values)
+            return pv.read_csv(group.file, convert_options=pv.ConvertOptions(include_columns=columns,
+                                                                            column_types=text))  # fmt: skip
         import pyarrow.parquet as pq
 
         return pq.ParquetFile(group.file).read_row_group(group.index, columns=columns)
@@ -211,7 +215,13 @@ class TableStream:
             table = self._read_arrow(group, [*self.columns, label])
             parts.append(table.filter(has_label(table[label])).to_pandas())
         frame = pd.concat(parts, ignore_index=True)
-        return frame[self.columns], frame[label]
+        labels = label_values(frame[label].to_numpy(dtype=object))  # one rule with the in-memory reader
+        keep = np.array([v is not None for v in labels], dtype=bool)  # numbers: NaN written as text is no label
+        labels = labels[keep]
+        if len(labels) and not any(isinstance(v, str) for v in labels):  # numbers; whole ones as integers,
+            numbers = labels.astype(np.float64)  # as pandas gives a column of them in memory
+            labels = numbers.astype(np.int64) if np.all(numbers == np.round(numbers)) else numbers
+        return frame.loc[keep, self.columns].reset_index(drop=True), pd.Series(labels, name=label)
 
     def _assign(self) -> None:
         """Row groups to processes, balanced by rows (largest first to the lightest share)."""
