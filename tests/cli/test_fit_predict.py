@@ -308,3 +308,23 @@ def test_minus_one_in_a_file_is_a_class_and_dacl_fit_says_so(tmp_path):
     with pytest.warns(UserWarning, match="holds -1 on .* row.*pass --unlabeled-value -1"):
         assert main(["fit", "--data", str(tmp_path / "t.csv"), "--label", "kind", "--out", str(tmp_path / "m"),
                      *TINY]) == 0  # fmt: skip
+
+
+def test_compare_reuses_stored_cells_only_for_the_same_data(files, tmp_path, capsys):
+    """Issue 36, class 5: the study's cells and encoder are keyed on a digest of the file's data, not on its
+    name: the same file again reuses them all, another file of the same name computes its own."""
+    out = tmp_path / "study"
+    args = ["compare", "--label", "churn", "--fractions", "1", "--budget", "smoke", "--out", str(out), "--quiet"]
+    first = tmp_path / "a" / "train.csv"
+    first.parent.mkdir()
+    first.write_bytes((files / "train.csv").read_bytes())
+    assert main([*args, "--data", str(first)]) == 0
+    cells = set((out / "runs").iterdir())
+    assert main([*args, "--data", str(first)]) == 0 and set((out / "runs").iterdir()) == cells  # reused
+    other = tmp_path / "b" / "train.csv"  # the same name, other rows
+    other.parent.mkdir()
+    frame = pd.read_csv(first)
+    frame.assign(size=frame["size"] * 2).to_csv(other, index=False)
+    assert main([*args, "--data", str(other)]) == 0
+    assert len(set((out / "runs").iterdir())) == 2 * len(cells) and len(list((out / "encoders").iterdir())) == 2
+    capsys.readouterr()

@@ -74,10 +74,10 @@ def load_dataset(
         raise ValueError(f"{path} has no labels: name the label column (label=... / --label COLUMN).")
     _check_labels_present(y, path, label)
     if test is None:
-        return split(path.stem or path.name, X, y, test_size=test_size, seed=seed, source=str(path))
+        return split(path.stem or path.name, X, y, test_size=test_size, seed=seed, source=str(path), user_file=True)
     X_test, y_test = read_table(test, label)
     _check_labels_present(y_test, Path(test), label)
-    return Dataset(path.stem, X, y, X_test, y_test, {"source": str(path), "test": str(test)})
+    return Dataset(path.stem, X, y, X_test, y_test, {"source": str(path), "test": str(test), "user_file": True})
 
 
 def _check_labels_present(y, path: Path, label) -> None:

@@ -30,6 +30,23 @@ class Dataset:
         """Whether ``y`` are numbers to predict (``info["task"] == "regression"``) rather than classes."""
         return self.info.get("task") == "regression"
 
+    def digest(self) -> str:
+        """SHA-256 of the data itself (every split's columns, their names and values, and the labels), so that
+        results stored for one dataset are never taken for another of the same name."""
+        import hashlib
+
+        digest = hashlib.sha256()
+        for part in (self.X_train, self.y_train, self.X_test, self.y_test):
+            if isinstance(part, pd.DataFrame):
+                digest.update(repr(list(map(str, part.columns))).encode())
+                digest.update(pd.util.hash_pandas_object(part, index=False).to_numpy().tobytes())
+            else:
+                array = np.asarray(part)
+                digest.update(f"{array.dtype}{array.shape}".encode())
+                digest.update(pd.util.hash_pandas_object(pd.Series(array.ravel(), dtype=object), index=False)
+                              .to_numpy().tobytes() if array.dtype == object else np.ascontiguousarray(array).tobytes())
+        return digest.hexdigest()
+
     def __repr__(self) -> str:
         target = "regression" if self.is_regression else f"classes={len(np.unique(self.y_train))}"
         return (

@@ -199,6 +199,9 @@ def label_study(
     if plan.max_train and len(dataset.y_train) > plan.max_train:
         keep = label_subset(dataset.y_train, plan.max_train / len(dataset.y_train), draw=0, regression=regression)
         dataset = dataclasses.replace(dataset, X_train=_rows(dataset.X_train, keep), y_train=dataset.y_train[keep])
+    # a file's cells and encoder are keyed on its data: another file of the same name never reuses them (a
+    # registered dataset's name is its data: downloaded and checked against published checksums)
+    data_key = dataset.digest()[:16] if dataset.info.get("user_file") else None
     features = prepare_features(dataset)
     X, y, X_test, y_test = features.X_train, features.y_train, features.X_test, features.y_test
     task = Task(REGRESSION) if regression else Task(CLASSIFICATION, len(features.classes))
@@ -208,7 +211,8 @@ def label_study(
         begun = time.perf_counter()
         encoder, config, blocks = study_encoder(dataset.name, features, out, budget=budget, method=method,
                                                 pretraining=overrides, block_mixing=block_mixing,
-                                                progress=progress, time_limit=time_limit)  # fmt: skip
+                                                progress=progress, time_limit=time_limit,
+                                                data_key=data_key)  # fmt: skip
         choice_limit = None if time_limit is None else max(1e-3, time_limit - (time.perf_counter() - begun))
         precision = config.precision  # the features as the estimator computes them (bf16 on AMX)
         train_features, test_features = (
@@ -233,6 +237,8 @@ def label_study(
                     spec["ridge_alpha"] = "leave-one-out"
                 if time_limit is not None:
                     spec["time_limit"] = time_limit
+                if data_key is not None:
+                    spec["data"] = data_key
                 compute = partial(study_cell, train, y, rows, test, y_test, task, settings, candidates, plan.folds,
                                   choice_limit, progress)  # fmt: skip
                 record = stored_run(
@@ -262,19 +268,21 @@ def study_encoder(
     block_mixing: bool = False,
     progress: bool = False,
     time_limit: float | None = None,
+    data_key: str | None = None,
 ) -> tuple[Any, PretrainConfig, Any]:
     """The study's encoder of ``method`` on dataset ``name``'s prepared ``features``: its configuration
     (the budget's pretraining, ``pretraining`` over it, capped to the budget's steps), pretrained into
     ``out/encoders/NAME-METHOD[-blocks]-KEY`` or resumed from there (a stored one is loaded). Returns
     (encoder, configuration, the one-hot blocks mixed as units or None). ``time_limit``: the pretraining
-    of an estimator fitted within it (``PRETRAINING_SHARE`` of it), in a folder of its own."""
+    of an estimator fitted within it (``PRETRAINING_SHARE`` of it), in a folder of its own. ``data_key``: a
+    digest of a file's data, in the folder's name (another file of the same name pretrains its own)."""
     plan = STUDY_BUDGETS[budget]
     values = {**plan.pretraining, **(pretraining or {}), "method": method}
     config = PretrainConfig.from_dict(capped_pretraining(values, len(features.y_train), plan.max_steps))
     blocks = features.blocks if block_mixing and mixes_blocks(config) else None
     key = run_key(experiment_options(config))
     limit = None if time_limit is None else PRETRAINING_SHARE * time_limit
-    suffix = "" if limit is None else f"-t{limit:g}"
+    suffix = ("" if limit is None else f"-t{limit:g}") + ("" if data_key is None else f"-d{data_key}")
     folder = Path(out) / "encoders" / f"{study_run_name(name, method, blocks)}-{key}{suffix}"
     encoder = pretrain(features.X_train, config, checkpoint_dir=folder, resume=True, progress=progress, blocks=blocks,
                        categories=features.blocks, time_limit=limit).encoder  # fmt: skip

@@ -122,7 +122,7 @@ def labelled_dataset(
     X, y = X[keep].reset_index(drop=True), y[keep]
     regression = task == "regression"
     y = y.astype(np.float64) if regression else y.astype(str) if any(isinstance(v, str) for v in y) else y.astype(int)
-    info = {"task": task, "label": label, "unlabelled_rows_left_out": int((~keep).sum())}
+    info = {"task": task, "label": label, "unlabelled_rows_left_out": int((~keep).sum()), "user_file": True}
     if test is None:
         return split(Path(path).stem, X, y, test_size=test_size, seed=seed, stratify=not regression,
                      source=str(path), **info)  # fmt: skip
