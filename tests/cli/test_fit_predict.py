@@ -27,6 +27,11 @@ def files(tmp_path_factory):
     new.to_csv(folder / "new.csv", index=False)
     price = table["size"] * 2.5 + table["count"] + 0.1 * rng.normal(size=n)
     table.assign(price=np.where(rng.random(n) > 0.5, price, np.nan)).to_csv(folder / "prices.csv", index=False)
+    m = 600  # every row labelled: what compare --fractions measures on (it hides labels it knows)
+    full = pd.DataFrame({"size": rng.normal(size=m), "count": rng.integers(0, 7, m),
+                         "city": rng.choice(["paris", "lyon", "nice"], m)})  # fmt: skip
+    full.assign(churn=(full["size"] + (full["city"] == "nice") > 0.3).astype(int)).to_csv(folder / "labelled.csv",
+                                                                                          index=False)  # fmt: skip
     return folder
 
 
@@ -94,19 +99,19 @@ def test_predict_names_a_missing_column(files, tmp_path, capsys):
 
 def test_compare_with_fractions_runs_the_label_study_on_a_file_and_recommends(files, tmp_path, capsys):
     out = tmp_path / "study"
-    args = ["compare", "--data", str(files / "train.csv"), "--label", "churn", "--fractions", "0.2,1",
+    args = ["compare", "--data", str(files / "labelled.csv"), "--label", "churn", "--fractions", "0.2,1",
             "--budget", "smoke", "--out", str(out), "--quiet"]  # fmt: skip
     assert main(args) == 0
     text = capsys.readouterr().out
-    assert "| **DACLClassifier** |" in text and text.strip().splitlines()[-1].startswith(
-        "train: with 100% of the labels"
-    )
+    last = text.strip().splitlines()[-1]
+    assert "| **DACLClassifier** |" in text and last.startswith("labelled: with 100% of the labels")
+    assert "on 120 test rows" in last
     assert (out / "labels.png").is_file() and json.loads((out / "results.json").read_text())["rows"]
 
 
 def test_compare_and_reproduce_labels_take_the_encoder_options_and_check_them_first(files, tmp_path, capsys):
     out = tmp_path / "variant"
-    args = ["compare", "--data", str(files / "train.csv"), "--label", "churn", "--fractions", "1",
+    args = ["compare", "--data", str(files / "labelled.csv"), "--label", "churn", "--fractions", "1",
             "--budget", "smoke", "--out", str(out), "--quiet", "--numeric-embedding", "periodic",
             "--mixup-partners", "2", "--categorical-embedding", "2"]  # fmt: skip
     assert main(args) == 0
@@ -317,7 +322,7 @@ def test_compare_reuses_stored_cells_only_for_the_same_data(files, tmp_path, cap
     args = ["compare", "--label", "churn", "--fractions", "1", "--budget", "smoke", "--out", str(out), "--quiet"]
     first = tmp_path / "a" / "train.csv"
     first.parent.mkdir()
-    first.write_bytes((files / "train.csv").read_bytes())
+    first.write_bytes((files / "labelled.csv").read_bytes())
     assert main([*args, "--data", str(first)]) == 0
     cells = set((out / "runs").iterdir())
     assert main([*args, "--data", str(first)]) == 0 and set((out / "runs").iterdir()) == cells  # reused
@@ -328,3 +333,15 @@ def test_compare_reuses_stored_cells_only_for_the_same_data(files, tmp_path, cap
     assert main([*args, "--data", str(other)]) == 0
     assert len(set((out / "runs").iterdir())) == 2 * len(cells) and len(list((out / "encoders").iterdir())) == 2
     capsys.readouterr()
+
+
+def test_compare_on_a_mostly_unlabelled_file_refuses_and_advises_only_on_enough_test_rows(files, tmp_path, capsys):
+    """Issue 36, class 9: most rows without a label: refused with what to do instead; a test split too
+    small to separate the models: no advice, said with its size."""
+    args = ["compare", "--label", "churn", "--fractions", "1", "--budget", "smoke", "--quiet"]
+    assert main([*args, "--data", str(files / "train.csv"), "--out", str(tmp_path / "s")]) == 2
+    assert "rows without a label" in capsys.readouterr().err and not (tmp_path / "s" / "runs").exists()
+    small = tmp_path / "small.csv"
+    pd.read_csv(files / "labelled.csv").head(200).to_csv(small, index=False)
+    assert main([*args, "--data", str(small), "--out", str(tmp_path / "t")]) == 0
+    assert "no advice: the test split has 40 rows" in capsys.readouterr().out.strip().splitlines()[-1]

@@ -81,6 +81,15 @@ def _study(args: argparse.Namespace) -> dict[str, Any]:
             raise ValueError("dacl compare --fractions on a file needs --label COLUMN.")
         dataset = labelled_dataset(args.data, args.label, args.task, args.test, args.test_size, args.data_seed,
                                    args.ignore)  # fmt: skip
+        left_out, kept = dataset.info["unlabelled_rows_left_out"], len(dataset.y_train) + len(dataset.y_test)
+        if left_out > kept:
+            raise ValueError(f"{args.data} has {left_out} rows without a label and {kept} with one: dacl compare "
+                             "--fractions measures on labelled rows only (it hides labels it knows), so most of "
+                             "this file would be left out. Fit on it with dacl fit (every row pretrains the "
+                             "encoder), or give compare the labelled rows.")  # fmt: skip
+        if left_out:
+            print(f"dacl compare: {left_out} rows of {args.data} have no label and are left out (pretraining "
+                  f"included); the fractions are drawn from the {kept} labelled rows.")  # fmt: skip
     results = run_study([dataset], args.fractions, args.out, budget=args.budget, methods=methods,
                         pretraining=pretraining, progress=not args.quiet, time_limit=args.time_limit)  # fmt: skip
     print(study_markdown(results, with_recommendations=False), end="")

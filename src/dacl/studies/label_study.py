@@ -245,7 +245,7 @@ def label_study(
                     out, study_run_name(dataset.name, method, blocks), spec, partial(_with_spec, spec, compute)
                 )
                 base = {"dataset": dataset.name, "task": task.kind, "fraction": fraction, "draw": draw,
-                        "labelled": len(rows), "method": method}  # fmt: skip
+                        "labelled": len(rows), "method": method, "test_rows": len(y_test)}  # fmt: skip
                 for name, score in record["candidates"].items():
                     if index > 0 and name in RAW_CANDIDATES:
                         continue  # the raw columns' models do not depend on the encoder
@@ -332,6 +332,8 @@ def summarise(cells: list[dict[str, Any]]) -> list[dict[str, Any]]:
             row["rmse"] = float(np.mean([m["rmse"] for m in members]))
         if "chosen" in members[0]:
             row["chosen"] = [m["chosen"] for m in members]
+        if "test_rows" in members[0]:
+            row["test_rows"] = members[0]["test_rows"]
         rows.append(row)
     for row in rows:
         if row["model"].startswith(("DACLClassifier", "DACLRegressor")):
@@ -342,6 +344,9 @@ def summarise(cells: list[dict[str, Any]]) -> list[dict[str, Any]]:
             best = max(singles, key=lambda r: r["score"])
             row["best_candidate"], row["regret"] = best["model"], best["score"] - row["score"]
     return rows
+
+
+FEWEST_TEST_ROWS = 100  # below, one test row moves accuracy by over a point: no advice is given
 
 
 def recommendations(rows: list[dict[str, Any]]) -> list[str]:
@@ -359,12 +364,18 @@ def recommendations(rows: list[dict[str, Any]]) -> list[str]:
             continue
         gap = 100 * (row["score"] - trees["score"])
         chosen = ", ".join(f"{n}x {m}" for m, n in _counts(row.get("chosen", [])))
-        if gap >= 0:
+        tested = row.get("test_rows")
+        on = f" on {tested} test rows" if tested else ""
+        if tested is not None and tested < FEWEST_TEST_ROWS:
+            lines.append(f"{row['dataset']}: with {what} no advice: the test split has {tested} rows, too few to "
+                         f"tell the models apart (the estimator {gap:+.1f} {unit} against the trees; one test row "
+                         f"is {100 / tested:.1f} points); give a file with more labelled rows, or --test FILE.")
+        elif gap >= 0:
             lines.append(f"{row['dataset']}: with {what} use {row['model']} ({gap:+.1f} {unit} over the trees on the "
-                         f"raw columns; it chose {chosen}).")  # fmt: skip
+                         f"raw columns{on}; it chose {chosen}).")  # fmt: skip
         else:
             lines.append(f"{row['dataset']}: with {what} use gradient-boosted trees on the raw columns "
-                         f"({row['model']} is {-gap:.1f} {unit} below them; it chose {chosen}).")  # fmt: skip
+                         f"({row['model']} is {-gap:.1f} {unit} below them{on}; it chose {chosen}).")  # fmt: skip
     return lines
 
 
