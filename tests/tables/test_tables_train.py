@@ -249,3 +249,25 @@ def test_an_encoder_trained_on_float64_rows_embeds_float64_rows():
         encoder = result.encoder.eval()
         out = encoder(torch.as_tensor(X))  # was: a dtype error in the first Linear
         assert out.dtype == torch.float32 and torch.allclose(out, encoder(torch.as_tensor(X, dtype=torch.float32)))
+
+
+def test_a_run_too_big_for_the_memory_is_refused_before_anything_is_allocated():
+    """Issue 36, class 6: options whose memory grows with their value (width, depth, batch, embedding
+    size, partners) are checked against the free memory up front, with the estimate in the message."""
+    import time
+
+    from dacl import PretrainConfig
+    from dacl.tables.train import training_bytes
+
+    small = PretrainConfig(depth=2, width=16, batch_size=8, epochs=1)
+    assert training_bytes(small, 10) < 2**20
+    huge = PretrainConfig(depth=12, width=2**20, batch_size=4096, epochs=1)
+    assert training_bytes(huge, 10) > 2**40  # 12 x 2^20 squared weights, four copies
+    started = time.perf_counter()
+    with pytest.raises(ValueError, match=r"needs about [\d.]+ GiB \(a 12 x 1048576 encoder.*lower --width"):
+        pretrain(np.random.default_rng(0).random((64, 10)), huge)
+    assert time.perf_counter() - started < 5  # refused, not attempted
+    many = PretrainConfig(depth=2, width=16, batch_size=4096, numeric_embedding="ple", embedding_size=10**6,
+                          epochs=1)  # fmt: skip
+    with pytest.raises(ValueError, match="embedding size 1000000"):
+        pretrain(np.random.default_rng(0).random((64, 10)), many)

@@ -69,3 +69,30 @@ def device_name(device: torch.device | str) -> str:
     if torch.device(device).type == "cuda":
         return torch.cuda.get_device_name(device)
     return "cpu"
+
+
+def available_memory(device: torch.device | str) -> int | None:
+    """Bytes a new allocation may take on ``device``: a GPU's free memory, or on the CPU the memory the
+    system can give (MemAvailable) under this process's cgroup limit; None where it cannot be read."""
+    device = torch.device(device)
+    if device.type == "cuda":
+        return int(torch.cuda.mem_get_info(device)[0])
+    if device.type != "cpu":
+        return None
+    try:
+        with open("/proc/meminfo") as meminfo:
+            fields = dict(line.split(":", 1) for line in meminfo)
+        available = int(fields["MemAvailable"].split()[0]) * 1024
+    except (OSError, KeyError, ValueError):
+        return None
+    for limit, used in (("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory.current"),
+                        ("/sys/fs/cgroup/memory/memory.limit_in_bytes", "/sys/fs/cgroup/memory/memory.usage_in_bytes")):
+        try:
+            with open(limit) as a, open(used) as b:
+                text = a.read().strip()
+                if text != "max":
+                    available = min(available, int(text) - int(b.read().strip()))
+            break
+        except (OSError, ValueError):
+            continue
+    return available

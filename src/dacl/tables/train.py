@@ -15,7 +15,7 @@ from torch import Tensor, nn
 
 from dacl.config import PretrainConfig
 from dacl.core.encoders import MLPEncoder, encoder_width
-from dacl.core.runtime import autocast, resolve_device, resolve_precision
+from dacl.core.runtime import autocast, available_memory, resolve_device, resolve_precision
 from dacl.core.views import check_blocks
 from dacl.engine.domain import class_labels, model_encoder, read_model_state, with_weights
 from dacl.engine.loop import Callback, PretrainResult, fit
@@ -126,6 +126,8 @@ def build(
 ) -> Method:
     """The method ``config.method`` on the encoder ``config`` names (``table_encoder``; or on ``encoder``),
     initialised from ``config.seed`` without touching the global random state."""
+    if encoder is None:
+        check_memory(config, in_features)  # before the weights are allocated
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(config.seed)
         if encoder is None:
@@ -140,6 +142,37 @@ def build(
             "linear or binary mixup (method dacl, dacl-binary, or mixup_types without geometric)."
         )
     return method
+
+
+def training_bytes(config: PretrainConfig, in_features: int) -> int:
+    """About the memory a pretraining step of the encoder ``config`` names takes, in bytes (float32): the
+    weights with their gradients and two optimiser buffers, the activations of the 2 views x batch rows at
+    every layer, and the views' inputs with their mixup partners."""
+    width, depth, batch = config.width, config.depth, config.batch_size
+    embedded = in_features * (config.embedding_size if config.numeric_embedding != "none" else 1)
+    embedded += in_features * config.categorical_embedding
+    out = width if config.projection_dim is None else config.projection_dim
+    weights = embedded * width + (depth - 1) * width * width + (config.head_depth - 1) * width * width + width * out
+    activations = 2 * batch * width * (depth + config.head_depth) * 3
+    inputs = batch * embedded * (2 + config.mixup_partners)
+    return 4 * (4 * weights + activations + inputs)
+
+
+def check_memory(config: PretrainConfig, in_features: int) -> None:
+    """Refuse, before anything is allocated, a run whose encoder, batch and views need more memory than
+    the device has free (options whose memory grows with their value: width, depth, batch size, the
+    embeddings' sizes, mixup partners)."""
+    need = training_bytes(config, in_features)
+    device = resolve_device(config.device)
+    free = available_memory(device)
+    if free is not None and need > free:
+        embedding = config.embedding_size if config.numeric_embedding != "none" else 0
+        raise ValueError(
+            f"this run needs about {need / 2**30:.1f} GiB (a {config.depth} x {config.width} encoder on "
+            f"{in_features} columns, batch {config.batch_size}, embedding size {embedding}, "
+            f"{config.mixup_partners} mixup partner(s)) and {device} has {free / 2**30:.1f} GiB free; lower "
+            "--width, --depth, --batch-size or the embedding's size."
+        )
 
 
 def mix_blocks_as_units(method: Method, config: PretrainConfig, blocks: Tensor) -> None:
