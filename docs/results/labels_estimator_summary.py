@@ -6,12 +6,17 @@ label study's stored results (``dacl reproduce labels ... --out docs/results/lab
 - the estimator against the trees and the linear model on the raw columns (logistic regression or
   ridge): at least each minus 0.5 point, and at 1% above both wherever a pretrained candidate is.
 
-    python docs/results/labels_estimator_summary.py [docs/results/labels/estimator]
+    python docs/results/labels_estimator_summary.py [docs/results/labels/estimator] [--against COMMIT]
+
+``--against COMMIT``: the estimator's mean score per cell beside the one stored at ``COMMIT`` (the same
+folders read from git), and the mean difference over the cells both have (issue 34: today's defaults
+against the previous ones, 367d581).
 """
 
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
 from pathlib import Path
 
@@ -145,8 +150,47 @@ def rules(entries: list[dict]) -> str:
 CLASSES = {"fashion-mnist": 10, "mnist-test": 10, "digits": 10, "letter": 26, "adult": 2, "magic": 2, "spambase": 2}
 
 
+def stored_at(commit: str, folder: Path) -> list[dict]:
+    """The cells of ``folder``'s results.json files as stored at ``commit``."""
+    root = Path(subprocess.run(["git", "rev-parse", "--show-toplevel"], capture_output=True, text=True,
+                               check=True).stdout.strip())  # fmt: skip
+    rows = []
+    for path in sorted(folder.resolve().glob("*/results.json")):
+        name = path.relative_to(root).as_posix()
+        shown = subprocess.run(["git", "show", f"{commit}:{name}"], capture_output=True, text=True, cwd=root)
+        if shown.returncode == 0:
+            rows += json.loads(shown.stdout)["rows"]
+    return rows
+
+
+def against(rows: list[dict], before: list[dict], commit: str) -> str:
+    """The estimator's mean score per cell, today and at ``commit``, and the mean difference."""
+    def estimators(cells):
+        return {(r["dataset"], r["fraction"]): r for r in cells
+                if r["model"] in ("DACLClassifier", "DACLRegressor")}  # fmt: skip
+
+    now, then = estimators(rows), estimators(before)
+    lines = [f"| dataset | labels | estimator now | at {commit} | difference |", "|---|---:|---:|---:|---:|"]
+    differences = []
+    for key in sorted(set(now) & set(then), key=lambda k: (ORDER.index(k[0]) if k[0] in ORDER else 99, k[1])):
+        difference = 100 * (now[key]["score"] - then[key]["score"])
+        differences.append(difference)
+        lines.append(f"| {key[0]} | {100 * key[1]:g}% | {100 * now[key]['score']:.1f} | "
+                     f"{100 * then[key]['score']:.1f} | {difference:+.1f} |")  # fmt: skip
+    mean = sum(differences) / max(1, len(differences))
+    return "\n".join(lines) + f"\n\n{len(differences)} cells; mean difference {mean:+.2f} points\n"
+
+
 def main() -> None:
-    folder = Path(sys.argv[1] if len(sys.argv) > 1 else Path(__file__).parent / "labels" / "estimator")
+    arguments = [a for a in sys.argv[1:] if not a.startswith("--against")]
+    commit = next((a.split("=", 1)[1] for a in sys.argv[1:] if a.startswith("--against=")), None)
+    if "--against" in sys.argv[1:]:
+        commit = sys.argv[sys.argv.index("--against") + 1]
+        arguments = [a for a in arguments if a != commit]
+    folder = Path(arguments[0] if arguments else Path(__file__).parent / "labels" / "estimator")
+    if commit:
+        print(against(cells(folder), stored_at(commit, folder), commit))
+        return
     table, totals = summary(cells(folder))
     print(table)
     print(

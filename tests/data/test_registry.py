@@ -41,7 +41,7 @@ def test_file_dataset_split_and_separate_test_file(tmp_path, frame):
     assert len(ds.y_train) == 15 and len(ds.y_test) == 5 and ds.name == "train"
     ds = load_dataset(tmp_path / "train.csv", label="target", test=tmp_path / "test.csv")
     assert len(ds.y_train) == 20 and len(ds.y_test) == 8
-    assert ds.info == {"source": str(tmp_path / "train.csv"), "test": str(tmp_path / "test.csv")}
+    assert ds.info == {"source": str(tmp_path / "train.csv"), "test": str(tmp_path / "test.csv"), "user_file": True}
     first, again = (load_dataset(tmp_path / "train.csv", label="target", seed=s) for s in (0, 0))
     other = load_dataset(tmp_path / "train.csv", label="target", seed=1)
     assert first.X_test.equals(again.X_test) and not first.X_test.equals(other.X_test)
