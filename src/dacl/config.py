@@ -198,6 +198,11 @@ def option_help(f: dataclasses.Field, default: Any = dataclasses.MISSING, choice
     return "; ".join(parts)
 
 
+def checked_option(f: dataclasses.Field, value: Any) -> Any:
+    """``value`` as the option ``f`` takes it (its type, choices and range), or ValueError saying why."""
+    return _checked(f, value)
+
+
 def _checked(f: dataclasses.Field, value: Any) -> Any:
     """``value`` converted to the option's type and checked against its choices and range."""
     m = f.metadata

@@ -345,3 +345,21 @@ def test_compare_on_a_mostly_unlabelled_file_refuses_and_advises_only_on_enough_
     pd.read_csv(files / "labelled.csv").head(200).to_csv(small, index=False)
     assert main([*args, "--data", str(small), "--out", str(tmp_path / "t")]) == 0
     assert "no advice: the test split has 40 rows" in capsys.readouterr().out.strip().splitlines()[-1]
+
+
+def test_flag_errors_name_the_flag_and_its_range_and_classes_print_as_written(files, tmp_path, capsys):
+    """Issue 36, class 8: "argument --alpha: expected a number in [0.5, 1]" (was scikit-learn's "The 'alpha'
+    parameter of DACLClassifier ...", after reading the data); a class printed as 'cat', not np.str_('cat')."""
+    fit = ["fit", "--data", str(files / "train.csv"), "--label", "churn", "--out", str(tmp_path / "m")]
+    for flag, said in (("--alpha=2", "argument --alpha: expected a number in [0.5, 1]"),
+                       ("--width=0", "argument --width: expected a whole number >= 1"),
+                       ("--cv=1", "argument --cv: expected a whole number >= 2"),
+                       ("--fine-tune-lrs=-1", "argument --fine-tune-lrs: expected comma-separated numbers > 0")):
+        with pytest.raises(SystemExit):
+            main([*fit, flag])
+        assert said in capsys.readouterr().err
+    (tmp_path / "one.csv").write_text("a,kind\n1,cat\n2,cat\n3,\n4,\n")
+    assert main(["fit", "--data", str(tmp_path / "one.csv"), "--label", "kind", "--out", str(tmp_path / "o"),
+                 *TINY]) == 2  # fmt: skip
+    err = capsys.readouterr().err
+    assert "only 1 class ('cat')" in err and "np.str_" not in err

@@ -9,9 +9,9 @@ import pytest
 import torch
 from PIL import Image
 
-from dacl.data import image_stream
 from dacl.data.image_folder import list_image_folder, read_image_folder
 from dacl.images import image_config, load_image_model, pretrain_folder, pretrain_images
+from dacl.images import stream as image_stream
 from dacl.images.stream import ImageFolderStream, Pixels
 from helpers import Killed, kill_at
 
@@ -202,3 +202,14 @@ def test_a_streamed_checkpoint_is_evaluated_batch_by_batch_as_in_memory(tmp_path
     assert scores_of_image_folder(model, root, workers=0) == pytest.approx(scores_of_images(model, memory))
     assert main(["evaluate", "--checkpoint", str(tmp_path / "run"), "--out", str(tmp_path / "scores")]) == 0
     assert "accuracy" in capsys.readouterr().out
+
+
+def test_a_broken_file_decoded_in_a_worker_is_named_in_the_workers_words(tmp_path):
+    """Issue 36, class 8: the worker's message only, not torch's "Caught ValueError in DataLoader worker
+    process 0. Original Traceback ..." around it."""
+    root = write_folder(tmp_path / "imgs", count=8)
+    (root / "dog" / "broken.jpg").write_bytes(b"not a jpeg")
+    stream = ImageFolderStream(root, 9, workers=1)
+    with pytest.raises(ValueError, match="cannot decode .*broken.jpg") as caught:
+        list(stream.epoch())
+    assert "DataLoader worker" not in str(caught.value) and "Traceback" not in str(caught.value)

@@ -8,7 +8,16 @@ from pathlib import Path
 from typing import Any
 
 from dacl.cli import common
-from dacl.cli.flags import add, add_pretrain_options, boolean, names, numbers, optional_count, seconds
+from dacl.cli.flags import (
+    add,
+    add_pretrain_options,
+    at_least,
+    boolean,
+    names,
+    optional_count,
+    positive_numbers,
+    seconds,
+)
 
 __all__ = ["add_parser", "run"]
 
@@ -32,8 +41,8 @@ def add_parser(sub) -> argparse.ArgumentParser:
     parser.add_argument("--seed", type=int, default=0, help="seed of the pretraining, the splits and the models")
     add_pretrain_options(parser, domain="tables", skip=("seed",), defaults=defaults)
     choice = parser.add_argument_group("the choice on the labelled rows")
-    kinds = {"candidates": names, "fine_tune_lrs": numbers(float), "fine_tune_epochs": numbers(int),
-             "logistic_cs": numbers(float), "time_limit": seconds,
+    kinds = {"candidates": names, "fine_tune_lrs": positive_numbers(float), "fine_tune_epochs": positive_numbers(int),
+             "logistic_cs": positive_numbers(float), "time_limit": seconds, "cv": at_least(2),
              "ensemble": boolean}  # fmt: skip
     for name in SEMI_PARAMETERS:
         value = defaults[name]

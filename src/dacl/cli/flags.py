@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from dacl.config import GROUPS, option_help, options
+from dacl.config import GROUPS, checked_option, option_help, options, range_text
 
 __all__ = ["add", "add_data_options", "add_pretrain_options", "boolean", "count", "names", "numbers", "seconds",
            "share", "threads"]
@@ -166,13 +166,39 @@ def option_type(f):
     def parse(text: str):
         if optional and str(text).lower() == "none":
             return None
+        bounds = range_text(f)
+        expected = ("a whole number" if kind is int else "a number") + (
+            f" in {bounds}" if bounds.startswith(("[", "(")) else f" {bounds}" if bounds else "")
         try:
-            return kind(text)
+            return checked_option(f, kind(text))  # the range checked here: the error names the flag
         except ValueError:
-            expected = "a whole number" if kind is int else "a number"
             raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}") from None
 
     return parse if kind in (int, float) else str
+
+
+def positive_numbers(kind: type):
+    """Comma-separated positive numbers of ``kind``: none empty, none twice."""
+
+    def parse(text: str) -> tuple:
+        values = numbers(kind)(text)
+        if any(v <= 0 for v in values):
+            raise argparse.ArgumentTypeError(f"expected comma-separated numbers > 0, got {text!r}")
+        return values
+
+    return parse
+
+
+def at_least(low: int):
+    """A whole number >= ``low``."""
+
+    def parse(text: str) -> int:
+        value = count(text)
+        if value < low:
+            raise argparse.ArgumentTypeError(f"expected a whole number >= {low}, got {value}")
+        return value
+
+    return parse
 
 
 def add_pretrain_options(

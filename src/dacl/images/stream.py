@@ -206,7 +206,7 @@ class ImageFolderStream:
             self._loader = torch.utils.data.DataLoader(dataset, batch_sampler=self._sampler, num_workers=self.workers,
                                                        **extra)  # fmt: skip
         self._busy.fill_(-1)
-        return _started(self._loader)
+        return _plain_worker_errors(_started(self._loader))
 
     def epoch(self, generator: torch.Generator | None = None) -> Iterator[tuple[Pixels, Tensor | None]]:
         self.check_unchanged()
@@ -260,6 +260,36 @@ class _Batches:
 
     def __len__(self) -> int:
         return len(self.batches)
+
+
+def worker_message(error: BaseException) -> str | None:
+    """The message of the error a DataLoader worker raised, without torch's wrapping ("Caught ValueError in
+    DataLoader worker process 0. Original Traceback ..."); None for an error that is not a worker's."""
+    text = str(error)
+    if "in DataLoader worker process" not in text:
+        return None
+    last = [line for line in text.strip().splitlines() if line.strip()][-1].strip()
+    prefix = f"{type(error).__name__}: "
+    return last[len(prefix) :] if last.startswith(prefix) else last
+
+
+def _plain_worker_errors(batches: Iterator) -> Iterator:
+    """``batches``, an error of a worker raised again as the worker said it (the same type, its message)."""
+    while True:
+        try:
+            batch = next(batches)
+        except StopIteration:
+            return
+        except Exception as error:
+            message = worker_message(error)
+            if message is None:
+                raise
+            try:
+                plain = type(error)(message)
+            except TypeError:  # a type that takes other arguments
+                plain = RuntimeError(message)
+            raise plain from None
+        yield batch
 
 
 def _started(loader: torch.utils.data.DataLoader) -> Iterator:

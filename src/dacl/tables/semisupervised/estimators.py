@@ -435,7 +435,8 @@ class DACLClassifier(ClassifierMixin, _SemiSupervised):
                 value = self.unlabeled_value
                 hint = (f" Rows labelled {value!r} count as unlabelled (unlabeled_value={value!r}); if that is "
                         "a class of yours, pass unlabeled_value=None.")  # fmt: skip
-            raise ValueError(f"the labelled rows hold only 1 class ({self.classes_[0]!r}); a classifier needs at "
+            only = self.classes_[0].item() if isinstance(self.classes_[0], np.generic) else self.classes_[0]
+            raise ValueError(f"the labelled rows hold only 1 class ({only!r}); a classifier needs at "
                              f"least 2 classes among the labelled rows.{hint}")  # fmt: skip
         return labelled, self.label_encoder_.transform(values), Task(CLASSIFICATION, len(self.classes_))
 
