@@ -80,7 +80,7 @@ def test_a_config_with_a_list_where_a_number_belongs(tmp_path, capsys):
     config = tmp_path / "c.yaml"
     config.write_text("data: digits\nalpha: [0.5, 0.9]\n")
     assert main(["pretrain", "--config", str(config), "--out", str(tmp_path / "o"), *TINY]) == 2
-    one_line_error(capsys, "c.yaml: alpha: expected a number, got '0.5,0.9'")
+    one_line_error(capsys, "c.yaml: alpha: expected a number in [0.5, 1], got '0.5,0.9'")
 
 
 def test_a_missing_config_file_and_debug(tmp_path, capsys):

@@ -243,3 +243,12 @@ def test_torch_geometrics_generated_module_goes_to_the_dacl_cache_not_the_temp_f
                    check=True)  # fmt: skip
     assert not list(temp.glob("*.py"))  # was: one torch_geometric...GINConv_propagate_*.py per process
     assert len(list((data / "pyg-generated").glob("*.py"))) == 1
+
+
+def test_a_gin_too_big_for_the_memory_is_refused_before_it_is_built():
+    """Issue 36, class 6, graphs."""
+    from dacl.graphs import graph_config
+    from dacl.graphs.train import build_graph_method
+
+    with pytest.raises(ValueError, match=r"needs about [\d.]+ GiB \(a 4 x 1048576 GIN\).*--width"):
+        build_graph_method(graph_config(width=2**20, depth=4), 8)

@@ -115,3 +115,11 @@ def test_narrow_resnets_stay_out_of_channels_last_where_onednn_breaks():
     wide = build_image_method(tiny(method="simclr", resnet_width=1 / 8), 3, 8)
     assert not narrow.encoder.stem[0].weight.is_contiguous(memory_format=torch.channels_last)
     assert wide.encoder.stem[0].weight.is_contiguous(memory_format=torch.channels_last)
+
+
+def test_a_resnet_too_big_for_the_memory_is_refused_before_it_is_built():
+    """Issue 36, class 6, images: the weights grow with the square of the width multiplier."""
+    from dacl.images import build_image_method, image_config
+
+    with pytest.raises(ValueError, match=r"needs about [\d.]+ GiB \(a resnet50 of width 1000.*--resnet-width"):
+        build_image_method(image_config(architecture="resnet50", resnet_width=1000), 3, 32)

@@ -21,7 +21,8 @@ from dacl.config import PretrainConfig
 from dacl.engine.checkpoint import load_checkpoint, read_state
 from dacl.engine.loop import PretrainResult
 
-__all__ = ["check_user_encoder", "class_labels", "model_encoder", "read_model_state", "with_weights"]
+__all__ = ["check_user_encoder", "class_labels", "model_encoder", "read_model_state", "refuse_if_too_big",
+           "with_weights"]
 
 
 def model_encoder(model: nn.Module | PretrainResult, precision: str | None = None) -> tuple[nn.Module, str]:
@@ -85,3 +86,16 @@ def with_weights(checkpoint_dir: str | Path, method: nn.Module, config: Pretrain
     load_checkpoint(checkpoint_dir, method)
     method.eval()
     return PretrainResult(method, config, state["history"])
+
+
+def refuse_if_too_big(need: int, device: str | torch.device, run: str, lower: str) -> None:
+    """Refuse, before anything is allocated, a run that needs about ``need`` bytes on ``device`` when the
+    device has less free (every domain: options whose memory grows with their value); ``run`` describes the
+    run, ``lower`` the options to lower."""
+    from dacl.core.runtime import available_memory, resolve_device
+
+    device = resolve_device(device)
+    free = available_memory(device)
+    if free is not None and need > free:
+        raise ValueError(f"this run needs about {need / 2**30:.1f} GiB ({run}) and {device} has {free / 2**30:.1f} "
+                         f"GiB free; lower {lower}.")  # fmt: skip

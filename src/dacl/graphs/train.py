@@ -19,7 +19,7 @@ import torch
 from torch import Tensor
 
 from dacl.config import PretrainConfig
-from dacl.engine.domain import model_encoder, read_model_state, with_weights
+from dacl.engine.domain import model_encoder, read_model_state, refuse_if_too_big, with_weights
 from dacl.engine.loop import Callback, PretrainResult, fit
 from dacl.engine.sources import check_shardable
 from dacl.graphs.gin import GINEncoder
@@ -105,6 +105,11 @@ def build_graph_method(
         raise ValueError(
             f"method {config.method!r} does not apply to graphs; choose one of {', '.join(method_names('graphs'))}."
         )
+    if encoder is None:  # a GIN layer's MLP: two width x width layers; weights x4 (gradients, optimiser buffers)
+        width, depth = config.width, config.depth
+        weights = in_features * width + (2 * depth - 1) * width**2 + 3 * (depth * width) ** 2  # the head: 3 layers
+        refuse_if_too_big(16 * weights, config.device, f"a {config.depth} x {config.width} GIN",
+                          "--width or --depth")  # fmt: skip
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(config.seed)
         if encoder is None:

@@ -20,7 +20,7 @@ from torch import Tensor
 from dacl.config import PretrainConfig
 from dacl.core.encoders import encoder_width
 from dacl.core.runtime import autocast, resolve_device, resolve_precision
-from dacl.engine.domain import class_labels, model_encoder, read_model_state, with_weights
+from dacl.engine.domain import class_labels, model_encoder, read_model_state, refuse_if_too_big, with_weights
 from dacl.engine.loop import Callback, PretrainResult, fit
 from dacl.engine.sources import TensorSource
 from dacl.images.resnet import ResNet
@@ -88,6 +88,10 @@ def _stem(config: PretrainConfig, side: int) -> str:
     return config.stem if config.stem != "auto" else ("cifar" if side <= 64 else "imagenet")
 
 
+# weights of each ResNet at width 1 (they grow with the square of the width multiplier)
+RESNET_WEIGHTS = {"resnet18": 11.2e6, "resnet34": 21.3e6, "resnet50": 23.5e6}
+
+
 def build_image_method(
     config: PretrainConfig,
     channels: int,
@@ -107,6 +111,11 @@ def build_image_method(
         raise ValueError(
             f"method {config.method!r} does not apply to images; choose one of {', '.join(method_names('images'))}."
         )
+    if encoder is None:  # weights (x4: gradients, two optimiser buffers) before they are allocated
+        weights = RESNET_WEIGHTS.get(config.architecture, 0) * config.resnet_width**2
+        refuse_if_too_big(int(16 * weights + 4 * config.batch_size * channels * side * side * 6), config.device,
+                          f"a {config.architecture} of width {config.resnet_width:g}, batch {config.batch_size}",
+                          "--resnet-width or --batch-size")  # fmt: skip
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(config.seed)
         if encoder is None:

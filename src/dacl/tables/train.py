@@ -15,9 +15,9 @@ from torch import Tensor, nn
 
 from dacl.config import PretrainConfig
 from dacl.core.encoders import MLPEncoder, encoder_width
-from dacl.core.runtime import autocast, available_memory, resolve_device, resolve_precision
+from dacl.core.runtime import autocast, resolve_device, resolve_precision
 from dacl.core.views import check_blocks
-from dacl.engine.domain import class_labels, model_encoder, read_model_state, with_weights
+from dacl.engine.domain import class_labels, model_encoder, read_model_state, refuse_if_too_big, with_weights
 from dacl.engine.loop import Callback, PretrainResult, fit
 from dacl.engine.sources import TensorSource
 from dacl.methods import METHODS, Method, build_method
@@ -162,17 +162,11 @@ def check_memory(config: PretrainConfig, in_features: int) -> None:
     """Refuse, before anything is allocated, a run whose encoder, batch and views need more memory than
     the device has free (options whose memory grows with their value: width, depth, batch size, the
     embeddings' sizes, mixup partners)."""
-    need = training_bytes(config, in_features)
-    device = resolve_device(config.device)
-    free = available_memory(device)
-    if free is not None and need > free:
-        embedding = config.embedding_size if config.numeric_embedding != "none" else 0
-        raise ValueError(
-            f"this run needs about {need / 2**30:.1f} GiB (a {config.depth} x {config.width} encoder on "
-            f"{in_features} columns, batch {config.batch_size}, embedding size {embedding}, "
-            f"{config.mixup_partners} mixup partner(s)) and {device} has {free / 2**30:.1f} GiB free; lower "
-            "--width, --depth, --batch-size or the embedding's size."
-        )
+    embedding = config.embedding_size if config.numeric_embedding != "none" else 0
+    refuse_if_too_big(training_bytes(config, in_features), config.device,
+                      f"a {config.depth} x {config.width} encoder on {in_features} columns, batch {config.batch_size}, "
+                      f"embedding size {embedding}, {config.mixup_partners} mixup partner(s)",
+                      "--width, --depth, --batch-size or the embedding's size")  # fmt: skip
 
 
 def mix_blocks_as_units(method: Method, config: PretrainConfig, blocks: Tensor) -> None:
