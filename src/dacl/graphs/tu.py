@@ -62,6 +62,18 @@ class GraphDataset:
     def labels(self) -> torch.Tensor:
         return torch.cat([g.y for g in self.graphs])
 
+    def digest(self) -> str:
+        """SHA-256 of the graphs themselves (node features, edges, labels), so that results stored for one
+        copy of a dataset are never taken for another of the same name."""
+        import hashlib
+
+        digest = hashlib.sha256()
+        for graph in self.graphs:
+            for tensor in (graph.x, graph.edge_index, graph.y):
+                digest.update(str(tuple(tensor.shape)).encode())
+                digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+        return digest.hexdigest()
+
     def __repr__(self) -> str:
         return f"GraphDataset({self.name!r}, graphs={len(self.graphs)}, features={self.num_features}, " \
                f"classes={self.num_classes})"  # fmt: skip

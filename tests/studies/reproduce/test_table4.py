@@ -53,7 +53,8 @@ def test_a_run_scores_the_mean_of_the_last_epochs_cross_validated_linear_classif
 def test_the_best_learning_rate_by_mean_is_reported_and_every_one_is_kept(tmp_path, monkeypatch):
     data = graphs()
     monkeypatch.setattr(table4, "load_tu", lambda name, data_dir=None: SimpleNamespace(
-        graphs=data, labels=np.array([int(d.y) for d in data]), info={"node_features": 3}))  # fmt: skip
+        graphs=data, labels=np.array([int(d.y) for d in data]), info={"node_features": 3},
+        digest=lambda: "0" * 64))  # fmt: skip
     monkeypatch.setitem(table4.GRAPH_BUDGETS, "tiny", BUDGET)
     results = table4.reproduce_table4(["TOY"], "tiny", tmp_path, methods=("dacl", "none"), log=lambda *_: None)
     dacl, none = results["rows"]
@@ -62,3 +63,18 @@ def test_the_best_learning_rate_by_mean_is_reported_and_every_one_is_kept(tmp_pa
     assert dacl["accuracy"] == pytest.approx(means[str(dacl["lr"])]) and dacl["seeds"] == [0, 1]
     assert none["lr"] is None and list(none["by_lr"]) == ["None"]
     assert (tmp_path / "table4.md").is_file() and len(list((tmp_path / "runs").glob("*.json"))) == 2 * 2 + 2
+
+
+def test_a_set_without_published_checksums_is_keyed_on_its_graphs(tmp_path, monkeypatch):
+    """Issue 36, class 5: stored runs of a TU set that no checksum vouches for are reused only for the same
+    graphs (another folder's copy of the same name computes its own)."""
+    from dacl.graphs.tu import GraphDataset
+
+    budget = dataclasses.replace(BUDGET, lrs=(1e-3,), repeats=1)
+    monkeypatch.setitem(table4.GRAPH_BUDGETS, "tiny", budget)
+    for seed, expected in ((0, 1), (0, 1), (1, 2)):  # the same graphs again, then other graphs
+        data = graphs(seed=seed)
+        monkeypatch.setattr(table4, "load_tu", lambda name, data_dir=None, data=data: GraphDataset(
+            name, data, 3, 2, {"node_features": 3}))  # fmt: skip
+        table4.reproduce_table4(["TOY"], "tiny", tmp_path, methods=("none",), log=lambda *_: None)
+        assert len(list((tmp_path / "runs").glob("*.json"))) == expected
