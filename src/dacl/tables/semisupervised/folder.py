@@ -371,11 +371,18 @@ def recorded_outputs(folder: str | Path) -> list[str]:
     probability columns), read from model.json alone; empty where the record cannot tell."""
     try:
         state = json.loads((Path(folder) / MODEL_FILE).read_text(encoding="utf-8"))
-        label = state.get("label") or "prediction"
-        classes = state.get("classes") or []
-        return [str(label)] + [f"proba_{c}" for c in classes]
+        return [str(_prediction_column(state))] + [_proba_column(c) for c in state.get("classes") or []]
     except (OSError, ValueError, AttributeError, TypeError):
         return []  # load_predictor says what is wrong
+
+
+def _prediction_column(state: dict[str, Any]) -> Any:
+    """The predictions' column: the label's name, or ``prediction`` where none was recorded."""
+    return state.get("label") or "prediction"
+
+
+def _proba_column(label: Any) -> str:
+    return f"proba_{label}"
 
 
 def predictions_table(predictor: Predictor, X: Any, what: str, *, id_column: Any = None, proba: bool = False):
@@ -389,12 +396,12 @@ def predictions_table(predictor: Predictor, X: Any, what: str, *, id_column: Any
             raise ValueError(f"--id {id_column!r} is not a column of {what}; its columns: "
                              f"{', '.join(map(str, list(X.columns)[:20]))}.")  # fmt: skip
         frame[id_column] = X[id_column].to_numpy()
-    name = predictor.state.get("label") or "prediction"
+    name = _prediction_column(predictor.state)
     if proba:
         probabilities = predictor.predict_proba(X, what=what)
         frame[name] = predictor.classes_[probabilities.argmax(1)]
         for index, label in enumerate(predictor.classes_):
-            frame[f"proba_{label}"] = probabilities[:, index]
+            frame[_proba_column(label)] = probabilities[:, index]
     else:
         frame[name] = predictor.predict(X, what=what)
     return frame

@@ -30,9 +30,14 @@ class NotWholeModel(ValueError):
                          "folder from a copy.")  # fmt: skip
 
 
+def _plain_name(name: Any) -> bool:
+    """Whether ``name`` is a plain file name: no separator, no ``..``, nothing but letters, digits, ``_.-``."""
+    return isinstance(name, str) and bool(_FILE_NAME.fullmatch(name)) and ".." not in name
+
+
 def member_file(folder: Path, name: Any) -> Path:
     """The path of the file ``name`` inside ``folder``, after checking that it names a plain file there."""
-    if not isinstance(name, str) or not _FILE_NAME.fullmatch(name) or ".." in name:
+    if not _plain_name(name):
         raise NotWholeModel(folder, f"model.json names the file {str(name)[:80]!r}, which is not a plain file "
                                     "name inside the model folder")  # fmt: skip
     path = folder / name
@@ -84,7 +89,7 @@ def _problems(state: dict[str, Any]) -> list[str]:
     files = need("files", dict)
     if files is not None:
         for name, digest in files.items():
-            if not _FILE_NAME.fullmatch(name) or ".." in name:
+            if not _plain_name(name):
                 out.append(f"model.json names the file {name[:80]!r}, which is not a plain file name inside the "
                            "model folder")  # fmt: skip
             if not isinstance(digest, str) or not _DIGEST.fullmatch(digest):
