@@ -8,7 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from dacl.cli import load_config_file
-from dacl.data import read_table
+from dacl.tables.files import read_table
 
 CELLS = st.one_of(st.text(string.printable, max_size=8), st.integers(-10**30, 10**30).map(str),
                   st.floats(allow_nan=True, allow_infinity=True).map(repr), st.just(""))  # fmt: skip

@@ -105,3 +105,15 @@ def test_every_package_folder_is_a_regular_package():
     missing = [p.relative_to(SRC) for p in SRC.rglob("*") if p.is_dir() and p.name != "__pycache__"
                and not (p / "__init__.py").exists()]  # fmt: skip
     assert not missing, missing
+
+
+def test_data_holds_no_domains_reader():
+    """data/ keeps what every domain shares; each registered dataset is read by a loader in a domain folder,
+    named by its path (imported when asked for) and resolvable."""
+    from dacl.data.registry import DATASETS, DatasetLoader
+
+    assert sorted(p.stem for p in (SRC / "data").glob("*.py")) == ["__init__", "dataset", "download", "registry",
+                                                                     "subsets"]  # fmt: skip
+    for name, loader in DATASETS.items():
+        assert isinstance(loader, DatasetLoader) and loader.domain in DOMAINS, name
+        assert callable(loader.resolve()), name

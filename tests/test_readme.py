@@ -13,7 +13,7 @@ TOUR = Path(__file__).resolve().parents[1] / "docs" / "guide" / "tour.md"
 def test_python_examples_run(page, tmp_path, monkeypatch):
     import torch
 
-    from dacl.data import image_sets
+    from dacl.images import sets as image_sets
 
     monkeypatch.chdir(tmp_path)  # the examples write their checkpoints into the working folder
     g = torch.Generator().manual_seed(0)

@@ -5,7 +5,7 @@ from sklearn.model_selection import train_test_split
 
 from dacl.config import PretrainConfig
 from dacl.data import load_dataset
-from dacl.data.tabular import Dataset
+from dacl.data.dataset import Dataset
 from dacl.studies.experiment import prepare_features, run_method
 
 ds = load_dataset("digits")

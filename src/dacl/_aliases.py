@@ -35,11 +35,18 @@ MOVED: dict[str, str] = {
     "dacl.data.saved_preprocessing": "dacl.tables.saved_preprocessing",
     "dacl.data.image_stream": "dacl.images.stream",
     "dacl.data.graphs": "dacl.graphs.tu",
+    "dacl.data.tabular": "dacl.tables.files",
+    "dacl.data.uci": "dacl.tables.uci",
+    "dacl.data.regression": "dacl.tables.regression",
+    "dacl.data.images": "dacl.images.arrays",
+    "dacl.data.image_folder": "dacl.images.folder",
+    "dacl.data.image_sets": "dacl.images.sets",
 }
 
 # names a package offered that moved with their module: (package, name) -> the module that has it now
 MOVED_NAMES: dict[tuple[str, str], str] = {
     ("dacl.data", "make_preprocessor"): "dacl.tables.preprocess",
+    ("dacl.data", "read_table"): "dacl.tables.files",
     ("dacl.evaluate", "encode"): "dacl.tables.train",
 }
 

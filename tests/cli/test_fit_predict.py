@@ -284,7 +284,7 @@ def test_a_dataframe_with_a_repeated_column_name_is_refused():
 def test_only_an_empty_cell_marks_an_unlabelled_row_in_memory_and_streamed_alike(tmp_path):
     """Issue 36, class 4: NA, null and None written in a label column are classes; an empty cell (or NaN
     among numbers) is no label; the in-memory and the streamed readers give the same classes and counts."""
-    from dacl.data.tabular import read_table
+    from dacl.tables.files import read_table
     from dacl.tables.stream import TableStream
 
     rng = np.random.default_rng(0)

@@ -9,9 +9,9 @@ import pytest
 import torch
 from PIL import Image
 
-from dacl.data.image_folder import list_image_folder, read_image_folder
 from dacl.images import image_config, load_image_model, pretrain_folder, pretrain_images
 from dacl.images import stream as image_stream
+from dacl.images.folder import list_image_folder, read_image_folder
 from dacl.images.stream import ImageFolderStream, Pixels
 from helpers import Killed, kill_at
 
@@ -159,7 +159,7 @@ def test_bad_stream_settings_are_named(tmp_path):
 def test_pretrain_streams_a_folder_from_the_command_line_on_its_training_split(tmp_path, capsys, monkeypatch):
     from dacl.cli import main
     from dacl.cli import pretrain as command
-    from dacl.data.image_sets import training_files
+    from dacl.images.sets import training_files
 
     root = write_folder(tmp_path / "set", count=20, side=12)
     flags = ["pretrain", "--domain", "images", "--data", str(root), "--image-size", "8", "--method", "dacl",
@@ -189,8 +189,8 @@ def test_pretrain_streams_a_folder_from_the_command_line_on_its_training_split(t
 
 def test_a_streamed_checkpoint_is_evaluated_batch_by_batch_as_in_memory(tmp_path, capsys):
     from dacl.cli import main
-    from dacl.data.image_sets import load_image_dataset
     from dacl.images import embed_folder, embed_images, scores_of_image_folder, scores_of_images
+    from dacl.images.sets import load_image_dataset
 
     root = write_folder(tmp_path / "set", count=20, side=8)
     model = pretrain_folder(root, tiny(epochs=1), workers=0, checkpoint_dir=tmp_path / "run", progress=False)

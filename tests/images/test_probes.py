@@ -51,8 +51,8 @@ def test_an_image_set_of_one_class_is_named_by_its_folder():
     import pytest
     import torch
 
-    from dacl.data.image_sets import ImageDataset
     from dacl.images import scores_of_images
+    from dacl.images.sets import ImageDataset
 
     images = torch.zeros(4, 3, 8, 8, dtype=torch.uint8)
     one = torch.full((4,), 2)

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from dacl.data import load_dataset
-from dacl.data.tabular import Dataset
+from dacl.data.dataset import Dataset
 from dacl.studies.experiment import prepare_features
 from dacl.studies.label_study import recommendations, run_study, study_cell, study_encoder, summarise
 from dacl.tables import pretrain

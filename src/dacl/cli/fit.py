@@ -159,13 +159,13 @@ def _save(model, args: argparse.Namespace, out: Path) -> None:
 
 def _label_column(files: list, label: str) -> Any:
     """The label column of every file (one column read, as written), as an object array with None where a
-    cell holds no label, by the rule of every reader (``dacl.data.tabular.label_values``)."""
+    cell holds no label, by the rule of every reader (``dacl.tables.files.label_values``)."""
     import numpy as np
     import pyarrow as pa
     import pyarrow.csv as pv
     import pyarrow.parquet as pq
 
-    from dacl.data.tabular import label_values
+    from dacl.tables.files import label_values
 
     parts = []
     for file in files:

@@ -23,8 +23,8 @@ def add_parser(sub) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> None:
-    from dacl.data.tabular import read_table
     from dacl.files import write_atomic
+    from dacl.tables.files import read_table
     from dacl.tables.semisupervised.folder import load_predictor, predictions_table, recorded_outputs
 
     out = Path(args.out)

@@ -76,7 +76,7 @@ def _memory_bytes() -> int:
 def _streams_images(args: argparse.Namespace) -> bool:
     """Stream an image folder when asked, or when its decoded training images would fill over a quarter
     of this machine's memory; a registered dataset (in memory) cannot be streamed."""
-    from dacl.data.image_sets import IMAGE_DATASETS
+    from dacl.images.sets import IMAGE_DATASETS
 
     if str(args.data) in IMAGE_DATASETS or not Path(str(args.data)).is_dir():
         if args.stream:
@@ -85,7 +85,7 @@ def _streams_images(args: argparse.Namespace) -> bool:
         return False
     if args.stream:
         return True
-    from dacl.data.image_sets import decoded_bytes
+    from dacl.images.sets import decoded_bytes
 
     return decoded_bytes(args.data, args.image_size) > _memory_bytes() // 4
 
@@ -153,8 +153,8 @@ def _images(args: argparse.Namespace) -> None:
 
 
 def _streamed_images(args: argparse.Namespace) -> None:
-    from dacl.data.image_sets import training_files
     from dacl.images import IMAGE_DEFAULTS, pretrain_folder
+    from dacl.images.sets import training_files
 
     config = common.pretrain_config(args, IMAGE_DEFAULTS)
     root, files = training_files(args.data)

@@ -1,13 +1,13 @@
-"""What every domain shares about data: downloads with checksums, the registered datasets (as arrays), the
-canonical files' formats, label subsets. A domain's own readers live in its folder (``dacl.tables``,
-``dacl.images``, ``dacl.graphs``)."""
+"""What every domain shares about data: the labelled-dataset container and its split, downloads with
+checksums, the registered datasets (by name, each read by its domain's loader), label subsets. A domain's own
+readers and file formats live in its folder (``dacl.tables.files``, ``dacl.images.sets``, ``dacl.graphs.tu``)."""
 
 from typing import Any
 
+from dacl.data.dataset import Dataset
 from dacl.data.registry import DATASETS, load_dataset
-from dacl.data.tabular import Dataset, read_table
 
-__all__ = ["DATASETS", "Dataset", "load_dataset", "read_table"]
+__all__ = ["DATASETS", "Dataset", "load_dataset"]
 
 
 def __getattr__(name: str) -> Any:

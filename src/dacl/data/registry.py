@@ -1,52 +1,69 @@
-"""Datasets by name, or from a file: the one entry point of the CLI and the reproductions."""
+"""Datasets by name, or from a file: the one entry point of the CLI and the reproductions.
+
+The registry knows every name and where its reader lives, but imports no domain: a name points at a loader
+in its domain's folder (``dacl.tables``, ``dacl.images``) by its module path, imported when the dataset is
+first asked for. So ``data/`` stays below the domains (``docs/architecture.md``), listing the names costs
+no import, and a user may register a loader of their own (any callable taking ``seed`` and ``data_dir``).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import partial
+from dataclasses import dataclass, field
+from importlib import import_module
 from pathlib import Path
+from typing import Any
 
-from dacl.data.images import load_cifar, load_idx_dataset, load_mnist5k
-from dacl.data.regression import load_regression
-from dacl.data.tabular import Dataset, load_digits_dataset, read_table, split
-from dacl.data.uci import load_uci
+from dacl.data.dataset import Dataset
 
-__all__ = ["DATASETS", "load_dataset"]
+__all__ = ["DATASETS", "DatasetLoader", "load_dataset"]
 
 
-def _digits(seed: int = 0, data_dir=None) -> Dataset:
-    return load_digits_dataset(seed)
+@dataclass(frozen=True)
+class DatasetLoader:
+    """A registered dataset's loader, named by ``"module:function"`` and imported on the first call; called
+    with ``seed`` and ``data_dir`` (and ``options`` bound first, as ``functools.partial``)."""
+
+    target: str
+    options: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def domain(self) -> str:
+        """The domain folder its reader lives in: ``tables`` or ``images``."""
+        return self.target.split(":")[0].split(".")[1]
+
+    def resolve(self) -> Callable[..., Dataset]:
+        module, name = self.target.split(":")
+        return getattr(import_module(module), name)
+
+    def __call__(self, seed: int = 0, data_dir: str | Path | None = None) -> Dataset:
+        return self.resolve()(**self.options, seed=seed, data_dir=data_dir)
 
 
-def _cifar10_jpeg(seed: int = 0, data_dir=None, permutation_seed: int = 0) -> Dataset:
-    """CIFAR-10 from its JPEG image folders (``dacl.data.image_sets``), flattened and with the pixels
-    permuted as the paper's Table 1 (its images read as a table): what runs offline where only the
-    JPEG copy is at hand; ``cifar10`` is the official lossless set."""
-    from dacl.data.image_sets import load_image_dataset
-    from dacl.data.images import flatten_images, permute_pixels
-
-    images = load_image_dataset("cifar10-jpeg", data_dir=data_dir)
-
-    def flat(x):
-        return permute_pixels(flatten_images(x.numpy()), permutation_seed)
-
-    return Dataset("cifar10-jpeg", flat(images.train_images), images.train_labels.numpy(), flat(images.test_images),
-                   images.test_labels.numpy(), {**images.info, "pixel_permutation_seed": permutation_seed})  # fmt: skip
+def _images(function: str, **options: Any) -> DatasetLoader:
+    return DatasetLoader(f"dacl.images.arrays:{function}", options)
 
 
-# name -> loader(seed=..., data_dir=...)
+def _tables(module: str, function: str, **options: Any) -> DatasetLoader:
+    return DatasetLoader(f"dacl.tables.{module}:{function}", options)
+
+
+# name -> loader(seed=..., data_dir=...): the image sets read as tables are flattened and pixel-permuted
+# (the paper's Table 1); as images they are dacl.images.IMAGE_DATASETS
 DATASETS: dict[str, Callable[..., Dataset]] = {
-    "digits": _digits,
-    "mnist": partial(load_idx_dataset, "mnist"),
-    "mnist-test": partial(load_idx_dataset, "mnist", test_only=True),
-    "mnist5k": load_mnist5k,
-    "fashion-mnist": partial(load_idx_dataset, "fashion-mnist"),
-    "cifar10": partial(load_cifar, "cifar10"),
-    "cifar100": partial(load_cifar, "cifar100"),
-    "cifar10-jpeg": _cifar10_jpeg,
-    **{name: partial(load_uci, name) for name in ("adult", "letter", "magic", "spambase")},
-    **{name: partial(load_regression, name) for name in ("california-housing", "wine-quality")},
+    "digits": _tables("files", "load_digits_dataset"),
+    "mnist": _images("load_idx_dataset", name="mnist"),
+    "mnist-test": _images("load_idx_dataset", name="mnist", test_only=True),
+    "mnist5k": _images("load_mnist5k"),
+    "fashion-mnist": _images("load_idx_dataset", name="fashion-mnist"),
+    "cifar10": _images("load_cifar", name="cifar10"),
+    "cifar100": _images("load_cifar", name="cifar100"),
+    "cifar10-jpeg": _images("load_cifar10_jpeg"),
+    **{name: _tables("uci", "load_uci", name=name) for name in ("adult", "letter", "magic", "spambase")},
+    **{name: _tables("regression", "load_regression", name=name) for name in ("california-housing", "wine-quality")},
 }
+
+_TABLE_FILE = DatasetLoader("dacl.tables.files:load_table_dataset")
 
 
 def load_dataset(
@@ -57,9 +74,9 @@ def load_dataset(
     seed: int = 0,
     data_dir: str | Path | None = None,
 ) -> Dataset:
-    """A dataset by registered name (``DATASETS``; files cached under ``data_dir``) or from a file
-    with its label column. A file is split into train and test (stratified, ``test_size``,
-    ``seed``) unless ``test`` names a second file with the same columns.
+    """A dataset by registered name (``DATASETS``; files cached under ``data_dir``) or from a table file
+    with its label column (``dacl.tables.files.load_table_dataset``). A file is split into train and test
+    (stratified, ``test_size``, ``seed``) unless ``test`` names a second file with the same columns.
     """
     key = str(name_or_path)
     if key in DATASETS:
@@ -69,24 +86,4 @@ def load_dataset(
         raise ValueError(
             f"unknown dataset {key!r}: not a registered name ({', '.join(sorted(DATASETS))}) and no such file."
         )
-    X, y = read_table(path, label)
-    if y is None:
-        raise ValueError(f"{path} has no labels: name the label column (label=... / --label COLUMN).")
-    _check_labels_present(y, path, label)
-    if test is None:
-        return split(path.stem or path.name, X, y, test_size=test_size, seed=seed, source=str(path), user_file=True)
-    X_test, y_test = read_table(test, label)
-    _check_labels_present(y_test, Path(test), label)
-    return Dataset(path.stem, X, y, X_test, y_test, {"source": str(path), "test": str(test), "user_file": True})
-
-
-def _check_labels_present(y, path: Path, label) -> None:
-    """A labelled dataset has a label on every row: name the file, the column and the count where not."""
-    import pandas as pd
-
-    missing = int(pd.isna(pd.Series(y, dtype=object)).sum())
-    if missing:
-        raise ValueError(
-            f"{path} has {missing} row(s) with no value in the label column {label!r}; drop them, or fit a model "
-            "on a partly labelled table with dacl fit / DACLClassifier (empty cells are the unlabelled rows)."
-        )
+    return _TABLE_FILE.resolve()(path, label, test=test, test_size=test_size, seed=seed)

@@ -5,7 +5,6 @@ The verbs every domain shares: ``pretrain(images, config)``, ``load_model(folder
 """
 
 from dacl.core.augment import SimCLRAugment
-from dacl.data.image_sets import IMAGE_DATASETS, ImageDataset, load_image_dataset
 from dacl.images.probes import (
     augmented_probe_accuracy,
     crop_and_flip,
@@ -14,6 +13,7 @@ from dacl.images.probes import (
     scores_of_images,
 )
 from dacl.images.resnet import ResNet, resnet
+from dacl.images.sets import IMAGE_DATASETS, ImageDataset, load_image_dataset
 from dacl.images.train import (
     IMAGE_DEFAULTS,
     ImageSource,

@@ -148,8 +148,8 @@ def embed_folder(
 
 def scores_of_image_folder(model, folder, *, workers: int | None = None) -> dict[str, float]:
     """:func:`scores_of_images` for a model trained on a streamed folder: its training and test parts
-    (``dacl.data.image_sets.split_files``) embedded batch by batch, never held as images."""
-    from dacl.data.image_sets import split_files
+    (``dacl.images.sets.split_files``) embedded batch by batch, never held as images."""
+    from dacl.images.sets import split_files
 
     parts = split_files(folder)
     size = model.config.image_size

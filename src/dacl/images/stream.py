@@ -10,7 +10,7 @@ in memory).
   run decodes exactly the batches an unbroken one would, without decoding the skipped ones.
 - **Processes** (torchrun): every process draws the same order and decodes only its own consecutive
   slice of each global batch.
-- **Decoding**: PIL, as ``dacl.data.image_folder.decode_image`` (EXIF rotation, 16-bit to 8-bit, first
+- **Decoding**: PIL, as ``dacl.images.folder.decode_image`` (EXIF rotation, 16-bit to 8-bit, first
   frame of an animation, resize of the shorter side and centre crop). A file that cannot be decoded
   stops the run with its name; a worker that dies (a decoder crash, the kernel's OOM killer) stops it
   with the files that worker was decoding (each worker records its file in shared memory).
@@ -34,8 +34,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from dacl.data.image_folder import decode_image, image_files
 from dacl.engine.sources import check_shardable
+from dacl.images.folder import decode_image, image_files
 
 __all__ = ["ImageFolderStream", "Pixels", "default_workers"]
 

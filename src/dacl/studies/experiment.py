@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from dacl.config import PretrainConfig
-from dacl.data.tabular import Dataset
+from dacl.data.dataset import Dataset
 from dacl.engine.loop import PretrainResult
 from dacl.evaluate import knn_accuracy, linear_probe_accuracy
 from dacl.methods import METHODS, method_names

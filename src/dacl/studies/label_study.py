@@ -31,8 +31,8 @@ import numpy as np
 
 from dacl.config import PretrainConfig
 from dacl.core.runtime import resolve_precision
+from dacl.data.dataset import Dataset
 from dacl.data.subsets import label_subset
-from dacl.data.tabular import Dataset
 from dacl.files import write_atomic
 from dacl.methods import mixes_blocks
 from dacl.studies.experiment import prepare_features
@@ -504,7 +504,7 @@ def few_labels_demo(fraction: float = 0.05, seed: int = 0, **params: Any) -> dic
     marked -1), ``DACLClassifier()`` at its defaults against the trees and logistic regression fitted on
     the same labelled rows (the study's ``gbdt-raw`` and ``linear-raw``), all scored on the test split;
     ``params`` go to the classifier (``epochs=2``: a quick look)."""
-    from dacl.data.tabular import load_digits_dataset
+    from dacl.tables.files import load_digits_dataset
     from dacl.tables.semisupervised import DACLClassifier
 
     data = load_digits_dataset()

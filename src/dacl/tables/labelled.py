@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from dacl.data.tabular import Dataset, read_table, split
+from dacl.tables.files import Dataset, read_table, split
 
 __all__ = ["TASKS", "infer_task", "labelled_dataset", "read_labelled", "read_unlabelled", "without_columns"]
 

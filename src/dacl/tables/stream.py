@@ -41,8 +41,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from dacl.data.tabular import label_values
 from dacl.engine.sources import check_shardable
+from dacl.tables.files import label_values
 from dacl.tables.preprocess import LARGEST, make_preprocessor, normalized_table
 
 __all__ = ["NumericColumns", "TableStream", "has_label", "table_files"]

@@ -18,8 +18,8 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from dacl.config import PretrainConfig, choices_of, option_help, options
 from dacl.core.threads import resolve_threads, thread_limits
-from dacl.data.tabular import check_unique_columns
 from dacl.methods import method_names, mixes_blocks
+from dacl.tables.files import check_unique_columns
 from dacl.tables.preprocess import check_no_infinite, make_preprocessor, normalized_table, one_hot_blocks
 from dacl.tables.train import encode, pretrain
 

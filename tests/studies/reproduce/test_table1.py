@@ -6,7 +6,7 @@ import pytest
 import dacl.studies.reproduce.table1 as table1
 from dacl.cli import main
 from dacl.data import registry
-from dacl.data.tabular import Dataset
+from dacl.data.dataset import Dataset
 
 
 @pytest.fixture

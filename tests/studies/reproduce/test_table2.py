@@ -8,8 +8,8 @@ import torch
 
 import dacl.studies.reproduce.table2 as table2
 from dacl.cli import main
-from dacl.data import image_sets
-from dacl.data.image_sets import ImageDataset
+from dacl.images import sets as image_sets
+from dacl.images.sets import ImageDataset
 
 
 @pytest.fixture

@@ -24,8 +24,8 @@ from sklearn.model_selection import train_test_split
 from dacl.config import PretrainConfig, epochs_within
 from dacl.core.runtime import resolve_precision
 from dacl.data import load_dataset
+from dacl.data.dataset import Dataset
 from dacl.data.subsets import stratified_subset
-from dacl.data.tabular import Dataset
 from dacl.files import write_atomic
 from dacl.studies.experiment import Features, prepare_features, run_method
 from dacl.studies.report import plot_loss_curves

@@ -24,11 +24,11 @@ from typing import Any
 import numpy as np
 import torch
 
-from dacl.data.image_sets import ImageDataset, load_image_dataset
 from dacl.data.subsets import stratified_subset
 from dacl.evaluate import linear_probe_accuracy
 from dacl.files import write_atomic
 from dacl.images.probes import augmented_probe_accuracy, weighted_knn_accuracy
+from dacl.images.sets import ImageDataset, load_image_dataset
 from dacl.images.train import build_image_method, embed_images, image_config, pretrain_images
 from dacl.studies.reproduce import experiment_options, run_key, stored_run
 
@@ -177,7 +177,7 @@ def reproduce_table2(
     progress: bool = False,
     log=print,
 ) -> dict[str, Any]:
-    """Every method on ``dataset`` (a name of ``dacl.data.image_sets.IMAGE_DATASETS`` or an image
+    """Every method on ``dataset`` (a name of ``dacl.images.sets.IMAGE_DATASETS`` or an image
     folder); writes results.json, table2.md and table2.png into ``out``; finished runs are reused."""
     if budget_name not in IMAGE_BUDGETS:
         raise ValueError(f"unknown budget {budget_name!r}; choose one of {', '.join(IMAGE_BUDGETS)}.")

@@ -1,76 +1,20 @@
-"""Tabular datasets: CSV, Parquet and NumPy files, and the embedded default (scikit-learn's digits)."""
+"""Table files: CSV, Parquet and NumPy files read as features and labels (one label rule for every reader),
+and the embedded default (scikit-learn's digits)."""
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.model_selection import train_test_split
 
-__all__ = ["Dataset", "check_unique_columns", "label_values", "load_digits_dataset", "read_table", "split"]
+from dacl.data.dataset import Dataset, split
 
-
-@dataclass
-class Dataset:
-    """A train/test split. ``X_*`` are DataFrames (mixed column types) or float arrays; ``y_*`` arrays."""
-
-    name: str
-    X_train: Any
-    y_train: np.ndarray
-    X_test: Any
-    y_test: np.ndarray
-    info: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def is_regression(self) -> bool:
-        """Whether ``y`` are numbers to predict (``info["task"] == "regression"``) rather than classes."""
-        return self.info.get("task") == "regression"
-
-    def digest(self) -> str:
-        """SHA-256 of the data itself (every split's columns, their names and values, and the labels), so that
-        results stored for one dataset are never taken for another of the same name."""
-        import hashlib
-
-        digest = hashlib.sha256()
-        for part in (self.X_train, self.y_train, self.X_test, self.y_test):
-            if isinstance(part, pd.DataFrame):
-                digest.update(repr(list(map(str, part.columns))).encode())
-                digest.update(pd.util.hash_pandas_object(part, index=False).to_numpy().tobytes())
-            else:
-                array = np.asarray(part)
-                digest.update(f"{array.dtype}{array.shape}".encode())
-                digest.update(pd.util.hash_pandas_object(pd.Series(array.ravel(), dtype=object), index=False)
-                              .to_numpy().tobytes() if array.dtype == object else np.ascontiguousarray(array).tobytes())
-        return digest.hexdigest()
-
-    def __repr__(self) -> str:
-        target = "regression" if self.is_regression else f"classes={len(np.unique(self.y_train))}"
-        return (
-            f"Dataset({self.name!r}, train={tuple(np.shape(self.X_train))}, test={tuple(np.shape(self.X_test))}, "
-            f"{target})"
-        )
-
-
-def split(
-    name: str, X: Any, y: np.ndarray, test_size: float = 0.2, seed: int = 0, stratify: bool = True, **info
-) -> Dataset:
-    """A seeded train/test split of (X, y), stratified by class unless ``stratify=False`` (numbers)."""
-    X_train, X_test, y_train, y_test = train_test_split(
-        X, y, test_size=test_size, stratify=y if stratify else None, random_state=seed
-    )
-    kind = "stratified" if stratify else "random"
-    return Dataset(
-        name,
-        X_train,
-        np.asarray(y_train),
-        X_test,
-        np.asarray(y_test),
-        {"split": f"{kind}, test_size={test_size}, seed={seed}", **info},
-    )
+__all__ = [
+    "check_unique_columns", "label_values", "load_digits_dataset", "load_table_dataset", "read_table", "table_files"
+]
 
 
 def _label_from_frame(
@@ -240,10 +184,38 @@ def read_table(
     raise ValueError(f"cannot read {path}: use .csv, .tsv, .parquet, .npy or .npz.")
 
 
-def load_digits_dataset(seed: int = 0) -> Dataset:
+def load_digits_dataset(seed: int = 0, data_dir=None) -> Dataset:
     """The embedded default: scikit-learn's digits (1,797 8x8 images as 64 features, 10 classes),
-    shipped inside scikit-learn, with a fixed stratified 75/25 split (seed 0 unless given)."""
+    shipped inside scikit-learn, with a fixed stratified 75/25 split (seed 0 unless given); ``data_dir`` is
+    not used (the registry's loaders all take it)."""
     from sklearn.datasets import load_digits
 
     X, y = load_digits(return_X_y=True)
     return split("digits", X.astype(np.float32), y, test_size=0.25, seed=seed, source="sklearn.datasets.load_digits")
+
+
+def load_table_dataset(
+    path: str | Path, label: str | int | None, test: str | Path | None = None, test_size: float = 0.2, seed: int = 0
+) -> Dataset:
+    """A user's table file with its label column as a labelled dataset: split into train and test (stratified,
+    ``test_size``, ``seed``) unless ``test`` names a second file with the same columns. Every row needs a label."""
+    path = Path(path)
+    X, y = read_table(path, label)
+    if y is None:
+        raise ValueError(f"{path} has no labels: name the label column (label=... / --label COLUMN).")
+    _check_labels_present(y, path, label)
+    if test is None:
+        return split(path.stem or path.name, X, y, test_size=test_size, seed=seed, source=str(path), user_file=True)
+    X_test, y_test = read_table(test, label)
+    _check_labels_present(y_test, Path(test), label)
+    return Dataset(path.stem, X, y, X_test, y_test, {"source": str(path), "test": str(test), "user_file": True})
+
+
+def _check_labels_present(y, path: Path, label) -> None:
+    """A labelled dataset has a label on every row: name the file, the column and the count where not."""
+    missing = int(pd.isna(pd.Series(y, dtype=object)).sum())
+    if missing:
+        raise ValueError(
+            f"{path} has {missing} row(s) with no value in the label column {label!r}; drop them, or fit a model "
+            "on a partly labelled table with dacl fit / DACLClassifier (empty cells are the unlabelled rows)."
+        )

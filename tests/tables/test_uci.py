@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from dacl.data import load_dataset
-from dacl.data.uci import UCI_FILES, load_uci
 from dacl.studies.experiment import prepare_features
+from dacl.tables.uci import UCI_FILES, load_uci
 from helpers import shared_data
 
 SHARED = shared_data()

@@ -2,7 +2,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from dacl.data import load_dataset, read_table
+from dacl.data import load_dataset
+from dacl.tables.files import read_table
 from dacl.tables.preprocess import make_preprocessor
 
 

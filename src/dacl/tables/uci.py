@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from dacl.data.download import RemoteFile, fetch
-from dacl.data.tabular import Dataset, read_table, split
+from dacl.tables.files import Dataset, read_table, split
 
 __all__ = ["UCI_FILES", "load_uci"]
 

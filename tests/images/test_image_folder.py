@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from dacl.data.image_folder import read_image_folder
+from dacl.images.folder import read_image_folder
 from helpers import shared_data
 
 SHARED = shared_data() / "cifar10-jpeg"

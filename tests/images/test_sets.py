@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from dacl.data import images
 from dacl.data.download import RemoteFile
-from dacl.data.image_sets import load_image_dataset
+from dacl.images import arrays as images
+from dacl.images.sets import load_image_dataset
 from helpers import cifar_tarball, shared_data, write_idx
 
 SHARED = shared_data()

@@ -2,7 +2,7 @@
 official pickle batches, MNIST and Fashion-MNIST from their IDX files, CIFAR-10 as a JPEG image
 folder, or any folder of class folders (``root/CLASS/*.jpg|png``, with ``train/`` and ``test/`` or
 split here). Downloads are checked against their digests and cached; folders are decoded once and
-cached (``dacl.data.image_folder``).
+cached (``dacl.images.folder``).
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ import torch
 from torch import Tensor
 
 from dacl.data.download import RemoteFile, data_home, fetch
-from dacl.data.image_folder import decode_image, list_image_folder, read_image_folder
-from dacl.data.images import CIFAR_FILES, IDX_CONTENTS, IDX_FILES, IDX_SYSTEM_FOLDERS, read_cifar_batch, read_idx
+from dacl.images.arrays import CIFAR_FILES, IDX_CONTENTS, IDX_FILES, IDX_SYSTEM_FOLDERS, read_cifar_batch, read_idx
+from dacl.images.folder import decode_image, list_image_folder, read_image_folder
 
 __all__ = ["IMAGE_DATASETS", "ImageDataset", "decoded_bytes", "load_image_dataset", "split_files", "training_files"]
 

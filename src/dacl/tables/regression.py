@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from dacl.data.download import RemoteFile, fetch
-from dacl.data.tabular import Dataset, read_table, split
+from dacl.tables.files import Dataset, read_table, split
 
 __all__ = ["REGRESSION_FILES", "load_regression"]
 
