@@ -22,7 +22,7 @@ model = DACLClassifier(epochs=50, random_state=0).fit(table.drop(columns="income
 print(model.selection_[["candidate", "setting", "cv_accuracy", "seconds"]].to_string(index=False))
 print("chosen:", model.chosen_["model"], "-", model.chosen_["reason"])
 
-model.save("few-labels-model", overwrite=True)  # model.md, model.json, safetensors, skops: data, no code
+model.save("few-labels-model", overwrite=True)  # model.md, model.json, safetensors: data, no code
 predictor = load_predictor("few-labels-model")
 new_rows = table.drop(columns="income").sample(5, random_state=1)[["sector", "hours", "age"]]  # any column order
 print(predictor.predict(new_rows), "accuracy on every row:", (predictor.predict(table) == income).mean())

@@ -1,5 +1,5 @@
 """``python -m dacl``: the same as the ``dacl`` command."""
 
-from dacl.cli import main
+from dacl.cli import entry
 
-raise SystemExit(main())
+entry()

@@ -19,6 +19,9 @@ def add_parser(sub) -> argparse.ArgumentParser:
     parser.add_argument("--id", default=None, help="a column of --data to copy beside each prediction")
     parser.add_argument("--proba", action="store_true", help="add one probability column per class")
     add(parser, "overwrite", help="replace an existing --out file")
+    add(parser, "precision", default=None, choices=["auto", "float32", "bfloat16"],
+        help="of the networks' forward passes; default the fit's (auto: bfloat16 where the CPU or GPU has "
+        "bf16 units). float32 gives the same predictions on every machine, and the model's ONNX graph's")
     return parser
 
 
@@ -40,7 +43,7 @@ def run(args: argparse.Namespace) -> None:
         if str(args.id) in taken:
             raise ValueError(f"--id {args.id!r} is also a column the predictions write ({', '.join(taken[:4])}"
                              f"{', ...' if len(taken) > 4 else ''}); name the identifier column, not the label.")
-    predictor = load_predictor(args.model)
+    predictor = load_predictor(args.model, precision=args.precision)
     X = read_table(args.data)[0]
     frame = predictions_table(predictor, X, str(args.data), id_column=args.id, proba=args.proba)
     if out.suffix.lower() == ".parquet":

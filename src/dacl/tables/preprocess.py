@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 import warnings
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-from sklearn.compose import ColumnTransformer
-from sklearn.impute import SimpleImputer
-from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import MinMaxScaler, OneHotEncoder, StandardScaler
+
+if TYPE_CHECKING:  # scikit-learn is imported by the fit only: a model folder's predictions need none of it
+    from sklearn.compose import ColumnTransformer
 
 __all__ = ["LARGEST", "categorical_columns", "check_no_infinite", "make_preprocessor", "normalized_table",
            "one_hot_blocks"]
 
-SCALERS = {"minmax": MinMaxScaler, "standard": StandardScaler}
+SCALERS = ("minmax", "standard")  # scikit-learn's MinMaxScaler, StandardScaler
 # A categorical column with more distinct values than this is likely an ID: its rarest values share a column.
 MAX_CATEGORIES = 50
 
@@ -96,6 +96,11 @@ def make_preprocessor(X, scale: str = "minmax", impute: bool = True) -> ColumnTr
     columns imputed (most frequent) and one-hot encoded; unseen categories at transform time are
     encoded as all zeros. ``scale="minmax"`` maps training values to [0, 1], which keeps every input
     non-negative so that geometric mixup (Eq. 5) and DACL+ apply."""
+    from sklearn.compose import ColumnTransformer
+    from sklearn.impute import SimpleImputer
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import MinMaxScaler, OneHotEncoder, StandardScaler
+
     if scale not in SCALERS:
         raise ValueError(f"scale must be one of {sorted(SCALERS)}, got {scale!r}.")
     # Columns by position, not by name: a table read without a header has integer names (1, 2, ...)
@@ -105,7 +110,7 @@ def make_preprocessor(X, scale: str = "minmax", impute: bool = True) -> ColumnTr
     categorical = [i for i, name in enumerate(names) if name in categorical_names]
     numeric = [i for i, name in enumerate(names) if name not in categorical_names]
     numeric_steps = [("impute", SimpleImputer(strategy="median"))] if impute else []
-    numeric_steps.append(("scale", SCALERS[scale]()))
+    numeric_steps.append(("scale", MinMaxScaler() if scale == "minmax" else StandardScaler()))
     categorical_steps = [("impute", SimpleImputer(strategy="most_frequent"))] if impute else []
     wide = [f"{names[i]!r} ({X.iloc[:, i].nunique()})" for i in categorical if X.iloc[:, i].nunique() > MAX_CATEGORIES]
     if wide:

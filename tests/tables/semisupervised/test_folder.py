@@ -118,6 +118,8 @@ def test_damaged_other_version_or_code_asking_folders_are_refused_before_anythin
 
 
 def test_trees_that_would_run_code_are_refused_even_with_a_matching_digest(saved, tmp_path):
+    """Folders written before the trees were kept as arrays name a skops file: one that would call code is
+    refused (skops' trusted types), however its digest was made to match."""
     import hashlib
     import os
 
@@ -127,9 +129,10 @@ def test_trees_that_would_run_code_are_refused_even_with_a_matching_digest(saved
     _, original = saved[("linear-raw", "gbdt-raw")]
     folder = tmp_path / "m"
     shutil.copytree(original, folder)
-    trees = next(p for p in folder.iterdir() if p.suffix == ".skops")
+    trees = folder / "trees-1.skops"
     trees.write_bytes(skops.io.dumps(FunctionTransformer(os.system)))  # a file that would call os.system
     state = json.loads((folder / "model.json").read_text())
+    state["members"][1] = {**state["members"][1], "file": trees.name}
     state["files"][trees.name] = hashlib.sha256(trees.read_bytes()).hexdigest()
     (folder / "model.json").write_text(json.dumps(state))
     with pytest.raises(ValueError, match="cannot be loaded safely"):
@@ -275,3 +278,22 @@ def test_values_too_large_to_scale_at_predict_name_the_column_and_the_row(saved,
         bad.loc[bad.index[7], "size"] = value
         with pytest.raises(ValueError, match=f"column 'size' of the data holds {said} at row 7"):
             predictor.predict(bad)
+
+
+def test_dacl_predict_imports_only_what_the_chosen_model_needs(table, saved, tmp_path):
+    """No scikit-learn (nor SciPy) for a model without trees, and never skops: the trees are kept as arrays."""
+    import subprocess
+    import sys
+
+    frame, _ = table
+    frame.to_csv(tmp_path / "new.csv", index=False)
+    for members, needs_sklearn in ((("probe", "knn"), False), (("linear-raw", "gbdt-raw"), True)):
+        _, folder = saved[members]
+        code = ("import sys; from dacl.cli import main; main(['predict', '--model', sys.argv[1], '--data', "
+                "sys.argv[2], '--out', sys.argv[3]]); "
+                "print(sorted(m for m in ('sklearn', 'scipy', 'skops') if m in sys.modules))")
+        done = subprocess.run([sys.executable, "-c", code, str(folder), str(tmp_path / "new.csv"),
+                               str(tmp_path / f"{members[0]}.csv")], capture_output=True, text=True)  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        imported = done.stdout.strip().splitlines()[-1]
+        assert imported == ("['scipy', 'sklearn']" if needs_sklearn else "[]"), (members, imported)

@@ -4,9 +4,11 @@
   (``dacl.tables.saved_preprocessing``), the pretraining options, the choice and the cross-validation
   table, each chosen member's kind and settings, and the sha256 of every other file;
 - ``encoder.safetensors``: the pretrained encoder's weights; ``members.safetensors``: the chosen
-  members' tensors (linear heads, the k-NN's labelled features, fine-tuned networks, projections);
-- ``trees-N.skops``: gradient-boosted trees in skops' format, loaded with an explicit list of trusted
-  types (``TRUSTED_TREE_TYPES``): skops refuses any other type, so loading runs no code from the file;
+  members' tensors (linear heads, the k-NN's labelled features, fine-tuned networks, projections, and the
+  gradient-boosted trees as arrays of nodes: ``dacl.tables.semisupervised.trees``);
+- ``trees-N.skops`` in folders written before the trees were kept as arrays: skops' format, loaded with
+  an explicit list of trusted types (``TRUSTED_TREE_TYPES``): skops refuses any other type, so loading
+  runs no code from the file;
 - ``model.md`` and ``selection.png``: what was chosen and why, for people.
 
 :func:`load_predictor` checks the version and every file's digest before reading anything, and
@@ -45,6 +47,7 @@ from dacl.tables.semisupervised.candidates import (
 )
 from dacl.tables.semisupervised.record import NotWholeModel, check_record, member_file
 from dacl.tables.semisupervised.selection import predict_chosen
+from dacl.tables.semisupervised.trees import BoostedTrees
 from dacl.tables.train import embedded_columns, encode, table_encoder
 
 __all__ = ["FORMAT", "Predictor", "TRUSTED_TREE_TYPES", "load_predictor", "predictions_table", "recorded_outputs",
@@ -77,17 +80,12 @@ def _member_state(index: int, model: Any) -> tuple[dict[str, Any], dict[str, tor
         tensors = {prefix + k: v for k, v in model.network.state_dict().items()}
         return {"type": "fine-tune", "outputs": model.network.head.out_features}, tensors, None
     if isinstance(model, Trees):
-        import skops.io
-
-        tensors = {}
+        trees = model.model if isinstance(model.model, BoostedTrees) else BoostedTrees.from_fitted(model.model)
+        tensors = {prefix + "trees." + k: torch.as_tensor(v) for k, v in trees.tensors().items()}
         if model.projection is not None:
-            tensors = {prefix + "projection.mean": torch.as_tensor(model.projection.mean),
-                       prefix + "projection.components": torch.as_tensor(model.projection.components)}  # fmt: skip
-        return (
-            {"type": "trees", "file": f"trees-{index}.skops", "projection": model.projection is not None},
-            tensors,
-            (skops.io.dumps(model.model)),
-        )
+            tensors |= {prefix + "projection.mean": torch.as_tensor(model.projection.mean),
+                        prefix + "projection.components": torch.as_tensor(model.projection.components)}  # fmt: skip
+        return {"type": "trees", "link": trees.link, "projection": model.projection is not None}, tensors, None
     raise TypeError(f"cannot save a member of type {type(model).__name__}.")
 
 
@@ -208,6 +206,13 @@ class Predictor:
     encoder: torch.nn.Module
     members: list[Any]
     projection: Projection | None = None
+    precision: str | None = None  # of the networks' forward passes; None: the fit's (``pretraining.precision``)
+
+    @property
+    def needs_features(self) -> bool:
+        """Whether a chosen member reads the frozen encoder's features (the probe, k-NN, trees beside the
+        features); where none does (fine-tuning, the raw columns' models), predictions skip the encoder."""
+        return any(_reads_features(m) for m in self.members)
 
     @property
     def task(self) -> Task:
@@ -236,9 +241,11 @@ class Predictor:
                              f"{len(columns)} columns in their order; got shape {array.shape}.")  # fmt: skip
         return pd.DataFrame(array, columns=self.state["columns"])
 
-    def _inputs(self, X: Any, what: str) -> Inputs:
+    def _inputs(self, X: Any, what: str, features: bool | None = None) -> Inputs:
         raw = self.preprocessing.transform(self._frame(X), what)
-        precision = self.state["pretraining"].get("precision", "float32")  # resolved here, as in fit
+        precision = self.precision or self.state["pretraining"].get("precision", "float32")  # resolved as in fit
+        if not (self.needs_features if features is None else features):
+            return Inputs(raw, np.zeros((len(raw), 0), np.float32), self.encoder, precision=precision)
         return Inputs(raw, encode(self.encoder, raw, precision=precision), self.encoder, precision=precision)
 
     def predict_proba(self, X: Any, what: str = "the data") -> np.ndarray:
@@ -251,7 +258,22 @@ class Predictor:
         return self.classes_[output.argmax(1)] if self.task.is_classification else output
 
     def transform(self, X: Any, what: str = "the data") -> np.ndarray:
-        return self._inputs(X, what).features
+        return self._inputs(X, what, features=True).features
+
+    def to_onnx(self, path: str | Path | None = None):
+        """The whole model as one ONNX graph, written to ``path`` where given
+        (``dacl.tables.semisupervised.onnx_export``; needs ``pip install "dacl[onnx]"``)."""
+        from dacl.tables.semisupervised.onnx_export import to_onnx
+
+        return to_onnx(self, path)
+
+
+def _reads_features(member: Any) -> bool:
+    if isinstance(member, LinearModel):
+        return member.source == "features"
+    if isinstance(member, Trees):
+        return member.projection is not None
+    return isinstance(member, NearestNeighbours)
 
 
 def _read_verified(folder: Path, name: str, digest: str) -> bytes:
@@ -265,11 +287,16 @@ def _read_verified(folder: Path, name: str, digest: str) -> bytes:
     return data
 
 
-def load_predictor(folder: str | Path) -> Predictor:
+def load_predictor(folder: str | Path, precision: str | None = None) -> Predictor:
     """A model folder written by ``save_model`` / ``dacl fit``, checked before anything is read: its
-    format and dacl version must be this one's, and every file must match its recorded digest."""
+    format and dacl version must be this one's, and every file must match its recorded digest.
+    ``precision`` ("float32", "bfloat16", "auto") overrides the fit's for the networks' forward passes:
+    "float32" gives the same predictions on every machine (and as the model's ONNX graph)."""
     from dacl import __version__
+    from dacl.core.runtime import PRECISIONS
 
+    if precision is not None and precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {', '.join(PRECISIONS)} (or None: the fit's), got {precision!r}.")
     folder = Path(folder)
     path = folder / MODEL_FILE
     if not path.is_file():
@@ -304,7 +331,7 @@ def load_predictor(folder: str | Path) -> Predictor:
         tensors = load_safetensors(files["members.safetensors"])
         task = Task(state["task"], len(state["classes"]) if state["classes"] else 0)
         members = [_member(i, m, tensors, files, encoder, task) for i, m in enumerate(state["members"])]
-        predictor = Predictor(state, preprocessing, encoder, members)
+        predictor = Predictor(state, preprocessing, encoder, members, precision=precision)
         _check_outputs(folder, predictor)
     except NotWholeModel:
         raise
@@ -351,13 +378,17 @@ def _member(index: int, description: dict[str, Any], tensors, files, encoder, ta
         network = TunedNetwork(copy.deepcopy(encoder), encoder.out_features, int(description["outputs"]))
         network.load_state_dict({k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)})
         return FineTuned(task, network.eval())
-    if kind == "trees":
+    if kind == "trees" and "file" not in description:
+        arrays = {k[len(prefix + "trees.") :]: v.numpy() for k, v in tensors.items() if k.startswith(prefix + "trees.")}
+        model = BoostedTrees.from_tensors(arrays, description["link"])
+    elif kind == "trees":  # written before the trees were kept as arrays: skops, with the trusted types only
         import skops.io
 
         try:
             model = skops.io.loads(files[description["file"]], trusted=TRUSTED_TREE_TYPES)
         except Exception as error:  # skops refuses untrusted types before building anything
             raise ValueError(f"the trees of this model cannot be loaded safely: {error}") from None
+    if kind == "trees":
         projection = None
         if description["projection"]:
             projection = Projection(tensors[prefix + "projection.mean"].numpy(),

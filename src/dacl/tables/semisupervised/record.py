@@ -158,8 +158,11 @@ def _member_problems(index: int, member: Any, files: dict) -> list[str]:
     if kind == "trees":
         if not isinstance(member.get("projection"), bool):
             return [f"{where} (trees) needs 'projection' true or false"]
-        if not isinstance(member.get("file"), str) or member["file"] not in files:
-            return [f"{where} (trees) names a file that model.json's 'files' does not list"]
+        if "file" in member:  # written before the trees were kept as arrays (skops)
+            if not isinstance(member["file"], str) or member["file"] not in files:
+                return [f"{where} (trees) names a file that model.json's 'files' does not list"]
+        elif member.get("link") not in ("logistic", "softmax", "identity"):
+            return [f"{where} (trees) needs its 'link': 'logistic', 'softmax' or 'identity'"]
     return []
 
 

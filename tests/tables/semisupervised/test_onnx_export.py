@@ -1,0 +1,173 @@
+"""The whole model as one ONNX graph: onnxruntime's predictions equal ``dacl predict``'s (in float32) for every
+candidate and the ensemble, for classes and numbers, on real tables; a member without an ONNX form is named."""
+
+import subprocess
+import sys
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from dacl import DACLClassifier, DACLRegressor, load_predictor
+from dacl.tables.semisupervised.selection import fit_chosen
+from helpers import shared_data
+
+onnxruntime = pytest.importorskip("onnxruntime")
+sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "examples"))
+from predict_onnx import graph_inputs  # noqa: E402  (the example's own input builder: what a user runs)
+
+SHARED = shared_data()
+SMALL = dict(epochs=3, depth=2, width=16, projection_dim=8, batch_size=64, warmup_epochs=0.0, fine_tune_epochs=(3,),
+             fine_tune_lrs=(1e-3,), random_state=0, cv=2)  # fmt: skip
+CANDIDATES = ("probe", "knn", "fine-tune", "linear-raw", "gbdt-raw", "gbdt-raw+features")
+MEMBERS = [(c,) for c in CANDIDATES] + [("fine-tune", "gbdt-raw+features"), ("probe", "linear-raw")]
+
+
+def _table(name):
+    """(estimator class, train frame, labels with most rows unlabelled, test frame) of a real table."""
+    if name == "digits":  # embedded in scikit-learn: 10 classes, numbers only
+        from sklearn.datasets import load_digits
+
+        X, y = load_digits(return_X_y=True)
+        frame = pd.DataFrame(X, columns=[f"pixel{i}" for i in range(64)])
+        return DACLClassifier, frame.iloc[:500], _unlabel(y[:500].astype(object)), frame.iloc[1500:]
+    if not SHARED.is_dir():
+        pytest.skip("../shared/data is not beside the checkout")
+    from dacl.data import load_dataset
+
+    data = load_dataset(name, data_dir=SHARED)  # adult: classes, text columns; california: numbers, one text column
+    kind = DACLRegressor if data.is_regression else DACLClassifier
+    labels = data.y_train[:500].astype(float if data.is_regression else object)
+    return kind, data.X_train.iloc[:500].reset_index(drop=True), _unlabel(labels), data.X_test.iloc[:400]
+
+
+def _unlabel(y):
+    y = y.copy()
+    y[np.arange(len(y)) % 2 == 1] = np.nan if y.dtype == float else None  # half the rows unlabelled
+    return y
+
+
+@pytest.fixture(scope="module", params=["digits", "adult", "california-housing"])
+def models(request, tmp_path_factory):
+    """One fit per table, then a model folder per candidate and per ensemble of two."""
+    kind, frame, labels, test = _table(request.param)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = kind(**SMALL, candidates=CANDIDATES).fit(frame, labels)
+    labelled = np.flatnonzero(pd.notna(pd.Series(labels, dtype=object)))
+    inputs = model._inputs(frame.iloc[labelled])
+    y = labels[labelled].astype(float) if kind is DACLRegressor else model.label_encoder_.transform(
+        labels[labelled].astype(str))  # fmt: skip
+    folders = {}
+    for members in MEMBERS:
+        settings = [(c, model.selection_.query("candidate == @c")["setting"].iloc[0]) for c in members]
+        model.chosen_ = {"model": members[0] if len(members) == 1 else "ensemble", "reason": "each kind exported",
+                         "members": [{"candidate": c, "setting": s} for c, s in settings]}  # fmt: skip
+        model.models_ = fit_chosen(inputs, y, model.task_, settings, model._settings(0))
+        folder = tmp_path_factory.mktemp("model") / "m"
+        model.save(folder, label="target")
+        folders[members] = folder
+    return request.param, folders, test
+
+
+def _onnx_outputs(folder, test, tmp_path):
+    predictor = load_predictor(folder, precision="float32")
+    path = tmp_path / "model.onnx"
+    predictor.to_onnx(path)
+    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    return predictor, session.run(None, graph_inputs(session, test))
+
+
+def test_onnxruntime_predicts_as_dacl_for_every_candidate(models, tmp_path):
+    name, folders, test = models
+    for members, folder in folders.items():
+        predictor, outputs = _onnx_outputs(folder, test, tmp_path)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # categories never seen in the fit: no column, in both
+            expected = predictor.predict(test)
+            if predictor.classes_ is None:
+                scale = float(np.abs(expected).max())
+                np.testing.assert_allclose(outputs[0], expected, rtol=0, atol=1e-4 * scale, err_msg=str(members))
+                continue
+            probabilities = predictor.predict_proba(test)
+        difference = np.abs(outputs[1] - probabilities).max(1)
+        if "gbdt-raw+features" in members:
+            # trees on the encoder's features: a feature that differs by a float32 rounding between torch and
+            # onnxruntime can fall on the other side of a split; allow such rows, one in a hundred at most
+            assert (difference > 1e-4).mean() <= 0.01, (name, members, difference.max())
+            margin = np.sort(probabilities, 1)[:, -1] - np.sort(probabilities, 1)[:, -2]
+            agree = outputs[0] == expected
+            assert agree[margin > 0.05].all(), (name, members)
+        else:
+            assert difference.max() <= 1e-4, (name, members, difference.max())
+            assert (outputs[0] == expected).all(), (name, members)
+
+
+def test_the_graph_names_its_inputs_and_outputs_as_documented(models, tmp_path):
+    name, folders, test = models
+    predictor, _ = _onnx_outputs(folders[("gbdt-raw",)], test.head(3), tmp_path)
+    session = onnxruntime.InferenceSession(str(tmp_path / "model.onnx"), providers=["CPUExecutionProvider"])
+    inputs = {i.name: i.type for i in session.get_inputs()}
+    assert set(inputs) == set(predictor.preprocessing.columns)
+    for column in predictor.preprocessing.numeric:
+        assert inputs[column["name"]] == "tensor(double)"
+    for column in predictor.preprocessing.categorical:
+        assert inputs[column["name"]] == "tensor(string)"
+    outputs = [o.name for o in session.get_outputs()]
+    assert outputs == (["prediction"] if predictor.classes_ is None else ["label", "probabilities"])
+
+
+def test_dacl_export_and_the_example_give_dacl_predicts_file(tmp_path):
+    """The commands as a user runs them: dacl fit, dacl export, dacl predict --precision float32, and the
+    example with onnxruntime alone (torch never imported)."""
+    rng = np.random.default_rng(0)
+    n = 400
+    frame = pd.DataFrame({"age": rng.integers(18, 80, n).astype(float), "hours": rng.normal(40, 10, n),
+                          "sector": rng.choice(["private", "public", "self"], n)})  # fmt: skip
+    frame.loc[::7, "hours"] = np.nan
+    frame.loc[::11, "sector"] = None
+    target = np.where(frame["hours"].fillna(40) / 10 + (frame["sector"] == "self") * 2 > 5, "high", "low")
+    frame.assign(income=np.where(np.arange(n) % 4 == 0, target, None)).to_csv(tmp_path / "table.csv", index=False)
+    frame.to_csv(tmp_path / "new.csv", index=False)
+
+    def dacl(*args):
+        return subprocess.run([sys.executable, "-m", "dacl", *args], capture_output=True, text=True, cwd=tmp_path)
+
+    fitted = dacl("fit", "--data", "table.csv", "--label", "income", "--out", "model", "--epochs", "3", "--width",
+                  "16", "--depth", "2", "--quiet", "--candidates", "probe,gbdt-raw", "--ensemble", "true")  # fmt: skip
+    assert fitted.returncode == 0, fitted.stderr
+    exported = dacl("export", "--model", "model", "--out", "model.onnx")
+    assert exported.returncode == 0 and "written to model.onnx" in exported.stdout, exported.stderr
+    assert "exists" in dacl("export", "--model", "model", "--out", "model.onnx").stderr
+    assert "must end in .onnx" in dacl("export", "--model", "model", "--out", "model.bin").stderr
+    predicted = dacl("predict", "--model", "model", "--data", "new.csv", "--out", "p.csv", "--proba", "--precision",
+                     "float32")  # fmt: skip
+    assert predicted.returncode == 0, predicted.stderr
+    example = Path(__file__).resolve().parents[3] / "examples" / "predict_onnx.py"
+    ran = subprocess.run([sys.executable, str(example), "model.onnx", "new.csv", "onnx.csv"], capture_output=True,
+                         text=True, cwd=tmp_path)  # fmt: skip
+    assert ran.returncode == 0 and "torch imported: False" in ran.stdout, ran.stderr
+    ours, theirs = pd.read_csv(tmp_path / "p.csv"), pd.read_csv(tmp_path / "onnx.csv")
+    assert (ours["income"] == theirs["label"]).all()
+    np.testing.assert_allclose(theirs[["proba_0", "proba_1"]].to_numpy(),
+                               ours[["proba_high", "proba_low"]].to_numpy(), rtol=0, atol=1e-4)  # fmt: skip
+
+
+def test_a_member_without_an_onnx_form_is_named(models, tmp_path):
+    from dacl.tables.semisupervised.onnx_export import ExportError
+
+    _, folders, _ = models
+    predictor = load_predictor(folders[("probe",)], precision="float32")
+    predictor.members = [*predictor.members, object()]
+    with pytest.raises(ExportError, match="member 1 \\(object\\) has no ONNX form"):
+        predictor.to_onnx()
+
+
+def test_without_onnx_installed_the_error_says_what_to_install(models, monkeypatch):
+    _, folders, _ = models
+    predictor = load_predictor(folders[("probe",)])
+    monkeypatch.setitem(sys.modules, "onnx", None)
+    with pytest.raises(ImportError, match=r'pip install "dacl\[onnx\]"'):
+        predictor.to_onnx()
