@@ -5,9 +5,11 @@ A 100,000 x 50 table (1% labelled, 2 classes) and three models fitted on it: the
 its defaults (an ensemble), a probe alone and gradient-boosted trees alone (these two with 2 pretraining
 epochs: what is measured is prediction). Each code fits its own folders (the earlier code keeps trees in
 skops' format). Then, for each model, ``python -m dacl predict`` on the 100,000 rows (process start to file
-written) ``--repeats`` times per code, alternating codes, the median kept; ``python -X importtime`` of each
-code's predict, summed by top-level package; ``dacl export`` and ``examples/predict_onnx.py`` (onnxruntime,
-no torch) on the same rows, and their outputs against ``dacl predict --precision float32 --proba``.
+written) ``--repeats`` times per code, alternating codes, the median kept, and today's also with the
+folder's ONNX graph inside (``dacl export --model FOLDER``: ``dacl predict`` runs it through onnxruntime);
+``python -X importtime`` of each code's predict, summed by top-level package; ``dacl export`` and
+``examples/predict_onnx.py`` (onnxruntime, no torch) on the same rows, and their outputs against ``dacl predict
+--precision float32 --proba``.
 
     git worktree add /tmp/dacl-previous f000911
     python docs/results/predict_speed.py --previous /tmp/dacl-previous --out docs/results/predict-speed
@@ -20,6 +22,7 @@ import json
 import os
 import platform
 import re
+import shutil
 import statistics
 import subprocess
 import sys
@@ -134,12 +137,19 @@ def main() -> None:
                 print(f"fit {code} {name}: {seconds:.0f} s", flush=True)
     report: dict = {"machine": platform.processor() or platform.machine(), "cpus": os.cpu_count(), "rows": 100_000,
                     "columns": 50, "repeats": args.repeats, "models": {}}  # fmt: skip
+    for name in MODELS:  # today's folder with its ONNX graph inside: dacl predict runs it through onnxruntime
+        graph = work / f"today-{name}-graph"
+        if not (graph / "model.onnx").exists():
+            shutil.rmtree(graph, ignore_errors=True)
+            shutil.copytree(work / f"today-{name}", graph)
+            run(["-m", "dacl", "export", "--model", graph.name], codes["today"], work)
+    runs = {"previous": ("previous", ""), "today": ("today", ""), "today_graph": ("today", "-graph")}
     for name in MODELS:
-        seconds: dict[str, list[float]] = {code: [] for code in codes}
+        seconds: dict[str, list[float]] = {code: [] for code in runs}
         for _ in range(args.repeats):
-            for code, source in codes.items():
-                took, _ = run(["-m", "dacl", "predict", "--model", f"{code}-{name}", "--data", "new.csv", "--out",
-                               f"{code}-{name}.csv", "--overwrite"], source, work)  # fmt: skip
+            for code, (source, suffix) in runs.items():
+                took, _ = run(["-m", "dacl", "predict", "--model", f"{source}-{name}{suffix}", "--data", "new.csv",
+                               "--out", f"{code}-{name}.csv", "--overwrite"], codes[source], work)  # fmt: skip
                 seconds[code].append(took)
         imports = {code: import_seconds(run(["-X", "importtime", "-m", "dacl", "predict", "--model", f"{code}-{name}",
                                              "--data", "new.csv", "--out", f"{code}-{name}.csv", "--overwrite"],
@@ -150,7 +160,8 @@ def main() -> None:
                "predict_seconds": {c: round(statistics.median(s), 2) for c, s in seconds.items()},
                "all_seconds": {c: [round(x, 2) for x in s] for c, s in seconds.items()},
                "imports": imports}  # fmt: skip
-        row["speed_up"] = round(row["predict_seconds"]["previous"] / row["predict_seconds"]["today"], 2)
+        row["speed_up"] = {code: round(row["predict_seconds"]["previous"] / row["predict_seconds"][code], 2)
+                           for code in ("today", "today_graph")}  # fmt: skip
         today = codes["today"]
         run(["-m", "dacl", "predict", "--model", f"today-{name}", "--data", "new.csv", "--out", "float32.csv",
              "--overwrite", "--proba", "--precision", "float32"], today, work)  # fmt: skip

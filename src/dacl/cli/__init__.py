@@ -8,9 +8,9 @@ import os
 import re
 import sys
 from importlib import import_module
+from typing import Any
 
 from dacl.cli.config_file import apply_config_file, load_config_file
-from dacl.cli.demo import DEMO_CONFIG
 from dacl.cli.flags import add
 
 __all__ = ["COMMANDS", "DEMO_CONFIG", "QUICK_EXIT", "build_parser", "entry", "load_config_file", "main", "parse_args"]
@@ -21,7 +21,7 @@ COMMANDS = {name: f"dacl.cli.{name}" for name in ("pretrain", "evaluate", "compa
 
 # Options a command cannot run without; checked after the config file is merged, so either may give them.
 REQUIRED = {"pretrain": ("data", "out"), "evaluate": ("checkpoint",), "compare": ("data", "out"),
-            "fit": ("data", "label", "out"), "predict": ("model", "data", "out"), "export": ("model", "out"),
+            "fit": ("data", "label", "out"), "predict": ("model", "data", "out"), "export": ("model",),
             "reproduce table1": ("dataset", "out"), "reproduce table2": ("dataset", "out"),
             "reproduce table4": ("datasets", "out"),
             "reproduce labels": ("datasets", "out")}  # fmt: skip
@@ -37,11 +37,23 @@ def _version() -> str:
     return __version__
 
 
-def _commands(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
-    """Every runnable command's parser, by its name ("reproduce table1" for the reproductions)."""
+def __getattr__(name: str) -> Any:
+    if name == "DEMO_CONFIG":  # on use: the demo's module imports the config, and through it torch
+        from dacl.cli.demo import DEMO_CONFIG
+
+        return DEMO_CONFIG
+    raise AttributeError(f"module 'dacl.cli' has no attribute {name!r}")
+
+
+def _commands(parser: argparse.ArgumentParser, only: str | None = None) -> dict[str, argparse.ArgumentParser]:
+    """Every runnable command's parser, by its name ("reproduce table1" for the reproductions); with ``only``,
+    that command's alone (its module alone imported: ``dacl predict`` of a model with an ONNX graph never
+    imports torch)."""
     sub = parser.add_subparsers(dest="command", required=True)
     commands = {}
     for name, module in COMMANDS.items():
+        if only is not None and name != only:
+            continue
         made = import_module(module).add_parser(sub)
         if isinstance(made, tuple):  # reproduce: its own parser and one per table
             commands.update({f"{name} {table}": command for table, command in made[1].items()})
@@ -50,10 +62,11 @@ def _commands(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentPar
     return commands
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The parser of every command, or of the command ``only`` alone."""
     parser = argparse.ArgumentParser(prog="dacl", description="Domain-agnostic contrastive learning (DACL).")
     parser.add_argument("--version", action="version", version=f"dacl {_version()}")
-    commands = _commands(parser)
+    commands = _commands(parser, only)
     for name, command in commands.items():
         add(command, "config", help="YAML or TOML file with options of this " + ("table" if " " in name else "command"))
         add(command, "debug")
@@ -75,7 +88,8 @@ def plain_help(text: str) -> str:
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = build_parser()
+    first = next((a for a in (argv or []) if not a.startswith("-")), None)
+    parser = build_parser(first if first in COMMANDS else None)  # an unknown command: argparse lists them all
     args = parser.parse_args(argv)
     name = f"{args.command} {args.table}" if args.command == "reproduce" else args.command
     if getattr(args, "config", None):
@@ -87,17 +101,21 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
-def _apply_threads(threads: int | None) -> None:
-    """``--threads`` for the whole command (``dacl.core.threads``): torch's and every OpenMP/BLAS pool's count;
-    the estimators resolve ``auto`` again at each phase of a fit (``n_jobs``)."""
-    import torch
+def _apply_threads(threads: int | None) -> int:
+    """``--threads`` for the whole command (``dacl.core.threads``): torch's and every OpenMP/BLAS pool's count
+    (torch's when it is imported later, by ``OMP_NUM_THREADS``); the estimators resolve ``auto`` again at
+    each phase of a fit (``n_jobs``). Returns the count."""
     from threadpoolctl import threadpool_limits
 
     from dacl.core.threads import resolve_threads
 
     count = resolve_threads(threads)
-    torch.set_num_threads(count)
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(count)
+    else:  # a command that may never need torch (dacl predict through onnxruntime): torch reads it on import
+        os.environ["OMP_NUM_THREADS"] = str(count)
     threadpool_limits(count)  # for the life of the process
+    return count
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -112,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
             init_from_environment(getattr(args, "device", "cpu") or "cpu")
             if rank() != 0:
                 sys.stdout = open(os.devnull, "w")  # noqa: SIM115 (for the life of the process)
-        _apply_threads(args.threads)
+        args.thread_count = _apply_threads(args.threads)
         import_module(COMMANDS[args.command]).run(args)
     except USER_ERRORS as error:
         if debug:

@@ -6,10 +6,12 @@ from __future__ import annotations
 import argparse
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from dacl.config import PretrainConfig
 
 from dacl.cli.flags import given_options
-from dacl.config import PretrainConfig
 
 __all__ = [
     "check_results_out",
@@ -24,6 +26,8 @@ __all__ = [
 
 def pretrain_config(args: argparse.Namespace, base: dict[str, Any] | None = None) -> PretrainConfig:
     """The config of the options given (flags or config file) over ``base`` (a domain's or command's defaults)."""
+    from dacl.config import PretrainConfig
+
     return PretrainConfig.from_dict({**(base or {}), **given_options(args)})
 
 

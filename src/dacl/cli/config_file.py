@@ -8,9 +8,14 @@ from pathlib import Path
 from typing import Any
 
 from dacl.cli.flags import boolean
-from dacl.config import GROUPS
 
 __all__ = ["apply_config_file", "load_config_file"]
+
+
+def _groups() -> dict:
+    from dacl.config import GROUPS  # on use: the config imports the methods, and they torch
+
+    return GROUPS
 
 
 def _toml_parser():
@@ -43,7 +48,7 @@ def load_config_file(path: str | Path) -> dict[str, Any]:
         raise ValueError(f"config file {path} must hold a mapping of option names to values.")
     flat: dict[str, Any] = {}
     for key, value in values.items():  # [model], [method], [optimisation], [runtime] sections or flat keys
-        if key in GROUPS and isinstance(value, dict):
+        if key in _groups() and isinstance(value, dict):
             flat.update({str(k).replace("-", "_"): v for k, v in value.items()})
         else:
             flat[str(key).replace("-", "_")] = value

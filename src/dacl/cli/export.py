@@ -1,5 +1,6 @@
 """``dacl export``: a model folder written by ``dacl fit`` as one ONNX graph, raw columns in, predictions out
-(``dacl.tables.semisupervised.onnx_export``)."""
+(``dacl.tables.semisupervised.onnx_export``): into the folder itself (``dacl predict`` then runs it through
+onnxruntime, without torch), or to a file of its own (``--out``) for another runtime."""
 
 from __future__ import annotations
 
@@ -18,7 +19,8 @@ def add_parser(sub) -> argparse.ArgumentParser:
     parser = sub.add_parser("export", help="write a model folder as one ONNX graph, for onnxruntime")
     parser.add_argument("--model", default=None, help="the model folder (required)")
     parser.add_argument("--format", default="onnx", choices=FORMATS, help="the file format; default onnx")
-    add(parser, "out", help="the file to write, ending in .onnx (required)")
+    add(parser, "out", help="a file of its own to write, ending in .onnx; default the model folder's model.onnx, "
+        "which dacl predict then runs through onnxruntime (without torch)")
     add(parser, "overwrite", help="replace an existing --out file")
     return parser
 
@@ -26,6 +28,16 @@ def add_parser(sub) -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> None:
     from dacl.tables.semisupervised.folder import load_predictor
 
+    if args.out is None:
+        from dacl.tables.semisupervised.onnx_export import export_into_folder
+
+        if not (Path(args.model) / "model.json").is_file():
+            raise ValueError(f"{args.model} is not a dacl model folder (no model.json); make one with dacl fit.")
+        with common.exclusive_out(Path(args.model), "export"):
+            path = export_into_folder(args.model)
+        print(f"dacl export: {path} written ({path.stat().st_size / 1e6:.1f} MB); dacl predict now runs it through "
+              "onnxruntime, without torch (--precision auto or bfloat16: through torch)")
+        return
     out = Path(args.out)
     if out.suffix.lower() != ".onnx":
         raise ValueError(f"--out {out} must end in .onnx.")

@@ -11,8 +11,6 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from dacl.config import GROUPS, checked_option, option_help, options, range_text
-
 __all__ = ["add", "add_data_options", "add_pretrain_options", "boolean", "count", "names", "numbers", "seconds",
            "share", "threads"]
 
@@ -157,6 +155,8 @@ def add(
 
 def option_type(f):
     """The command-line type of a config option (its checks are the config's own)."""
+    from dacl.config import checked_option, range_text
+
     kind, optional = f.metadata["kind"], f.metadata["optional"]
     if kind is bool:
         return boolean
@@ -206,6 +206,8 @@ def add_pretrain_options(
 ) -> None:
     """One flag per option of ``dacl.PretrainConfig`` (those of ``domain``), in its groups, with its help,
     choices, range and default (``defaults[name]`` where a command's defaults differ from the config's)."""
+    from dacl.config import GROUPS, option_help, options
+
     for group_name in GROUPS:
         group = parser.add_argument_group(f"{group_name} options (dacl.PretrainConfig)")
         for f in options(domain):
@@ -230,4 +232,6 @@ def add_data_options(parser: argparse.ArgumentParser) -> None:
 
 def given_options(args: argparse.Namespace, domain: str | None = None) -> dict[str, Any]:
     """The pretraining options given on the command line or in the config file."""
+    from dacl.config import options
+
     return {f.name: getattr(args, f.name) for f in options(domain) if getattr(args, f.name, None) is not None}

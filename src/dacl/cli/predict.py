@@ -20,15 +20,18 @@ def add_parser(sub) -> argparse.ArgumentParser:
     parser.add_argument("--proba", action="store_true", help="add one probability column per class")
     add(parser, "overwrite", help="replace an existing --out file")
     add(parser, "precision", default=None, choices=["auto", "float32", "bfloat16"],
-        help="of the networks' forward passes; default the fit's (auto: bfloat16 where the CPU or GPU has "
-        "bf16 units). float32 gives the same predictions on every machine, and the model's ONNX graph's")
+        help="of the networks' forward passes through torch (float32: the same predictions on every machine, and "
+        "the model's ONNX graph's); default the folder's ONNX graph through onnxruntime where dacl export "
+        "--model FOLDER put one there and onnxruntime is installed (float32, without torch), else the fit's "
+        "precision (auto: bfloat16 where the CPU or GPU has bf16 units)")
     return parser
 
 
 def run(args: argparse.Namespace) -> None:
     from dacl.files import write_atomic
     from dacl.tables.files import read_table
-    from dacl.tables.semisupervised.folder import load_predictor, predictions_table, recorded_outputs
+    from dacl.tables.semisupervised.onnx_runtime import load_onnx_predictor
+    from dacl.tables.semisupervised.outputs import predictions_table, recorded_outputs
 
     out = Path(args.out)
     if out.suffix.lower() not in (".csv", ".parquet"):
@@ -43,7 +46,13 @@ def run(args: argparse.Namespace) -> None:
         if str(args.id) in taken:
             raise ValueError(f"--id {args.id!r} is also a column the predictions write ({', '.join(taken[:4])}"
                              f"{', ...' if len(taken) > 4 else ''}); name the identifier column, not the label.")
-    predictor = load_predictor(args.model, precision=args.precision)
+    predictor = None
+    if args.precision is None:  # the folder's ONNX graph, where it has one: no torch to import
+        predictor = load_onnx_predictor(args.model, threads=getattr(args, "thread_count", None))
+    if predictor is None:
+        from dacl.tables.semisupervised.folder import load_predictor
+
+        predictor = load_predictor(args.model, precision=args.precision)
     X = read_table(args.data)[0]
     frame = predictions_table(predictor, X, str(args.data), id_column=args.id, proba=args.proba)
     if out.suffix.lower() == ".parquet":
@@ -55,4 +64,6 @@ def run(args: argparse.Namespace) -> None:
     else:
         write_atomic(out, frame.to_csv(index=False).encode())
     name = frame.columns[1 if args.id is not None else 0]
-    print(f"dacl predict: {len(frame)} predictions of {name!r} ({predictor.chosen['model']}) written to {out}")
+    runtime = getattr(predictor, "runtime", "torch")
+    print(f"dacl predict: {len(frame)} predictions of {name!r} ({predictor.chosen['model']}, {runtime}) written to "
+          f"{out}")

@@ -27,8 +27,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import torch
-
 __all__ = ["busy_cores", "cgroup_cpu_quota", "resolve_threads", "thread_limits", "usable_cores"]
 
 CGROUP = Path("/sys/fs/cgroup")
@@ -133,6 +131,7 @@ def resolve_threads(threads: int | None = None) -> int:
 def thread_limits(threads: int) -> Iterator[int]:
     """Within it, torch's kernels and every OpenMP/BLAS pool (scikit-learn's trees, NumPy) use ``threads``
     threads; the counts before are restored after."""
+    import torch
     from threadpoolctl import threadpool_limits
 
     previous = torch.get_num_threads()

@@ -4,32 +4,28 @@ residual MLP), its readers (in memory and streamed), its preprocessing, the scik
 
 The verbs every domain shares: ``pretrain(X, config)``, ``load_model(folder)``, ``embed(model, X)``,
 ``load_data(name or file)``; ``pretrain_files`` streams Parquet/CSV files; ``read_table`` reads a CSV, Parquet
-or NumPy file as features and labels.
+or NumPy file as features and labels. The names load on first use: what reads a table or a model folder's
+record (``dacl predict`` through onnxruntime) never imports torch.
 """
 
+from importlib import import_module
 from typing import Any
 
-from dacl.tables.train import (
-    build,
-    embed,
-    embedded_columns,
-    encode,
-    load_data,
-    load_model,
-    mix_blocks_as_units,
-    pretrain,
-    pretrain_files,
-    table_encoder,
-)
+_EXPORTS = {
+    **{name: "dacl.tables.train" for name in ("build", "embed", "embedded_columns", "encode", "load_data", "load_model",
+                                              "mix_blocks_as_units", "pretrain", "pretrain_files", "table_encoder")},
+    "read_table": "dacl.tables.files",
+}  # fmt: skip
 
-__all__ = ["build", "embed", "embedded_columns", "encode", "load_data", "load_model", "mix_blocks_as_units", "pretrain",
-           "pretrain_files", "read_table", "table_encoder"]  # fmt: skip
+__all__ = sorted(_EXPORTS)
 
 
 def __getattr__(name: str) -> Any:
-    """``read_table`` on first use: ``import dacl.tables`` stays free of pandas (``dacl.pretrain`` is torch only)."""
-    if name == "read_table":
-        from dacl.tables.files import read_table
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'dacl.tables' has no attribute {name!r}")
+    return getattr(import_module(module), name)
 
-        return read_table
-    raise AttributeError(f"module 'dacl.tables' has no attribute {name!r}")
+
+def __dir__() -> list[str]:
+    return __all__

@@ -1,6 +1,7 @@
 """The whole model as one ONNX graph: onnxruntime's predictions equal ``dacl predict``'s (in float32) for every
 candidate and the ensemble, for classes and numbers, on real tables; a member without an ONNX form is named."""
 
+import json
 import subprocess
 import sys
 import warnings
@@ -119,9 +120,7 @@ def test_the_graph_names_its_inputs_and_outputs_as_documented(models, tmp_path):
     assert outputs == (["prediction"] if predictor.classes_ is None else ["label", "probabilities"])
 
 
-def test_dacl_export_and_the_example_give_dacl_predicts_file(tmp_path):
-    """The commands as a user runs them: dacl fit, dacl export, dacl predict --precision float32, and the
-    example with onnxruntime alone (torch never imported)."""
+def _user_table(tmp_path):
     rng = np.random.default_rng(0)
     n = 400
     frame = pd.DataFrame({"age": rng.integers(18, 80, n).astype(float), "hours": rng.normal(40, 10, n),
@@ -132,19 +131,30 @@ def test_dacl_export_and_the_example_give_dacl_predicts_file(tmp_path):
     frame.assign(income=np.where(np.arange(n) % 4 == 0, target, None)).to_csv(tmp_path / "table.csv", index=False)
     frame.to_csv(tmp_path / "new.csv", index=False)
 
-    def dacl(*args):
-        return subprocess.run([sys.executable, "-m", "dacl", *args], capture_output=True, text=True, cwd=tmp_path)
 
-    fitted = dacl("fit", "--data", "table.csv", "--label", "income", "--out", "model", "--epochs", "3", "--width",
-                  "16", "--depth", "2", "--quiet", "--candidates", "probe,gbdt-raw", "--ensemble", "true")  # fmt: skip
+def _dacl(tmp_path, *args):
+    return subprocess.run([sys.executable, "-m", "dacl", *args], capture_output=True, text=True, cwd=tmp_path)
+
+
+def _fit(tmp_path, candidates="probe,gbdt-raw"):
+    fitted = _dacl(tmp_path, "fit", "--data", "table.csv", "--label", "income", "--out", "model", "--epochs", "3",
+                   "--width", "16", "--depth", "2", "--quiet", "--candidates", candidates, "--ensemble", "true",
+                   "--overwrite")  # fmt: skip
     assert fitted.returncode == 0, fitted.stderr
-    exported = dacl("export", "--model", "model", "--out", "model.onnx")
+
+
+def test_dacl_export_to_a_file_and_the_example_give_dacl_predicts_file(tmp_path):
+    """The commands as a user runs them: dacl fit, dacl export --out, dacl predict --precision float32 (torch),
+    and the example with onnxruntime alone (torch never imported)."""
+    _user_table(tmp_path)
+    _fit(tmp_path)
+    exported = _dacl(tmp_path, "export", "--model", "model", "--out", "model.onnx")
     assert exported.returncode == 0 and "written to model.onnx" in exported.stdout, exported.stderr
-    assert "exists" in dacl("export", "--model", "model", "--out", "model.onnx").stderr
-    assert "must end in .onnx" in dacl("export", "--model", "model", "--out", "model.bin").stderr
-    predicted = dacl("predict", "--model", "model", "--data", "new.csv", "--out", "p.csv", "--proba", "--precision",
-                     "float32")  # fmt: skip
-    assert predicted.returncode == 0, predicted.stderr
+    assert "exists" in _dacl(tmp_path, "export", "--model", "model", "--out", "model.onnx").stderr
+    assert "must end in .onnx" in _dacl(tmp_path, "export", "--model", "model", "--out", "model.bin").stderr
+    predicted = _dacl(tmp_path, "predict", "--model", "model", "--data", "new.csv", "--out", "p.csv", "--proba",
+                      "--precision", "float32")  # fmt: skip
+    assert predicted.returncode == 0 and "torch" in predicted.stdout, predicted.stderr
     example = Path(__file__).resolve().parents[3] / "examples" / "predict_onnx.py"
     ran = subprocess.run([sys.executable, str(example), "model.onnx", "new.csv", "onnx.csv"], capture_output=True,
                          text=True, cwd=tmp_path)  # fmt: skip
@@ -153,6 +163,44 @@ def test_dacl_export_and_the_example_give_dacl_predicts_file(tmp_path):
     assert (ours["income"] == theirs["label"]).all()
     np.testing.assert_allclose(theirs[["proba_0", "proba_1"]].to_numpy(),
                                ours[["proba_high", "proba_low"]].to_numpy(), rtol=0, atol=1e-4)  # fmt: skip
+
+
+def test_a_folder_with_its_graph_predicts_through_onnxruntime_without_torch(tmp_path):
+    """dacl export --model FOLDER puts the graph in the folder; dacl predict then runs it (no torch imported),
+    with the same predictions and the same checks as through torch in float32."""
+    _user_table(tmp_path)
+    _fit(tmp_path, "probe,knn")
+    torch_run = _dacl(tmp_path, "predict", "--model", "model", "--data", "new.csv", "--out", "t.csv", "--proba")
+    assert torch_run.returncode == 0 and "torch)" in torch_run.stdout, torch_run.stderr
+    assert _dacl(tmp_path, "export", "--model", "model").returncode == 0
+    assert "model.onnx" in json.loads((tmp_path / "model" / "model.json").read_text())["files"]
+    code = ("import sys; from dacl.cli import main; code = main(sys.argv[1:]); "
+            "print('torch' in sys.modules, 'sklearn' in sys.modules); sys.exit(code)")  # fmt: skip
+    ran = subprocess.run([sys.executable, "-c", code, "predict", "--model", "model", "--data", "new.csv", "--out",
+                          "o.csv", "--proba"], capture_output=True, text=True, cwd=tmp_path)  # fmt: skip
+    assert ran.returncode == 0 and "onnxruntime" in ran.stdout, ran.stderr
+    assert ran.stdout.strip().splitlines()[-1] == "False False"
+    forced = _dacl(tmp_path, "predict", "--model", "model", "--data", "new.csv", "--out", "f.csv", "--proba",
+                   "--precision", "float32")  # fmt: skip
+    assert forced.returncode == 0 and "torch)" in forced.stdout
+    through_graph, through_torch = pd.read_csv(tmp_path / "o.csv"), pd.read_csv(tmp_path / "f.csv")
+    assert (through_graph["income"] == through_torch["income"]).all()
+    np.testing.assert_allclose(through_graph[["proba_high", "proba_low"]].to_numpy(),
+                               through_torch[["proba_high", "proba_low"]].to_numpy(), rtol=0, atol=1e-4)  # fmt: skip
+    # the same checks as through torch: a missing column is named
+    pd.read_csv(tmp_path / "new.csv").drop(columns="hours").to_csv(tmp_path / "bad.csv", index=False)
+    bad = _dacl(tmp_path, "predict", "--model", "model", "--data", "bad.csv", "--out", "b.csv")
+    assert bad.returncode == 2 and "lacks the column(s) 'hours'" in bad.stderr
+    # a graph changed after the export is refused
+    graph = tmp_path / "model" / "model.onnx"
+    graph.write_bytes(graph.read_bytes()[:-10])
+    damaged = _dacl(tmp_path, "predict", "--model", "model", "--data", "new.csv", "--out", "d.csv")
+    assert damaged.returncode == 2 and "model.onnx is missing or does not match its digest" in damaged.stderr
+    # a new fit into the folder drops the earlier model's graph
+    _fit(tmp_path, "probe")
+    assert not graph.exists()
+    again = _dacl(tmp_path, "predict", "--model", "model", "--data", "new.csv", "--out", "a.csv")
+    assert again.returncode == 0 and "torch)" in again.stdout
 
 
 def test_a_member_without_an_onnx_form_is_named(models, tmp_path):

@@ -45,6 +45,7 @@ from dacl.tables.semisupervised.candidates import (
     Trees,
     TunedNetwork,
 )
+from dacl.tables.semisupervised.outputs import predictions_table, recorded_outputs
 from dacl.tables.semisupervised.record import NotWholeModel, check_record, member_file
 from dacl.tables.semisupervised.selection import predict_chosen
 from dacl.tables.semisupervised.trees import BoostedTrees
@@ -55,7 +56,7 @@ __all__ = ["FORMAT", "Predictor", "TRUSTED_TREE_TYPES", "load_predictor", "predi
 
 FORMAT = 1
 TRUSTED_TREE_TYPES = ["sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor"]
-MODEL_FILE = "model.json"
+MODEL_FILE = "model.json"  # also in dacl.tables.semisupervised.onnx_runtime
 
 
 def _digest(data: bytes) -> str:
@@ -128,6 +129,7 @@ def save_model(estimator, folder: str | Path, *, label: str | None = None, overw
         "files": {name: _digest(data) for name, data in files.items()},
     }  # fmt: skip
     folder.mkdir(parents=True, exist_ok=True)
+    (folder / "model.onnx").unlink(missing_ok=True)  # an earlier model's graph (dacl export): not this model's
     for name, data in files.items():
         write_atomic(folder / name, data)
     write_atomic(folder / "selection.png", _selection_plot(estimator.selection_, task))
@@ -395,44 +397,3 @@ def _member(index: int, description: dict[str, Any], tensors, files, encoder, ta
                                     tensors[prefix + "projection.components"].numpy())  # fmt: skip
         return Trees(task, model, projection)
     raise ValueError(f"unknown member type {kind!r} in the model folder.")
-
-
-def recorded_outputs(folder: str | Path) -> list[str]:
-    """The columns ``dacl predict`` writes for the model in ``folder`` (the label's name and the
-    probability columns), read from model.json alone; empty where the record cannot tell."""
-    try:
-        state = json.loads((Path(folder) / MODEL_FILE).read_text(encoding="utf-8"))
-        return [str(_prediction_column(state))] + [_proba_column(c) for c in state.get("classes") or []]
-    except (OSError, ValueError, AttributeError, TypeError):
-        return []  # load_predictor says what is wrong
-
-
-def _prediction_column(state: dict[str, Any]) -> Any:
-    """The predictions' column: the label's name, or ``prediction`` where none was recorded."""
-    return state.get("label") or "prediction"
-
-
-def _proba_column(label: Any) -> str:
-    return f"proba_{label}"
-
-
-def predictions_table(predictor: Predictor, X: Any, what: str, *, id_column: Any = None, proba: bool = False):
-    """``dacl predict``'s table: the ``id_column`` of ``X`` if named, the prediction under the label's name,
-    and with ``proba`` one probability column per class."""
-    if not isinstance(X, pd.DataFrame):
-        raise ValueError(f"{what} must be a CSV or Parquet table with named columns.")
-    frame = pd.DataFrame(index=range(len(X)))
-    if id_column is not None:
-        if id_column not in X.columns:
-            raise ValueError(f"--id {id_column!r} is not a column of {what}; its columns: "
-                             f"{', '.join(map(str, list(X.columns)[:20]))}.")  # fmt: skip
-        frame[id_column] = X[id_column].to_numpy()
-    name = _prediction_column(predictor.state)
-    if proba:
-        probabilities = predictor.predict_proba(X, what=what)
-        frame[name] = predictor.classes_[probabilities.argmax(1)]
-        for index, label in enumerate(predictor.classes_):
-            frame[_proba_column(label)] = probabilities[:, index]
-    else:
-        frame[name] = predictor.predict(X, what=what)
-    return frame

@@ -40,7 +40,7 @@ from torch import nn
 from dacl.tables.semisupervised.candidates import FineTuned, LinearModel, NearestNeighbours, Trees
 from dacl.tables.semisupervised.trees import BoostedTrees
 
-__all__ = ["ML_OPSET", "OPSET", "ExportError", "to_onnx"]
+__all__ = ["ML_OPSET", "OPSET", "ExportError", "export_into_folder", "to_onnx"]
 
 OPSET = 18  # the default ONNX domain's version: onnxruntime 1.16+ runs it
 ML_OPSET = 3  # ai.onnx.ml: LabelEncoder and TreeEnsembleClassifier / Regressor
@@ -369,3 +369,22 @@ def to_onnx(predictor, path: str | Path | None = None) -> Any:
 
         write_atomic(Path(path), model.SerializeToString())
     return model
+
+
+def export_into_folder(folder: str | Path) -> Path:
+    """The model of ``folder`` written as ``folder/model.onnx``, its digest recorded in model.json: ``dacl
+    predict`` then runs it through onnxruntime, without torch (``dacl.tables.semisupervised.onnx_runtime``)."""
+    import hashlib
+    import json
+
+    from dacl.files import write_atomic
+    from dacl.tables.semisupervised.folder import MODEL_FILE, load_predictor
+    from dacl.tables.semisupervised.onnx_runtime import ONNX_FILE
+
+    folder = Path(folder)
+    data = to_onnx(load_predictor(folder, precision="float32")).SerializeToString()
+    state = json.loads((folder / MODEL_FILE).read_text(encoding="utf-8"))
+    write_atomic(folder / ONNX_FILE, data)
+    state["files"][ONNX_FILE] = hashlib.sha256(data).hexdigest()
+    write_atomic(folder / MODEL_FILE, json.dumps(state, indent=2).encode())  # last: the graph is whole by then
+    return folder / ONNX_FILE

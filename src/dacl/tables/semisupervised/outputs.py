@@ -1,0 +1,55 @@
+"""What ``dacl predict`` writes: the predictions' table and its column names, the same whichever runtime
+predicts (torch through ``load_predictor``, or onnxruntime through ``load_onnx_predictor``)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+__all__ = ["predictions_table", "recorded_outputs"]
+
+MODEL_FILE = "model.json"
+
+
+def recorded_outputs(folder: str | Path) -> list[str]:
+    """The columns ``dacl predict`` writes for the model in ``folder`` (the label's name and the
+    probability columns), read from model.json alone; empty where the record cannot tell."""
+    try:
+        state = json.loads((Path(folder) / MODEL_FILE).read_text(encoding="utf-8"))
+        return [str(_prediction_column(state))] + [_proba_column(c) for c in state.get("classes") or []]
+    except (OSError, ValueError, AttributeError, TypeError):
+        return []  # load_predictor says what is wrong
+
+
+def _prediction_column(state: dict[str, Any]) -> Any:
+    """The predictions' column: the label's name, or ``prediction`` where none was recorded."""
+    return state.get("label") or "prediction"
+
+
+def _proba_column(label: Any) -> str:
+    return f"proba_{label}"
+
+
+def predictions_table(predictor, X: Any, what: str, *, id_column: Any = None, proba: bool = False):
+    """``dacl predict``'s table: the ``id_column`` of ``X`` if named, the prediction under the label's name,
+    and with ``proba`` one probability column per class."""
+    if not isinstance(X, pd.DataFrame):
+        raise ValueError(f"{what} must be a CSV or Parquet table with named columns.")
+    frame = pd.DataFrame(index=range(len(X)))
+    if id_column is not None:
+        if id_column not in X.columns:
+            raise ValueError(f"--id {id_column!r} is not a column of {what}; its columns: "
+                             f"{', '.join(map(str, list(X.columns)[:20]))}.")  # fmt: skip
+        frame[id_column] = X[id_column].to_numpy()
+    name = _prediction_column(predictor.state)
+    if proba:
+        probabilities = predictor.predict_proba(X, what=what)
+        frame[name] = predictor.classes_[probabilities.argmax(1)]
+        for index, label in enumerate(predictor.classes_):
+            frame[_proba_column(label)] = probabilities[:, index]
+    else:
+        frame[name] = predictor.predict(X, what=what)
+    return frame
