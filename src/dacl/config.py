@@ -70,6 +70,9 @@ class PretrainConfig:
                                      float, low=0, high=1.25, domains=("images",))  # fmt: skip
     blur: str = _option("auto", "method", "SimCLR: Gaussian blur (auto: on for images larger than 32 x 32)", str,
                         choices=lambda: ("auto", "on", "off"), domains=("images",))  # fmt: skip
+    augment_ratio: float = _option(0.2, "method", "GraphCL: share of a graph's nodes or edges a view drops, "
+                                   "perturbs, masks or leaves out of the subgraph (You et al., 2020)", float, low=0,
+                                   high=1, high_open=True, domains=("graphs",))  # fmt: skip
     # model
     depth: int = _option(12, "model", "encoder layers (MLP, GIN)", int, low=1, domains=("tables", "graphs"))
     width: int = _option(1024, "model", "encoder width per layer (MLP, GIN)", int, low=1, domains=("tables", "graphs"))

@@ -15,7 +15,13 @@ from sklearn.neighbors import KNeighborsClassifier
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-__all__ = ["check_classes", "knn_accuracy", "linear_cv_accuracy", "linear_probe_accuracy"]
+__all__ = ["PROTOCOLS", "SVM_CS", "check_classes", "cv_folds", "knn_accuracy", "linear_cv_accuracy",
+           "linear_probe_accuracy", "svm_cv_accuracy"]
+
+# the graph protocols: the paper's linear classifier (Table 4), or the SVM that InfoGraph, GraphCL and GraphMAE
+# report (their numbers are read beside dacl's only under it)
+PROTOCOLS = ("linear", "svm")
+SVM_CS = (1e-3, 1e-2, 1e-1, 1.0, 1e1, 1e2, 1e3)
 
 
 def check_classes(labels: Any, what: str = "the training labels", names: Any = None) -> None:
@@ -70,6 +76,16 @@ def knn_accuracy(
     return float(knn.score(test_features, y_test))
 
 
+def cv_folds(labels: Any, folds: int = 10, seed: int = 0) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(train, test) row indices of stratified ``folds``-fold cross-validation, shuffled under ``seed``: the
+    outer folds of both graph protocols (each class spread evenly over the folds)."""
+    from sklearn.model_selection import StratifiedKFold
+
+    labels = np.asarray(labels)
+    splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
+    return list(splitter.split(np.zeros(len(labels)), labels))
+
+
 def linear_cv_accuracy(
     features: Any, labels: Any, folds: int = 10, steps: int = 100, lr: float = 0.01, seed: int = 0
 ) -> float:
@@ -79,16 +95,13 @@ def linear_cv_accuracy(
     training statistics, a softmax classifier trained with ``steps`` full-batch Adam updates.
     All folds train at once as one batched problem.
     """
-    from sklearn.model_selection import StratifiedKFold
-
     check_classes(labels, "the labels")
     X = torch.as_tensor(np.asarray(features), dtype=torch.float32)
     y = torch.as_tensor(np.asarray(labels), dtype=torch.long)
     n, d = X.shape
     classes = int(y.max()) + 1
-    splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
     train_mask = torch.zeros(folds, n, dtype=torch.bool)
-    for fold, (train_index, _) in enumerate(splitter.split(np.zeros(n), y.numpy())):
+    for fold, (train_index, _) in enumerate(cv_folds(y.numpy(), folds, seed)):
         train_mask[fold, torch.as_tensor(train_index)] = True
     weight = train_mask.float().unsqueeze(2)  # (F, N, 1)
     count = weight.sum(1, keepdim=True)
@@ -111,6 +124,27 @@ def linear_cv_accuracy(
         correct = ((torch.bmm(Z, W) + b).argmax(2) == targets) & ~train_mask
         per_fold = correct.sum(1).float() / (~train_mask).sum(1).float()
     return float(per_fold.mean())
+
+
+def svm_cv_accuracy(
+    features: Any, labels: Any, folds: int = 10, seed: int = 0, cs: tuple[float, ...] = SVM_CS, inner_folds: int = 5
+) -> float:
+    """Mean test accuracy of an SVM over stratified ``folds``-fold cross-validation, its C chosen in each
+    training fold by an inner stratified ``inner_folds``-fold search over ``cs``: the protocol that InfoGraph
+    (Sun et al., 2020), GraphCL (You et al., 2020) and GraphMAE (Hou et al., 2022) report, scikit-learn's
+    ``SVC`` (RBF kernel) on the embeddings as they are. Both splits are shuffled under ``seed``."""
+    from sklearn.model_selection import GridSearchCV, StratifiedKFold
+    from sklearn.svm import SVC
+
+    check_classes(labels, "the labels")
+    X, y = np.asarray(features, dtype=np.float64), np.asarray(labels)
+    accuracies = []
+    for train, test in cv_folds(y, folds, seed):
+        inner_splits = min(inner_folds, int(np.bincount(y[train]).min()))
+        inner = StratifiedKFold(n_splits=max(inner_splits, 2), shuffle=True, random_state=seed)
+        search = GridSearchCV(SVC(), {"C": list(cs)}, cv=inner, scoring="accuracy").fit(X[train], y[train])
+        accuracies.append(float((search.predict(X[test]) == y[test]).mean()))
+    return float(np.mean(accuracies))
 
 
 def __getattr__(name: str) -> Any:

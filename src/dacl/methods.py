@@ -27,6 +27,7 @@ from torch import Tensor, nn
 
 from dacl.core.augment import SimCLRAugment
 from dacl.core.encoders import MixAt, ProjectionHead, encoder_depth
+from dacl.core.graph_views import GraphAugment
 from dacl.core.infograph import InfoGraphLoss
 from dacl.core.losses import NTXentLoss
 from dacl.core.views import (
@@ -78,6 +79,7 @@ class MethodOptions(Protocol):
     crop_scale: float
     jitter_strength: float
     blur: str
+    augment_ratio: float
 
 
 def batch_size_of(inputs: Any) -> int:
@@ -160,7 +162,9 @@ class Contrastive(Method):
                 f"which geometric mixup (Eq. 5, in {self.views!r}) cannot mix: mix at 0 or at the output "
                 f"(mix_at={depth}), or use linear or binary mixup (method dacl, dacl-binary, or mixup_types)."
             )
-        if mix_at != 0 and isinstance(self.views, SummedPairs):
+        makers = self.views.pair_makers if isinstance(self.views, SummedPairs) else (self.views,)
+        self.graph_views = any(getattr(m, "graph_views", False) for m in makers)
+        if mix_at != 0 and isinstance(self.views, SummedPairs) and not self.graph_views:
             raise ValueError(f"summed views ({self.views!r}) act on the input only: set mix_at=0.")
         self.mix_at = mix_at
 
@@ -179,16 +183,18 @@ class Contrastive(Method):
             check_batch(inputs, non_negative=self.mixes_raw_input and getattr(self.views, "non_negative", False),
                         what="X")  # fmt: skip
 
-    def _stack_views(self, generator: torch.Generator, n: int) -> Callable[[Tensor, Tensor | None], Tensor]:
+    def _stack_views(
+        self, views: PairMaker, generator: torch.Generator, n: int
+    ) -> Callable[[Tensor, Tensor | None], Tensor]:
         """Both views of the rows ``h`` stacked (2N rows); grouped rows belong to ``n`` samples."""
 
         def stack(h: Tensor, groups: Tensor | None) -> Tensor:
             if groups is None:
-                view1, view2 = self.views.pair(h, generator, validate=False)
+                view1, view2 = views.pair(h, generator, validate=False)
             else:
-                grouped = getattr(self.views, "grouped_pair", None)
+                grouped = getattr(views, "grouped_pair", None)
                 if grouped is None:
-                    raise ValueError(f"views {self.views!r} cannot mix set-valued samples (graph nodes).")
+                    raise ValueError(f"views {views!r} cannot mix set-valued samples (graph nodes).")
                 view1, view2 = grouped(h, groups, n, generator)
             return torch.cat([view1, view2])
 
@@ -196,14 +202,23 @@ class Contrastive(Method):
 
     def loss(self, inputs: Any, targets: Tensor | None, generator: torch.Generator) -> Tensor:
         n = batch_size_of(inputs)
-        if isinstance(self.views, SummedPairs):
-            return sum(self._input_views_loss(p, inputs, generator, n) for p in self.views.pair_makers)
-        if self.mixes_raw_input and isinstance(inputs, Tensor):
-            return self._input_views_loss(self.views, inputs, generator, n)
+        if isinstance(self.views, SummedPairs):  # SimCLR+DACL, GraphCL+DACL: one NT-Xent per pair maker, summed
+            return sum(self._pair_loss(p, inputs, generator, n) for p in self.views.pair_makers)
+        return self._pair_loss(self.views, inputs, generator, n)
+
+    def _pair_loss(self, views: PairMaker, inputs: Any, generator: torch.Generator, n: int) -> Tensor:
+        """NT-Xent of the two views that ``views`` makes of ``inputs``: of the input batch (a tensor, or the
+        graphs for GraphCL's augmentations), or of a hidden representation (``mix_at``, Eq. 4)."""
+        if getattr(views, "graph_views", False):  # GraphCL: each augmented batch of graphs through the encoder
+            first, second = views.pair(inputs, generator, validate=False)
+            return self.criterion(self.head(self.encoder(first)), self.head(self.encoder(second)))
+        if isinstance(inputs, Tensor) and (self.mixes_raw_input or isinstance(self.views, SummedPairs)):
+            return self._input_views_loss(views, inputs, generator, n)
+        stack = self._stack_views(views, generator, n)
         if self.mixes_output:  # an encoder without the layer hook: its output (N, width), mixed as rows
-            h = self._stack_views(generator, n)(self.encoder(inputs), None)
+            h = stack(self.encoder(inputs), None)
         else:
-            h = self.encoder(inputs, hook=MixAt(self.mix_at, self._stack_views(generator, n)))
+            h = self.encoder(inputs, hook=MixAt(self.mix_at, stack))
         z = self.head(h)
         return self.criterion(z[:n], z[n:])
 
@@ -313,6 +328,13 @@ METHODS: dict[str, MethodInfo] = {
     "supervised": MethodInfo("supervised", "full network supervised training (needs labels)", ("tables", "images")),
     "none": MethodInfo("none", "No-Pretraining: the random encoder"),
     "infograph": MethodInfo("infograph", "InfoGraph (Sun et al., 2020), graphs only", ("graphs",)),
+    "graphcl": MethodInfo("contrastive", "GraphCL (You et al., 2020): node dropping, edge perturbation, attribute "
+                          "masking, subgraph, one per graph", ("graphs",),
+                          views=lambda c: GraphAugment(c.augment_ratio)),
+    "graphcl+dacl": MethodInfo("contrastive", "GraphCL's loss plus DACL's (linear mixup of the graph "
+                               "representation) loss, summed", ("graphs",),
+                               views=lambda c: SummedPairs(GraphAugment(c.augment_ratio),
+                                                           LinearMixup(c.alpha, c.mixup_partners))),
     "raw": MethodInfo("raw", "no encoder: the probe on the input features", ("tables",)),
 }  # fmt: skip
 

@@ -252,3 +252,90 @@ def test_a_gin_too_big_for_the_memory_is_refused_before_it_is_built():
 
     with pytest.raises(ValueError, match=r"needs about [\d.]+ GiB \(a 4 x 1048576 GIN\).*--width"):
         build_graph_method(graph_config(width=2**20, depth=4), 8)
+
+
+# --- GraphCL (issue 38) and the SVM protocol ----------------------------------------------------------
+
+
+@pytest.mark.parametrize("method", ["graphcl", "graphcl+dacl"])
+def test_graphcl_methods_pretrain_through_the_engine_deterministically(method):
+    config = graph_config(method=method, epochs=3, width=16, depth=2, batch_size=8, seed=0)
+    runs = [pretrain_graphs(random_graphs(24), config, progress=False) for _ in range(2)]
+    assert all(math.isfinite(h["loss"]) for h in runs[0].history)
+    first, second = (r.model.state_dict() for r in runs)
+    assert all(torch.equal(first[k], second[k]) for k in first)  # the same seed, the same weights
+
+
+def test_graphcl_plus_dacl_is_the_sum_of_both_losses():
+    """SimCLR+DACL's rule on graphs: GraphCL's NT-Xent on two augmented batches plus DACL's on two mixups of
+    the graph representation (Eq. 4), with the same weights and the same random draws in that order."""
+    from dacl.core.graph_views import GraphAugment
+
+    summed = build_graph_method(graph_config(method="graphcl+dacl", width=16, depth=2), 5)
+    graphcl = build_graph_method(graph_config(method="graphcl", width=16, depth=2), 5)
+    dacl = build_graph_method(graph_config(method="dacl", width=16, depth=2), 5)
+    for single in (graphcl, dacl):
+        single.load_state_dict(summed.state_dict())
+    data = Batch.from_data_list(random_graphs(8))
+    total = summed.loss(data, None, torch.Generator().manual_seed(3))
+    generator = torch.Generator().manual_seed(3)
+    parts = graphcl.loss(data, None, generator) + dacl.loss(data, None, generator)
+    torch.testing.assert_close(total, parts)
+    assert isinstance(graphcl.views, GraphAugment) and graphcl.views.ratio == 0.2  # GraphCL's default ratio
+
+
+def test_both_protocols_folds_are_stratified_and_seeded():
+    from dacl.evaluate import cv_folds
+
+    labels = np.array([0] * 90 + [1] * 10)
+    folds = cv_folds(labels, 10, seed=0)
+    assert all(np.bincount(labels[test]).tolist() == [9, 1] for _, test in folds)  # each class spread evenly
+    assert sorted(np.concatenate([test for _, test in folds]).tolist()) == list(range(100))
+    again, other = cv_folds(labels, 10, seed=0), cv_folds(labels, 10, seed=1)
+    assert all(np.array_equal(a[1], b[1]) for a, b in zip(folds, again))
+    assert not all(np.array_equal(a[1], b[1]) for a, b in zip(folds, other))
+
+
+def test_the_svm_protocol_scores_as_the_literature_does():
+    from dacl.evaluate import svm_cv_accuracy
+    from dacl.graphs.protocol import protocol_accuracy
+
+    rng = np.random.default_rng(0)
+    labels = np.repeat([0, 1, 2], 30)
+    separable = rng.normal(size=(90, 8)) + 4 * np.eye(8)[labels]
+    assert svm_cv_accuracy(separable, labels) == 1.0
+    noise = rng.normal(size=(90, 8))
+    assert svm_cv_accuracy(noise, labels, seed=0) == svm_cv_accuracy(noise, labels, seed=0)
+    assert svm_cv_accuracy(noise, labels) < 0.6  # chance is 1/3
+    assert protocol_accuracy(separable, labels, "svm") == 1.0
+    with pytest.raises(ValueError, match="protocol must be one of linear, svm"):
+        protocol_accuracy(separable, labels, "rbf")
+
+
+def test_table4_scores_graphcl_under_both_protocols(tmp_path):
+    from dacl.studies.reproduce.table4 import reproduce_table4, table4_markdown
+
+    graphs = random_graphs(40)
+    import dacl.studies.reproduce.table4 as table4
+
+    class Toy:
+        name, info = "toy", {"node_features": "random"}
+
+        def __init__(self):
+            self.graphs, self.labels = graphs, torch.tensor([int(g.y) for g in graphs])
+
+        def digest(self):
+            return "0" * 64
+
+    original = table4.load_tu
+    table4.load_tu = lambda name, data_dir=None: Toy()
+    try:
+        results = reproduce_table4(["toy"], "smoke", tmp_path, methods=("graphcl", "none"), protocols=("linear", "svm"),
+                                   log=lambda *a: None)  # fmt: skip
+    finally:
+        table4.load_tu = original
+    rows = {r["method"]: r for r in results["rows"]}
+    assert 0 <= rows["graphcl"]["svm_accuracy"] <= 1 and 0 <= rows["none"]["accuracy"] <= 1
+    assert "Under the SVM protocol" in table4_markdown(results)
+    with pytest.raises(ValueError, match="protocols are linear, svm"):
+        reproduce_table4(["toy"], "smoke", tmp_path, protocols=("rbf",))

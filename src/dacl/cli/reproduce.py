@@ -6,7 +6,7 @@ import argparse
 from typing import Any
 
 from dacl.cli import common
-from dacl.cli.flags import add, add_pretrain_options
+from dacl.cli.flags import add, add_pretrain_options, names
 
 __all__ = ["add_parser", "run"]
 
@@ -44,6 +44,9 @@ def add_parser(sub) -> tuple[argparse.ArgumentParser, dict[str, argparse.Argumen
     add(table4, "methods", default="dacl,infograph,none",
         help="comma-separated graph methods; dacl@L mixes after GIN layer L")  # fmt: skip
     add(table4, "seeds", aliases=("--repeats",))
+    table4.add_argument("--protocols", type=names, default=("linear",),
+                        help="comma-separated: linear (the paper's classifier) and svm (the SVM that InfoGraph, "
+                        "GraphCL and GraphMAE publish); default linear")  # fmt: skip
 
     labels = reproductions.add_parser("labels", help="few labels: DACLClassifier / DACLRegressor and every model "
                                       "they choose between, per label fraction")  # fmt: skip
@@ -115,7 +118,7 @@ def _table4(args: argparse.Namespace) -> dict[str, Any]:
     common.check_writable(args.out)
     results = reproduce_table4(list(args.datasets), args.budget, args.out, data_dir=args.data_dir,
                                methods=args.methods, repeats=args.seeds, device=args.device,
-                               progress=not args.quiet)  # fmt: skip
+                               progress=not args.quiet, protocols=tuple(args.protocols))  # fmt: skip
     return _written(results, table4_markdown(results), args.out, "table4.md")
 
 
