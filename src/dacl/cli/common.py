@@ -65,6 +65,19 @@ def print_results(results: dict[str, Any], paths: dict[str, Path] | None) -> Non
         print("wrote " + ", ".join(str(p) for p in paths.values()))
 
 
+def check_output_file(out: Path, suffixes: tuple[str, ...], overwrite: bool) -> None:
+    """``--out`` names a file to write: one of ``suffixes``, not a folder, not an existing file unless
+    ``overwrite``, in a folder this process may write."""
+    endings = " or ".join(suffixes)
+    if out.suffix.lower() not in suffixes:
+        raise ValueError(f"--out {out} must end in {endings}.")
+    if out.is_dir():
+        raise ValueError(f"--out {out} is a folder; give the file's name, ending in {endings}.")
+    if out.exists() and not overwrite:
+        raise ValueError(f"--out {out} exists; choose another file or pass --overwrite.")
+    check_writable(out.parent if str(out.parent) else Path("."))
+
+
 def check_writable(folder: Path) -> None:
     """Fail now, not after the compute, when ``folder`` cannot be written."""
     import tempfile

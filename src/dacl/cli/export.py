@@ -39,13 +39,7 @@ def run(args: argparse.Namespace) -> None:
               "onnxruntime, without torch (--precision auto or bfloat16: through torch)")
         return
     out = Path(args.out)
-    if out.suffix.lower() != ".onnx":
-        raise ValueError(f"--out {out} must end in .onnx.")
-    if out.is_dir():
-        raise ValueError(f"--out {out} is a folder; give the file's name, ending in .onnx.")
-    if out.exists() and not args.overwrite:
-        raise ValueError(f"--out {out} exists; choose another file or pass --overwrite.")
-    common.check_writable(out.parent if str(out.parent) else Path("."))
+    common.check_output_file(out, (".onnx",), args.overwrite)
     predictor = load_predictor(args.model, precision="float32")
     model = predictor.to_onnx(out)
     inputs = ", ".join(f"{i.name!r}" for i in list(model.graph.input)[:5]) + (", ..." if len(model.graph.input) > 5

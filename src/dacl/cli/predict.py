@@ -34,13 +34,7 @@ def run(args: argparse.Namespace) -> None:
     from dacl.tables.semisupervised.outputs import predictions_table, recorded_outputs
 
     out = Path(args.out)
-    if out.suffix.lower() not in (".csv", ".parquet"):
-        raise ValueError(f"--out {out} must end in .csv or .parquet.")
-    if out.is_dir():
-        raise ValueError(f"--out {out} is a folder; give the predictions file's name, ending in .csv or .parquet.")
-    if out.exists() and not args.overwrite:
-        raise ValueError(f"--out {out} exists; choose another file or pass --overwrite.")
-    common.check_writable(out.parent if str(out.parent) else Path("."))
+    common.check_output_file(out, (".csv", ".parquet"), args.overwrite)
     if args.id is not None:
         taken = recorded_outputs(args.model)  # model.json only: the columns the predictions will have
         if str(args.id) in taken:

@@ -45,7 +45,7 @@ from dacl.tables.semisupervised.candidates import (
     Trees,
     TunedNetwork,
 )
-from dacl.tables.semisupervised.outputs import predictions_table, recorded_outputs
+from dacl.tables.semisupervised.outputs import RecordedModel, predictions_table, recorded_outputs
 from dacl.tables.semisupervised.record import NotWholeModel, check_record, member_file
 from dacl.tables.semisupervised.selection import predict_chosen
 from dacl.tables.semisupervised.trees import BoostedTrees
@@ -200,7 +200,7 @@ def _selection_plot(selection: pd.DataFrame, task: Task) -> bytes:
 
 
 @dataclass
-class Predictor:
+class Predictor(RecordedModel):
     """A model folder loaded: ``predict``, ``predict_proba`` (classes) and ``transform`` on new tables."""
 
     state: dict[str, Any]
@@ -220,14 +220,6 @@ class Predictor:
     def task(self) -> Task:
         classes = self.state["classes"]
         return Task(self.state["task"], len(classes) if classes else 0)
-
-    @property
-    def classes_(self) -> np.ndarray | None:
-        return None if self.state["classes"] is None else np.asarray(self.state["classes"])
-
-    @property
-    def chosen(self) -> dict[str, Any]:
-        return self.state["chosen"]
 
     @property
     def selection(self) -> pd.DataFrame:

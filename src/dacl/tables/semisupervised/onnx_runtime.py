@@ -22,6 +22,7 @@ import pandas as pd
 
 from dacl.tables.preprocess import normalized_table
 from dacl.tables.saved_preprocessing import SavedPreprocessing, _matching
+from dacl.tables.semisupervised.outputs import RecordedModel
 from dacl.tables.semisupervised.record import NotWholeModel, check_record, member_file
 
 __all__ = ["ONNX_FILE", "OnnxPredictor", "load_onnx_predictor"]
@@ -54,7 +55,7 @@ def graph_inputs(preprocessing: SavedPreprocessing, frame: pd.DataFrame) -> dict
 
 
 @dataclass
-class OnnxPredictor:
+class OnnxPredictor(RecordedModel):
     """A model folder's ``model.onnx`` in an onnxruntime session: ``predict`` and ``predict_proba`` as
     :class:`dacl.tables.semisupervised.folder.Predictor`'s, on tables."""
 
@@ -62,14 +63,6 @@ class OnnxPredictor:
     preprocessing: SavedPreprocessing
     session: Any
     runtime: str = "onnxruntime"
-
-    @property
-    def classes_(self) -> np.ndarray | None:
-        return None if self.state["classes"] is None else np.asarray(self.state["classes"])
-
-    @property
-    def chosen(self) -> dict[str, Any]:
-        return self.state["chosen"]
 
     def _run(self, X: Any, what: str) -> list[np.ndarray]:
         if not isinstance(X, pd.DataFrame):

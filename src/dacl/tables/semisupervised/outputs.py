@@ -9,9 +9,25 @@ from typing import Any
 
 import pandas as pd
 
-__all__ = ["predictions_table", "recorded_outputs"]
+__all__ = ["RecordedModel", "predictions_table", "recorded_outputs"]
 
 MODEL_FILE = "model.json"
+
+
+class RecordedModel:
+    """What a loaded model says of itself from its record (``state``, model.json): its classes and choice."""
+
+    state: dict[str, Any]
+
+    @property
+    def classes_(self):
+        import numpy as np
+
+        return None if self.state["classes"] is None else np.asarray(self.state["classes"])
+
+    @property
+    def chosen(self) -> dict[str, Any]:
+        return self.state["chosen"]
 
 
 def recorded_outputs(folder: str | Path) -> list[str]:
