@@ -60,3 +60,12 @@ def test_a_bom_is_read_and_a_wrong_delimiter_gives_one_column(tmp_path, text):
     path.write_text(text, encoding="utf-8")
     X, y = read_table(path, "a" if "," in text else None)
     assert list(X.columns) == (["b"] if "," in text else ["a;b"])
+
+
+def test_a_row_longer_than_its_header_with_an_empty_label_is_one_clear_error(tmp_path):
+    """Found by the property above: pandas read the first column as an index, then failed inside when the
+    label column was read again as text."""
+    path = tmp_path / "t.csv"
+    path.write_bytes(b",0\n,,")
+    with pytest.raises(ValueError, match=f"cannot read {path} as CSV"):
+        read_table(path, 0)

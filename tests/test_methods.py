@@ -10,7 +10,7 @@ from dacl.methods import METHODS, Contrastive, NoPretraining, Supervised, build_
 
 
 def test_registry_names_by_domain():
-    assert method_names("graphs") == ("dacl", "dacl+", "gaussian", "none", "infograph")
+    assert method_names("graphs") == ("dacl", "dacl+", "gaussian", "none", "infograph", "graphcl", "graphcl+dacl")
     assert "infograph" not in method_names("tables") and "raw" in method_names("tables")
     assert "raw" not in method_names(trainable=True)
     assert all(info.views is not None for info in METHODS.values() if info.kind == "contrastive")

@@ -146,7 +146,9 @@ def test_graph_runs_resume_exactly_after_a_kill(tmp_path):
 
 def test_graph_config_errors():
     with pytest.raises(ValueError, match="unknown method"):
-        graph_config(method="graphcl")
+        graph_config(method="simclr-graphs")
+    with pytest.raises(ValueError, match="does not apply to graphs"):
+        pretrain_graphs(random_graphs(10), graph_config(method="scarf", width=4, depth=1))
     with pytest.raises(ValueError, match="mix_at must lie in"):  # the GIN's depth decides, when it is built
         pretrain_graphs(random_graphs(10), graph_config(mix_at=7, width=4, depth=2, epochs=1))
     with pytest.raises(ValueError, match="set-valued"):
@@ -225,7 +227,7 @@ def test_reproduce_table4_smoke_end_to_end(tmp_path, capsys):
     assert len(list((out / "runs").glob("*.json"))) == stored
     assert main([*args, "--methods", "dacl@1"]) == 0  # hidden mixup after an intermediate layer
     assert "mix after layer 1" in (out / "table4.md").read_text()
-    assert main([*args, "--methods", "graphcl"]) == 2
+    assert main([*args, "--methods", "scarf"]) == 2  # a method of another domain
     assert main([*args, "--methods", "dacl", "--repeats", "1"]) == 0  # seed 0's stored run, no new training
     assert len(list((out / "runs").glob("*.json"))) == stored + 2
     assert "(1 seed)" in (out / "table4.md").read_text()

@@ -20,6 +20,7 @@ ADDED_OPTIONS = {
     "mix_embeddings": False,
     "categorical_embedding": 0,
     "image_size": None,
+    "augment_ratio": 0.2,
 }
 # Options that only matter with a numeric embedding: left out of run keys without one.
 EMBEDDING_OPTIONS = ("embedding_size", "embedding_scale")

@@ -158,8 +158,8 @@ def read_table(
         if y is not None and pd.isna(pd.Series(y, dtype=object)).any():
             # pandas reads NA, null, None, ... as missing: the label cells again, as written (label_values)
             position = next(i for i, c in enumerate(frame.columns) if c not in X.columns)  # the label's
-            raw = pd.read_csv(path, **{**options, "usecols": [position], "dtype": str, "keep_default_na": False,
-                                       "na_values": []})  # fmt: skip
+            raw = _parsed(path, "CSV", lambda: pd.read_csv(path, **{**options, "usecols": [position], "dtype": str,
+                                                                    "keep_default_na": False, "na_values": []}))
             y = label_values(raw.iloc[:, 0].to_numpy(dtype=object))
             if not any(isinstance(v, str) for v in y):  # numbers: NaN where no label, as pandas gives them
                 y = np.array([np.nan if v is None else v for v in y], dtype=np.float64)
