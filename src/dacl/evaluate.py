@@ -133,15 +133,14 @@ def svm_cv_accuracy(
     training fold by an inner stratified ``inner_folds``-fold search over ``cs``: the protocol that InfoGraph
     (Sun et al., 2020), GraphCL (You et al., 2020) and GraphMAE (Hou et al., 2022) report, scikit-learn's
     ``SVC`` (RBF kernel) on the embeddings as they are. Both splits are shuffled under ``seed``."""
-    from sklearn.model_selection import GridSearchCV, StratifiedKFold
+    from sklearn.model_selection import GridSearchCV
     from sklearn.svm import SVC
 
     check_classes(labels, "the labels")
     X, y = np.asarray(features, dtype=np.float64), np.asarray(labels)
     accuracies = []
     for train, test in cv_folds(y, folds, seed):
-        inner_splits = min(inner_folds, int(np.bincount(y[train]).min()))
-        inner = StratifiedKFold(n_splits=max(inner_splits, 2), shuffle=True, random_state=seed)
+        inner = cv_folds(y[train], max(min(inner_folds, int(np.bincount(y[train]).min())), 2), seed)
         search = GridSearchCV(SVC(), {"C": list(cs)}, cv=inner, scoring="accuracy").fit(X[train], y[train])
         accuracies.append(float((search.predict(X[test]) == y[test]).mean()))
     return float(np.mean(accuracies))

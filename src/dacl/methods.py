@@ -163,8 +163,8 @@ class Contrastive(Method):
                 f"(mix_at={depth}), or use linear or binary mixup (method dacl, dacl-binary, or mixup_types)."
             )
         makers = self.views.pair_makers if isinstance(self.views, SummedPairs) else (self.views,)
-        self.graph_views = any(getattr(m, "graph_views", False) for m in makers)
-        if mix_at != 0 and isinstance(self.views, SummedPairs) and not self.graph_views:
+        graph_views = any(getattr(m, "graph_views", False) for m in makers)  # GraphCL's act on the input graphs
+        if mix_at != 0 and isinstance(self.views, SummedPairs) and not graph_views:
             raise ValueError(f"summed views ({self.views!r}) act on the input only: set mix_at=0.")
         self.mix_at = mix_at
 

@@ -31,6 +31,11 @@ REQUIRED = {"pretrain": ("data", "out"), "evaluate": ("checkpoint",), "compare":
 USER_ERRORS = (ValueError, FileNotFoundError, IsADirectoryError, NotADirectoryError, FloatingPointError)
 
 
+def command_of(argv: list[str]) -> str:
+    """The command an argument list names: its first word that is not a flag ("" if none)."""
+    return next((a for a in argv if not a.startswith("-")), "")
+
+
 def _version() -> str:
     from dacl import __version__
 
@@ -88,7 +93,7 @@ def plain_help(text: str) -> str:
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    first = next((a for a in (argv or []) if not a.startswith("-")), None)
+    first = command_of(argv or [])
     parser = build_parser(first if first in COMMANDS else None)  # an unknown command: argparse lists them all
     args = parser.parse_args(argv)
     name = f"{args.command} {args.table}" if args.command == "reproduce" else args.command
@@ -121,7 +126,7 @@ def _apply_threads(threads: int | None) -> int:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     debug = "--debug" in argv or os.environ.get("DACL_DEBUG", "") not in ("", "0")
-    command = next((a for a in argv if not a.startswith("-")), "")
+    command = command_of(argv)
     try:
         args = parse_args(argv)
         if int(os.environ.get("WORLD_SIZE", "1")) > 1:  # under torchrun: join the group, rank 0 prints
@@ -149,7 +154,7 @@ def entry() -> None:
     """The ``dacl`` command (the console script and ``python -m dacl``): ``main``, then the exit."""
     argv = sys.argv[1:]
     code = main(argv)
-    if next((a for a in argv if not a.startswith("-")), "") in QUICK_EXIT:
+    if command_of(argv) in QUICK_EXIT:
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(code)  # the output file is written and closed (write_atomic): nothing is left to tear down

@@ -58,6 +58,5 @@ def run(args: argparse.Namespace) -> None:
     else:
         write_atomic(out, frame.to_csv(index=False).encode())
     name = frame.columns[1 if args.id is not None else 0]
-    runtime = getattr(predictor, "runtime", "torch")
-    print(f"dacl predict: {len(frame)} predictions of {name!r} ({predictor.chosen['model']}, {runtime}) written to "
-          f"{out}")
+    print(f"dacl predict: {len(frame)} predictions of {name!r} ({predictor.chosen['model']}, {predictor.runtime}) "
+          f"written to {out}")

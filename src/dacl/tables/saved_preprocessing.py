@@ -18,7 +18,7 @@ import pandas as pd
 
 from dacl.tables.preprocess import LARGEST, normalized_table
 
-__all__ = ["SavedPreprocessing"]
+__all__ = ["UNSEEN", "SavedPreprocessing", "category_text"]
 
 
 def _plain(value: Any) -> Any:
@@ -89,22 +89,24 @@ class SavedPreprocessing:
     def width(self) -> int:
         return len(self.numeric) + sum(len(c["categories"]) + bool(c["infrequent"]) for c in self.categorical)
 
-    def transform(self, frame: pd.DataFrame, what: str = "the data") -> np.ndarray:
-        """The preprocessed float32 matrix of ``frame``'s columns, found by name (extra columns ignored)."""
+    def _columns(self, frame: pd.DataFrame, what: str) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        """Every check of the model's columns in ``frame``, found by name, once: each numeric column's numbers
+        (float64, NaN where missing) and each categorical column's codes among its known categories (a missing
+        cell as its imputed category; -1: never seen, warned)."""
         frame = normalized_table(frame, what)  # booleans, dates and durations as numbers, as in fit
         missing = [name for name in self.columns if name not in frame.columns]
         if missing:
             raise ValueError(f"{what} lacks the column(s) {', '.join(map(repr, missing[:10]))} that the model was "
                              f"fitted on; it has {', '.join(map(repr, list(frame.columns)[:20]))}.")  # fmt: skip
-        parts = []
+        numbers, codes = [], []
         for column in self.numeric:
             values = frame[column["name"]]
-            numbers = pd.to_numeric(values, errors="coerce")
-            text = values.notna() & numbers.isna()
+            parsed = pd.to_numeric(values, errors="coerce")
+            text = values.notna() & parsed.isna()
             if text.any():
                 raise ValueError(f"column {column['name']!r} of {what} holds text ({values[text].iloc[0]!r}, ...) "
                                  "where the model was fitted on numbers; fix or drop those cells.")  # fmt: skip
-            array = numbers.to_numpy(dtype=np.float64)
+            array = parsed.to_numpy(dtype=np.float64)
             with np.errstate(invalid="ignore"):
                 huge = np.abs(array) > LARGEST  # inf, or so large that scaling overflows
             if huge.any():
@@ -113,12 +115,10 @@ class SavedPreprocessing:
                 raise ValueError(f"column {column['name']!r} of {what} holds {kind} at row {row} (counting from 0); "
                                  f"replace it (an empty cell is imputed as in fit) or bring the column below "
                                  f"{LARGEST:.0e}.")  # fmt: skip
-            if np.isnan(array).any():
-                if column["fill"] is None:
-                    raise ValueError(f"column {column['name']!r} of {what} has missing values and the model was "
-                                     "fitted without imputation; fill them first.")  # fmt: skip
-                array = np.where(np.isnan(array), column["fill"], array)
-            parts.append((array * column["scale"] + column["shift"])[:, None])
+            if column["fill"] is None and np.isnan(array).any():
+                raise ValueError(f"column {column['name']!r} of {what} has missing values and the model was "
+                                 "fitted without imputation; fill them first.")  # fmt: skip
+            numbers.append(array)
         for column in self.categorical:
             values = frame[column["name"]].astype(object)
             if values.isna().any():
@@ -127,22 +127,55 @@ class SavedPreprocessing:
                                      "fitted without imputation; fill them first.")  # fmt: skip
                 values = values.where(values.notna(), column["fill"])
             known = column["categories"] + column["infrequent"]
-            codes = pd.Index(_matching(known, values), dtype=object).get_indexer(values)  # -1: never seen
-            if (codes < 0).any():
-                unseen = list(dict.fromkeys(values[codes < 0]))
-                warnings.warn(f"column {column['name']!r} of {what} has {int((codes < 0).sum())} value(s) never seen "
+            found = pd.Index(_matching(known, values), dtype=object).get_indexer(values)  # -1: never seen
+            if (found < 0).any():
+                unseen = list(dict.fromkeys(values[found < 0]))
+                warnings.warn(f"column {column['name']!r} of {what} has {int((found < 0).sum())} value(s) never seen "
                               f"when the model was fitted ({', '.join(map(repr, unseen[:5]))}): they are encoded as "
                               "no category, as in fit; refit on data that holds them if they matter.",
-                              stacklevel=3)  # fmt: skip
+                              stacklevel=4)  # fmt: skip
+            codes.append(found)
+        return numbers, codes
+
+    def transform(self, frame: pd.DataFrame, what: str = "the data") -> np.ndarray:
+        """The preprocessed float32 matrix of ``frame``'s columns, found by name (extra columns ignored)."""
+        numbers, codes = self._columns(frame, what)
+        parts = []
+        for column, array in zip(self.numeric, numbers):
+            if column["fill"] is not None:
+                array = np.where(np.isnan(array), column["fill"], array)
+            parts.append((array * column["scale"] + column["shift"])[:, None])
+        for column, found in zip(self.categorical, codes):
             width = len(column["categories"]) + bool(column["infrequent"])
-            block = np.zeros((len(values), width))
-            seen = codes >= 0
-            block[np.flatnonzero(seen), np.minimum(codes[seen], width - 1)] = 1.0  # infrequent: the last column
+            block = np.zeros((len(found), width))
+            seen = found >= 0
+            block[np.flatnonzero(seen), np.minimum(found[seen], width - 1)] = 1.0  # infrequent: the last column
             parts.append(block)
         if not parts:
             return np.zeros((len(frame), 0), dtype=np.float32)
         out = np.hstack(parts).astype(np.float32)
         return np.clip(out, 0.0, 1.0, out=out) if self.clip else out
+
+    def graph_inputs(self, frame: pd.DataFrame, what: str = "the data") -> dict[str, np.ndarray]:
+        """The inputs of the model's ONNX graph (``dacl.tables.semisupervised.onnx_export``, whose first stage
+        is this preprocessing) for ``frame``, after the same checks and warnings as :meth:`transform`: each
+        numeric column as float64 (N, 1), NaN where missing; each categorical one as strings (N, 1), the text
+        of the category ``transform`` matched (``category_text``), :data:`UNSEEN` for a value never seen."""
+        numbers, codes = self._columns(frame, what)
+        feeds = {column["name"]: array.reshape(-1, 1) for column, array in zip(self.numeric, numbers)}
+        for column, found in zip(self.categorical, codes):
+            texts = [category_text(value) for value in column["categories"] + column["infrequent"]]
+            feeds[column["name"]] = np.array([*texts, UNSEEN], dtype=object)[found].reshape(-1, 1)  # -1: UNSEEN
+        return feeds
+
+
+def category_text(value: Any) -> str:
+    """A fitted category as the model's ONNX graph names it: itself if text, else ``str`` (1 -> "1")."""
+    return value if isinstance(value, str) else str(value)
+
+
+# what the ONNX graph receives for a value never seen in the fit: no category's text, so no one-hot column
+UNSEEN = "\x00unseen"
 
 
 def _matching(known: list[Any], values: pd.Series) -> list[Any]:

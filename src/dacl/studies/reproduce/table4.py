@@ -97,12 +97,13 @@ def _one_run(graphs: list, labels, config: PretrainConfig, budget: GraphBudget, 
     averaged) and, with ``svm``, by the literature's (the SVM on the final embeddings, as InfoGraph, GraphCL
     and GraphMAE evaluate after training)."""
     scores: list[float] = []
+    embedded: list = []  # the last scored epoch's embeddings: the final ones, which the SVM scores
     first_scored = config.epochs - budget.last_epochs + 1
 
     def score(epoch, record, method):
         if epoch >= first_scored:
-            features = embed_graphs(method.encoder, graphs)
-            scores.append(linear_cv_accuracy(features, labels, budget.folds, seed=config.seed))
+            embedded[:] = [embed_graphs(method.encoder, graphs)]
+            scores.append(linear_cv_accuracy(embedded[0], labels, budget.folds, seed=config.seed))
 
     started = time.perf_counter()
     result = pretrain_graphs(graphs, config, callbacks=(score,), progress=progress)
@@ -113,8 +114,7 @@ def _one_run(graphs: list, labels, config: PretrainConfig, budget: GraphBudget, 
     run = {"accuracy": float(np.mean(scores)), "epoch_accuracies": scores, "seconds": seconds,
            "graphs_per_s": float(np.mean(speeds)) if speeds else None, "history": result.history}  # fmt: skip
     if svm:
-        features = embed_graphs(result.model.encoder, graphs)
-        run["svm_accuracy"] = svm_cv_accuracy(features, labels, budget.folds, seed=config.seed)
+        run["svm_accuracy"] = svm_cv_accuracy(embedded[0], labels, budget.folds, seed=config.seed)
     return run
 
 

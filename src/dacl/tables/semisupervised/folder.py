@@ -17,7 +17,6 @@ returns a :class:`Predictor` that predicts on new tables by column name.
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import warnings
@@ -46,7 +45,7 @@ from dacl.tables.semisupervised.candidates import (
     TunedNetwork,
 )
 from dacl.tables.semisupervised.outputs import RecordedModel, predictions_table, recorded_outputs
-from dacl.tables.semisupervised.record import NotWholeModel, check_record, member_file
+from dacl.tables.semisupervised.record import MODEL_FILE, ONNX_FILE, NotWholeModel, check_record, digest_of, member_file
 from dacl.tables.semisupervised.selection import predict_chosen
 from dacl.tables.semisupervised.trees import BoostedTrees
 from dacl.tables.train import embedded_columns, encode, table_encoder
@@ -56,11 +55,6 @@ __all__ = ["FORMAT", "Predictor", "TRUSTED_TREE_TYPES", "load_predictor", "predi
 
 FORMAT = 1
 TRUSTED_TREE_TYPES = ["sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor"]
-MODEL_FILE = "model.json"  # also in dacl.tables.semisupervised.onnx_runtime
-
-
-def _digest(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
 
 
 def _contiguous(tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -81,7 +75,7 @@ def _member_state(index: int, model: Any) -> tuple[dict[str, Any], dict[str, tor
         tensors = {prefix + k: v for k, v in model.network.state_dict().items()}
         return {"type": "fine-tune", "outputs": model.network.head.out_features}, tensors, None
     if isinstance(model, Trees):
-        trees = model.model if isinstance(model.model, BoostedTrees) else BoostedTrees.from_fitted(model.model)
+        trees = BoostedTrees.of(model.model)
         tensors = {prefix + "trees." + k: torch.as_tensor(v) for k, v in trees.tensors().items()}
         if model.projection is not None:
             tensors |= {prefix + "projection.mean": torch.as_tensor(model.projection.mean),
@@ -126,10 +120,10 @@ def save_model(estimator, folder: str | Path, *, label: str | None = None, overw
         "rows": {"labelled": estimator.n_labelled_, "unlabelled": estimator.n_unlabelled_},
         "chosen": estimator.chosen_, "members": members,
         "selection": json.loads(estimator.selection_.to_json(orient="records")),
-        "files": {name: _digest(data) for name, data in files.items()},
+        "files": {name: digest_of(data) for name, data in files.items()},
     }  # fmt: skip
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / "model.onnx").unlink(missing_ok=True)  # an earlier model's graph (dacl export): not this model's
+    (folder / ONNX_FILE).unlink(missing_ok=True)  # an earlier model's graph (dacl export): not this model's
     for name, data in files.items():
         write_atomic(folder / name, data)
     write_atomic(folder / "selection.png", _selection_plot(estimator.selection_, task))
@@ -275,7 +269,7 @@ def _read_verified(folder: Path, name: str, digest: str) -> bytes:
     if not path.is_file():
         raise ValueError(f"{path} is missing: the model folder is incomplete; fit the model again.")
     data = path.read_bytes()
-    if _digest(data) != digest:
+    if digest_of(data) != digest:
         raise ValueError(f"{path} does not match the digest in {MODEL_FILE}: the file is damaged or was changed; "
                          "nothing was loaded. Fit the model again, or restore the folder from a copy.")  # fmt: skip
     return data

@@ -37,6 +37,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from dacl.tables.saved_preprocessing import category_text
 from dacl.tables.semisupervised.candidates import FineTuned, LinearModel, NearestNeighbours, Trees
 from dacl.tables.semisupervised.trees import BoostedTrees
 
@@ -63,12 +64,7 @@ def _onnx():
 # --- 1. the preprocessing ---------------------------------------------------------------------------
 
 
-def _category_text(value: Any) -> str:
-    """A fitted category as the string an ONNX caller passes: itself if text, else ``str`` (1 -> "1")."""
-    return value if isinstance(value, str) else str(value)
-
-
-def _preprocessing(onnx, preprocessing) -> tuple[list, list, list, list]:
+def _preprocessing(preprocessing) -> tuple[list, list, list, list]:
     """(inputs, nodes, initializers, opsets) of stage 1; its output is ``dacl/X`` (float [N, D])."""
     from onnx import TensorProto, helper, numpy_helper
 
@@ -102,11 +98,11 @@ def _preprocessing(onnx, preprocessing) -> tuple[list, list, list, list]:
         width = len(column["categories"]) + bool(column["infrequent"])
         codes: dict[str, int] = {}
         for code, value in enumerate(column["categories"]):
-            codes.setdefault(_category_text(value), code)
+            codes.setdefault(category_text(value), code)
         for value in column["infrequent"]:
-            codes.setdefault(_category_text(value), width - 1)
+            codes.setdefault(category_text(value), width - 1)
         if column["fill"] is not None and "" not in codes:  # a missing cell: the imputed category
-            codes[""] = codes.get(_category_text(column["fill"]), width)
+            codes[""] = codes.get(category_text(column["fill"]), width)
         nodes += [
             helper.make_node("LabelEncoder", [name], [PREFIX + tag + ".code"], domain="ai.onnx.ml",
                              keys_strings=list(codes), values_int64s=list(codes.values()), default_int64=width),
@@ -211,7 +207,7 @@ def _part(index: int, member: Any, classes: int) -> nn.Module:
     raise ExportError(f"member {index} ({type(member).__name__}) has no ONNX form.")
 
 
-def _networks(onnx, predictor, width: int) -> Any:
+def _networks(predictor, width: int) -> Any:
     """Stage 2 as an ONNX model: ``x`` (float [N, D]) -> ``out{i}`` for member i."""
     import copy
 
@@ -225,6 +221,8 @@ def _networks(onnx, predictor, width: int) -> Any:
         warnings.simplefilter("ignore")  # the TorchScript exporter's deprecation and tracer notes
         torch.onnx.export(networks, (example,), buffer, input_names=["x"], output_names=names, opset_version=OPSET,
                           dynamic_axes={n: {0: "N"} for n in ["x", *names]}, dynamo=False)  # fmt: skip
+    import onnx
+
     return onnx.load_from_string(buffer.getvalue())
 
 
@@ -240,23 +238,21 @@ def _below(thresholds: np.ndarray) -> np.ndarray:
     return rounded
 
 
-def _trees(onnx, index: int, member: Trees, width: int, classes: int) -> Any:
+def _trees(index: int, member: Trees, width: int, classes: int) -> Any:
     """Stage 3 for one member, its trees (``dacl.tables.semisupervised.trees.BoostedTrees``) as one
     ``ai.onnx.ml.TreeEnsembleRegressor`` (the baseline plus every tree's leaf), then their link (logistic:
     two classes; softmax: more; none: numbers). ``input`` (float [N, width]) -> ``out`` (probabilities over
     the model's classes, or the number)."""
     from onnx import TensorProto, helper, numpy_helper
 
-    trees = member.model
-    if not isinstance(trees, BoostedTrees):
-        try:
-            trees = BoostedTrees.from_fitted(trees)
-        except ValueError as error:
-            raise ExportError(f"member {index} has no ONNX form: {error}") from None
-    leaf, local = trees.leaf, np.arange(len(trees.feature)) - np.repeat(trees.roots, np.diff([*trees.roots,
-                                                                                          len(trees.feature)]))
-    tree_of = np.repeat(np.arange(len(trees.roots)), np.diff([*trees.roots, len(trees.feature)]))
+    try:
+        trees = BoostedTrees.of(member.model)
+    except ValueError as error:
+        raise ExportError(f"member {index} has no ONNX form: {error}") from None
+    leaf = trees.leaf
+    tree_of = np.repeat(np.arange(len(trees.roots)), trees.sizes)  # each node's tree
     start = trees.roots[tree_of]
+    local = np.arange(len(trees.feature)) - start  # each node's index inside its tree
     attributes = {
         "nodes_treeids": tree_of.tolist(), "nodes_nodeids": local.tolist(),
         "nodes_featureids": np.where(leaf, 0, trees.feature).tolist(),
@@ -296,13 +292,6 @@ def _trees(onnx, index: int, member: Trees, width: int, classes: int) -> Any:
 # --- 4. joined, averaged, labelled ------------------------------------------------------------------
 
 
-def _renamed(onnx, model, prefix: str) -> Any:
-    """A copy of ``model`` with every node, edge and initializer named under ``prefix``."""
-    from onnx import compose
-
-    return compose.add_prefix(model, prefix)
-
-
 def _label_constant(classes: list[Any]) -> tuple[np.ndarray, int]:
     from onnx import TensorProto
 
@@ -318,12 +307,13 @@ def to_onnx(predictor, path: str | Path | None = None) -> Any:
     to ``path`` where given. Needs ``onnx`` (``pip install "dacl[onnx]"``)."""
     onnx = _onnx()
     from onnx import TensorProto, helper, numpy_helper
+    from onnx.compose import add_prefix  # every node, edge and initializer of a stage named under its prefix
 
     state = predictor.state
     classes = state["classes"] or []
     width = predictor.preprocessing.width
-    inputs, nodes, initializers, opsets = _preprocessing(onnx, predictor.preprocessing)
-    networks = _renamed(onnx, _networks(onnx, predictor, width), PREFIX + "net/")
+    inputs, nodes, initializers, opsets = _preprocessing(predictor.preprocessing)
+    networks = add_prefix(_networks(predictor, width), PREFIX + "net/")
     nodes.append(helper.make_node("Identity", [PREFIX + "X"], [PREFIX + "net/x"]))
     nodes += networks.graph.node
     initializers += networks.graph.initializer
@@ -333,7 +323,7 @@ def to_onnx(predictor, path: str | Path | None = None) -> Any:
         out = f"{PREFIX}net/out{index}"
         if isinstance(member, Trees):
             tree_width = width + (0 if member.projection is None else member.projection.components.shape[1])
-            trees = _renamed(onnx, _trees(onnx, index, member, tree_width, len(classes)), f"{PREFIX}trees{index}/")
+            trees = add_prefix(_trees(index, member, tree_width, len(classes)), f"{PREFIX}trees{index}/")
             nodes.append(helper.make_node("Identity", [out], [f"{PREFIX}trees{index}/input"]))
             nodes += trees.graph.node
             initializers += trees.graph.initializer
@@ -374,17 +364,16 @@ def to_onnx(predictor, path: str | Path | None = None) -> Any:
 def export_into_folder(folder: str | Path) -> Path:
     """The model of ``folder`` written as ``folder/model.onnx``, its digest recorded in model.json: ``dacl
     predict`` then runs it through onnxruntime, without torch (``dacl.tables.semisupervised.onnx_runtime``)."""
-    import hashlib
     import json
 
     from dacl.files import write_atomic
-    from dacl.tables.semisupervised.folder import MODEL_FILE, load_predictor
-    from dacl.tables.semisupervised.onnx_runtime import ONNX_FILE
+    from dacl.tables.semisupervised.folder import load_predictor
+    from dacl.tables.semisupervised.record import MODEL_FILE, ONNX_FILE, digest_of
 
     folder = Path(folder)
     data = to_onnx(load_predictor(folder, precision="float32")).SerializeToString()
     state = json.loads((folder / MODEL_FILE).read_text(encoding="utf-8"))
     write_atomic(folder / ONNX_FILE, data)
-    state["files"][ONNX_FILE] = hashlib.sha256(data).hexdigest()
+    state["files"][ONNX_FILE] = digest_of(data)
     write_atomic(folder / MODEL_FILE, json.dumps(state, indent=2).encode())  # last: the graph is whole by then
     return folder / ONNX_FILE

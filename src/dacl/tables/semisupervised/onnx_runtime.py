@@ -4,14 +4,13 @@
 ``model.json``; from then on ``dacl predict`` (unless ``--precision`` asks for torch) runs that graph where
 onnxruntime is installed, and imports neither torch nor scikit-learn. The checks stay those
 of ``load_predictor``: the record checked whole, the graph's digest, the columns by name, text in a numeric
-column, values beyond 1e150, categories never seen (``SavedPreprocessing.transform`` runs first, as at
-predict). The graph computes in float32, as ``dacl predict --precision float32`` does through torch, and
-gives the same predictions (``dacl.tables.semisupervised.onnx_export``; tested).
+column, values beyond 1e150, categories never seen (``SavedPreprocessing.graph_inputs`` checks as
+``transform`` does at predict). The graph computes in float32, as ``dacl predict --precision float32`` does
+through torch, and gives the same predictions (``dacl.tables.semisupervised.onnx_export``; tested).
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,38 +19,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from dacl.tables.preprocess import normalized_table
-from dacl.tables.saved_preprocessing import SavedPreprocessing, _matching
+from dacl.tables.saved_preprocessing import SavedPreprocessing
 from dacl.tables.semisupervised.outputs import RecordedModel
-from dacl.tables.semisupervised.record import NotWholeModel, check_record, member_file
+from dacl.tables.semisupervised.record import MODEL_FILE, ONNX_FILE, NotWholeModel, check_record, digest_of, member_file
 
 __all__ = ["ONNX_FILE", "OnnxPredictor", "load_onnx_predictor"]
 
-ONNX_FILE = "model.onnx"
-MODEL_FILE = "model.json"
-
-
-def _category_text(value: Any) -> str:
-    """A category as the graph's string input names it (``dacl.tables.semisupervised.onnx_export``)."""
-    return value if isinstance(value, str) else str(value)
-
-
-def graph_inputs(preprocessing: SavedPreprocessing, frame: pd.DataFrame) -> dict[str, np.ndarray]:
-    """The graph's inputs from a table checked by ``preprocessing.transform``: each numeric column as float64
-    (N, 1), NaN where missing; each categorical one as strings (N, 1), a value matched to its fitted category
-    as ``transform`` matches it (1.0 or "1" for a category fitted as 1), "" where missing."""
-    frame = normalized_table(frame)
-    feeds: dict[str, np.ndarray] = {}
-    for column in preprocessing.numeric:
-        feeds[column["name"]] = pd.to_numeric(frame[column["name"]]).to_numpy(np.float64).reshape(-1, 1)
-    for column in preprocessing.categorical:
-        values = frame[column["name"]].astype(object)
-        known = column["categories"] + column["infrequent"]
-        codes = pd.Index(_matching(known, values), dtype=object).get_indexer(values)
-        texts = np.array([_category_text(known[c]) if c >= 0 else "\x00unseen" for c in codes], dtype=object)
-        texts[values.isna().to_numpy()] = ""  # missing: the graph imputes the fitted category
-        feeds[column["name"]] = texts.reshape(-1, 1)
-    return feeds
 
 
 @dataclass
@@ -62,13 +35,13 @@ class OnnxPredictor(RecordedModel):
     state: dict[str, Any]
     preprocessing: SavedPreprocessing
     session: Any
-    runtime: str = "onnxruntime"
+    runtime = "onnxruntime"  # not a field: what predicts, as RecordedModel says it
 
     def _run(self, X: Any, what: str) -> list[np.ndarray]:
         if not isinstance(X, pd.DataFrame):
             raise ValueError(f"{what} must be a table with named columns.")
-        self.preprocessing.transform(X, what)  # every check and warning of dacl predict, before the graph runs
-        return self.session.run(None, graph_inputs(self.preprocessing, X))
+        # the checks and warnings of dacl predict, then the graph
+        return self.session.run(None, self.preprocessing.graph_inputs(X, what))
 
     def predict_proba(self, X: Any, what: str = "the data") -> np.ndarray:
         if self.state["classes"] is None:
@@ -104,7 +77,7 @@ def load_onnx_predictor(folder: str | Path, threads: int | None = None) -> OnnxP
     check_record(folder, state)
     path = member_file(folder, ONNX_FILE)
     data = path.read_bytes() if path.is_file() else b""
-    if hashlib.sha256(data).hexdigest() != state["files"][ONNX_FILE]:
+    if digest_of(data) != state["files"][ONNX_FILE]:
         raise NotWholeModel(folder, f"{ONNX_FILE} is missing or does not match its digest in {MODEL_FILE}")
     options = onnxruntime.SessionOptions()
     if threads is not None:

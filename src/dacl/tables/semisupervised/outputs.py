@@ -7,22 +7,23 @@ import json
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
+
+from dacl.tables.semisupervised.record import MODEL_FILE
 
 __all__ = ["RecordedModel", "predictions_table", "recorded_outputs"]
 
-MODEL_FILE = "model.json"
-
 
 class RecordedModel:
-    """What a loaded model says of itself from its record (``state``, model.json): its classes and choice."""
+    """What a loaded model says of itself from its record (``state``, model.json): its classes and choice,
+    and the ``runtime`` that predicts (torch; onnxruntime for the folder's graph)."""
 
     state: dict[str, Any]
+    runtime = "torch"
 
     @property
-    def classes_(self):
-        import numpy as np
-
+    def classes_(self) -> np.ndarray | None:
         return None if self.state["classes"] is None else np.asarray(self.state["classes"])
 
     @property

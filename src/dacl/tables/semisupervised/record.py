@@ -9,13 +9,16 @@ a file elsewhere nor tell whether one exists.
 
 from __future__ import annotations
 
+import hashlib
 import math
 import re
 from pathlib import Path
 from typing import Any
 
-__all__ = ["MEMBER_TYPES", "NotWholeModel", "check_record", "member_file"]
+__all__ = ["MEMBER_TYPES", "MODEL_FILE", "NotWholeModel", "ONNX_FILE", "check_record", "digest_of", "member_file"]
 
+MODEL_FILE = "model.json"  # the record; every other file of a model folder is named in it, with its digest
+ONNX_FILE = "model.onnx"  # the whole model as one ONNX graph, where dacl export put it in the folder
 MEMBER_TYPES = ("linear", "knn", "fine-tune", "trees")
 _FILE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
 _DIGEST = re.compile(r"[0-9a-f]{64}")
@@ -28,6 +31,11 @@ class NotWholeModel(ValueError):
     def __init__(self, folder: Path, problem: str) -> None:
         super().__init__(f"{folder} is not a whole dacl model: {problem}. Fit the model again, or restore the "
                          "folder from a copy.")  # fmt: skip
+
+
+def digest_of(data: bytes) -> str:
+    """The digest the record keeps of a file's bytes (SHA-256, hex)."""
+    return hashlib.sha256(data).hexdigest()
 
 
 def _plain_name(name: Any) -> bool:

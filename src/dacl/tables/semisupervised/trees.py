@@ -85,6 +85,12 @@ class BoostedTrees:
             link=LINKS[loss],
         )
 
+    @classmethod
+    def of(cls, model: Any) -> BoostedTrees:
+        """``model`` itself if kept as arrays already (a loaded model folder's), else its arrays
+        (:meth:`from_fitted`)."""
+        return model if isinstance(model, cls) else cls.from_fitted(model)
+
     def tensors(self) -> dict[str, np.ndarray]:
         """The arrays by name (booleans as uint8), for safetensors; ``link`` goes in the record."""
         return {name: getattr(self, name).astype(np.uint8) if getattr(self, name).dtype == bool
@@ -124,6 +130,11 @@ class BoostedTrees:
             frontier, level = np.concatenate([self.left[inner], self.right[inner]]), level + 1
 
     @cached_property
+    def sizes(self) -> np.ndarray:
+        """The number of nodes of each tree (tree ``t`` holds nodes ``roots[t]`` to ``roots[t] + sizes[t] - 1``)."""
+        return np.diff([*self.roots, len(self.feature)])
+
+    @cached_property
     def _compiled(self) -> list | None:
         """scikit-learn's own tree walker (its Cython ``TreePredictor``, OpenMP threads) rebuilt from the
         arrays, one per tree; None where this scikit-learn has no such class (then :meth:`walk` runs)."""
@@ -132,10 +143,9 @@ class BoostedTrees:
             from sklearn.ensemble._hist_gradient_boosting.predictor import TreePredictor
         except ImportError:
             return None
-        ends = [*self.roots[1:], len(self.feature)]
         no_categories = np.zeros((0, 8), dtype=X_BITSET_INNER_DTYPE)
         predictors = []
-        for start, end in zip(self.roots, ends):
+        for start, end in zip(self.roots, self.roots + self.sizes):
             nodes = np.zeros(end - start, dtype=PREDICTOR_RECORD_DTYPE)
             inner = ~self.leaf[start:end]
             nodes["value"] = self.value[start:end]
