@@ -338,6 +338,9 @@ def test_table4_scores_graphcl_under_both_protocols(tmp_path):
         table4.load_tu = original
     rows = {r["method"]: r for r in results["rows"]}
     assert 0 <= rows["graphcl"]["svm_accuracy"] <= 1 and 0 <= rows["none"]["accuracy"] <= 1
+    for row in rows.values():  # every seed's SVM score kept, for paired comparisons
+        scores = row["svm_by_lr"][str(row["svm_lr"])]
+        assert len(scores) == len(row["seeds"]) and np.mean(scores) == pytest.approx(row["svm_accuracy"])
     assert "Under the SVM protocol" in table4_markdown(results)
     with pytest.raises(ValueError, match="protocols are linear, svm"):
         reproduce_table4(["toy"], "smoke", tmp_path, protocols=("rbf",))

@@ -78,3 +78,25 @@ def test_a_set_without_published_checksums_is_keyed_on_its_graphs(tmp_path, monk
             name, data, 3, 2, {"node_features": 3}))  # fmt: skip
         table4.reproduce_table4(["TOY"], "tiny", tmp_path, methods=("none",), log=lambda *_: None)
         assert len(list((tmp_path / "runs").glob("*.json"))) == expected
+
+
+def test_paired_differences_pair_the_seeds_at_each_rows_learning_rate():
+    first = {"seeds": [0, 1, 2], "lr": 0.01, "by_lr": {"0.001": [0.0, 0.0, 0.0], "0.01": [0.7, 0.8, 0.9]},
+             "svm_lr": 0.001, "svm_by_lr": {"0.001": [0.6, 0.6, 0.9], "0.01": [0.0, 0.0, 0.0]}}  # fmt: skip
+    second = {"seeds": [0, 1, 2], "lr": None, "by_lr": {"None": [0.5, 0.8, 0.6]},
+              "svm_lr": None, "svm_by_lr": {"None": [0.6, 0.5, 0.6]}}  # fmt: skip
+    differences = np.array([0.2, 0.0, 0.3])
+    mean, error = table4.paired_difference(first, second)
+    assert mean == pytest.approx(differences.mean())
+    assert error == pytest.approx(np.std(differences, ddof=1) / np.sqrt(3))
+    assert table4.paired_difference(first, second, "svm")[0] == pytest.approx(np.mean([0.0, 0.1, 0.3]))
+    assert table4.paired_difference({**first, "seeds": [0, 1, 3]}, second) is None  # other seeds: no pairs
+    assert table4.paired_difference(first, {k: v for k, v in second.items() if k != "svm_by_lr"}, "svm") is None
+    results = {"rows": [{**first, "method": "graphcl+dacl", "dataset": "TOY", "accuracy": 0.8, "std": 0.1,
+                         "svm_accuracy": 0.7, "svm_std": 0.1},
+                        {**second, "method": "graphcl", "dataset": "TOY", "accuracy": 0.63, "std": 0.1,
+                         "svm_accuracy": 0.57, "svm_std": 0.05}],
+               "budget": {"name": "small", "folds": 10}}  # fmt: skip
+    text = table4.table4_markdown(results)
+    assert "| GraphCL+DACL − GraphCL | linear | +16.7 ± 8.8 |" in text
+    assert "| GraphCL+DACL − GraphCL | svm | +13.3 ± 8.8 |" in text
