@@ -182,28 +182,32 @@ def reproduce_table4(
                     svm_text = f"; svm {100 * np.mean(svm_scores):.2f} ± {100 * np.std(svm_scores):.2f}"
                 log(f"{name} {method} lr={lr}: {100 * np.mean(accuracies):.2f} ± {100 * np.std(accuracies):.2f}"
                     + svm_text)
-            best_lr = max(by_lr, key=lambda lr: np.mean([r["accuracy"] for r in by_lr[lr]]))
+            best_lr, accuracy, std, accuracy_by_lr = _best_rate(by_lr, "accuracy")
             best = by_lr[best_lr]
             speeds = [r["graphs_per_s"] for r in best if r["graphs_per_s"]]
             rows.append({
-                "method": method, "dataset": name, "accuracy": float(np.mean([r["accuracy"] for r in best])),
-                "std": float(np.std([r["accuracy"] for r in best])), "seeds": list(range(budget.repeats)),
-                "seconds": float(sum(r["seconds"] for r in best)), "lr": best_lr,
-                "graphs_per_s": float(np.mean(speeds)) if speeds else None,
-                "by_lr": {str(lr): [r["accuracy"] for r in runs] for lr, runs in by_lr.items()},
+                "method": method, "dataset": name, "accuracy": accuracy, "std": std,
+                "seeds": list(range(budget.repeats)), "seconds": float(sum(r["seconds"] for r in best)), "lr": best_lr,
+                "graphs_per_s": float(np.mean(speeds)) if speeds else None, "by_lr": accuracy_by_lr,
                 "graphs": len(graphs), "node_features": dataset.info["node_features"],
             })  # fmt: skip
             if svm:  # the SVM protocol's row: the learning rate that is best under it
-                best_svm_lr = max(by_lr, key=lambda lr: np.mean([r["svm_accuracy"] for r in by_lr[lr]]))
-                svm_scores = [r["svm_accuracy"] for r in by_lr[best_svm_lr]]
-                rows[-1].update({"svm_accuracy": float(np.mean(svm_scores)), "svm_std": float(np.std(svm_scores)),
-                                 "svm_lr": best_svm_lr, "svm_by_lr": {str(lr): [r["svm_accuracy"] for r in runs]
-                                                                      for lr, runs in by_lr.items()}})  # fmt: skip
+                svm_lr, svm_accuracy, svm_std, svm_by_lr = _best_rate(by_lr, "svm_accuracy")
+                rows[-1].update({"svm_accuracy": svm_accuracy, "svm_std": svm_std, "svm_lr": svm_lr,
+                                 "svm_by_lr": svm_by_lr})  # fmt: skip
     results = {"rows": rows, "budget": {"name": budget_name, **dataclasses.asdict(budget)},
                "seconds": time.perf_counter() - started}  # fmt: skip
     write_atomic(out / "results.json", json.dumps(results, indent=2).encode())
     write_atomic(out / "table4.md", table4_markdown(results).encode())
     return results
+
+
+def _best_rate(by_lr: dict, score: str) -> tuple[Any, float, float, dict[str, list[float]]]:
+    """The learning rate whose seeds have the best mean ``score``, that mean and std, and every rate's
+    per-seed scores (keyed by the rate as text, as results.json stores them)."""
+    scores = {lr: [r[score] for r in runs] for lr, runs in by_lr.items()}
+    best = max(scores, key=lambda lr: np.mean(scores[lr]))
+    return best, float(np.mean(scores[best])), float(np.std(scores[best])), {str(lr): s for lr, s in scores.items()}
 
 
 # Pairs of rows compared seed by seed (the same seed: the same initial GIN, batches and folds)
@@ -222,7 +226,7 @@ def paired_difference(
     return float(differences.mean()), float(differences.std(ddof=1) / np.sqrt(len(differences)))
 
 
-def _paired_lines(results: dict[str, Any], datasets: list[str], cell: dict) -> list[str]:
+def _paired_lines(datasets: list[str], cell: dict) -> list[str]:
     """The :data:`PAIRS` present, as paired differences in points under each protocol scored."""
     lines = []
     for protocol in ("linear", "svm"):
@@ -275,5 +279,5 @@ def table4_markdown(results: dict[str, Any]) -> str:
             if any(v is not None for v in values):
                 lines.append(f"| {source} (published) | " + " | ".join("" if v is None else f"{v:.1f}" for v in values)
                              + " |")
-    lines += _paired_lines(results, datasets, cell)
+    lines += _paired_lines(datasets, cell)
     return "\n".join(lines) + "\n"
