@@ -11,7 +11,14 @@ import torch
 from dacl.data import load_dataset
 from dacl.data.dataset import Dataset
 from dacl.studies.experiment import prepare_features
-from dacl.studies.label_study import recommendations, run_study, study_cell, study_encoder, summarise
+from dacl.studies.label_study import (
+    BASELINE_MODELS,
+    recommendations,
+    run_study,
+    study_cell,
+    study_encoder,
+    summarise,
+)
 from dacl.tables import pretrain
 from dacl.tables.semisupervised.candidates import CANDIDATES, Inputs, Projection, Settings, Task
 
@@ -56,16 +63,27 @@ def test_the_study_reports_every_candidate_the_estimator_and_its_regret_and_reus
     rows = {(r["model"], r["fraction"]): r for r in results["rows"]}
     assert {(m, 0.05) for m in CANDIDATES} <= set(rows) and ("DACLClassifier", 1.0) in rows
     assert rows[("DACLClassifier", 0.05)]["draws"] == 2 and rows[("DACLClassifier", 1.0)]["draws"] == 1
+    # with every label there is no unlabelled row: the candidates that use them are left out
+    unlabelled_users = {m for m, c in CANDIDATES.items() if c.uses_unlabelled}
+    assert not {(m, 1.0) for m in unlabelled_users} & set(rows)
     for fraction in (0.05, 1.0):
-        best = max(rows[(m, fraction)]["score"] for m in CANDIDATES)
+        best = max(rows[(m, fraction)]["score"] for m in CANDIDATES if (m, fraction) in rows)
         assert rows[("DACLClassifier", fraction)]["regret"] == pytest.approx(
             best - rows[("DACLClassifier", fraction)]["score"])  # fmt: skip
+        # the five baselines a user would fit, beside the estimator, with their seconds
+        baselines = [rows[(m, fraction)] for m in BASELINE_MODELS]
+        assert all(r["draws"] == rows[("DACLClassifier", fraction)]["draws"] and r["seconds"] > 0 for r in baselines)
+        strongest = max(baselines, key=lambda r: r["score"])
+        assert rows[("DACLClassifier", fraction)]["best_baseline"] == strongest["model"]
+        assert rows[("DACLClassifier", fraction)]["vs_baselines"] == pytest.approx(
+            rows[("DACLClassifier", fraction)]["score"] - strongest["score"])  # fmt: skip
     text = (tmp_path / "labels.md").read_text()
     assert "| **DACLClassifier** |" in text and "regret of DACLClassifier" in text and "DACLClassifier chose" in text
     assert (tmp_path / "labels.png").is_file()
     import dacl.studies.label_study as study
 
     monkeypatch.setattr(study, "study_cell", lambda *a, **k: pytest.fail("a stored cell was computed again"))
+    monkeypatch.setattr(study, "fit_baseline", lambda *a, **k: pytest.fail("a stored baseline was fitted again"))
     again = run_study([dataset], (0.05, 1.0), tmp_path, budget="smoke", log=lambda *_: None)
     assert again["rows"] == results["rows"]
     with pytest.raises(ValueError, match="label fractions"):
@@ -90,7 +108,10 @@ def test_the_study_on_a_regression_table_scores_r2_and_rmse_against_ridge_and_tr
     assert any("points of R²" in line for line in recommendations(results["rows"]))
     # the cells say their ridge chose its penalty, so cells of the old fixed penalty are never reused
     specs = [json.loads(path.read_text())["spec"] for path in (tmp_path / "runs").glob("*.json")]
-    assert specs and all(spec["ridge_alpha"] == "leave-one-out" for spec in specs)
+    cells = [spec for spec in specs if "candidates" in spec]  # the others: the baselines' draws
+    assert cells and all(spec["ridge_alpha"] == "leave-one-out" for spec in cells)
+    # numbers: label spreading of the target is the one semi-supervised baseline (no self-training)
+    assert rows[("label spreading (raw)", 0.1)]["score"] > 0.5 and ("self-training (trees)", 0.1) not in rows
 
 
 def test_recommendations_name_the_trees_when_they_win():
@@ -138,7 +159,8 @@ def test_study_encoder_loads_the_encoder_the_study_stored_and_trains_no_step(tmp
     run_study([small], (0.5,), tmp_path, budget="smoke", candidates=("probe",), log=lambda *_: None)
     (folder,) = (tmp_path / "encoders").iterdir()
     cells = list((tmp_path / "runs").iterdir())
-    assert folder.name.startswith("tiny-dacl+-") and cells and all(c.name.startswith("tiny-dacl+-") for c in cells)
+    assert folder.name.startswith("tiny-dacl+-") and cells
+    assert all(c.name.startswith(("tiny-dacl+-", "tiny-baselines-")) for c in cells)
     from safetensors import safe_open
 
     from dacl.core.optim import LARS

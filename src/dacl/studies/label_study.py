@@ -35,6 +35,7 @@ from dacl.data.dataset import Dataset
 from dacl.data.subsets import label_subset
 from dacl.files import write_atomic
 from dacl.methods import mixes_blocks
+from dacl.studies.baselines import BASELINES, baseline_names, fit_baseline
 from dacl.studies.experiment import prepare_features
 from dacl.studies.runs import experiment_options, run_key, stored_options, stored_run
 from dacl.tables import encode, pretrain
@@ -50,6 +51,7 @@ from dacl.tables.semisupervised.candidates import (
 from dacl.tables.semisupervised.estimators import capped_pretraining
 from dacl.tables.semisupervised.options import MAX_STEPS, PRETRAINING_DEFAULTS, PRETRAINING_SHARE
 from dacl.tables.semisupervised.selection import ENSEMBLE, prefers_pair, select
+from dacl.tables.semisupervised.transductive import unlabelled_pool
 
 __all__ = [
     "STUDY_BUDGETS",
@@ -67,6 +69,9 @@ __all__ = [
 RAW_CANDIDATES = tuple(name for name, c in CANDIDATES.items() if not c.uses_encoder)
 TREES = {CLASSIFICATION: "gbdt-raw", REGRESSION: "gbdt-raw"}
 LINEAR = "linear-raw"
+# what a data scientist fits without dacl: the trees and the linear model on the raw columns (at the settings
+# the choice's cross-validation gives them), scikit-learn's self-training and label spreading
+BASELINE_MODELS = ("gbdt-raw", "linear-raw", *BASELINES)
 
 
 @dataclass(frozen=True)
@@ -119,7 +124,9 @@ def study_cell(
     estimators'), then every candidate and the choice on the test split (module doc). Returns the choice,
     the cross-validation table and the test scores."""
     started = time.perf_counter()
-    labelled, y_labelled = train.take(rows), y[rows]
+    pool = unlabelled_pool(np.setdiff1d(np.arange(len(y)), rows), settings.seed)  # as the estimators draw it
+    labelled = dataclasses.replace(train.take(rows), unlabelled=train.take(pool) if len(pool) else None)
+    y_labelled = y[rows]
     selection = select(labelled, y_labelled, task, candidates, settings, folds=folds, time_limit=time_limit,
                        progress=progress)  # fmt: skip
     chosen = selection.choice.to_dict()  # fixed here: nothing below changes it
@@ -180,6 +187,7 @@ def label_study(
     progress: bool = False,
     log=print,
     time_limit: float | None = None,
+    baselines: bool = True,
 ) -> dict[str, Any]:
     """The study on one dataset (module doc); returns its cells, and writes nothing but the cells and
     encoders (``write_study`` writes the tables and the plot). ``block_mixing``: the mixup methods mix
@@ -187,7 +195,8 @@ def label_study(
     ``pretraining``: options of :class:`dacl.PretrainConfig` over the budget's (``numeric_embedding``,
     ``mixup_partners``, ...): the encoder variants of docs/results/tabular_encoders.md. ``time_limit``:
     every cell is what ``DACLClassifier(time_limit=...)`` does on its labels (the encoder pretrained in
-    at most ``PRETRAINING_SHARE`` of it, each cell's choice in what it leaves)."""
+    at most ``PRETRAINING_SHARE`` of it, each cell's choice in what it leaves). ``baselines``: scikit-learn's
+    semi-supervised models on every draw too (:func:`baseline_scores`)."""
     if budget not in STUDY_BUDGETS:
         raise ValueError(f"unknown budget {budget!r}; choose one of {', '.join(STUDY_BUDGETS)}.")
     overrides = check_pretraining(pretraining)
@@ -253,8 +262,34 @@ def label_study(
                 model, chosen = estimator_outcome(record, task)
                 cells.append({**base, "model": _estimator_name(task) + suffix, **model, "chosen": chosen,
                               "notes": record["notes"], "selection": record["selection"]})  # fmt: skip
+                if index == 0 and baselines:  # they do not depend on the encoder: once per label draw
+                    scores = baseline_scores(out, dataset.name, X, y, rows, X_test, y_test, task, fraction, draw,
+                                             settings.seed, data_key)  # fmt: skip
+                    cells += [{**base, "model": name, **score} for name, score in scores.items()]
             log(f"{dataset.name} ({method}), {fraction:g} of the labels: done")
     return {"cells": cells, "task": task.kind, "fractions": list(fractions), "budget": budget}
+
+
+def baseline_scores(out, name: str, X: np.ndarray, y: np.ndarray, rows: np.ndarray, X_test: np.ndarray,
+                    y_test: np.ndarray, task: Task, fraction: float, draw: int, seed: int = 0,
+                    data_key: str | None = None) -> dict[str, dict[str, float]]:  # fmt: skip
+    """Each semi-supervised baseline of ``dacl.studies.baselines`` (scikit-learn's self-training and label
+    spreading as a user fits them) on one label draw: its test score and seconds, stored under
+    ``out/runs/NAME-baselines-KEY.json`` (keyed by the draw, not by the encoder or the candidates)."""
+    names = baseline_names(task)
+    spec = {"dataset": name, "fraction": fraction, "draw": draw, "labelled": len(rows), "task": task.kind,
+            "baselines": list(names), "seed": seed, "rows": len(y), "columns": int(X.shape[1])}  # fmt: skip
+    if data_key is not None:
+        spec["data"] = data_key
+
+    def compute() -> dict[str, Any]:
+        scores = {}
+        for baseline in names:
+            predicted, seconds = fit_baseline(baseline, X, y, rows, X_test, task, seed)
+            scores[baseline] = {**_metrics(task, y_test, predicted), "seconds": seconds}
+        return {"spec": spec, "scores": scores}
+
+    return stored_run(out, f"{name}-baselines", spec, compute)["scores"]
 
 
 def study_encoder(
@@ -334,6 +369,8 @@ def summarise(cells: list[dict[str, Any]]) -> list[dict[str, Any]]:
             row["chosen"] = [m["chosen"] for m in members]
         if "test_rows" in members[0]:
             row["test_rows"] = members[0]["test_rows"]
+        if all("seconds" in m for m in members):
+            row["seconds"] = float(np.mean([m["seconds"] for m in members]))
         rows.append(row)
     for row in rows:
         if row["model"].startswith(("DACLClassifier", "DACLRegressor")):
@@ -343,6 +380,11 @@ def summarise(cells: list[dict[str, Any]]) -> list[dict[str, Any]]:
                        and r["model"] in names]  # fmt: skip
             best = max(singles, key=lambda r: r["score"])
             row["best_candidate"], row["regret"] = best["model"], best["score"] - row["score"]
+            others = [r for r in rows if (r["dataset"], r["fraction"]) == (row["dataset"], row["fraction"])
+                      and r["model"] in BASELINE_MODELS]  # fmt: skip
+            if others:
+                strongest = max(others, key=lambda r: r["score"])
+                row["best_baseline"], row["vs_baselines"] = strongest["model"], row["score"] - strongest["score"]
     return rows
 
 
@@ -350,33 +392,37 @@ FEWEST_TEST_ROWS = 100  # below, one test row moves accuracy by over a point: no
 
 
 def recommendations(rows: list[dict[str, Any]]) -> list[str]:
-    """One plain sentence per (dataset, fraction): the estimator or the trees, and by how much."""
+    """One plain sentence per (dataset, fraction): the estimator or the best of the baselines
+    (``BASELINE_MODELS``), and by how much."""
     lines = []
     for row in rows:
         if row["model"] not in ("DACLClassifier", "DACLRegressor"):
             continue
-        same = {r["model"]: r for r in rows if (r["dataset"], r["fraction"]) == (row["dataset"], row["fraction"])}
-        trees = same.get(TREES[row["task"]])
         unit = "points" if row["task"] == CLASSIFICATION else "points of R²"
         what = f"{100 * row['fraction']:g}% of the labels ({row['labelled']} rows)"
-        if trees is None:
+        if "best_baseline" not in row:
             lines.append(f"{row['dataset']}: with {what} {row['model']} scores {100 * row['score']:.1f}.")
             continue
-        gap = 100 * (row["score"] - trees["score"])
+        gap, other = 100 * row["vs_baselines"], _baseline_text(row["best_baseline"])
         chosen = ", ".join(f"{n}x {m}" for m, n in _counts(row.get("chosen", [])))
         tested = row.get("test_rows")
         on = f" on {tested} test rows" if tested else ""
         if tested is not None and tested < FEWEST_TEST_ROWS:
             lines.append(f"{row['dataset']}: with {what} no advice: the test split has {tested} rows, too few to "
-                         f"tell the models apart (the estimator {gap:+.1f} {unit} against the trees; one test row "
+                         f"tell the models apart (the estimator {gap:+.1f} {unit} against {other}; one test row "
                          f"is {100 / tested:.1f} points); give a file with more labelled rows, or --test FILE.")
         elif gap >= 0:
-            lines.append(f"{row['dataset']}: with {what} use {row['model']} ({gap:+.1f} {unit} over the trees on the "
-                         f"raw columns{on}; it chose {chosen}).")  # fmt: skip
+            lines.append(f"{row['dataset']}: with {what} use {row['model']} ({gap:+.1f} {unit} over the best "
+                         f"baseline, {other}{on}; it chose {chosen}).")  # fmt: skip
         else:
-            lines.append(f"{row['dataset']}: with {what} use gradient-boosted trees on the raw columns "
-                         f"({row['model']} is {-gap:.1f} {unit} below them{on}; it chose {chosen}).")  # fmt: skip
+            lines.append(f"{row['dataset']}: with {what} use {other} ({row['model']} is {-gap:.1f} {unit} below "
+                         f"it{on}; it chose {chosen}).")  # fmt: skip
     return lines
+
+
+def _baseline_text(model: str) -> str:
+    return {"gbdt-raw": "gradient-boosted trees on the raw columns",
+            "linear-raw": "the linear model on the raw columns"}.get(model, f"scikit-learn's {model}")  # fmt: skip
 
 
 def _counts(values: list[str]) -> list[tuple[str, int]]:
@@ -416,6 +462,13 @@ def study_markdown(results: dict[str, Any], with_recommendations: bool = True) -
                 + " | ".join("" if r is None else f"{100 * r['regret']:+.1f} ({r['best_candidate']})" for r in regrets)
                 + " |"
             )
+            if any(r is not None and "best_baseline" in r for r in regrets):
+                lines.append(
+                    f"| {model} − best baseline | "
+                    + " | ".join("" if r is None or "best_baseline" not in r
+                                 else f"{100 * r['vs_baselines']:+.1f} ({r['best_baseline']})" for r in regrets)
+                    + " |"
+                )  # fmt: skip
             lines.append(
                 f"| {model} chose | "
                 + " | ".join(
@@ -423,6 +476,11 @@ def study_markdown(results: dict[str, Any], with_recommendations: bool = True) -
                 )
                 + " |"
             )
+        timed = [(m, f, mine[(m, f)]["seconds"]) for m in dict.fromkeys(m for m, _ in mine) if m in BASELINES
+                 for f in fractions if (m, f) in mine and "seconds" in mine[(m, f)]]  # fmt: skip
+        if timed:
+            lines += ["", "Baselines' seconds to fit and predict (mean over draws): " + "; ".join(
+                f"{m} at {100 * f:g}% {t:.1f} s" for m, f, t in timed) + "."]  # fmt: skip
         parts.append("\n".join(lines) + "\n")
     if with_recommendations:
         parts.append("\n".join(f"- {line}" for line in recommendations(rows)) + "\n")
@@ -483,6 +541,7 @@ def run_study(
     progress: bool = False,
     log=print,
     time_limit: float | None = None,
+    baselines: bool = True,
 ) -> dict[str, Any]:
     """:func:`label_study` on each dataset, then results.json, labels.md and labels.png in ``out``."""
     started = time.perf_counter()
@@ -491,7 +550,7 @@ def run_study(
     for dataset in datasets:
         cells += label_study(dataset, fractions, out, budget=budget, methods=methods, candidates=candidates,
                              block_mixing=block_mixing, pretraining=pretraining, progress=progress,
-                             log=log, time_limit=time_limit)["cells"]  # fmt: skip
+                             log=log, time_limit=time_limit, baselines=baselines)["cells"]  # fmt: skip
     results = {"cells": cells, "rows": summarise(cells), "fractions": list(fractions), "budget": budget,
                "budget_detail": dataclasses.asdict(STUDY_BUDGETS[budget]), "methods": list(methods),
                "pretraining": dict(pretraining or {}), "seconds": time.perf_counter() - started}  # fmt: skip

@@ -223,6 +223,33 @@ class TableStream:
             labels = numbers.astype(np.int64) if np.all(numbers == np.round(numbers)) else numbers
         return frame.loc[keep, self.columns].reset_index(drop=True), pd.Series(labels, name=label)
 
+    def unlabelled_sample(self, label: str, size: int, seed: int = 0):
+        """At most ``size`` rows whose ``label`` cell is empty, spread over the files: each row group gives
+        its share (in proportion to its rows), drawn under ``seed``; a DataFrame of the stream's columns. Only
+        the sampled rows are kept in memory (for the choice's candidates that use unlabelled rows)."""
+        import pandas as pd
+        import pyarrow.compute as pc
+
+        if label is None or label != self.label:
+            raise ValueError(f"label column {label!r} is not in the stream's files as its label ({self.label!r}).")
+        total = sum(g.rows for g in self.groups)
+        share = min(1.0, size / max(total, 1))
+        rng = np.random.default_rng(seed)
+        parts = []
+        for group in self.groups:
+            table = self._read_arrow(group, [*self.columns, label])
+            table = table.filter(pc.invert(has_label(table[label])))
+            take = min(table.num_rows, int(np.ceil(share * table.num_rows)))
+            if take:
+                rows = np.sort(rng.choice(table.num_rows, take, replace=False))
+                parts.append(table.take(rows).select(self.columns).to_pandas())
+        if not parts:
+            return pd.DataFrame(columns=self.columns)
+        frame = pd.concat(parts, ignore_index=True)
+        if len(frame) > size:
+            frame = frame.iloc[np.sort(rng.choice(len(frame), size, replace=False))].reset_index(drop=True)
+        return frame
+
     def _assign(self) -> None:
         """Row groups to processes, balanced by rows (largest first to the lightest share)."""
         shares: list[list[_RowGroup]] = [[] for _ in range(self.world)]

@@ -24,25 +24,29 @@ from dacl.tables.semisupervised.candidates import (
 )
 from oracles import cosine_knn_votes
 
-SETTINGS = Settings(fine_tune_lrs=(1e-3,), fine_tune_epochs=(2, 4), gbdt_max_iter=10)
+SETTINGS = Settings(fine_tune_lrs=(1e-3,), fine_tune_epochs=(2, 4), gbdt_max_iter=10, self_train_base=("probe", "C=1"))
 
 
 @pytest.fixture(scope="module")
 def table():
+    """120 labelled rows and 200 unlabelled ones (``Inputs.unlabelled``)."""
     rng = np.random.default_rng(0)
-    X = rng.random((120, 6)).astype(np.float32)
+    X = rng.random((320, 6)).astype(np.float32)
     y = (X[:, 0] + X[:, 1] > 1).astype(int) + (X[:, 2] > 0.7)
     torch.manual_seed(0)
     encoder = MLPEncoder(6, 16, 2).eval()
     with torch.no_grad():
         features = encoder(torch.as_tensor(X)).numpy()
-    return Inputs(X, features, encoder, Projection.fit(features, components=4)), y
+    pool = Inputs(X[120:], features[120:])
+    return Inputs(X[:120], features[:120], encoder, Projection.fit(features, components=4), unlabelled=pool), y[:120]
 
 
 @pytest.mark.parametrize("name", list(CANDIDATES))
 def test_every_candidate_gives_a_probability_row_per_sample_or_a_number(table, name):
     inputs, y = table
     for task, targets in ((Task("classification", 3), y), (Task("regression"), inputs.X[:, 0] * 3.0)):
+        if CANDIDATES[name].classification_only and not task.is_classification:
+            continue
         fitted = CANDIDATES[name].fit(inputs.take(np.arange(80)), targets[:80], task, SETTINGS)
         for model in fitted.values():
             out = model.predict(inputs.take(np.arange(80, 120)))

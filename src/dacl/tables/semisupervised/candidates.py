@@ -122,16 +122,27 @@ class Projection:
 class Inputs:
     """What the candidates see of some rows: the raw preprocessed columns ``X`` (N, D), the frozen
     encoder's ``features`` (N, W), the ``encoder`` itself (for fine-tuning), and the features'
-    ``projection`` for the trees."""
+    ``projection`` for the trees. ``unlabelled``: rows without a label (a sample of them, at most
+    ``transductive.POOL_ROWS``) that the candidates which use unlabelled rows may see at choice time; the
+    same for every subset ``take`` makes of the labelled rows, so that a fold's held-out rows are never in
+    it."""
 
     X: np.ndarray
     features: np.ndarray
     encoder: nn.Module | None = None
     projection: Projection | None = None
     precision: str = "float32"  # of the fine-tuned network's forward pass, as the features were computed
+    unlabelled: Inputs | None = None
+    # what is computed once on the unlabelled rows for every fold (their k-NN graph in each space)
+    cache: dict[Any, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def take(self, rows: np.ndarray) -> Inputs:
-        return replace(self, X=self.X[rows], features=self.features[rows])
+        return replace(self, X=self.X[rows], features=self.features[rows], cache={})
+
+    def joined(self, other: Inputs) -> Inputs:
+        """These rows followed by ``other``'s (the unlabelled rows that self-training labels)."""
+        return replace(self, X=np.concatenate([self.X, other.X]), features=np.concatenate([self.features,
+                       other.features]), cache={})  # fmt: skip
 
     def __len__(self) -> int:
         return len(self.X)
@@ -151,10 +162,21 @@ class Settings:
     logistic_cs: tuple[float, ...] = (0.01, 0.1, 1.0, 10.0)
     knn_k: int = 10
     gbdt_max_iter: int = 100  # scikit-learn's default boosting iterations (fewer in smoke tests)
+    # label spreading (``spread``, ``spread-raw``): its alphas, one setting each (with and without class-mass
+    # normalization for classes), and the neighbours of the graph and of a new row
+    spread_alphas: tuple[float, ...] = (0.9, 0.99)
+    spread_k: int = 10
+    # self-training: pseudo-labels of the unlabelled rows whose top probability reaches the threshold, rounds
+    self_train_threshold: float = 0.9
+    self_train_rounds: int = 2
+    # the (candidate, setting) that ``self-train`` trains: set by the choice (its best cheap candidate)
+    self_train_base: tuple[str, str] | None = None
     seed: int = 0
     device: str = "cpu"
 
     def __post_init__(self) -> None:
+        if not self.spread_alphas or not all(isinstance(a, float | int) and 0 < a < 1 for a in self.spread_alphas):
+            raise ValueError(f"spread_alphas are numbers in (0, 1), got {self.spread_alphas!r}.")
         cs = tuple(self.logistic_cs)
         if not cs or len(set(cs)) != len(cs) or not all(isinstance(c, (int, float)) and c > 0 for c in cs):
             raise ValueError(
@@ -231,28 +253,41 @@ def _neighbours(y: np.ndarray, task: Task, k: int) -> int:
 
 @dataclass
 class NearestNeighbours:
-    """A vote (class shares) or mean of the ``k`` labelled rows nearest by cosine similarity."""
+    """A vote (class shares) or mean of the ``k`` reference rows nearest each query: by cosine similarity
+    on the features (``source="features"``, reference rows of unit length), or by Euclidean distance on
+    the raw columns (``source="X"``). ``targets``: the reference rows' classes (n,), their class
+    distributions (n, C) (a spread graph's, ``dacl.tables.semisupervised.transductive``), or numbers (n,)."""
 
     task: Task
-    features: np.ndarray  # the labelled rows' features, unit length
+    features: np.ndarray  # the reference rows: unit-length features, or raw columns
     targets: np.ndarray
     k: int
+    source: str = "features"  # "features" (cosine) or "X" (Euclidean)
+
+    def values(self) -> torch.Tensor:
+        """What each reference row votes: one-hot of its class, its class distribution, or its number."""
+        targets = torch.as_tensor(self.targets)
+        if self.task.is_classification and targets.ndim == 1:
+            return F.one_hot(targets.long(), self.task.classes).double()
+        return targets.double()
 
     def predict(self, inputs: Inputs, similarities: int = 2**25) -> np.ndarray:
-        """Queries in chunks of at most ``similarities`` query x labelled-row similarities (128 MB of
-        float32), so memory stays bounded however many rows are labelled."""
+        """Queries in chunks of at most ``similarities`` query x reference-row similarities (128 MB of
+        float32), so memory stays bounded however many rows are referenced."""
         reference = torch.as_tensor(self.features)
-        values = torch.as_tensor(self.targets)
+        values = self.values()
+        squares = (reference * reference).sum(1)
         parts = []
         batch_size = max(1, similarities // max(len(reference), 1))
         for start in range(0, len(inputs), batch_size):
-            query = F.normalize(_tensor(inputs.features[start : start + batch_size]), dim=1)
-            nearest = (query @ reference.T).topk(self.k, dim=1).indices
-            if self.task.is_classification:
-                votes = F.one_hot(values[nearest], self.task.classes).double().mean(1)
+            if self.source == "features":
+                query = F.normalize(_tensor(inputs.features[start : start + batch_size]), dim=1)
+                nearest = (query @ reference.T).topk(self.k, dim=1).indices
             else:
-                votes = values[nearest].double().mean(1)
-            parts.append(votes)
+                query = _tensor(inputs.X[start : start + batch_size])
+                distances = (query * query).sum(1, keepdim=True) - 2 * query @ reference.T + squares
+                nearest = distances.topk(self.k, dim=1, largest=False).indices
+            parts.append(values[nearest].mean(1))
         empty = torch.zeros((0, self.task.classes) if self.task.is_classification else (0,), dtype=torch.float64)
         return torch.cat(parts).numpy() if parts else empty.numpy()
 
@@ -417,9 +452,13 @@ def fine_tune_setting(name: str) -> tuple[float, int]:
 def default_setting(candidate: str, settings: Settings, rows: int, task: Task | None = None) -> str:
     """The setting used where none could be cross-validated: fine-tuning at the grid's largest learning
     rate and epochs; logistic regression (classes) at the C of its grid nearest 1 (scikit-learn's
-    default); the others have one setting, named ""."""
+    default); label spreading at its largest alpha (class-mass normalized for classes); the others have
+    one setting, named ""."""
     if candidate in ("probe", "linear-raw") and (task is None or task.is_classification):
         return logistic_setting(min(settings.logistic_cs, key=lambda c: abs(math.log(c))), settings)
+    if candidate in ("spread", "spread-raw"):  # the largest alpha, as Iscen et al.'s 0.99
+        balanced = ", balanced" if task is None or task.is_classification else ""
+        return f"alpha={max(settings.spread_alphas):g}{balanced}"
     if candidate != "fine-tune":
         return ""
     return f"lr={max(settings.fine_tune_lrs):g}, epochs={max(fine_tune_epochs(settings, rows))}"
@@ -535,6 +574,19 @@ def _shared(name: str, fit: Callable[..., dict[str, Any]]) -> Callable[..., dict
     return shared
 
 
+def _transductive(name: str) -> Callable[..., Any]:
+    """A function of ``dacl.tables.semisupervised.transductive``, imported when first called (that module
+    builds on this one's models and registry)."""
+
+    def call(*args: Any) -> Any:
+        from dacl.tables.semisupervised import transductive
+
+        return getattr(transductive, name)(*args)
+
+    call.__name__ = name
+    return call
+
+
 # --- the registry --------------------------------------------------------------------------------------
 
 
@@ -548,6 +600,8 @@ class Candidate:
     fit: Callable[..., dict[str, Any]]
     uses_encoder: bool
     refit: Callable[..., Any] | None = field(default=None)
+    uses_unlabelled: bool = False  # sees ``Inputs.unlabelled`` (left out where there are none)
+    classification_only: bool = False
 
     def fit_setting(self, inputs: Inputs, y: np.ndarray, task: Task, settings: Settings, setting: str) -> Any:
         if self.refit is not None:
@@ -570,5 +624,12 @@ CANDIDATES: dict[str, Candidate] = {
         Candidate("gbdt-raw+features", "gradient-boosted trees on the raw columns and the DACL features' top "
                   f"{TREE_FEATURES} principal components",
                   _fit_trees(True), True),
+        Candidate("spread", "label spreading over the DACL features' k-NN graph of the labelled and unlabelled "
+                  "rows", _transductive("fit_spread_features"), True, uses_unlabelled=True),
+        Candidate("spread-raw", "label spreading over the raw columns' k-NN graph of the labelled and unlabelled "
+                  "rows", _transductive("fit_spread_raw"), False, uses_unlabelled=True),
+        Candidate("self-train", "self-training: the choice's best cheap candidate refitted with its confident "
+                  "predictions on the unlabelled rows", _transductive("fit_self_trained"), True,
+                  _transductive("refit_self_trained"), uses_unlabelled=True, classification_only=True),
     )
 }  # fmt: skip

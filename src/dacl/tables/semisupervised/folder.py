@@ -70,7 +70,7 @@ def _member_state(index: int, model: Any) -> tuple[dict[str, Any], dict[str, tor
     if isinstance(model, NearestNeighbours):
         tensors = {prefix + "features": torch.as_tensor(model.features),
                    prefix + "targets": torch.as_tensor(model.targets)}  # fmt: skip
-        return {"type": "knn", "k": model.k}, tensors, None
+        return {"type": "knn", "k": model.k, "source": model.source}, tensors, None
     if isinstance(model, FineTuned):
         tensors = {prefix + k: v for k, v in model.network.state_dict().items()}
         return {"type": "fine-tune", "outputs": model.network.head.out_features}, tensors, None
@@ -261,7 +261,7 @@ def _reads_features(member: Any) -> bool:
         return member.source == "features"
     if isinstance(member, Trees):
         return member.projection is not None
-    return isinstance(member, NearestNeighbours)
+    return isinstance(member, NearestNeighbours) and member.source == "features"
 
 
 def _read_verified(folder: Path, name: str, digest: str) -> bytes:
@@ -359,7 +359,7 @@ def _member(index: int, description: dict[str, Any], tensors, files, encoder, ta
         return LinearModel(task, head, description["source"])
     if kind == "knn":
         return NearestNeighbours(task, tensors[prefix + "features"].numpy(), tensors[prefix + "targets"].numpy(),
-                                 int(description["k"]))  # fmt: skip
+                                 int(description["k"]), description.get("source", "features"))  # fmt: skip
     if kind == "fine-tune":
         import copy
 

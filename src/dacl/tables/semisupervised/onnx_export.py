@@ -142,19 +142,26 @@ class _LinearPart(nn.Module):
 
 
 class _NeighboursPart(nn.Module):
-    """The cosine k-NN: the share of each class among the k nearest labelled rows, or their mean."""
+    """The k-NN vote: the mean over the k nearest reference rows (cosine on the features, Euclidean on the
+    raw columns) of their one-hot class, class distribution (a spread graph's) or number."""
 
     def __init__(self, model: NearestNeighbours, classes: int) -> None:
         super().__init__()
-        self.register_buffer("reference", torch.as_tensor(model.features, dtype=torch.float32).T.contiguous())
-        targets = torch.as_tensor(model.targets)
-        values = nn.functional.one_hot(targets, classes).float() if classes else targets.float()[:, None]
-        self.register_buffer("values", values)
+        reference = torch.as_tensor(model.features, dtype=torch.float32)
+        self.register_buffer("reference", reference.T.contiguous())
+        self.register_buffer("squares", (reference * reference).sum(1))
+        values = model.values().float()
+        self.register_buffer("values", values if classes else values[:, None])
         self.k, self.classification = int(model.k), bool(classes)
+        self.on_features = model.source == "features"
 
     def forward(self, x: torch.Tensor, features: torch.Tensor) -> torch.Tensor:
-        query = features / features.norm(dim=1, keepdim=True).clamp_min(1e-12)  # F.normalize's rule
-        nearest = (query @ self.reference).topk(self.k, dim=1).indices
+        if self.on_features:
+            query = features / features.norm(dim=1, keepdim=True).clamp_min(1e-12)  # F.normalize's rule
+            nearest = (query @ self.reference).topk(self.k, dim=1).indices
+        else:
+            distances = (x * x).sum(1, keepdim=True) - 2 * x @ self.reference + self.squares
+            nearest = (-distances).topk(self.k, dim=1).indices
         votes = self.values[nearest].mean(1)
         return votes if self.classification else votes.reshape(-1)
 

@@ -13,7 +13,8 @@ __all__ = [
 ]
 
 # The candidates, in the order of dacl.tables.semisupervised.candidates.CANDIDATES (tested to agree).
-CANDIDATE_NAMES = ("probe", "knn", "fine-tune", "linear-raw", "gbdt-raw", "gbdt-raw+features")
+CANDIDATE_NAMES = ("probe", "knn", "fine-tune", "linear-raw", "gbdt-raw", "gbdt-raw+features", "spread", "spread-raw",
+                   "self-train")
 
 # The pretraining the estimators default to: the label study's ``small`` budget (docs/results/labels.md),
 # where DACL pays off with few labels: a 4 x 512 encoder, batch 512, LARS lr 0.5, 50 epochs but at most
@@ -36,7 +37,11 @@ SEMI_PARAMETERS = {
                    "frozen DACL features), 'knn' (cosine k-nearest neighbours on them), 'fine-tune' (the encoder "
                    "and a linear head trained end to end), 'linear-raw' (logistic regression or ridge on the raw "
                    "columns), 'gbdt-raw' (gradient-boosted trees on the raw columns), 'gbdt-raw+features' (the "
-                   "trees on the raw columns and the DACL features' top principal components)."),
+                   "trees on the raw columns and the DACL features' top principal components); and three that "
+                   "use the unlabelled rows at choice time too: 'spread' (label spreading over the DACL "
+                   "features' k-NN graph), 'spread-raw' (the same on the raw columns), 'self-train' (the best "
+                   "cheap candidate refitted with its confident predictions on the unlabelled rows; classes "
+                   "only)."),
     "cv": ("int, default=5", "Folds of the cross-validation on the labelled rows (fewer where the rarest class "
            "has fewer rows; repeated 3 times under 300 labelled rows, the candidates far behind after the first "
            "repeat not fitted again; at most 3 from 1,000; one 80/20 split from 10,000)."),

@@ -161,6 +161,8 @@ def _member_problems(index: int, member: Any, files: dict) -> list[str]:
         return [f"{where} (linear) must read 'features' or 'X'"]
     if kind == "knn" and not _is_int(member.get("k")):
         return [f"{where} (knn) needs a positive whole 'k'"]
+    if kind == "knn" and member.get("source", "features") not in ("features", "X"):
+        return [f"{where} (knn) must read 'features' or 'X'"]
     if kind == "fine-tune" and not _is_int(member.get("outputs")):
         return [f"{where} (fine-tune) needs a positive whole number of 'outputs'"]
     if kind == "trees":

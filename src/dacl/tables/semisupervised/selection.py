@@ -14,8 +14,12 @@ and those fits are cheap); at most 3 folds from 1,000 labelled rows (every row i
 and the folds' fits see 2n rows in all instead of 4n); one stratified 80/20 split from 10,000 labelled
 rows (the scores are then precise, and each fit is expensive). A class with one labelled row cannot be
 held out: its row is in every training part and no held-out part (said in ``notes``). With no split
-possible at all (every class has one row), the rule is the probe on the DACL features, where the label
-study finds the pretrained encoder strongest (docs/results/labels.md).
+possible at all (every class has one row), the rule is label spreading on the DACL features where there
+are unlabelled rows, else the probe (``FALLBACKS``).
+
+Candidates that use the unlabelled rows (``Inputs.unlabelled``: label spreading, self-training;
+``dacl.tables.semisupervised.transductive``) are scored on the same splits: a fold's held-out rows are
+never among the rows they see. Self-training trains the best cheap candidate of the first repeat.
 """
 
 from __future__ import annotations
@@ -36,9 +40,11 @@ from dacl.tables.semisupervised.candidates import (
     default_setting,
     fine_tune_setting,
 )
+from dacl.tables.semisupervised.transductive import SELF_TRAINABLE
 
 __all__ = [
     "ENSEMBLE",
+    "FALLBACKS",
     "PAIR_MARGIN",
     "Choice",
     "Selection",
@@ -55,7 +61,10 @@ REPEATS = 3
 FEWER_FOLDS_FROM = 1_000  # labelled rows from which at most FEWER_FOLDS folds are cut
 FEWER_FOLDS = 3
 HOLDOUT_FROM = 10_000  # labelled rows from which one 80/20 split replaces k-fold
-FALLBACK = "probe"  # the rule when no row can be held out
+# the rule when no row can be held out: the first of these among the candidates that apply. Label spreading
+# on the features where there are unlabelled rows: with one label a class on digits (13 rows, 3 draws) it
+# scored 80.4% against the probe's 66.9% (docs/results/labels.md)
+FALLBACKS = ("spread", "probe")
 PAIR_MARGIN = 0.01  # the best candidate alone is chosen over the average of two only when 1 point higher
 
 
@@ -149,7 +158,8 @@ def _summary(task: Task, y: np.ndarray, pairs, held_out: list[np.ndarray]) -> di
 
 # the order in which the candidates are cross-validated: the cheap ones first, so that under a time limit
 # the choice has the most candidates (ranks keep the order the user gave)
-COST_ORDER = ("linear-raw", "probe", "knn", "gbdt-raw", "gbdt-raw+features", "fine-tune")
+COST_ORDER = ("linear-raw", "probe", "knn", "spread-raw", "spread", "gbdt-raw", "gbdt-raw+features", "self-train",
+              "fine-tune")
 # successive halving: after the first of several repeats of the k-fold split, a candidate (or a setting of
 # its grid) whose mean held-out score is below the second best's by more than this many points, and by
 # more than twice its own standard error over the folds, is not fitted on the other repeats
@@ -183,13 +193,18 @@ def select(
     started = time.perf_counter()
     pairs, notes = splits(y, task, folds, settings.seed)
     metric = "accuracy" if task.is_classification else "r2"
+    skipped: dict[str, str] = _not_applicable(candidates, inputs, task)
+    if len(skipped) == len(candidates):
+        raise ValueError("no candidate applies here: " + "; ".join(f"{c} {why}" for c, why in skipped.items()) + ".")
     if not pairs:
-        fallback = FALLBACK if FALLBACK in candidates else candidates[0]
+        usable = [c for c in candidates if c not in skipped and c != "self-train"] or [candidates[0]]
+        fallback = next((c for c in FALLBACKS if c in usable), usable[0])
         reason = f"{'; '.join(notes)}: the rule for this case, {fallback}"
+        kept = [c for c in candidates if c not in skipped and c != "self-train"]
         rows = [{"candidate": c, "setting": default_setting(c, settings, len(y), task), "seconds": 0.0,
-                 "chosen": c == fallback} for c in candidates]  # fmt: skip
-        best = {c: default_setting(c, settings, len(y), task) for c in candidates}
-        return Selection(rows, Choice([(fallback, best[fallback])], reason), notes, metric, best)
+                 "chosen": c == fallback} for c in kept]  # fmt: skip
+        best = {c: default_setting(c, settings, len(y), task) for c in kept}
+        return Selection(rows, Choice([(fallback, best[fallback])], reason), notes, metric, best, skipped)
     key = "cv_accuracy" if task.is_classification else "cv_r2"
     rounds = _rounds(pairs, y, task, folds)
     order = sorted(candidates, key=lambda c: COST_ORDER.index(c) if c in COST_ORDER else len(COST_ORDER))
@@ -197,13 +212,18 @@ def select(
     predictions: dict[tuple[str, str], dict[int, np.ndarray]] = {}
     seconds: dict[tuple[str, str], float] = {}
     split_seconds: dict[str, float] = {}  # each candidate's longest fit of one split
-    skipped: dict[str, str] = {}
     cut: set[str] = set()  # candidates whose later repeats did not fit in the time
     dropped: dict[tuple[str, str], str] = {}
     deadline_at = None if time_limit is None else started + time_limit
     bar = _bar(progress, sum(len(r) for r in rounds) * len(order))
     for number, round_pairs in enumerate(rounds):  # the repeats of the k-fold split (one where not repeated)
         for name in order:
+            if name == "self-train" and number == 0 and name not in skipped:
+                base = _self_train_base(predictions, pairs, y, task, candidates)
+                if base is None:
+                    skipped[name] = "left out: none of " + ", ".join(SELF_TRAINABLE) + " was cross-validated"
+                else:
+                    grids[name] = replace(grids[name], self_train_base=base)
             if name in skipped or name not in grids:
                 bar.update(len(round_pairs))
                 continue
@@ -299,6 +319,34 @@ def select(
         row.pop("tie_break")
     best_settings = {c: row["setting"] for c, row in best_per_candidate.items()}
     return Selection(rows, Choice(members, reason), notes, metric, best_settings, skipped)
+
+
+def _not_applicable(candidates: tuple[str, ...], inputs: Inputs, task: Task) -> dict[str, str]:
+    """The candidates that cannot be fitted on these inputs, and why: those that use unlabelled rows where
+    there are none, self-training (classes only) on numbers."""
+    out = {}
+    for name in candidates:
+        candidate = CANDIDATES[name]
+        if candidate.uses_unlabelled and (inputs.unlabelled is None or len(inputs.unlabelled) == 0):
+            out[name] = "left out: no unlabelled rows"
+        elif candidate.classification_only and not task.is_classification:
+            out[name] = "left out: it needs class probabilities (classes only)"
+    return out
+
+
+def _self_train_base(predictions, pairs, y: np.ndarray, task: Task, candidates: tuple[str, ...]
+                     ) -> tuple[str, str] | None:  # fmt: skip
+    """The (candidate, setting) that self-training trains: of the cheap candidates (``SELF_TRAINABLE``)
+    cross-validated so far, the highest mean held-out score (ties: the order the user gave)."""
+    best, best_key = None, None
+    for (c, s), by_split in predictions.items():
+        if c not in SELF_TRAINABLE:
+            continue
+        score = float(np.mean([_score(task, y[pairs[i][1]], p)[0] for i, p in sorted(by_split.items())]))
+        key = (score, -candidates.index(c))
+        if best_key is None or key > best_key:
+            best, best_key = (c, s), key
+    return best
 
 
 def _rounds(pairs, y: np.ndarray, task: Task, folds: int) -> list[list[tuple[int, tuple[np.ndarray, ...]]]]:
