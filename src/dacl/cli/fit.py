@@ -153,7 +153,10 @@ def _limit(args: argparse.Namespace) -> str:
 def _save(model, args: argparse.Namespace, out: Path) -> None:
     """The fitted model written to ``out``, its selection table and its choice printed."""
     model.save(out, label=args.label, overwrite=args.overwrite)
-    print(model.selection_.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
+    from dacl.tables.semisupervised.leaderboard import leaderboard
+
+    rows = model.selection_.to_dict(orient="records")
+    print(leaderboard(rows, model.task_.is_classification))
     print(f"chosen: {model.chosen_['model']} ({model.chosen_['reason']}); model in {out} (model.md)")
 
 

@@ -22,8 +22,10 @@ from predict_onnx import graph_inputs  # noqa: E402  (the example's own input bu
 SHARED = shared_data()
 SMALL = dict(epochs=3, depth=2, width=16, projection_dim=8, batch_size=64, warmup_epochs=0.0, fine_tune_epochs=(3,),
              fine_tune_lrs=(1e-3,), random_state=0, cv=2)  # fmt: skip
-CANDIDATES = ("probe", "knn", "fine-tune", "linear-raw", "gbdt-raw", "gbdt-raw+features")
-MEMBERS = [(c,) for c in CANDIDATES] + [("fine-tune", "gbdt-raw+features"), ("probe", "linear-raw")]
+CANDIDATES = ("probe", "knn", "fine-tune", "linear-raw", "gbdt-raw", "gbdt-raw+features", "spread", "spread-raw",
+              "self-train")
+MEMBERS = [(c,) for c in CANDIDATES] + [("fine-tune", "gbdt-raw+features"), ("probe", "linear-raw"),
+                                        ("spread", "spread-raw")]
 
 
 def _table(name):
@@ -59,10 +61,13 @@ def models(request, tmp_path_factory):
         model = kind(**SMALL, candidates=CANDIDATES).fit(frame, labels)
     labelled = np.flatnonzero(pd.notna(pd.Series(labels, dtype=object)))
     inputs = model._inputs(frame.iloc[labelled])
+    inputs.unlabelled = model._inputs(frame.drop(index=frame.index[labelled]))  # for the candidates that use them
     y = labels[labelled].astype(float) if kind is DACLRegressor else model.label_encoder_.transform(
         labels[labelled].astype(str))  # fmt: skip
     folders = {}
     for members in MEMBERS:
+        if not set(members) <= set(model.selection_["candidate"]):  # self-training: classes only
+            continue
         settings = [(c, model.selection_.query("candidate == @c")["setting"].iloc[0]) for c in members]
         model.chosen_ = {"model": members[0] if len(members) == 1 else "ensemble", "reason": "each kind exported",
                          "members": [{"candidate": c, "setting": s} for c, s in settings]}  # fmt: skip

@@ -44,6 +44,7 @@ from dacl.tables.semisupervised.candidates import (
     Trees,
     TunedNetwork,
 )
+from dacl.tables.semisupervised.leaderboard import leaderboard
 from dacl.tables.semisupervised.outputs import RecordedModel, predictions_table, recorded_outputs
 from dacl.tables.semisupervised.record import MODEL_FILE, ONNX_FILE, NotWholeModel, check_record, digest_of, member_file
 from dacl.tables.semisupervised.selection import predict_chosen
@@ -142,8 +143,6 @@ def _plain(value: Any) -> Any:
 
 def model_markdown(state: dict[str, Any]) -> str:
     """model.md: the choice, the cross-validation table and how to predict."""
-    score = "cv_accuracy" if state["task"] == "classification" else "cv_r2"
-    name = "accuracy" if state["task"] == "classification" else "R²"
     lines = [f"# {state['kind']} (dacl {state['dacl_version']})", "",
              f"- label: {state['label'] or '(not recorded)'}; task: {state['task']}"
              + (f"; classes: {', '.join(map(str, state['classes']))}" if state["classes"] else ""),
@@ -153,15 +152,8 @@ def model_markdown(state: dict[str, Any]) -> str:
              f"- chosen: **{state['chosen']['model']}** ("
              + ", ".join(f"{m['candidate']}" + (f" {m['setting']}" if m["setting"] else "")
                          for m in state["chosen"]["members"]) + ")",
-             f"- why: {state['chosen']['reason']}", "",
-             f"| candidate | setting | held-out {name} | std | seconds | chosen |",
-             "|---|---|---:|---:|---:|---|"]  # fmt: skip
-    for row in state["selection"]:
-        value = row.get(score)
-        lines.append(f"| {row['candidate']} | {row['setting']} | "
-                     + ("" if value is None else f"{value:.4f}") + " | "
-                     + ("" if row.get("cv_std") is None else f"{row['cv_std']:.4f}")
-                     + f" | {row['seconds']:.1f} | {'yes' if row['chosen'] else ''} |")  # fmt: skip
+             f"- why: {state['chosen']['reason']}", ""]  # fmt: skip
+    lines.append(leaderboard(state["selection"], state["task"] == "classification", markdown=True))
     lines += ["", "![held-out scores](selection.png)", "", "Predict: `dacl predict --model THIS_FOLDER --data new.csv "
               "--out predictions.csv` (columns by name, in any order), or in Python "
               "`dacl.load_predictor(THIS_FOLDER).predict(frame)`.", ""]  # fmt: skip

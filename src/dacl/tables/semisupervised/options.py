@@ -10,9 +10,12 @@ __all__ = [
     "PRETRAINING_SHARE",
     "SEMI_DEFAULTS",
     "SEMI_PARAMETERS",
+    "UNLABELLED_CANDIDATES",
 ]
 
 # The candidates, in the order of dacl.tables.semisupervised.candidates.CANDIDATES (tested to agree).
+# the candidates that use the unlabelled rows at choice time (Candidate.uses_unlabelled; tested to agree)
+UNLABELLED_CANDIDATES = ("spread", "spread-raw", "self-train")
 CANDIDATE_NAMES = ("probe", "knn", "fine-tune", "linear-raw", "gbdt-raw", "gbdt-raw+features", "spread", "spread-raw",
                    "self-train")
 
