@@ -4,7 +4,9 @@ label study's stored results (``dacl reproduce labels ... --out docs/results/lab
 - regret: the best single candidate's test score in hindsight minus the estimator's (points; R² points
   for numbers), and whether it lies within one standard deviation (over draws) of that best candidate;
 - the estimator against the trees and the linear model on the raw columns (logistic regression or
-  ridge): at least each minus 0.5 point, and at 1% above both wherever a pretrained candidate is.
+  ridge): at least each minus 0.5 point, and at 1% above both wherever a pretrained candidate is;
+- issue 44's bar: the estimator against the five baselines a user would fit (those two, scikit-learn's
+  self-training around each, its label spreading), and the baselines' seconds.
 
     python docs/results/labels_estimator_summary.py [docs/results/labels/estimator] [--against COMMIT]
 
@@ -66,6 +68,58 @@ def summary(rows: list[dict]) -> tuple[str, dict]:
         )  # fmt: skip
     totals = {"cells": len(regrets), "mean_regret": sum(regrets) / max(1, len(regrets)), "missed": misses}
     return "\n".join(lines) + "\n", totals
+
+
+BASELINES = ("gbdt-raw", "linear-raw", "self-training (trees)", "self-training (logistic)", "label spreading (raw)")
+SHORT = {"gbdt-raw": "trees", "linear-raw": "linear", "self-training (trees)": "ST trees",
+         "self-training (logistic)": "ST logistic", "label spreading (raw)": "LS raw"}  # fmt: skip
+
+
+def against_baselines(rows: list[dict], estimator: dict | None = None) -> tuple[str, dict]:
+    """Issue 44's bar, cell by cell: the estimator's mean score against each of the five baselines a user would
+    fit (the trees and the linear model on the raw columns, scikit-learn's self-training around each and its
+    label spreading; numbers: ridge, the trees, label spreading of the target), the best of them, and the
+    difference. ``estimator``: other scores of the estimator per (dataset, fraction) (an earlier commit's)."""
+    head = " | ".join(SHORT[b] for b in BASELINES)
+    lines = [f"| dataset | labels | estimator | {head} | best baseline | difference |",
+             "|---|---:|---:|" + "---:|" * len(BASELINES) + "---|---:|"]  # fmt: skip
+    above_at_one, below, cells_at_one = [], [], 0
+    for row in rows:
+        if row["model"] not in ("DACLClassifier", "DACLRegressor"):
+            continue
+        key = (row["dataset"], row["fraction"])
+        score = row["score"] if estimator is None else estimator.get(key, {}).get("score")
+        same = {r["model"]: r for r in rows if (r["dataset"], r["fraction"]) == key}
+        present = [b for b in BASELINES if b in same]
+        if score is None or not present:
+            continue
+        best = max(present, key=lambda b: same[b]["score"])
+        difference = 100 * (score - same[best]["score"])
+        if row["fraction"] <= 0.01:
+            cells_at_one += 1
+            if difference > 0:
+                above_at_one.append(row["dataset"])
+        if difference < -0.5:
+            below.append(f"{row['dataset']} {100 * row['fraction']:g}% ({difference:+.1f})")
+        values = " | ".join(f"{100 * same[b]['score']:.1f}" if b in same else "" for b in BASELINES)
+        lines.append(f"| {row['dataset']} | {100 * row['fraction']:g}% | {100 * score:.1f} | {values} | "
+                     f"{SHORT[best]} | {difference:+.1f} |")  # fmt: skip
+    totals = {"above_at_1": above_at_one, "cells_at_1": cells_at_one, "more_than_half_point_below": below}
+    return "\n".join(lines) + "\n", totals
+
+
+def baseline_seconds(rows: list[dict]) -> str:
+    """Each baseline's seconds to fit and predict (mean over draws), per cell."""
+    timed = [b for b in BASELINES[2:] if any(r["model"] == b and "seconds" in r for r in rows)]
+    lines = ["| dataset | labels | " + " | ".join(SHORT[b] for b in timed) + " |",
+             "|---|---:|" + "---:|" * len(timed)]  # fmt: skip
+    for row in rows:
+        if row["model"] not in ("DACLClassifier", "DACLRegressor"):
+            continue
+        same = {r["model"]: r for r in rows if (r["dataset"], r["fraction"]) == (row["dataset"], row["fraction"])}
+        lines.append(f"| {row['dataset']} | {100 * row['fraction']:g}% | " + " | ".join(
+            f"{same[b]['seconds']:.1f}" if b in same and "seconds" in same[b] else "" for b in timed) + " |")
+    return "\n".join(lines) + "\n"
 
 
 def regression(rows: list[dict]) -> str:
@@ -181,6 +235,13 @@ def against(rows: list[dict], before: list[dict], commit: str) -> str:
     return "\n".join(lines) + f"\n\n{len(differences)} cells; mean difference {mean:+.2f} points\n"
 
 
+def _baseline_totals(totals: dict) -> str:
+    below = totals["more_than_half_point_below"]
+    return (f"At 1% of the labels above the best baseline on {len(totals['above_at_1'])} of {totals['cells_at_1']} "
+            f"datasets; more than 0.5 point below it in {len(below)} cells"
+            + (": " + ", ".join(below) if below else "") + ".\n")
+
+
 def main() -> None:
     arguments = [a for a in sys.argv[1:] if not a.startswith("--against")]
     commit = next((a.split("=", 1)[1] for a in sys.argv[1:] if a.startswith("--against=")), None)
@@ -189,8 +250,18 @@ def main() -> None:
         arguments = [a for a in arguments if a != commit]
     folder = Path(arguments[0] if arguments else Path(__file__).parent / "labels" / "estimator")
     if commit:
-        print(against(cells(folder), stored_at(commit, folder), commit))
+        before = stored_at(commit, folder)
+        print(against(cells(folder), before, commit))
+        earlier = {(r["dataset"], r["fraction"]): r for r in before
+                   if r["model"] in ("DACLClassifier", "DACLRegressor")}  # fmt: skip
+        table, totals = against_baselines(cells(folder), earlier)
+        print(f"The estimator at {commit} against the five baselines (today's runs of them):\n\n{table}")
+        print(_baseline_totals(totals))
         return
+    table, totals = against_baselines(cells(folder))
+    print(table)
+    print(_baseline_totals(totals))
+    print(baseline_seconds(cells(folder)))
     table, totals = summary(cells(folder))
     print(table)
     print(

@@ -119,10 +119,12 @@ def study_cell(
     folds: int = 5,
     time_limit: float | None = None,
     progress: bool = False,
+    outputs: dict[str, np.ndarray] | None = None,
 ) -> dict[str, Any]:
     """One label draw: the choice on the labelled ``rows`` only (within ``time_limit`` seconds, as the
     estimators'), then every candidate and the choice on the test split (module doc). Returns the choice,
-    the cross-validation table and the test scores."""
+    the cross-validation table and the test scores; ``outputs``, where given, receives each candidate's test
+    probabilities or predictions (for studying rules afterwards)."""
     started = time.perf_counter()
     pool = unlabelled_pool(np.setdiff1d(np.arange(len(y)), rows), settings.seed)  # as the estimators draw it
     labelled = dataclasses.replace(train.take(rows), unlabelled=train.take(pool) if len(pool) else None)
@@ -138,6 +140,8 @@ def study_cell(
         seconds[name] = time.perf_counter() - begun
     scores = {name: {**_metrics(task, y_test, out), "setting": selection.best[name], "seconds": seconds[name]}
               for name, out in test_outputs.items()}  # fmt: skip
+    if outputs is not None:
+        outputs.update(test_outputs)
     ensemble = [r for r in selection.rows if r["candidate"] == ENSEMBLE]
     if ensemble:
         members = ensemble[0]["setting"].split(" + ")  # "gbdt-raw + gbdt-raw+features": two names
@@ -248,11 +252,13 @@ def label_study(
                     spec["time_limit"] = time_limit
                 if data_key is not None:
                     spec["data"] = data_key
+                name = study_run_name(dataset.name, method, blocks)
+                outputs: dict[str, np.ndarray] = {}
                 compute = partial(study_cell, train, y, rows, test, y_test, task, settings, candidates, plan.folds,
-                                  choice_limit, progress)  # fmt: skip
-                record = stored_run(
-                    out, study_run_name(dataset.name, method, blocks), spec, partial(_with_spec, spec, compute)
-                )
+                                  choice_limit, progress, outputs)  # fmt: skip
+                record = stored_run(out, name, spec, partial(_with_spec, spec, compute))
+                if outputs:  # computed now: the test outputs beside the cell, for studies of the rule (not in git)
+                    _save_outputs(Path(out) / "outputs" / f"{name}-{run_key(spec)}.npz", outputs, y_test)
                 base = {"dataset": dataset.name, "task": task.kind, "fraction": fraction, "draw": draw,
                         "labelled": len(rows), "method": method, "test_rows": len(y_test)}  # fmt: skip
                 for name, score in record["candidates"].items():
@@ -332,6 +338,14 @@ def study_run_name(name: str, method: str, blocks: Any) -> str:
 
 def _rows(X: Any, rows: np.ndarray) -> Any:
     return X.iloc[rows] if hasattr(X, "iloc") else X[rows]
+
+
+def _save_outputs(path: Path, outputs: dict[str, np.ndarray], y_test: np.ndarray) -> None:
+    import io
+
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, y_test=y_test, **{k: v.astype(np.float32) for k, v in outputs.items()})
+    write_atomic(path, buffer.getvalue())
 
 
 def _with_spec(spec: dict[str, Any], compute) -> dict[str, Any]:
