@@ -363,3 +363,45 @@ def test_flag_errors_name_the_flag_and_its_range_and_classes_print_as_written(fi
                  *TINY]) == 2  # fmt: skip
     err = capsys.readouterr().err
     assert "only 1 class ('cat')" in err and "np.str_" not in err
+
+
+def test_dacl_fit_prints_a_clean_leaderboard_that_says_which_candidates_used_the_unlabelled_rows(files, tmp_path,
+                                                                                                 capsys):  # fmt: skip
+    model = tmp_path / "model"
+    flags = [*TINY[:-2], "probe,linear-raw,spread,spread-raw", "--quiet"]
+    assert main(["fit", "--data", str(files / "train.csv"), "--label", "churn", "--out", str(model), *flags]) == 0
+    out = capsys.readouterr().out
+    board = out[out.index("#  candidate") : out.index("chosen:")]
+    lines = [line for line in board.splitlines() if line.strip()]
+    assert "held-out accuracy %" in lines[0] and "unlabelled rows" in lines[0]
+    assert "NaN" not in board and "False" not in board and "True" not in board
+    rows = [line for line in lines[1:] if line.split()[0].isdigit()]
+    names = {line.split()[1].rstrip("†") for line in rows}
+    assert names == {"probe", "linear-raw", "spread", "spread-raw", "ensemble"}
+    for line in rows:
+        uses = any(word.rstrip("†") in ("spread", "spread-raw") for word in line.split()[1:5])
+        assert (" yes" in line) == uses, line
+    assert sum("chosen" in line for line in lines[1:]) == 1
+    scores = [float(line.split(" ± ")[0].split()[-1]) for line in rows]
+    assert scores == sorted(scores, reverse=True)  # best first
+    assert [int(line.split()[0]) for line in rows] == list(range(1, len(rows) + 1))
+    text = (model / "model.md").read_text()
+    assert "| # | candidate | setting | held-out accuracy % |" in text and "nan" not in text.lower()
+
+
+def test_a_stream_gives_a_sample_of_its_unlabelled_rows_spread_over_its_files(files, tmp_path):
+    from dacl.tables.semisupervised import DACLClassifier
+    from dacl.tables.stream import TableStream
+
+    table = pd.read_csv(files / "train.csv")
+    parts = parquet_parts(table, tmp_path / "parts", rows=50)
+    stream = TableStream(parts, 64, label="churn")
+    unlabelled = table[table["churn"].isna()]
+    sample = stream.unlabelled_sample("churn", 60, seed=0)
+    assert len(sample) == 60 and list(sample.columns) == list(stream.columns)
+    assert set(sample["id"]) <= set(unlabelled["id"])  # no labelled row
+    assert sample["id"].nunique() == 60 and sample["id"].max() > 1250  # from the later files too
+    assert stream.unlabelled_sample("churn", 10_000, seed=0)["id"].tolist() == unlabelled["id"].tolist()
+    model = DACLClassifier(depth=1, width=8, projection_dim=4, epochs=2, batch_size=64, warmup_epochs=0.0,
+                           candidates=("probe", "spread"), cv=2, random_state=0).fit_files(parts, "churn")  # fmt: skip
+    assert "spread" in set(model.selection_["candidate"])

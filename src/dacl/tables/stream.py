@@ -232,11 +232,15 @@ class TableStream:
 
         if label is None or label != self.label:
             raise ValueError(f"label column {label!r} is not in the stream's files as its label ({self.label!r}).")
-        total = sum(g.rows for g in self.groups)
-        share = min(1.0, size / max(total, 1))
+        # each group's unlabelled rows, from the label column alone
+        counts = [int(pc.sum(pc.invert(has_label(self._read_arrow(g, [label])[label]))).as_py() or 0)
+                  for g in self.groups]  # fmt: skip
+        share = min(1.0, size / max(sum(counts), 1))
         rng = np.random.default_rng(seed)
         parts = []
-        for group in self.groups:
+        for group, count in zip(self.groups, counts):
+            if count == 0:
+                continue
             table = self._read_arrow(group, [*self.columns, label])
             table = table.filter(pc.invert(has_label(table[label])))
             take = min(table.num_rows, int(np.ceil(share * table.num_rows)))
