@@ -46,6 +46,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 def _few_labels(out: Path, epochs: int | None) -> None:
     """The demo's second part: a table with few labels, DACLClassifier against what a user would fit."""
     from dacl.files import write_atomic
+    from dacl.studies.baselines import BASELINES
     from dacl.studies.label_study import few_labels_demo
 
     row = few_labels_demo(**({} if epochs is None else {"epochs": epochs}))
@@ -54,7 +55,8 @@ def _few_labels(out: Path, epochs: int | None) -> None:
              "| model | test accuracy (%) |", "|---|---:|",
              f"| DACLClassifier (chose {row['chosen']}, {row['seconds']:.0f} s) | {100 * row['DACLClassifier']:.2f} |",
              f"| gradient-boosted trees | {100 * row['gradient-boosted trees']:.2f} |",
-             f"| logistic regression | {100 * row['logistic regression']:.2f} |", ""]  # fmt: skip
+             f"| logistic regression | {100 * row['logistic regression']:.2f} |",
+             *(f"| {name} (scikit-learn) | {100 * row[name]:.2f} |" for name in BASELINES), ""]  # fmt: skip
     text = "\n".join(lines)
     write_atomic(out / "few-labels.md", text.encode())
     write_atomic(out / "few-labels.json", json.dumps(row, indent=2).encode())

@@ -575,7 +575,8 @@ def run_study(
 def few_labels_demo(fraction: float = 0.05, seed: int = 0, **params: Any) -> dict[str, Any]:
     """The demo's few-label row: scikit-learn's digits with ``fraction`` of the training labels (the rest
     marked -1), ``DACLClassifier()`` at its defaults against the trees and logistic regression fitted on
-    the same labelled rows (the study's ``gbdt-raw`` and ``linear-raw``), all scored on the test split;
+    the same labelled rows (the study's ``gbdt-raw`` and ``linear-raw``) and scikit-learn's self-training
+    and label spreading on every training row (``dacl.studies.baselines``), all scored on the test split;
     ``params`` go to the classifier (``epochs=2``: a quick look)."""
     from dacl.tables.files import load_digits_dataset
     from dacl.tables.semisupervised import DACLClassifier
@@ -598,4 +599,7 @@ def few_labels_demo(fraction: float = 0.05, seed: int = 0, **params: Any) -> dic
     for name, candidate in (("gradient-boosted trees", "gbdt-raw"), ("logistic regression", "linear-raw")):
         (fitted,) = CANDIDATES[candidate].fit(train, data.y_train[rows], task, settings).values()
         row[name] = _metrics(task, data.y_test, fitted.predict(test))["score"]
+    for name in baseline_names(task):  # scikit-learn's semi-supervised models, on every training row
+        predicted, _ = fit_baseline(name, scaled(data.X_train), data.y_train, rows, test.X, task, seed)
+        row[name] = _metrics(task, data.y_test, predicted)["score"]
     return row
