@@ -35,7 +35,7 @@ from dacl.data.dataset import Dataset
 from dacl.data.subsets import label_subset
 from dacl.files import write_atomic
 from dacl.methods import mixes_blocks
-from dacl.studies.baselines import BASELINES, baseline_names, fit_baseline
+from dacl.studies.baselines import BASELINES, SELF_TRAINING_UNLABELLED, baseline_names, fit_baseline
 from dacl.studies.experiment import prepare_features
 from dacl.studies.runs import experiment_options, run_key, stored_options, stored_run
 from dacl.tables import encode, pretrain
@@ -126,7 +126,7 @@ def study_cell(
     the cross-validation table and the test scores; ``outputs``, where given, receives each candidate's test
     probabilities or predictions (for studying rules afterwards)."""
     started = time.perf_counter()
-    pool = unlabelled_pool(np.setdiff1d(np.arange(len(y)), rows), settings.seed)  # as the estimators draw it
+    pool = unlabelled_pool(np.setdiff1d(np.arange(len(y)), rows), settings.seed, settings.unlabelled_rows)
     labelled = dataclasses.replace(train.take(rows), unlabelled=train.take(pool) if len(pool) else None)
     y_labelled = y[rows]
     selection = select(labelled, y_labelled, task, candidates, settings, folds=folds, time_limit=time_limit,
@@ -284,7 +284,8 @@ def baseline_scores(out, name: str, X: np.ndarray, y: np.ndarray, rows: np.ndarr
     ``out/runs/NAME-baselines-KEY.json`` (keyed by the draw, not by the encoder or the candidates)."""
     names = baseline_names(task)
     spec = {"dataset": name, "fraction": fraction, "draw": draw, "labelled": len(rows), "task": task.kind,
-            "baselines": list(names), "seed": seed, "rows": len(y), "columns": int(X.shape[1])}  # fmt: skip
+            "baselines": list(names), "seed": seed, "rows": len(y), "columns": int(X.shape[1]),
+            "self_training_unlabelled": SELF_TRAINING_UNLABELLED}  # fmt: skip
     if data_key is not None:
         spec["data"] = data_key
 

@@ -123,7 +123,7 @@ class Inputs:
     """What the candidates see of some rows: the raw preprocessed columns ``X`` (N, D), the frozen
     encoder's ``features`` (N, W), the ``encoder`` itself (for fine-tuning), and the features'
     ``projection`` for the trees. ``unlabelled``: rows without a label (a sample of them, at most
-    ``transductive.POOL_ROWS``) that the candidates which use unlabelled rows may see at choice time; the
+    ``Settings.unlabelled_rows``) that the candidates which use unlabelled rows may see at choice time; the
     same for every subset ``take`` makes of the labelled rows, so that a fold's held-out rows are never in
     it."""
 
@@ -162,6 +162,11 @@ class Settings:
     logistic_cs: tuple[float, ...] = (0.01, 0.1, 1.0, 10.0)
     knn_k: int = 10
     gbdt_max_iter: int = 100  # scikit-learn's default boosting iterations (fewer in smoke tests)
+    # the unlabelled rows the choice's candidates see (a sample drawn under the seed): they bound the graph, a
+    # spread model's folder (its rows' features and labels) and a new row's neighbour search. 8,192: on
+    # mnist-test at 1% (8,000 rows) label spreading on the raw columns scored 90.0-90.5% with all the rows
+    # against 86.5-88.3% with 4,096 (2 draws; docs/results/labels.md)
+    unlabelled_rows: int = 8192
     # label spreading (``spread``, ``spread-raw``): its alphas, one setting each (with and without class-mass
     # normalization for classes), and the neighbours of the graph and of a new row
     spread_alphas: tuple[float, ...] = (0.9, 0.99)

@@ -38,7 +38,7 @@ from dacl.tables.semisupervised.candidates import (
 )
 from dacl.tables.semisupervised.options import MAX_STEPS, PRETRAINING_DEFAULTS, PRETRAINING_SHARE, SEMI_PARAMETERS
 from dacl.tables.semisupervised.selection import fit_chosen, predict_chosen, select
-from dacl.tables.semisupervised.transductive import POOL_ROWS, unlabelled_pool
+from dacl.tables.semisupervised.transductive import unlabelled_pool
 from dacl.tables.train import encode
 from dacl.tables.transformer import CONFIG_PARAMETERS, DACL, OWN_PARAMETERS, _choices, _constraint, validate_table
 
@@ -195,7 +195,7 @@ class _SemiSupervised(BaseEstimator):
             self.dacl_ = pretraining.fit_stream(stream, time_limit=self._clock.pretraining())
             self._clock.mark("pretraining")
             raw = self.dacl_.preprocessed(X)  # clipped as the stream clipped them
-            sample = stream.unlabelled_sample(label, POOL_ROWS, seed)
+            sample = stream.unlabelled_sample(label, self._settings(seed).unlabelled_rows, seed)
             pool = (self.dacl_.preprocessed(validate_table(self, sample, reset=False, impute=self.impute))
                     if len(sample) else raw[:0])  # fmt: skip
         return self._choose(raw, rows, targets, task, seed, list(stream.columns), unlabelled, project_rows=rows,
@@ -203,7 +203,7 @@ class _SemiSupervised(BaseEstimator):
 
     def _choose(self, raw, rows, targets, task, seed, columns, unlabelled, project_rows=None, pool=None):
         """Features of the preprocessed rows ``raw``; the choice and the fit on its labelled ``rows``, with a
-        sample of the unlabelled rows (``transductive.POOL_ROWS``) for the candidates that use them: of
+        sample of the unlabelled rows (``Settings.unlabelled_rows``) for the candidates that use them: of
         ``raw``'s other rows, or ``pool`` (preprocessed rows given apart)."""
         self.encoder_ = self.dacl_.encoder_
         self.history_ = self.dacl_.history_
@@ -212,7 +212,8 @@ class _SemiSupervised(BaseEstimator):
             features = encode(self.encoder_, raw, precision=self.precision)  # bf16 where it pays, as in predict
             self.projection_ = Projection.fit(features if project_rows is None else features[project_rows], seed=seed)
             if pool is None:  # the unlabelled rows among raw's: a sample of them, drawn under the seed
-                pool = unlabelled_pool(np.setdiff1d(np.arange(len(raw)), rows), seed)
+                others = np.setdiff1d(np.arange(len(raw)), rows)
+                pool = unlabelled_pool(others, seed, self._settings(seed).unlabelled_rows)
                 pool_raw, pool_features = raw[pool], features[pool]
             else:  # given apart (streamed files: a sample read from them)
                 pool_raw, pool_features = pool, encode(self.encoder_, pool, precision=self.precision)

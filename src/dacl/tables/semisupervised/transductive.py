@@ -1,9 +1,10 @@
 """Candidates that use the unlabelled rows at choice time, not only to pretrain.
 
 - ``spread`` and ``spread-raw``: label spreading (Zhou et al., NeurIPS 2004) over a k-NN graph of the
-  labelled rows and a sample of the unlabelled ones (``Inputs.unlabelled``, at most ``POOL_ROWS``), on the
-  DACL features (cosine affinities cubed, as Iscen et al., CVPR 2019, on a learned embedding) or on the raw
-  columns (Euclidean, one per edge, as scikit-learn's ``LabelSpreading(kernel="knn")``);
+  labelled rows and a sample of the unlabelled ones (``Inputs.unlabelled``, at most
+  ``Settings.unlabelled_rows``), on the DACL features (cosine affinities cubed, as Iscen et al., CVPR 2019,
+  on a learned embedding) or on the raw columns (Euclidean, one per edge, as scikit-learn's
+  ``LabelSpreading(kernel="knn")``);
   ``dacl.core.propagation``. Settings: α, and for classes with or without class-mass normalization (Zhu,
   Ghahramani, Lafferty, ICML 2003: each class's spread mass scaled to its share of the labelled rows). A
   new row is predicted by its ``spread_k`` nearest graph rows' spread labels (the graph's inductive
@@ -35,7 +36,6 @@ from dacl.tables.semisupervised.candidates import CANDIDATES, Inputs, NearestNei
 
 __all__ = [
     "GRAPH_LABELLED",
-    "POOL_ROWS",
     "SELF_TRAINABLE",
     "fit_self_trained",
     "fit_spread_features",
@@ -45,17 +45,15 @@ __all__ = [
     "unlabelled_pool",
 ]
 
-# the unlabelled rows a fit's choice sees (a sample drawn under its seed): they bound the graph, the model
-# folder of a spread candidate (its rows' features and labels) and the time a new row's neighbours take
-POOL_ROWS = 4096
 # the labelled rows in a graph (a stratified sample where there are more): with that many labels, spreading
-# them adds little to the supervised candidates, and the graph stays within POOL_ROWS + GRAPH_LABELLED rows
+# them adds little to the supervised candidates, and the graph stays within Settings.unlabelled_rows +
+# GRAPH_LABELLED rows
 GRAPH_LABELLED = 4096
 # the candidates self-training may train: those whose fits take seconds on a few thousand rows
 SELF_TRAINABLE = ("probe", "linear-raw", "gbdt-raw", "gbdt-raw+features")
 
 
-def unlabelled_pool(unlabelled: np.ndarray, seed: int, size: int = POOL_ROWS) -> np.ndarray:
+def unlabelled_pool(unlabelled: np.ndarray, seed: int, size: int) -> np.ndarray:
     """Sorted indices of at most ``size`` of the ``unlabelled`` row indices, drawn under ``seed``."""
     unlabelled = np.asarray(unlabelled)
     if len(unlabelled) <= size:
