@@ -52,7 +52,7 @@ def fit_once(dataset, fraction: float, draw: int, threads: int, candidates: tupl
         warnings.simplefilter("ignore")
         model = kind(random_state=0, n_jobs=threads, **extra).fit(dataset.X_train, marked)
     seconds = time.perf_counter() - started
-    score = model.score(dataset.X_test, np.asarray(dataset.y_test, dtype=float if regression else object))
+    score = model.score(dataset.X_test, np.asarray(dataset.y_test))
     return {"score": float(score), "seconds": seconds, "timings": model.timings_, "chosen": model.chosen_["model"],
             "members": model.chosen_["members"], "labelled": len(rows)}  # fmt: skip
 

@@ -9,7 +9,7 @@ of the training rows keeps its labels (stratified; for numbers by decile; ``labe
    fixed before any test row is scored;
 2. every candidate, at its best cross-validated setting, is refitted on the labelled rows and scored
    on the test split; the estimator's score is its chosen model's (one candidate, or the average of
-   the two best);
+   the best two or three);
 3. the *regret* is the best candidate's test score in hindsight minus the estimator's.
 
 Every cell is stored as one JSON file under ``out/runs`` and every encoder as a checkpoint under
@@ -50,7 +50,7 @@ from dacl.tables.semisupervised.candidates import (
 )
 from dacl.tables.semisupervised.estimators import capped_pretraining
 from dacl.tables.semisupervised.options import MAX_STEPS, PRETRAINING_DEFAULTS, PRETRAINING_SHARE
-from dacl.tables.semisupervised.selection import ENSEMBLE, prefers_pair, select
+from dacl.tables.semisupervised.selection import ENSEMBLE, MOST_MEMBERS, prefers_pair, select
 from dacl.tables.semisupervised.transductive import unlabelled_pool
 
 __all__ = [
@@ -144,7 +144,7 @@ def study_cell(
         outputs.update(test_outputs)
     ensemble = [r for r in selection.rows if r["candidate"] == ENSEMBLE]
     if ensemble:
-        members = ensemble[0]["setting"].split(" + ")  # "gbdt-raw + gbdt-raw+features": two names
+        members = ensemble[0]["setting"].split(" + ")  # "gbdt-raw + gbdt-raw+features + probe": the names
         scores[ENSEMBLE] = {**_metrics(task, y_test, sum(test_outputs[m] for m in members) / len(members)),
                             "setting": ensemble[0]["setting"]}  # fmt: skip
     members = [m["candidate"] for m in chosen["members"]]
@@ -248,6 +248,7 @@ def label_study(
                     spec["mixing"] = "one-hot blocks as units"
                 if regression:  # cells of the fixed penalty (alpha=1), stored before, are not taken for these
                     spec["ridge_alpha"] = "leave-one-out"
+                spec["ensemble"] = f"up to {MOST_MEMBERS} within one standard error"  # the rule (issue 44)
                 if time_limit is not None:
                     spec["time_limit"] = time_limit
                 if data_key is not None:

@@ -171,3 +171,19 @@ def test_from_a_thousand_labelled_rows_three_folds_hold_every_row_out_once():
     assert sorted(np.concatenate([held for _, held in pairs])) == list(range(1200))
     assert len(splits(np.arange(1500.0), Task("regression"), folds=5)[0]) == 3
     assert len(splits(np.repeat([0, 1], 400), Task("classification", 2), folds=5)[0]) == 5  # under 1,000: 5
+
+
+def test_the_ensemble_takes_a_third_candidate_only_within_noise_of_the_best():
+    from dacl.tables.semisupervised.selection import MOST_MEMBERS, ensemble_members
+
+    def ranked(scores, std):
+        return [{"candidate": f"c{i}", "setting": "", "cv_accuracy": s, "cv_std": std} for i, s in enumerate(scores)]
+
+    key = "cv_accuracy"
+    # precise scores (many labels): only candidates within the 1-point margin join the two best
+    assert [r["candidate"] for r in ensemble_members(ranked([0.90, 0.85, 0.80], 0.002), key, 5)] == ["c0", "c1"]
+    assert len(ensemble_members(ranked([0.90, 0.85, 0.895], 0.002), key, 5)) == 3
+    # noisy scores (tens of labels: a standard deviation of 15 points over 5 folds, an error of 6.7): the third
+    # is within noise of the best and joins; never more than MOST_MEMBERS
+    assert len(ensemble_members(ranked([0.90, 0.88, 0.85, 0.84, 0.83], 0.15), key, 5)) == MOST_MEMBERS == 3
+    assert len(ensemble_members(ranked([0.90, 0.88, 0.80], 0.15), key, 5)) == 2  # 10 points: beyond the error

@@ -2,10 +2,11 @@
 
 ``fit(X, y)`` pretrains a DACL encoder (Verma et al., ICML 2021) on every row, labelled or not (and on
 ``X_unlabeled``), then chooses on the labelled rows only, by cross-validation, among models on the
-frozen features, the fine-tuned encoder and the models a data scientist fits on the raw columns
-(logistic regression or ridge, gradient-boosted trees), or the average of the two best
-(``dacl.tables.semisupervised.selection``). Unlabelled rows are marked as scikit-learn's semi-supervised
-estimators mark them: ``-1`` (``unlabeled_value``) or a missing value for classes, NaN for numbers.
+frozen features, the fine-tuned encoder, the models a data scientist fits on the raw columns (logistic
+regression or ridge, gradient-boosted trees) and those that use the unlabelled rows at choice time too
+(label spreading, self-training), or the average of the best (``dacl.tables.semisupervised.selection``).
+Unlabelled rows are marked as scikit-learn's semi-supervised estimators mark them: ``-1``
+(``unlabeled_value``) or a missing value for classes, NaN for numbers.
 """
 
 from __future__ import annotations
@@ -332,7 +333,7 @@ class DACLClassifier(ClassifierMixin, _SemiSupervised):
             Each candidate setting's mean held-out accuracy (``cv_accuracy``, ``cv_std``), fitting time, and
             which was chosen.
         chosen_ : dict
-            The chosen model (a candidate, or ``ensemble`` of two), its members and why; ``skipped``: the
+            The chosen model (a candidate, or ``ensemble`` of two or three), its members and why; ``skipped``: the
             candidates left out to keep within ``time_limit``, and why.
         dacl_ : dacl.DACL
             The preprocessing and the pretrained encoder.
@@ -481,7 +482,7 @@ class DACLRegressor(RegressorMixin, _SemiSupervised):
             Each candidate setting's mean held-out R² (``cv_r2``, ``cv_std``) and RMSE, fitting time, and
             which was chosen.
         chosen_ : dict
-            The chosen model (a candidate, or ``ensemble`` of two), its members and why; ``skipped``: the
+            The chosen model (a candidate, or ``ensemble`` of two or three), its members and why; ``skipped``: the
             candidates left out to keep within ``time_limit``, and why.
         dacl_ : dacl.DACL
             The preprocessing and the pretrained encoder.

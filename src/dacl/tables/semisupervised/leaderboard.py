@@ -1,6 +1,6 @@
 """The choice's table for people: what ``dacl fit`` prints and model.md shows, from the same rows.
 
-One row per candidate setting (and the ensemble of two), best first: the held-out score as a percentage
+One row per candidate setting (and the ensemble), best first: the held-out score as a percentage
 (mean ± std over the splits), the splits it was scored on, its fitting seconds, whether it used the
 unlabelled rows at choice time, and which was chosen; settings left behind by successive halving get a
 mark and one footnote instead of a column of text. Torch-free (the CLI prints it without loading more).

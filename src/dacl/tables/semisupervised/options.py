@@ -48,9 +48,9 @@ SEMI_PARAMETERS = {
     "cv": ("int, default=5", "Folds of the cross-validation on the labelled rows (fewer where the rarest class "
            "has fewer rows; repeated 3 times under 300 labelled rows, the candidates far behind after the first "
            "repeat not fitted again; at most 3 from 1,000; one 80/20 split from 10,000)."),
-    "ensemble": ("bool, default=True", "Also score the average of the two best candidates' probabilities or "
-                 "predictions, and choose it unless the best candidate alone scores over 1 point higher; "
-                 "False: the best candidate alone."),
+    "ensemble": ("bool, default=True", "Also score the average of the best candidates' probabilities or "
+                 "predictions (the two best, and a third within one standard error of the best), and choose it "
+                 "unless the best candidate alone scores over 1 point higher; False: the best candidate alone."),
     "fine_tune_lrs": ("tuple of float, default=(1e-4, 1e-3)", "Fine-tuning learning rates (AdamW) to choose from."),
     "fine_tune_epochs": ("tuple of int, default=(20, 50)", "Fine-tuning epochs to choose from (each capped at "
                          "1,000 steps of 256 rows)."),

@@ -3,9 +3,10 @@
 Every candidate (``dacl.tables.semisupervised.candidates``) is fitted on the training part of each split of
 the labelled rows and predicts the held-out part; its settings (fine-tuning's lr and epochs) are scored
 from the same run. The candidates are ranked by mean held-out accuracy (classes) or R² (numbers, i.e.
-mean squared error), and the chosen model is the average of the two best candidates' probabilities /
-predictions, unless the best alone scores more than ``PAIR_MARGIN`` (1 point) above that average in the
-same cross-validation (:func:`prefers_pair`). Nothing outside the labelled rows is ever scored: no
+mean squared error), and the chosen model is the average of the best candidates' probabilities /
+predictions (the two best, and a third within noise of the best: :func:`ensemble_members`), unless the
+best alone scores more than ``PAIR_MARGIN`` (1 point) above that average in the same cross-validation
+(:func:`prefers_pair`). Nothing outside the labelled rows is ever scored: no
 test split can leak into the choice.
 
 The splits (:func:`splits`): stratified k-fold for classes (k = min(folds, rarest class)), k-fold for
@@ -45,9 +46,11 @@ from dacl.tables.semisupervised.transductive import SELF_TRAINABLE
 __all__ = [
     "ENSEMBLE",
     "FALLBACKS",
+    "MOST_MEMBERS",
     "PAIR_MARGIN",
     "Choice",
     "Selection",
+    "ensemble_members",
     "fit_chosen",
     "predict_chosen",
     "prefers_pair",
@@ -65,12 +68,13 @@ HOLDOUT_FROM = 10_000  # labelled rows from which one 80/20 split replaces k-fol
 # on the features where there are unlabelled rows: with one label a class on digits (13 rows, 3 draws) it
 # scored 80.4% against the probe's 66.9% (docs/results/labels.md)
 FALLBACKS = ("spread", "probe")
-PAIR_MARGIN = 0.01  # the best candidate alone is chosen over the average of two only when 1 point higher
+PAIR_MARGIN = 0.01  # the best candidate alone is chosen over the ensemble's average only when 1 point higher
+MOST_MEMBERS = 3  # the ensemble averages the two best candidates and a third within noise of the best
 
 
 @dataclass
 class Choice:
-    """The chosen model: one (candidate, setting) or the average of two."""
+    """The chosen model: one (candidate, setting) or the average of two or three."""
 
     members: list[tuple[str, str]]
     reason: str
@@ -195,7 +199,9 @@ def select(
     metric = "accuracy" if task.is_classification else "r2"
     skipped: dict[str, str] = _not_applicable(candidates, inputs, task)
     if len(skipped) == len(candidates):
-        raise ValueError("no candidate applies here: " + "; ".join(f"{c} {why}" for c, why in skipped.items()) + ".")
+        raise ValueError("no candidate applies here: " + "; ".join(f"{c} {why}" for c, why in skipped.items())
+                         + "; add candidates that need neither (probe, linear-raw, gbdt-raw, ...), or give unlabelled "
+                         "rows (marked -1 or missing, or X_unlabeled=).")  # fmt: skip
     if not pairs:
         usable = [c for c in candidates if c not in skipped and c != "self-train"] or [candidates[0]]
         fallback = next((c for c in FALLBACKS if c in usable), usable[0])
@@ -284,26 +290,26 @@ def select(
                     key=rank, reverse=True)  # fmt: skip
     pair = None
     if ensemble and len(ranked) >= 2:
-        first, second = ranked[0], ranked[1]
-        a, b = scored[(first["candidate"], first["setting"])], scored[(second["candidate"], second["setting"])]
-        common = sorted(set(a) & set(b))
-        averaged = [(a[i] + b[i]) / 2 for i in common]
-        pair = {"candidate": ENSEMBLE, "setting": f"{first['candidate']} + {second['candidate']}",
+        group = ensemble_members(ranked, key, len(rounds[0]))
+        outputs = [scored[(r["candidate"], r["setting"])] for r in group]
+        common = sorted(set.intersection(*(set(o) for o in outputs)))
+        averaged = [sum(o[i] for o in outputs) / len(outputs) for i in common]
+        pair = {"candidate": ENSEMBLE, "setting": " + ".join(r["candidate"] for r in group),
                 **_summary(task, y, [pairs[i] for i in common], averaged),
-                "seconds": first["seconds"] + second["seconds"], "splits": len(common)}  # fmt: skip
+                "seconds": sum(r["seconds"] for r in group), "splits": len(common)}  # fmt: skip
         rows.append(pair)
     best = pair if prefers_pair(ranked[0], pair, key) else ranked[0]
     if best is pair:
-        members = [(r["candidate"], r["setting"]) for r in ranked[:2]]
+        members = [(r["candidate"], r["setting"]) for r in group]
         alone = ranked[0]
-        why = (f"the average of the two best candidates ({pair['setting']}: held-out {{what}} {pair[key]:.4f} ± "
-               f"{pair['cv_std']:.4f}; the best alone, {alone['candidate']}, {alone[key]:.4f}, is not more than "
+        why = (f"the average of the {len(group)} best candidates ({pair['setting']}: held-out {{what}} {pair[key]:.4f} "
+               f"± {pair['cv_std']:.4f}; the best alone, {alone['candidate']}, {alone[key]:.4f}, is not more than "
                f"{100 * PAIR_MARGIN:g} point higher)")  # fmt: skip
     else:
         members = [(best["candidate"], best["setting"])]
         why = f"the highest mean held-out {{what}} ({best[key]:.4f} ± {best['cv_std']:.4f})"
         if pair is not None:
-            why += f", over {100 * PAIR_MARGIN:g} point above the average of the two best ({pair[key]:.4f})"
+            why += f", over {100 * PAIR_MARGIN:g} point above the average of the best ({pair[key]:.4f})"
     what = "accuracy" if task.is_classification else "R²"
     reason = why.format(what=what) + f"; {len(pairs)} split(s) of the {len(y)} labelled rows"
     if dropped:
@@ -421,11 +427,24 @@ def _bar(enabled: bool, total: int):
     return tqdm(total=total, disable=not enabled, unit="fit", leave=False, desc="choice")
 
 
+def ensemble_members(ranked: list[dict[str, Any]], key: str, folds: int) -> list[dict[str, Any]]:
+    """The candidates the ensemble averages (``ranked``: each candidate's best setting, best first): the two
+    best, and up to ``MOST_MEMBERS`` of those whose mean held-out score is within ``PAIR_MARGIN`` or one
+    standard error of the best's (its standard deviation over the splits / √folds) below it. With tens of
+    labelled rows that error is several points, the candidates within it cannot be told apart, and which
+    of them leads turns on numerical noise (the same fit on 1 and 2 threads); their average changes little
+    when one of them moves (docs/results/labels.md, "A choice that does not flip")."""
+    best = ranked[0]
+    within = max(PAIR_MARGIN, float(best.get("cv_std", 0.0)) / np.sqrt(max(folds, 1)))
+    close = [r for r in ranked[2:MOST_MEMBERS] if best[key] - r[key] <= within]
+    return ranked[:2] + close
+
+
 def prefers_pair(best: dict[str, Any], pair: dict[str, Any] | None, key: str) -> bool:
-    """The rule: the average of the two best candidates, unless the best alone scores more than
+    """The rule: the ensemble's average (:func:`ensemble_members`), unless the best alone scores more than
     ``PAIR_MARGIN`` higher in the cross-validation (then the best alone). Chosen on the label study's
-    tables (docs/results/labels.md, "Which rule"): the average of two good models is rarely worse than
-    either and often better, and it dulls the winner's curse of picking the top of noisy scores."""
+    tables (docs/results/labels.md, "Which rule"): the average of good models is rarely worse than
+    each and often better, and it dulls the winner's curse of picking the top of noisy scores."""
     return pair is not None and best[key] - pair[key] <= PAIR_MARGIN
 
 
