@@ -46,3 +46,51 @@ def test_a_failed_write_leaves_the_old_file_and_no_temporary(tmp_path):
     with pytest.raises(TypeError):
         write_atomic(target, object())  # type: ignore[arg-type]
     assert target.read_bytes() == b"old" and [p.name for p in tmp_path.iterdir()] == ["table.md"]
+
+
+# --- reading inside a folder: one mechanism for every file of a folder dacl trusts (issue 45, class 1) -----
+
+
+@pytest.fixture
+def folder_with_traps(tmp_path):
+    """A folder with a plain file, links out (to a file, and dangling), a FIFO and a sub-folder."""
+    folder = tmp_path / "model"
+    folder.mkdir()
+    (folder / "plain.bin").write_bytes(b"ours")
+    secret = tmp_path / "secret.txt"
+    secret.write_text("not yours")
+    (folder / "link.bin").symlink_to(secret)
+    (folder / "dangling.bin").symlink_to(tmp_path / "created-by-dacl.txt")
+    os.mkfifo(folder / "fifo.bin")
+    (folder / "sub").mkdir()
+    return folder, secret
+
+
+def test_read_inside_reads_plain_files_and_refuses_every_other_kind(folder_with_traps):
+    from dacl.files import NotInside, read_inside
+
+    folder, _ = folder_with_traps
+    assert read_inside(folder, "plain.bin") == b"ours"
+    expected = {"link.bin": "link", "dangling.bin": "link", "fifo.bin": "kind", "sub": "kind", "absent.bin": "missing",
+                "../secret.txt": "name", "sub/x": "name", "..": "name", "": "name"}  # fmt: skip
+    for name, reason in expected.items():
+        with pytest.raises(NotInside) as caught:
+            read_inside(folder, name)  # a FIFO would block a plain open: it must not
+        assert caught.value.reason == reason, (name, caught.value)
+        assert "not yours" not in str(caught.value)
+    with pytest.raises(NotInside, match="more than the 3 allowed"):
+        read_inside(folder, "plain.bin", limit=3)
+
+
+def test_creating_through_open_inside_never_touches_what_a_link_names(folder_with_traps):
+    from dacl.files import NotInside, open_inside
+
+    folder, secret = folder_with_traps
+    for name in ("link.bin", "dangling.bin"):
+        with pytest.raises(NotInside, match="symbolic link"):
+            os.close(open_inside(folder, name, os.O_RDWR | os.O_CREAT))
+    assert secret.read_text() == "not yours"  # neither truncated nor written
+    assert not (folder.parent / "created-by-dacl.txt").exists()  # a dangling link's target is not created
+    descriptor = open_inside(folder, "new.lock", os.O_RDWR | os.O_CREAT)
+    os.close(descriptor)
+    assert (folder / "new.lock").is_file() and not (folder / "new.lock").is_symlink()

@@ -241,6 +241,13 @@ def test_outputs_are_checked_before_the_compute_and_two_fits_never_share_one_out
         assert main(["fit", "--data", str(files / "train.csv"), "--label", "churn", "--out", str(out), *TINY]) == 2
         assert "being written by another dacl fit" in capsys.readouterr().err
     assert not (out / "model.json").exists()
+    (out / ".dacl.lock").unlink()
+    victim = tmp_path / "victim.txt"
+    victim.write_text("kept")
+    (out / ".dacl.lock").symlink_to(victim)  # issue 45, class 1: the lock never truncates what a link names
+    assert main(["fit", "--data", str(files / "train.csv"), "--label", "churn", "--out", str(out), *TINY]) == 2
+    assert "symbolic link" in capsys.readouterr().err and victim.read_text() == "kept"
+    (out / ".dacl.lock").unlink()
     assert main(["fit", "--data", str(files / "train.csv"), "--label", "churn", "--out", str(out), *TINY]) == 0
     capsys.readouterr()
     weights = out / "encoder.safetensors"

@@ -13,6 +13,8 @@ if TYPE_CHECKING:
 
 from dacl.cli.flags import given_options
 
+LOCK_FILE = ".dacl.lock"
+
 __all__ = [
     "check_results_out",
     "check_writable",
@@ -95,16 +97,23 @@ def check_writable(folder: Path) -> None:
 
 @contextmanager
 def exclusive_out(folder: Path, command: str):
-    """Hold ``folder/.dacl.lock`` for the whole command, so that a second command writing to the same
-    ``--out`` is refused at its start, not after its compute. The lock is the operating system's (flock):
+    """Hold ``folder/.dacl.lock`` (opened through ``dacl.files.open_inside``) for the whole command, so that
+    a second command writing to the same ``--out`` is refused at its start, not after its compute. The lock is the operating system's (flock):
     a killed process leaves nothing held."""
     try:
         import fcntl
     except ImportError:  # Windows: no advisory locks here; the run goes on unguarded
         yield
         return
+    import os
+
+    from dacl.files import NotInside, open_inside
+
     folder = Path(folder)
-    handle = open(folder / ".dacl.lock", "a+")  # noqa: SIM115 (held open for the command's whole run)
+    try:  # created if missing, never truncated, never through a link (which would touch the file it names)
+        handle = os.fdopen(open_inside(folder, LOCK_FILE, os.O_RDWR | os.O_CREAT), "r+b")
+    except NotInside as error:
+        raise ValueError(f"--out {folder}: {error} Remove it, or choose another folder.") from None
     try:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)

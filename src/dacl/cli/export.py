@@ -30,10 +30,9 @@ def run(args: argparse.Namespace) -> None:
 
     if args.out is None:
         from dacl.tables.semisupervised.onnx_export import export_into_folder
-        from dacl.tables.semisupervised.record import MODEL_FILE
+        from dacl.tables.semisupervised.record import read_record
 
-        if not (Path(args.model) / MODEL_FILE).is_file():
-            raise ValueError(f"{args.model} is not a dacl model folder (no {MODEL_FILE}); make one with dacl fit.")
+        read_record(args.model)  # a model folder, before the lock is taken in it
         with common.exclusive_out(Path(args.model), "export"):
             path = export_into_folder(args.model)
         print(f"dacl export: {path} written ({path.stat().st_size / 1e6:.1f} MB); dacl predict now runs it through "

@@ -171,6 +171,26 @@ def test_a_model_names_only_plain_files_of_its_own_folder_and_tells_nothing_of_o
         load_predictor(folder)
 
 
+def test_model_json_itself_is_never_read_through_a_link_nor_from_a_fifo(saved, tmp_path):
+    """Issue 45, class 1: the record is opened as every other file of the folder (dacl.files.open_inside)."""
+    import os
+
+    from dacl.tables.semisupervised.outputs import recorded_outputs
+
+    folder, state = _copy(saved, tmp_path)
+    real = tmp_path / "elsewhere.json"
+    real.write_text(json.dumps(state))
+    (folder / "model.json").unlink()
+    (folder / "model.json").symlink_to(real)  # a whole, valid record, but outside the folder
+    with pytest.raises(ValueError, match="model.json is a symbolic link"):
+        load_predictor(folder)
+    assert recorded_outputs(folder) == []
+    (folder / "model.json").unlink()
+    os.mkfifo(folder / "model.json")  # would block a plain open
+    with pytest.raises(ValueError, match="model.json is not a plain file"):
+        load_predictor(folder)
+
+
 @pytest.mark.parametrize("change, expected", [
     (lambda s: [s], "holds list"),
     (lambda s: {k: v for k, v in s.items() if k != "members"}, "'members' must be list"),
@@ -236,12 +256,14 @@ def test_any_edit_of_model_json_is_a_clean_error_or_the_same_predictions(saved, 
     values = st.recursive(scalars, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6),
                                                                                                inner, max_size=3),
                           max_leaves=6)  # fmt: skip
-    opened = []
-    real_read_bytes = pathlib.Path.read_bytes
+    import dacl.files
 
-    def read_bytes(self):
-        opened.append(self.resolve())
-        return real_read_bytes(self)
+    opened = []
+    real_open_inside = dacl.files.open_inside
+
+    def open_inside(where, name, *args, **kwargs):  # every file of a model folder is opened through it
+        opened.append(pathlib.Path(where, name).resolve())
+        return real_open_inside(where, name, *args, **kwargs)
 
     @settings(max_examples=60, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
     @given(path=st.sampled_from(paths), value=values, remove=st.booleans())
@@ -255,13 +277,13 @@ def test_any_edit_of_model_json_is_a_clean_error_or_the_same_predictions(saved, 
         else:
             parent[path[-1]] = value
         _rewrite(folder, changed)
-        pathlib.Path.read_bytes = read_bytes  # only while the model loads and predicts
+        dacl.files.open_inside = open_inside  # only while the model loads and predicts
         try:
             predicted = load_predictor(folder).predict(frame)
         except ValueError:
             return
         finally:
-            pathlib.Path.read_bytes = real_read_bytes
+            dacl.files.open_inside = real_open_inside
         assert len(predicted) == len(expected) and set(predicted) <= set(expected) | set(changed.get("classes", []))
         if path[0] in ("label", "kind", "rows", "chosen", "files"):  # read by no prediction
             assert (predicted == expected).all()

@@ -200,12 +200,44 @@ def test_a_folder_with_its_graph_predicts_through_onnxruntime_without_torch(tmp_
     graph = tmp_path / "model" / "model.onnx"
     graph.write_bytes(graph.read_bytes()[:-10])
     damaged = _dacl(tmp_path, "predict", "--model", "model", "--data", "new.csv", "--out", "d.csv")
-    assert damaged.returncode == 2 and "model.onnx is missing or does not match its digest" in damaged.stderr
+    assert damaged.returncode == 2 and "model.onnx does not match its digest" in damaged.stderr
     # a new fit into the folder drops the earlier model's graph
     _fit(tmp_path, "probe")
     assert not graph.exists()
     again = _dacl(tmp_path, "predict", "--model", "model", "--data", "new.csv", "--out", "a.csv")
     assert again.returncode == 0 and "torch)" in again.stdout
+
+
+def test_a_graph_that_keeps_tensors_in_external_files_is_refused(models, tmp_path):
+    """Issue 45, class 1: onnxruntime resolves an external tensor's file against the working directory, so a
+    graph naming one is refused, even with its digest recorded (model.json edited to match)."""
+    import hashlib
+    import shutil
+
+    import onnx
+
+    from dacl.tables.semisupervised.onnx_export import export_into_folder
+    from dacl.tables.semisupervised.onnx_runtime import load_onnx_predictor
+
+    _, folders, _ = models
+    folder = tmp_path / "m"
+    shutil.copytree(folders[("probe",)], folder)
+    export_into_folder(folder)
+    assert load_onnx_predictor(folder) is not None
+    model = onnx.load(folder / "model.onnx")
+    tensor = model.graph.initializer[0]
+    (tmp_path / "weights.bin").write_bytes(tensor.raw_data or onnx.numpy_helper.to_array(tensor).tobytes())
+    tensor.ClearField("raw_data")
+    tensor.ClearField("float_data")
+    tensor.data_location = onnx.TensorProto.EXTERNAL
+    tensor.external_data.add(key="location", value="../weights.bin")
+    data = model.SerializeToString()
+    (folder / "model.onnx").write_bytes(data)
+    state = json.loads((folder / "model.json").read_text())
+    state["files"]["model.onnx"] = hashlib.sha256(data).hexdigest()
+    (folder / "model.json").write_text(json.dumps(state))
+    with pytest.raises(ValueError, match="external files"):
+        load_onnx_predictor(folder)
 
 
 def test_a_member_without_an_onnx_form_is_named(models, tmp_path):

@@ -276,9 +276,10 @@ class NearestNeighbours:
             return F.one_hot(targets.long(), self.task.classes).double()
         return targets.double()
 
-    def predict(self, inputs: Inputs, similarities: int = 2**25) -> np.ndarray:
-        """Queries in chunks of at most ``similarities`` query x reference-row similarities (128 MB of
-        float32), so memory stays bounded however many rows are referenced."""
+    def predict(self, inputs: Inputs, similarities: int = 2**21) -> np.ndarray:
+        """Queries in chunks of at most ``similarities`` query x reference-row similarities (8 MB of
+        float32, kept in cache between the product and the top-k), so memory stays bounded however many rows
+        are referenced."""
         reference = torch.as_tensor(self.features)
         values = self.values()
         squares = (reference * reference).sum(1)

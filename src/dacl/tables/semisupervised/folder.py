@@ -46,7 +46,15 @@ from dacl.tables.semisupervised.candidates import (
 )
 from dacl.tables.semisupervised.leaderboard import leaderboard
 from dacl.tables.semisupervised.outputs import RecordedModel, predictions_table, recorded_outputs
-from dacl.tables.semisupervised.record import MODEL_FILE, ONNX_FILE, NotWholeModel, check_record, digest_of, member_file
+from dacl.tables.semisupervised.record import (
+    MODEL_FILE,
+    ONNX_FILE,
+    NotWholeModel,
+    check_record,
+    digest_of,
+    read_member,
+    read_record,
+)
 from dacl.tables.semisupervised.selection import predict_chosen
 from dacl.tables.semisupervised.trees import BoostedTrees
 from dacl.tables.train import embedded_columns, encode, table_encoder
@@ -256,17 +264,6 @@ def _reads_features(member: Any) -> bool:
     return isinstance(member, NearestNeighbours) and member.source == "features"
 
 
-def _read_verified(folder: Path, name: str, digest: str) -> bytes:
-    path = member_file(folder, name)  # a plain file of this folder, or refused before anything is opened
-    if not path.is_file():
-        raise ValueError(f"{path} is missing: the model folder is incomplete; fit the model again.")
-    data = path.read_bytes()
-    if digest_of(data) != digest:
-        raise ValueError(f"{path} does not match the digest in {MODEL_FILE}: the file is damaged or was changed; "
-                         "nothing was loaded. Fit the model again, or restore the folder from a copy.")  # fmt: skip
-    return data
-
-
 def load_predictor(folder: str | Path, precision: str | None = None) -> Predictor:
     """A model folder written by ``save_model`` / ``dacl fit``, checked before anything is read: its
     format and dacl version must be this one's, and every file must match its recorded digest.
@@ -279,14 +276,7 @@ def load_predictor(folder: str | Path, precision: str | None = None) -> Predicto
         raise ValueError(f"precision must be one of {', '.join(PRECISIONS)} (or None: the fit's), got {precision!r}.")
     folder = Path(folder)
     path = folder / MODEL_FILE
-    if not path.is_file():
-        raise ValueError(f"{folder} is not a dacl model folder (no {MODEL_FILE}); make one with dacl fit.")
-    try:
-        state = json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise ValueError(f"{path} is damaged ({error}); fit the model again.") from None
-    if not isinstance(state, dict):
-        raise NotWholeModel(folder, f"model.json holds {type(state).__name__}, not an object")
+    state = read_record(folder)
     if type(state.get("format")) is not int or state.get("format") != FORMAT:
         found = state.get("format")
         raise ValueError(f"{path} is not a dacl model of format {FORMAT} (found {str(found)[:40]!r}); it was made "
@@ -297,7 +287,7 @@ def load_predictor(folder: str | Path, precision: str | None = None) -> Predicto
                          f"again with this version, or install dacl {made_by}.")  # fmt: skip
     check_record(folder, state)  # the whole record, before any other file is opened
     try:
-        files = {name: _read_verified(folder, name, digest) for name, digest in state["files"].items()}
+        files = {name: read_member(folder, name, digest) for name, digest in state["files"].items()}
         preprocessing = SavedPreprocessing.from_dict(state["preprocessing"])
         shape = state["encoder"]
         if preprocessing.width != shape["in_features"]:

@@ -375,11 +375,11 @@ def export_into_folder(folder: str | Path) -> Path:
 
     from dacl.files import write_atomic
     from dacl.tables.semisupervised.folder import load_predictor
-    from dacl.tables.semisupervised.record import MODEL_FILE, ONNX_FILE, digest_of
+    from dacl.tables.semisupervised.record import MODEL_FILE, ONNX_FILE, digest_of, read_record
 
     folder = Path(folder)
     data = to_onnx(load_predictor(folder, precision="float32")).SerializeToString()
-    state = json.loads((folder / MODEL_FILE).read_text(encoding="utf-8"))
+    state = read_record(folder)
     write_atomic(folder / ONNX_FILE, data)
     state["files"][ONNX_FILE] = digest_of(data)
     write_atomic(folder / MODEL_FILE, json.dumps(state, indent=2).encode())  # last: the graph is whole by then

@@ -11,7 +11,6 @@ through torch, and gives the same predictions (``dacl.tables.semisupervised.onnx
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,9 +20,51 @@ import pandas as pd
 
 from dacl.tables.saved_preprocessing import SavedPreprocessing
 from dacl.tables.semisupervised.outputs import RecordedModel
-from dacl.tables.semisupervised.record import MODEL_FILE, ONNX_FILE, NotWholeModel, check_record, digest_of, member_file
+from dacl.tables.semisupervised.record import ONNX_FILE, NotWholeModel, check_record, read_member, read_record
 
-__all__ = ["ONNX_FILE", "OnnxPredictor", "load_onnx_predictor"]
+__all__ = ["ONNX_FILE", "OnnxPredictor", "load_onnx_predictor", "refuse_external_data"]
+
+
+def _node_tensors(nodes) -> Any:
+    """The tensors of nodes' attributes, those of their subgraphs included."""
+    for node in nodes:
+        for attribute in node.attribute:
+            if attribute.HasField("t"):
+                yield attribute.t
+            yield from attribute.tensors
+            if attribute.HasField("g"):
+                yield from _tensors(attribute.g)
+            for subgraph in attribute.graphs:
+                yield from _tensors(subgraph)
+
+
+def _tensors(graph) -> Any:
+    """Every tensor a graph holds: initializers, sparse ones, node attributes, and those of subgraphs."""
+    yield from graph.initializer
+    for sparse in graph.sparse_initializer:
+        yield from (sparse.values, sparse.indices)
+    yield from _node_tensors(graph.node)
+
+
+def refuse_external_data(folder: Path, data: bytes) -> None:
+    """Refuse a graph whose tensors live in external files: onnxruntime would open them by a name resolved
+    against the working directory, outside the model folder. An external tensor's record must say its
+    ``location``; a graph without that word in its bytes has none and is not parsed."""
+    if b"location" not in data:
+        return
+    try:
+        import onnx
+    except ImportError:
+        raise NotWholeModel(folder, f"{ONNX_FILE} may name external data files, and the onnx package that would "
+                                    "check it is not installed (pip install onnx)") from None  # fmt: skip
+    try:
+        model = onnx.load_from_string(data)
+    except Exception as error:  # noqa: BLE001 (any parse failure: not a graph we run)
+        raise NotWholeModel(folder, f"{ONNX_FILE} cannot be read ({str(error)[:200]})") from None
+    tensors = [*_tensors(model.graph), *(t for function in model.functions for t in _node_tensors(function.node))]
+    if any(t.data_location == onnx.TensorProto.EXTERNAL or len(t.external_data) for t in tensors):
+        raise NotWholeModel(folder, f"{ONNX_FILE} keeps tensors in external files, which would be read from "
+                                    "outside the model folder; dacl export writes every tensor inside the graph")
 
 
 
@@ -61,10 +102,10 @@ def load_onnx_predictor(folder: str | Path, threads: int | None = None) -> OnnxP
     ``load_predictor`` predicts through torch. A graph that does not match its digest is refused."""
     folder = Path(folder)
     try:
-        state = json.loads((folder / MODEL_FILE).read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        state = read_record(folder)
+    except ValueError:
         return None  # load_predictor says what is wrong
-    if not isinstance(state, dict) or ONNX_FILE not in (state.get("files") or {}):
+    if ONNX_FILE not in (state.get("files") or {}):
         return None
     try:
         import onnxruntime
@@ -75,10 +116,8 @@ def load_onnx_predictor(folder: str | Path, threads: int | None = None) -> OnnxP
     if state.get("format") != 1 or state.get("dacl_version") != __version__:
         return None  # load_predictor gives the message
     check_record(folder, state)
-    path = member_file(folder, ONNX_FILE)
-    data = path.read_bytes() if path.is_file() else b""
-    if digest_of(data) != state["files"][ONNX_FILE]:
-        raise NotWholeModel(folder, f"{ONNX_FILE} is missing or does not match its digest in {MODEL_FILE}")
+    data = read_member(folder, ONNX_FILE, state["files"][ONNX_FILE])
+    refuse_external_data(folder, data)
     options = onnxruntime.SessionOptions()
     if threads is not None:
         options.intra_op_num_threads = threads

@@ -3,14 +3,13 @@ predicts (torch through ``load_predictor``, or onnxruntime through ``load_onnx_p
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from dacl.tables.semisupervised.record import MODEL_FILE
+from dacl.tables.semisupervised.record import read_record
 
 __all__ = ["RecordedModel", "predictions_table", "recorded_outputs"]
 
@@ -35,7 +34,7 @@ def recorded_outputs(folder: str | Path) -> list[str]:
     """The columns ``dacl predict`` writes for the model in ``folder`` (the label's name and the
     probability columns), read from model.json alone; empty where the record cannot tell."""
     try:
-        state = json.loads((Path(folder) / MODEL_FILE).read_text(encoding="utf-8"))
+        state = read_record(folder)
         return [str(_prediction_column(state))] + [_proba_column(c) for c in state.get("classes") or []]
     except (OSError, ValueError, AttributeError, TypeError):
         return []  # load_predictor says what is wrong

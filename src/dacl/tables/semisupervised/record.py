@@ -2,26 +2,31 @@
 file is opened: a folder that is damaged, hand-edited or hostile fails at load with one message that says
 what is wrong, never at predict and never as a traceback.
 
-Files: a model names only plain files inside its own folder (no path separator, no ``..``, no symbolic
-link); a name that breaks the rule is refused before anything is opened, so a folder cannot make dacl read
-a file elsewhere nor tell whether one exists.
+Files: a model names only plain files inside its own folder (no path separator, no ``..``); a name that
+breaks the rule is refused before anything is opened. Every file of a model folder, model.json included, is
+read through :func:`read_record` or :func:`read_member`, which open it with ``dacl.files.open_inside`` (never
+through a symbolic link, only a plain file): a folder cannot make dacl read a file elsewhere nor tell whether
+one exists.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import math
 import re
 from pathlib import Path
 from typing import Any
 
-__all__ = ["MEMBER_TYPES", "MODEL_FILE", "NotWholeModel", "ONNX_FILE", "check_record", "digest_of", "member_file"]
+__all__ = ["MEMBER_TYPES", "MODEL_FILE", "NotWholeModel", "ONNX_FILE", "check_record", "digest_of", "member_file",
+           "read_member", "read_record"]
 
 MODEL_FILE = "model.json"  # the record; every other file of a model folder is named in it, with its digest
 ONNX_FILE = "model.onnx"  # the whole model as one ONNX graph, where dacl export put it in the folder
 MEMBER_TYPES = ("linear", "knn", "fine-tune", "trees")
 _FILE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
 _DIGEST = re.compile(r"[0-9a-f]{64}")
+RECORD_BYTES = 64 * 2**20  # model.json's largest size: a record of this size names ~10^6 classes
 _SCALAR = (str, int, float, bool)
 
 
@@ -44,14 +49,55 @@ def _plain_name(name: Any) -> bool:
 
 
 def member_file(folder: Path, name: Any) -> Path:
-    """The path of the file ``name`` inside ``folder``, after checking that it names a plain file there."""
+    """The path of the file ``name`` inside ``folder`` (to write it), after checking that it names a plain
+    file there."""
     if not _plain_name(name):
         raise NotWholeModel(folder, f"model.json names the file {str(name)[:80]!r}, which is not a plain file "
                                     "name inside the model folder")  # fmt: skip
-    path = folder / name
-    if path.is_symlink():
-        raise NotWholeModel(folder, f"{name} is a symbolic link; a model folder holds its own files")
-    return path
+    return folder / name
+
+
+def read_record(folder: str | Path) -> dict[str, Any]:
+    """The model folder's model.json, parsed: read through ``open_inside`` (a link, a FIFO, a folder or a
+    record over ``RECORD_BYTES`` is refused unopened or unread); ValueError saying what is wrong."""
+    from dacl.files import NotInside, read_inside
+
+    folder = Path(folder)
+    try:
+        data = read_inside(folder, MODEL_FILE, limit=RECORD_BYTES)
+    except NotInside as error:
+        if error.reason == "missing":
+            raise ValueError(f"{folder} is not a dacl model folder (no {MODEL_FILE}); make one with dacl "
+                             "fit.") from None
+        raise NotWholeModel(folder, str(error).rstrip(".")) from None
+    except OSError as error:
+        raise ValueError(f"cannot read {folder / MODEL_FILE}: {error.strerror or error}.") from None
+    try:
+        state = json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as error:
+        raise ValueError(f"{folder / MODEL_FILE} is damaged ({str(error)[:200]}); fit the model again.") from None
+    if not isinstance(state, dict):
+        raise NotWholeModel(folder, f"model.json holds {type(state).__name__}, not an object")
+    return state
+
+
+def read_member(folder: str | Path, name: Any, digest: str) -> bytes:
+    """The bytes of the file ``name`` the record names, read through ``open_inside`` and checked against
+    its recorded ``digest``."""
+    from dacl.files import NotInside, read_inside
+
+    folder = Path(folder)
+    path = member_file(folder, name)
+    try:
+        data = read_inside(folder, name)
+    except NotInside as error:
+        if error.reason == "missing":
+            raise NotWholeModel(folder, f"{name} is missing") from None
+        raise NotWholeModel(folder, str(error).rstrip(".")) from None
+    if digest_of(data) != digest:
+        raise NotWholeModel(folder, f"{path.name} does not match its digest in {MODEL_FILE}: the file is damaged "
+                                    "or was changed; nothing was loaded")  # fmt: skip
+    return data
 
 
 def _is_int(value: Any, low: int = 1) -> bool:
