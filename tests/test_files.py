@@ -94,3 +94,77 @@ def test_creating_through_open_inside_never_touches_what_a_link_names(folder_wit
     descriptor = open_inside(folder, "new.lock", os.O_RDWR | os.O_CREAT)
     os.close(descriptor)
     assert (folder / "new.lock").is_file() and not (folder / "new.lock").is_symlink()
+
+
+# --- an output written once (issue 45, class 3) -------------------------------------------------------------
+
+
+def test_without_replace_an_existing_file_is_kept_and_racing_writers_leave_one_whole_file(tmp_path):
+    import threading
+
+    path = tmp_path / "out.csv"
+    path.write_bytes(b"theirs")
+    with pytest.raises(FileExistsError, match="nothing was replaced"):
+        write_atomic(path, b"ours", replace=False)
+    assert path.read_bytes() == b"theirs" and sorted(p.name for p in tmp_path.iterdir()) == ["out.csv"]
+    target, won, lost = tmp_path / "new.csv", [], []
+    start = threading.Barrier(8)
+
+    def writer(i):
+        start.wait()
+        try:
+            write_atomic(target, str(i).encode() * 100_000, replace=False)
+            won.append(i)
+        except FileExistsError:
+            lost.append(i)
+
+    threads = [threading.Thread(target=writer, args=(i,)) for i in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(won) == 1 and len(lost) == 7
+    assert target.read_bytes() == str(won[0]).encode() * 100_000
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["new.csv", "out.csv"]  # no temporary file left
+
+
+HOLDER = """
+import sys, time
+from dacl.files import hold
+with hold(sys.argv[1], sys.argv[2]):
+    print("held", flush=True)
+    time.sleep(60)
+"""
+
+
+@pytest.fixture
+def held_elsewhere(tmp_path):
+    """A lock taken by another process through dacl.files.hold, released when the test ends."""
+    import subprocess
+    import sys
+
+    processes = []
+
+    def take(folder, name):
+        process = subprocess.Popen([sys.executable, "-c", HOLDER, str(folder), name], stdout=subprocess.PIPE, text=True)
+        assert process.stdout.readline().strip() == "held"
+        processes.append(process)
+
+    yield take
+    for process in processes:
+        process.kill()
+        process.wait()
+
+
+def test_hold_refuses_a_second_process_and_is_reentrant_in_one(tmp_path, held_elsewhere):
+    from dacl.files import Busy, hold
+
+    with hold(tmp_path, "a.lock"), hold(tmp_path, "a.lock"):  # nested in one process: a no-op
+        pass
+    held_elsewhere(tmp_path, "b.lock")
+    with pytest.raises(Busy, match="held by another process"):
+        with hold(tmp_path, "b.lock"):
+            pass
+    with hold(tmp_path, "c.lock", remove=True):
+        assert (tmp_path / "c.lock").exists()
+    assert not (tmp_path / "c.lock").exists()

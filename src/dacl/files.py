@@ -14,9 +14,11 @@ import os
 import stat
 import tempfile
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
-__all__ = ["NotInside", "file_mode", "open_inside", "read_inside", "write_atomic"]
+__all__ = ["LOCK_FILE", "Busy", "NotInside", "file_mode", "hold", "open_inside", "read_inside", "write_atomic"]
 
 _lock = threading.Lock()
 
@@ -29,9 +31,12 @@ def file_mode() -> int:
     return 0o666 & ~mask
 
 
-def write_atomic(path: str | Path, data: bytes) -> None:
+def write_atomic(path: str | Path, data: bytes, *, replace: bool = True) -> None:
     """Write ``data`` to ``path`` through a temporary file in the same folder, fsync, then rename; the
-    file's mode follows the umask."""
+    file's mode follows the umask. A reader sees the old file or the whole new one, never half of one.
+    ``replace=False``: the temporary file is hard-linked to ``path``, which fails where anything is there
+    (a file, a link), so of two writers racing for a new name one wins and nothing is ever replaced;
+    :class:`FileExistsError` for the other."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -41,10 +46,30 @@ def write_atomic(path: str | Path, data: bytes) -> None:
             f.flush()
             os.fchmod(f.fileno(), file_mode())
             os.fsync(f.fileno())
-        os.replace(tmp, path)
+        if replace:
+            os.replace(tmp, path)
+        else:
+            _publish_new(Path(tmp), path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _publish_new(tmp: Path, path: Path) -> None:
+    """``tmp`` under the name ``path`` only where nothing has that name: one atomic link."""
+    try:
+        os.link(tmp, path, follow_symlinks=False)
+    except FileExistsError:
+        raise FileExistsError(errno.EEXIST, f"{path} exists (written meanwhile by another process?); nothing was "
+                                            "replaced", str(path)) from None  # fmt: skip
+    except OSError as error:
+        if error.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EXDEV):
+            raise
+        if os.path.lexists(path):  # a file system without hard links: check, then rename
+            raise FileExistsError(errno.EEXIST, f"{path} exists; nothing was replaced", str(path)) from None
+        os.replace(tmp, path)
+        return
+    tmp.unlink()
 
 
 class NotInside(ValueError):
@@ -126,3 +151,73 @@ def read_inside(folder: str | Path, name: str, *, limit: int | None = None) -> b
         raise NotInside(Path(folder) / name, "size", f"{Path(folder) / name} holds more than the {limit:,} bytes "
                                                      "allowed.")  # fmt: skip
     return data
+
+
+# --- locks: one writer per output at a time ----------------------------------------------------------------
+
+
+class Busy(ValueError):
+    """Another process holds the lock :func:`hold` asked for."""
+
+
+LOCK_FILE = ".dacl.lock"  # the lock file of a folder dacl writes (a model folder, a results folder)
+_held: dict[tuple[int, int], int] = {}  # (device, inode) of the lock files this process holds -> depth
+
+
+@contextmanager
+def hold(folder: str | Path, name: str, *, remove: bool = False) -> Iterator[None]:
+    """Hold the operating system's exclusive lock (flock) on the file ``name`` inside ``folder`` (created
+    through :func:`open_inside`: never through a link) for the block, or raise :class:`Busy` at once where
+    another process holds it. A killed holder leaves nothing held. Held twice in one process, the inner
+    hold is a no-op. ``remove``: delete the lock file at the end (a lock beside an output file, not to be
+    left in the user's folder); a lock file replaced or removed while it was being taken is taken again."""
+    try:
+        import fcntl
+    except ImportError:  # Windows: no advisory locks; writes stay atomic (write_atomic), unguarded otherwise
+        yield
+        return
+    folder = Path(folder)
+    for _ in range(8):
+        descriptor = open_inside(folder, name, os.O_RDWR | os.O_CREAT)
+        status = os.fstat(descriptor)
+        key = (status.st_dev, status.st_ino)
+        if key in _held:
+            os.close(descriptor)
+            _held[key] += 1
+            try:
+                yield
+            finally:
+                _held[key] -= 1
+            return
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(descriptor)
+            raise Busy(f"{folder / name} is held by another process") from None
+        try:  # the name must still be this file: a holder that removed it on leaving leaves a stale inode
+            current = os.stat(folder / name, follow_symlinks=False)
+            same = (current.st_dev, current.st_ino) == key
+        except FileNotFoundError:
+            same = False
+        if same:
+            break
+        os.close(descriptor)
+    else:
+        raise Busy(f"{folder / name} keeps changing while it is being locked")
+    _held[key] = 1
+    try:
+        yield
+    finally:
+        del _held[key]
+        if remove:
+            with _suppress_missing():
+                os.unlink(folder / name)
+        os.close(descriptor)
+
+
+@contextmanager
+def _suppress_missing() -> Iterator[None]:
+    try:
+        yield
+    except FileNotFoundError:
+        pass

@@ -261,6 +261,43 @@ def test_outputs_are_checked_before_the_compute_and_two_fits_never_share_one_out
         assert "also a column the predictions write" in capsys.readouterr().err
 
 
+def test_an_output_file_is_written_once_by_one_command_at_a_time(files, tmp_path, capsys):
+    """Issue 45, class 3: predict and export --out FILE hold a lock beside the file for the whole command (a
+    second one is refused at its start), and without --overwrite never replace a file, even one that appears
+    while they compute; the lock is gone afterwards."""
+    import subprocess
+    import sys
+
+    model = tmp_path / "model"
+    assert main(["fit", "--data", str(files / "train.csv"), "--label", "churn", "--out", str(model), *TINY]) == 0
+    predict = ["predict", "--model", str(model), "--data", str(files / "new.csv"), "--out"]
+    holder = subprocess.Popen([sys.executable, "-c", "import sys, time; from dacl.files import hold\n"
+                               "with hold(sys.argv[1], sys.argv[2]):\n print('held', flush=True); time.sleep(60)",
+                               str(tmp_path), ".p.csv.lock"], stdout=subprocess.PIPE, text=True)  # fmt: skip
+    try:
+        assert holder.stdout.readline().strip() == "held"  # another dacl predict writing p.csv
+        capsys.readouterr()
+        assert main([*predict, str(tmp_path / "p.csv")]) == 2
+        assert "being written by another dacl predict" in capsys.readouterr().err
+    finally:
+        holder.kill()
+        holder.wait()
+    assert not (tmp_path / "p.csv").exists()
+    assert main([*predict, str(tmp_path / "p.csv")]) == 0
+    assert (tmp_path / "p.csv").exists() and not (tmp_path / ".p.csv.lock").exists()
+    from dacl.cli import common
+
+    (tmp_path / "late.csv").write_text("theirs")  # appeared while a predict computed
+    capsys.readouterr()
+    with pytest.raises(ValueError, match="appeared while this command ran and was kept"):
+        common.write_output(tmp_path / "late.csv", b"ours", overwrite=False)
+    assert (tmp_path / "late.csv").read_text() == "theirs"
+    pytest.importorskip("onnx")
+    (tmp_path / "g.onnx").write_text("theirs")
+    assert main(["export", "--model", str(model), "--out", str(tmp_path / "g.onnx")]) == 2
+    assert "exists" in capsys.readouterr().err and (tmp_path / "g.onnx").read_text() == "theirs"
+
+
 def test_repeated_column_names_no_feature_column_and_an_infinite_target_are_named(files, tmp_path, capsys):
     """Issue 36, class 8: pandas would rename a repeated CSV name 'size.1' silently; a file of the label
     alone; an infinite regression target: each one line naming the column."""

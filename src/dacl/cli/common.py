@@ -13,8 +13,6 @@ if TYPE_CHECKING:
 
 from dacl.cli.flags import given_options
 
-LOCK_FILE = ".dacl.lock"
-
 __all__ = [
     "check_results_out",
     "check_writable",
@@ -97,32 +95,51 @@ def check_writable(folder: Path) -> None:
 
 @contextmanager
 def exclusive_out(folder: Path, command: str):
-    """Hold ``folder/.dacl.lock`` (opened through ``dacl.files.open_inside``) for the whole command, so that
-    a second command writing to the same ``--out`` is refused at its start, not after its compute. The lock is the operating system's (flock):
-    a killed process leaves nothing held."""
+    """Hold ``folder/.dacl.lock`` (``dacl.files.hold``) for the whole command, so that a second command
+    writing to the same ``--out`` is refused at its start, not after its compute."""
+    from dacl.files import LOCK_FILE, Busy, NotInside, hold
+
     try:
-        import fcntl
-    except ImportError:  # Windows: no advisory locks here; the run goes on unguarded
-        yield
-        return
-    import os
-
-    from dacl.files import NotInside, open_inside
-
-    folder = Path(folder)
-    try:  # created if missing, never truncated, never through a link (which would touch the file it names)
-        handle = os.fdopen(open_inside(folder, LOCK_FILE, os.O_RDWR | os.O_CREAT), "r+b")
+        with hold(folder, LOCK_FILE):
+            yield
+    except Busy:
+        raise ValueError(f"--out {folder} is being written by another dacl {command} right now; wait for it to "
+                         "finish or choose another folder.") from None  # fmt: skip
     except NotInside as error:
         raise ValueError(f"--out {folder}: {error} Remove it, or choose another folder.") from None
+
+
+@contextmanager
+def exclusive_output_file(out: Path, suffixes: tuple[str, ...], overwrite: bool, command: str):
+    """For a command that writes the file ``--out``: checked (``check_output_file``), then held through
+    ``dacl.files.hold`` on ``.NAME.lock`` beside it (removed at the end) for the whole command, so that a
+    second command writing the same file is refused at its start; the file itself is written with
+    ``write_output``, which without ``--overwrite`` never replaces one."""
+    from dacl.files import Busy, NotInside, hold
+
+    check_output_file(out, suffixes, overwrite)
+    folder = out.parent if str(out.parent) else Path(".")
     try:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            raise ValueError(f"--out {folder} is being written by another dacl {command} right now; wait for it to "
-                             "finish or choose another folder.") from None  # fmt: skip
-        yield
-    finally:
-        handle.close()
+        with hold(folder, f".{out.name}.lock", remove=True):
+            check_output_file(out, suffixes, overwrite)  # again, now that no other dacl writes it
+            yield
+    except Busy:
+        raise ValueError(f"--out {out} is being written by another dacl {command} right now; wait for it to finish "
+                         "or choose another file.") from None  # fmt: skip
+    except NotInside as error:
+        raise ValueError(f"--out {out}: {error} Remove it, or choose another file.") from None
+
+
+def write_output(out: Path, data: bytes, overwrite: bool) -> None:
+    """Write ``--out`` whole (``dacl.files.write_atomic``); without ``--overwrite``, never over a file that
+    appeared meanwhile."""
+    from dacl.files import write_atomic
+
+    try:
+        write_atomic(out, data, replace=overwrite)
+    except FileExistsError:
+        raise ValueError(f"--out {out} appeared while this command ran and was kept; pass --overwrite to replace "
+                         "it.") from None  # fmt: skip
 
 
 def check_results_out(args: argparse.Namespace, files: tuple[str, ...] = ("results.json",)) -> None:

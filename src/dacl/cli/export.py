@@ -39,9 +39,10 @@ def run(args: argparse.Namespace) -> None:
               "onnxruntime, without torch (--precision auto or bfloat16: through torch)")
         return
     out = Path(args.out)
-    common.check_output_file(out, (".onnx",), args.overwrite)
-    predictor = load_predictor(args.model, precision="float32")
-    model = predictor.to_onnx(out)
+    with common.exclusive_output_file(out, (".onnx",), args.overwrite, "export"):
+        predictor = load_predictor(args.model, precision="float32")
+        model = predictor.to_onnx()
+        common.write_output(out, model.SerializeToString(), args.overwrite)
     inputs = ", ".join(f"{i.name!r}" for i in list(model.graph.input)[:5]) + (", ..." if len(model.graph.input) > 5
                                                                                else "")  # fmt: skip
     outputs = ", ".join(o.name for o in model.graph.output)

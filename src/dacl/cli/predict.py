@@ -28,13 +28,16 @@ def add_parser(sub) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> None:
-    from dacl.files import write_atomic
+    out = Path(args.out)
+    with common.exclusive_output_file(out, (".csv", ".parquet"), args.overwrite, "predict"):
+        _predict(args, out)
+
+
+def _predict(args: argparse.Namespace, out: Path) -> None:
     from dacl.tables.files import read_table
     from dacl.tables.semisupervised.onnx_runtime import load_onnx_predictor
     from dacl.tables.semisupervised.outputs import predictions_table, recorded_outputs
 
-    out = Path(args.out)
-    common.check_output_file(out, (".csv", ".parquet"), args.overwrite)
     if args.id is not None:
         taken = recorded_outputs(args.model)  # model.json only: the columns the predictions will have
         if str(args.id) in taken:
@@ -54,9 +57,9 @@ def run(args: argparse.Namespace) -> None:
 
         buffer = io.BytesIO()
         frame.to_parquet(buffer, index=False)
-        write_atomic(out, buffer.getvalue())
+        common.write_output(out, buffer.getvalue(), args.overwrite)
     else:
-        write_atomic(out, frame.to_csv(index=False).encode())
+        common.write_output(out, frame.to_csv(index=False).encode(), args.overwrite)
     name = frame.columns[1 if args.id is not None else 0]
     print(f"dacl predict: {len(frame)} predictions of {name!r} ({predictor.chosen['model']}, {predictor.runtime}) "
           f"written to {out}")

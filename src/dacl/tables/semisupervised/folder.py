@@ -32,7 +32,7 @@ from safetensors.torch import save as save_safetensors
 
 from dacl.config import PretrainConfig
 from dacl.core.linear import LinearHead
-from dacl.files import write_atomic
+from dacl.files import LOCK_FILE, Busy, hold, write_atomic
 from dacl.tables.saved_preprocessing import SavedPreprocessing
 from dacl.tables.semisupervised.candidates import (
     FineTuned,
@@ -132,12 +132,19 @@ def save_model(estimator, folder: str | Path, *, label: str | None = None, overw
         "files": {name: digest_of(data) for name, data in files.items()},
     }  # fmt: skip
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / ONNX_FILE).unlink(missing_ok=True)  # an earlier model's graph (dacl export): not this model's
-    for name, data in files.items():
-        write_atomic(folder / name, data)
-    write_atomic(folder / "selection.png", _selection_plot(estimator.selection_, task))
-    write_atomic(folder / "model.md", model_markdown(state).encode())
-    write_atomic(folder / MODEL_FILE, json.dumps(state, indent=2).encode())  # last: a model is whole once it is there
+    try:
+        with hold(folder, LOCK_FILE):  # dacl fit holds it already (a no-op then); two saves never interleave
+            if (folder / MODEL_FILE).exists() and not overwrite:  # again, now that no one else writes here
+                raise ValueError(f"{folder} already holds a model (written meanwhile); pass overwrite=True.")
+            (folder / ONNX_FILE).unlink(missing_ok=True)  # an earlier model's graph (dacl export): not this model's
+            for name, data in files.items():
+                write_atomic(folder / name, data)
+            write_atomic(folder / "selection.png", _selection_plot(estimator.selection_, task))
+            write_atomic(folder / "model.md", model_markdown(state).encode())
+            write_atomic(folder / MODEL_FILE, json.dumps(state, indent=2).encode())  # last: whole once there
+    except Busy:
+        raise ValueError(f"{folder} is being written by another process right now; save elsewhere or wait for "
+                         "it to finish.") from None  # fmt: skip
     return folder
 
 

@@ -373,14 +373,15 @@ def export_into_folder(folder: str | Path) -> Path:
     predict`` then runs it through onnxruntime, without torch (``dacl.tables.semisupervised.onnx_runtime``)."""
     import json
 
-    from dacl.files import write_atomic
+    from dacl.files import LOCK_FILE, hold, write_atomic
     from dacl.tables.semisupervised.folder import load_predictor
     from dacl.tables.semisupervised.record import MODEL_FILE, ONNX_FILE, digest_of, read_record
 
     folder = Path(folder)
-    data = to_onnx(load_predictor(folder, precision="float32")).SerializeToString()
-    state = read_record(folder)
-    write_atomic(folder / ONNX_FILE, data)
-    state["files"][ONNX_FILE] = digest_of(data)
-    write_atomic(folder / MODEL_FILE, json.dumps(state, indent=2).encode())  # last: the graph is whole by then
+    with hold(folder, LOCK_FILE):  # dacl export holds it already; never beside another writer of the folder
+        data = to_onnx(load_predictor(folder, precision="float32")).SerializeToString()
+        state = read_record(folder)
+        write_atomic(folder / ONNX_FILE, data)
+        state["files"][ONNX_FILE] = digest_of(data)
+        write_atomic(folder / MODEL_FILE, json.dumps(state, indent=2).encode())  # last: the graph is whole by then
     return folder / ONNX_FILE
