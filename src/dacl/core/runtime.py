@@ -53,6 +53,17 @@ def cpu_has_fast_bf16() -> bool:
     return any(bool(getattr(torch.cpu, name, lambda: False)()) for name in checks)
 
 
+def cpu_kind() -> str:
+    """What decides a CPU fit's numbers besides the seed and the thread count: the machine, its bf16 units
+    and the kernels torch dispatches to (e.g. "x86_64, AMX, AVX512 kernels")."""
+    import platform
+
+    units = ("AMX" if getattr(torch.cpu, "_is_amx_tile_supported", lambda: False)()
+             else "AVX512-BF16" if getattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False)()
+             else "no bf16 units")  # fmt: skip
+    return f"{platform.machine()}, {units}, {torch.backends.cpu.get_cpu_capability()} kernels"
+
+
 def autocast(device: torch.device, precision: str) -> torch.autocast:
     """bfloat16 autocast for a resolved ``precision`` of ``"bfloat16"``, a no-op context otherwise."""
     return torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bfloat16")

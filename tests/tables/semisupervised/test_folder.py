@@ -319,3 +319,31 @@ def test_dacl_predict_imports_only_what_the_chosen_model_needs(table, saved, tmp
         assert done.returncode == 0, done.stderr
         imported = done.stdout.strip().splitlines()[-1]
         assert imported == ("['scipy', 'sklearn']" if needs_sklearn else "[]"), (members, imported)
+
+
+def test_the_same_seed_and_threads_give_the_same_folder_and_the_record_says_how(table, tmp_path):
+    """Issue 45, class 8: model.json and model.md record the thread count, precision, seed and CPU kind a
+    model was fitted with; two fits under them write the same files (timings aside)."""
+    frame, labels = table
+
+    def fit(folder):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            DACLClassifier(**SMALL, candidates=("probe", "spread", "gbdt-raw"), n_jobs=1).fit(frame, labels).save(
+                folder)  # fmt: skip
+        return folder
+
+    def untimed(value):
+        if isinstance(value, dict):
+            return {k: untimed(v) for k, v in value.items() if k != "seconds"}
+        return [untimed(v) for v in value] if isinstance(value, list) else value
+
+    first, second = fit(tmp_path / "a"), fit(tmp_path / "b")
+    for name in ("encoder.safetensors", "members.safetensors"):
+        assert (first / name).read_bytes() == (second / name).read_bytes(), name
+    records = [json.loads((folder / "model.json").read_text()) for folder in (first, second)]
+    assert untimed(records[0]) == untimed(records[1])
+    fitted = records[0]["fitted_with"]
+    assert fitted["threads"] == 1 and fitted["random_state"] == 0 and fitted["precision"] in ("float32", "bfloat16")
+    assert "kernels" in fitted["device"] and fitted["torch"]
+    assert "`--threads 1 --seed 0`" in (first / "model.md").read_text()

@@ -14,6 +14,7 @@ from __future__ import annotations
 import inspect
 import time
 import warnings
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -112,6 +113,18 @@ class _SemiSupervised(BaseEstimator):
 
     _task_kind: str
 
+    def _fitted_with(self, threads: int) -> dict[str, Any]:
+        """What a fit's numbers hang on besides the data (model.json's ``fitted_with``): the same seed, thread
+        count and precision on the same CPU kind and torch give the same model bit for bit (tested)."""
+        import torch
+
+        from dacl.core.runtime import cpu_kind, device_name, resolve_device, resolve_precision
+
+        device = resolve_device(self.device)
+        return {"threads": int(threads), "precision": resolve_precision(self.precision, device),
+                "random_state": self.random_state if isinstance(self.random_state, (int, type(None))) else "generator",
+                "device": cpu_kind() if device.type == "cpu" else device_name(device), "torch": torch.__version__}
+
     def _pretraining(self, rows: int, seed: int, threads: int | None = None) -> DACL:
         """The DACL transformer that pretrains the encoder (:func:`capped_pretraining`) on ``threads``
         threads (resolved once by the caller; default ``n_jobs``)."""
@@ -153,6 +166,7 @@ class _SemiSupervised(BaseEstimator):
                           stacklevel=3)  # fmt: skip
         seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
         threads = resolve_threads(self.n_jobs)
+        self.fitted_with_ = self._fitted_with(threads)
         with thread_limits(threads):
             dacl = self._pretraining(len(every), seed, threads)
             self._clock.mark("preprocessing")
@@ -191,6 +205,7 @@ class _SemiSupervised(BaseEstimator):
             stream = stream.with_steps_per_epoch(self.max_steps)
         self._clock.mark("preprocessing")
         threads = resolve_threads(self.n_jobs)
+        self.fitted_with_ = self._fitted_with(threads)
         with thread_limits(threads):
             pretraining = self._pretraining(stream.rows, seed, threads)
             self.dacl_ = pretraining.fit_stream(stream, time_limit=self._clock.pretraining())

@@ -127,6 +127,7 @@ def save_model(estimator, folder: str | Path, *, label: str | None = None, overw
                     "type": type(estimator.encoder_).__name__, **_embedded_columns(estimator.encoder_)},
         "pretraining": {k: v for k, v in estimator.dacl_._config().to_dict().items() if k != "seed"},
         "rows": {"labelled": estimator.n_labelled_, "unlabelled": estimator.n_unlabelled_},
+        "fitted_with": getattr(estimator, "fitted_with_", None),
         "chosen": estimator.chosen_, "members": members,
         "selection": json.loads(estimator.selection_.to_json(orient="records")),
         "files": {name: digest_of(data) for name, data in files.items()},
@@ -167,7 +168,15 @@ def model_markdown(state: dict[str, Any]) -> str:
              f"- chosen: **{state['chosen']['model']}** ("
              + ", ".join(f"{m['candidate']}" + (f" {m['setting']}" if m["setting"] else "")
                          for m in state["chosen"]["members"]) + ")",
-             f"- why: {state['chosen']['reason']}", ""]  # fmt: skip
+             f"- why: {state['chosen']['reason']}"]  # fmt: skip
+    fitted = state.get("fitted_with")
+    if isinstance(fitted, dict):
+        seed, threads = fitted.get("random_state"), fitted.get("threads")
+        again = (f"the same fit with `--threads {threads} --seed {seed}` on this kind of machine gives this model bit "
+                 "for bit" if isinstance(seed, int) else "no seed was set (random_state=None), so no fit repeats it")
+        lines.append(f"- fitted with: {threads} thread(s), {fitted.get('precision')}, seed {seed}, on "
+                     f"{fitted.get('device')} (torch {fitted.get('torch')}): {again}")  # fmt: skip
+    lines.append("")
     lines.append(leaderboard(state["selection"], state["task"] == "classification", markdown=True))
     lines += ["", "![held-out scores](selection.png)", "", "Predict: `dacl predict --model THIS_FOLDER --data new.csv "
               "--out predictions.csv` (columns by name, in any order), or in Python "
