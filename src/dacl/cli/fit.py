@@ -68,10 +68,11 @@ def add_parser(sub) -> argparse.ArgumentParser:
 
 def _values(args: argparse.Namespace) -> dict[str, Any]:
     """The estimator's parameters given on the command line (the rest keep the estimator's defaults)."""
+    from dacl.tables.semisupervised.estimators import parameter_of
     from dacl.tables.semisupervised.options import SEMI_PARAMETERS
     from dacl.tables.transformer import CONFIG_PARAMETERS
 
-    values = {name: getattr(args, name) for name in (*CONFIG_PARAMETERS, *SEMI_PARAMETERS)}
+    values = {parameter_of(name): getattr(args, name) for name in (*CONFIG_PARAMETERS, *SEMI_PARAMETERS)}
     values = {k: v for k, v in values.items() if v is not None}
     values.update(scale=args.scale, one_hot_mixing=args.one_hot_mixing, random_state=args.seed,
                   verbose=not args.quiet, n_jobs=args.threads)  # fmt: skip

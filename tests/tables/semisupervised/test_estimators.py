@@ -20,21 +20,39 @@ SMALL = dict(EVERY, candidates=("probe", "knn", "fine-tune", "linear-raw"), cv=2
 CHECKED = SMALL
 
 
-def _expected_failures(estimator) -> dict[str, str]:
-    # check_regressors_train sets alpha=0.01 on any regressor with an ``alpha`` (a linear model's penalty);
-    # ours is mixup's lambda ~ U(alpha, 1), valid in [0.5, 1]. The same training check runs below with a
-    # valid alpha (test_regressor_marks_rows_without_a_target_with_nan_and_reports_r2).
-    if isinstance(estimator, DACLRegressor):
-        return {"check_regressors_train": "sets alpha=0.01, a linear model's penalty; ours is mixup's alpha"}
-    return {}
-
-
-@parametrize_with_checks([DACLClassifier(**CHECKED, unlabeled_value=None), DACLRegressor(**CHECKED)],
-                         expected_failed_checks=_expected_failures)  # fmt: skip
+@parametrize_with_checks([DACLClassifier(**CHECKED, unlabeled_value=None), DACLRegressor(**CHECKED)])
 def test_sklearn_estimator_checks(estimator, check):
+    """Every check passes, none expected to fail (issue 45, class 10): check_regressors_train sets alpha=0.01,
+    scikit-learn's penalty, on a regressor that has an ``alpha``; mixup's bound is ``mixup_alpha``."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # "pretraining adds little": every row is labelled there
+        warnings.simplefilter("ignore", FutureWarning)  # the deprecated alpha, set by check_regressors_train
         check(estimator)
+
+
+def test_alpha_is_mixup_alpha_now_and_the_old_name_warns(monkeypatch):
+    """mixup's lambda ~ U(alpha, 1) (Eq. 3) is ``mixup_alpha``; ``alpha`` in mixup's range still sets it, with
+    a FutureWarning, and any other alpha (scikit-learn's penalty) is ignored with that warning."""
+    import dacl.tables.semisupervised.estimators as estimators
+
+    seen = []
+    original = estimators.DACL.__init__
+    monkeypatch.setattr(estimators.DACL, "__init__", lambda self, **kw: seen.append(kw["alpha"]) or original(self, **kw))
+    X = np.random.default_rng(0).normal(size=(60, 3))
+    y = np.where(X[:, 0] > 0, 1, 0)
+    y[::2] = -1
+    small = dict(EVERY, candidates=("linear-raw",), cv=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", FutureWarning)
+        warnings.simplefilter("ignore", UserWarning)
+        DACLClassifier(**small, mixup_alpha=0.7).fit(X, y)
+    with pytest.warns(FutureWarning, match="alpha=0.6 is used as mixup_alpha"):
+        DACLClassifier(**small, alpha=0.6).fit(X, y)
+    with pytest.warns(FutureWarning, match="alpha=0.01 is not a mixup bound"):
+        DACLRegressor(**small, alpha=0.01).fit(X, np.where(y < 0, np.nan, X[:, 1]))
+    assert seen == [0.7, 0.6, 0.9]
+    with pytest.raises(ValueError, match="mixup_alpha"):
+        DACLClassifier(**small, mixup_alpha=0.2).fit(X, y)
 
 
 @pytest.fixture(scope="module")

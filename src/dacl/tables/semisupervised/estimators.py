@@ -63,17 +63,33 @@ def capped_pretraining(values: dict, rows: int, max_steps: int | None = MAX_STEP
     return {**values, "epochs": epochs}
 
 
+# the pretraining options whose estimator parameter has another name: scikit-learn reads ``alpha`` as a
+# penalty (its check_regressors_train sets alpha=0.01 on any regressor that has one), while ours is mixup's
+# lambda ~ U(alpha, 1); the estimators call it ``mixup_alpha`` (the transformer DACL and the CLI keep alpha)
+RENAMED = {"alpha": "mixup_alpha"}
+DEPRECATED_ALPHA = ("alpha", "(deprecated: use mixup_alpha; removed in dacl 0.3) mixup's lower bound of lambda "
+                    "where 0.5 <= alpha <= 1, with a FutureWarning; any other value is ignored with that warning, "
+                    "as scikit-learn's penalty alpha, which these estimators do not have.")
+
+
+def parameter_of(option: str) -> str:
+    """The estimators' parameter for the pretraining option ``option``."""
+    return RENAMED.get(option, option)
+
+
 def _parameters_doc(cls) -> str:
     defaults = {name: p.default for name, p in inspect.signature(cls.__init__).parameters.items()}
     lines = []
     for f in options():
         if f.name in CONFIG_PARAMETERS:
             kind = f.metadata["kind"]
-            lines += [f"    {f.name} : {kind.__name__ if isinstance(kind, type) else 'tuple of str'}",
-                      f"        {option_help(f, defaults[f.name], _choices(f))}."]  # fmt: skip
+            name = parameter_of(f.name)
+            lines += [f"    {name} : {kind.__name__ if isinstance(kind, type) else 'tuple of str'}",
+                      f"        {option_help(f, defaults[name], _choices(f))}."]  # fmt: skip
     own = {**SEMI_PARAMETERS, **(UNLABELED_PARAMETER if "unlabeled_value" in defaults else {}), **OWN_PARAMETERS}
     for name, (kind, text) in own.items():
         lines += [f"    {name} : {kind}", f"        {text}"]
+    lines += ["    alpha : float or None", f"        {DEPRECATED_ALPHA[1]}"]
     return "\n".join(lines) + "\n"
 
 
@@ -113,6 +129,21 @@ class _SemiSupervised(BaseEstimator):
 
     _task_kind: str
 
+    def _config_values(self) -> dict[str, Any]:
+        """The pretraining options, by their config names, from the parameters (``RENAMED``); a deprecated
+        ``alpha`` given in mixup's range stands for ``mixup_alpha`` (with a FutureWarning, as any ``alpha``)."""
+        values = {name: getattr(self, parameter_of(name)) for name in CONFIG_PARAMETERS}
+        if self.alpha is not None:
+            usable = 0.5 <= self.alpha <= 1
+            warnings.warn("alpha is deprecated (removed in dacl 0.3): mixup's lower bound of lambda is mixup_alpha. "
+                          + (f"alpha={self.alpha} is used as mixup_alpha." if usable else
+                             f"alpha={self.alpha} is not a mixup bound (0.5 to 1) and is ignored: these estimators "
+                             "have no penalty alpha as scikit-learn's linear models do."),
+                          FutureWarning, stacklevel=4)  # fmt: skip
+            if usable:
+                values["alpha"] = self.alpha
+        return values
+
     def _fitted_with(self, threads: int) -> dict[str, Any]:
         """What a fit's numbers hang on besides the data (model.json's ``fitted_with``): the same seed, thread
         count and precision on the same CPU kind and torch give the same model bit for bit (tested)."""
@@ -128,7 +159,7 @@ class _SemiSupervised(BaseEstimator):
     def _pretraining(self, rows: int, seed: int, threads: int | None = None) -> DACL:
         """The DACL transformer that pretrains the encoder (:func:`capped_pretraining`) on ``threads``
         threads (resolved once by the caller; default ``n_jobs``)."""
-        values = capped_pretraining({name: getattr(self, name) for name in CONFIG_PARAMETERS}, rows, self.max_steps)
+        values = capped_pretraining(self._config_values(), rows, self.max_steps)
         return DACL(**values, scale=self.scale, impute=self.impute, one_hot_mixing=self.one_hot_mixing,
                     random_state=seed, verbose=self.verbose,
                     n_jobs=self.n_jobs if threads is None else threads)  # fmt: skip
@@ -136,7 +167,7 @@ class _SemiSupervised(BaseEstimator):
     def _epoch_cap(self, rows: int) -> int | None:
         """``max_steps`` where one pass over ``rows`` rows is longer than it (the run is then one epoch of
         ``max_steps`` batches drawn from the whole table), else None: the cap holds on any table."""
-        batch_size = {**PRETRAINING_DEFAULTS, **{name: getattr(self, name) for name in CONFIG_PARAMETERS}}["batch_size"]
+        batch_size = self.batch_size
         return self.max_steps if self.max_steps is not None and rows // batch_size > self.max_steps else None
 
     def _inputs(self, X, reset: bool = False) -> Inputs:
@@ -190,7 +221,7 @@ class _SemiSupervised(BaseEstimator):
         _check_lists(self)
         self._clock = _Clock(self.time_limit)
         seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
-        batch_size = {**PRETRAINING_DEFAULTS, **{name: getattr(self, name) for name in CONFIG_PARAMETERS}}["batch_size"]
+        batch_size = self.batch_size
         stream = TableStream(files, batch_size, label=label, scale=self.scale, buffer_rows=buffer_rows,
                              sample_rows=sample_rows, ignore=tuple(ignore))  # fmt: skip
         X, y = stream.labelled_rows(label)
@@ -290,7 +321,8 @@ class _SemiSupervised(BaseEstimator):
 
 def _semi_constraints(with_unlabeled: bool) -> dict:
     return {
-        **{f.name: _constraint(f) for f in options() if f.name in CONFIG_PARAMETERS},
+        **{parameter_of(f.name): _constraint(f) for f in options() if f.name in CONFIG_PARAMETERS},
+        "alpha": [Real, None],
         "max_steps": [Interval(Integral, 1, None, closed="left"), None],
         "candidates": [list, tuple],
         "cv": [Interval(Integral, 2, None, closed="left")],
@@ -367,7 +399,7 @@ class DACLClassifier(ClassifierMixin, _SemiSupervised):
         epochs: int = 50,
         batch_size: int = 512,
         temperature: float = 0.5,
-        alpha: float = 0.9,
+        mixup_alpha: float = 0.9,
         beta: float | None = None,
         rho: float = 0.3,
         sigma: float = 0.1,
@@ -410,6 +442,7 @@ class DACLClassifier(ClassifierMixin, _SemiSupervised):
         random_state: int | None = None,
         verbose: bool = False,
         n_jobs: int | None = None,
+        alpha: float | None = None,
     ) -> None:
         for name, value in locals().items():
             if name not in ("self", "__class__"):
@@ -516,7 +549,7 @@ class DACLRegressor(RegressorMixin, _SemiSupervised):
         epochs: int = 50,
         batch_size: int = 512,
         temperature: float = 0.5,
-        alpha: float = 0.9,
+        mixup_alpha: float = 0.9,
         beta: float | None = None,
         rho: float = 0.3,
         sigma: float = 0.1,
@@ -558,6 +591,7 @@ class DACLRegressor(RegressorMixin, _SemiSupervised):
         random_state: int | None = None,
         verbose: bool = False,
         n_jobs: int | None = None,
+        alpha: float | None = None,
     ) -> None:
         for name, value in locals().items():
             if name not in ("self", "__class__"):
