@@ -359,6 +359,27 @@ def test_minus_one_in_a_file_is_a_class_and_dacl_fit_says_so(tmp_path):
                      *TINY]) == 0  # fmt: skip
 
 
+
+def test_compare_reads_minus_one_as_fit_does_and_its_counts_match_its_results(tmp_path, capsys):
+    """Issue 45, class 6: -1 in a file is a class for dacl compare too (said as dacl fit says it); the rows it
+    prints as left out, tested and drawn from are those of its results."""
+    import json
+
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"a": rng.normal(size=120), "kind": rng.choice(["x", "y", "-1"], 120)})
+    frame.loc[:9, "kind"] = None  # 10 rows without a label
+    frame.to_csv(tmp_path / "t.csv", index=False)
+    args = ["compare", "--data", str(tmp_path / "t.csv"), "--label", "kind", "--fractions", "1", "--budget", "smoke",
+            "--out", str(tmp_path / "study"), "--quiet"]  # fmt: skip
+    with pytest.warns(UserWarning, match="holds -1 on .* row.*drop those rows"):
+        assert main(args) == 0
+    said = capsys.readouterr().out
+    assert "10 rows of" in said and "of its 110 labelled rows, 22 are the test rows" in said
+    assert "drawn from the other 88" in said
+    rows = json.loads((tmp_path / "study" / "results.json").read_text())["rows"]
+    assert {r["labelled"] for r in rows} == {88}, rows[:2]
+
+
 def test_compare_reuses_stored_cells_only_for_the_same_data(files, tmp_path, capsys):
     """Issue 36, class 5: the study's cells and encoder are keyed on a digest of the file's data, not on its
     name: the same file again reuses them all, another file of the same name computes its own."""

@@ -89,7 +89,8 @@ def _study(args: argparse.Namespace) -> dict[str, Any]:
                              "encoder), or give compare the labelled rows.")  # fmt: skip
         if left_out:
             print(f"dacl compare: {left_out} rows of {args.data} have no label and are left out (pretraining "
-                  f"included); the fractions are drawn from the {kept} labelled rows.")  # fmt: skip
+                  f"included); of its {kept} labelled rows, {len(dataset.y_test)} are the test rows and the "
+                  f"fractions are drawn from the other {len(dataset.y_train)}.")  # fmt: skip
     results = run_study([dataset], args.fractions, args.out, budget=args.budget, methods=methods,
                         pretraining=pretraining, progress=not args.quiet, time_limit=args.time_limit)  # fmt: skip
     print(study_markdown(results, with_recommendations=False), end="")

@@ -89,7 +89,7 @@ def run(args: argparse.Namespace) -> None:
 
 
 def _fit(args: argparse.Namespace, out: Path) -> None:
-    from dacl.tables.labelled import read_labelled, read_unlabelled
+    from dacl.tables.labelled import read_labelled, read_unlabelled, warn_minus_one
     from dacl.tables.semisupervised import DACLClassifier, DACLRegressor
 
     if args.data and (Path(args.data).is_dir() or any(c in args.data for c in "*?[")):
@@ -101,7 +101,7 @@ def _fit(args: argparse.Namespace, out: Path) -> None:
         # a file marks unlabelled rows by empty cells; --unlabeled-value adds one label that does too
         values["unlabeled_value"] = None if args.unlabeled_value is None else _label_like(args.unlabeled_value, y)
         if args.unlabeled_value is None:
-            _warn_minus_one(y, args.label)
+            warn_minus_one(y, args.label, 'pass --unlabeled-value -1')
         model = DACLClassifier(**values)
     else:
         model = DACLRegressor(**values)
@@ -185,18 +185,6 @@ def _label_column(files: list, label: str) -> Any:
             raise ValueError(f"label column {label!r} is not in {file}.")
         parts.append(table[label].to_pandas().to_numpy(dtype=object))
     return label_values(np.concatenate(parts))
-
-
-def _warn_minus_one(y, label: str) -> None:
-    """-1 in a file's label column is a class (only an empty cell marks a row without a label): say so where
-    it may have been meant as scikit-learn's marker of unlabelled rows."""
-    import warnings
-
-    rows = sum(1 for v in y if v is not None and str(v).strip() in ("-1", "-1.0"))
-    if rows:
-        warnings.warn(f"the label column {label!r} holds -1 on {rows} row(s): in a file it is a class, like any "
-                      "other label; if it marks rows without a label, leave those cells empty or pass "
-                      "--unlabeled-value -1.", UserWarning, stacklevel=2)  # fmt: skip
 
 
 def _present(values) -> Any:

@@ -109,6 +109,19 @@ def read_unlabelled(
     return frame[list(columns)]
 
 
+def warn_minus_one(y, label: str, otherwise: str) -> None:
+    """-1 in a file's label column is a class (only an empty cell marks a row without a label), for dacl fit
+    and dacl compare alike: say so where it may have been meant as scikit-learn's marker of unlabelled rows;
+    ``otherwise``: what the command offers instead."""
+    import warnings
+
+    rows = sum(1 for v in y if v is not None and str(v).strip() in ("-1", "-1.0"))
+    if rows:
+        warnings.warn(f"the label column {label!r} holds -1 on {rows} row(s): in a file it is a class, like any "
+                      f"other label; if it marks rows without a label, leave those cells empty or {otherwise}.",
+                      UserWarning, stacklevel=3)  # fmt: skip
+
+
 def labelled_dataset(
     path: str | Path, label: str, task: str = "auto", test: str | Path | None = None, test_size: float = 0.2,
     seed: int = 0, ignore: tuple[str, ...] = (),
@@ -116,6 +129,8 @@ def labelled_dataset(
     """The file's labelled rows as a train/test ``Dataset`` (stratified for classes, random for numbers),
     for the label study; rows with an empty label are left out, and the ``ignore`` columns."""
     X, y, task = read_labelled(path, label, task, ignore)
+    if task == "classification":
+        warn_minus_one(y, label, "drop those rows from the file")
     keep = pd.notna(pd.Series(y, dtype=object)).to_numpy()
     if keep.sum() < 4:
         raise ValueError(f"{path} has {int(keep.sum())} labelled rows; the label study needs a few dozen at least.")

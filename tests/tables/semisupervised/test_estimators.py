@@ -255,3 +255,33 @@ def test_n_jobs_sets_the_threads_of_the_fit_and_restores_them(table, monkeypatch
     assert set(seen) == {1} and torch.get_num_threads() == before
     with pytest.raises(ValueError, match="threads"):
         DACLClassifier(**SMALL, n_jobs=0).fit(X, np.where(np.arange(len(y)) % 3 == 0, y, None))
+
+
+def test_score_and_cross_val_score_count_only_the_labelled_rows(table):
+    """Issue 45, class 6: a y that marks unlabelled rows (-1, a missing value) is scored on its labelled rows;
+    the marker is never a wrong answer."""
+    from sklearn.metrics import accuracy_score, r2_score
+    from sklearn.model_selection import cross_val_score
+
+    frame, y = table
+    marked = y.copy()
+    marked[100:] = -1
+    marked[90:100] = None
+    small = dict(EVERY, candidates=("linear-raw",), cv=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        model = DACLClassifier(**small).fit(frame, marked)
+        labelled = np.arange(90)
+        assert model.score(frame, marked) == accuracy_score(y[labelled], model.predict(frame.iloc[labelled]))
+        assert model.score(frame, marked) > 0.5  # counting the 150 markers as wrong would give < 0.4
+        with pytest.raises(ValueError, match="no labelled row to score"):
+            model.score(frame, np.full(len(y), -1))
+        numeric = np.where(y == "high", 1, 0)  # scikit-learn's splitters cannot sort text mixed with -1
+        numeric[100:] = -1
+        scores = cross_val_score(DACLClassifier(**small), frame, numeric, cv=2)
+        assert (scores > 0.5).all(), scores
+        target = frame["z"].to_numpy() * 2.0
+        target[60:] = np.nan
+        regressor = DACLRegressor(**small).fit(frame, target)
+        kept = np.arange(60)
+        assert regressor.score(frame, target) == pytest.approx(r2_score(target[kept], regressor.predict(frame.iloc[kept])))

@@ -512,6 +512,12 @@ class DACLClassifier(ClassifierMixin, _SemiSupervised):
         probabilities = self.predict_proba(X)
         return self.classes_[probabilities.argmax(1)]
 
+    def score(self, X, y, sample_weight=None) -> float:
+        """Accuracy on the rows of ``y`` that have a label: rows marked unlabelled (a missing value or
+        ``unlabeled_value``), as ``fit`` reads them, are left out, never counted as wrong answers (so
+        ``cross_val_score(model, X, y)`` on semi-supervised ``y`` scores the labelled rows of each fold)."""
+        return super().score(*_labelled_rows(X, y, sample_weight, self.unlabeled_value))
+
 
 class DACLRegressor(RegressorMixin, _SemiSupervised):
     """A regressor for a table whose rows mostly have no target (Verma et al., ICML 2021, as a product).
@@ -641,6 +647,33 @@ class DACLRegressor(RegressorMixin, _SemiSupervised):
 
     def predict(self, X) -> np.ndarray:
         return self._predicted(X)
+
+    def score(self, X, y, sample_weight=None) -> float:
+        """R² on the rows of ``y`` that have a target: rows whose target is missing (unlabelled, as ``fit``
+        reads them) are left out."""
+        return super().score(*_labelled_rows(X, y, sample_weight, None))
+
+
+def _labelled_rows(X, y, sample_weight, marker) -> tuple:
+    """(X, y, sample_weight) of the rows whose ``y`` is neither missing nor ``marker``; ValueError if none."""
+    series = pd.Series(column_or_1d(np.asarray(y, dtype=object), warn=True), dtype=object)
+    keep = series.notna().to_numpy().copy()
+    if marker is not None:
+        keep &= ~series.isin([marker]).to_numpy()
+    if not keep.any():
+        marks = "a missing value" + (f" or {marker!r}" if marker is not None else "")
+        raise ValueError(f"y has no labelled row to score: every value is {marks}, which mark unlabelled rows.")
+    if len(keep) != _num_rows(X):
+        raise ValueError(f"y has {len(keep)} values but X has {_num_rows(X)} rows; give one per row.")
+    rows = np.flatnonzero(keep)
+    X = X.iloc[rows] if hasattr(X, "iloc") else np.asarray(X)[rows]
+    values = pd.Series(np.asarray(y)[rows]).infer_objects().to_numpy()
+    weights = None if sample_weight is None else np.asarray(sample_weight)[rows]
+    return X, values, weights
+
+
+def _num_rows(X) -> int:
+    return X.shape[0] if hasattr(X, "shape") else len(X)
 
 
 for _cls, _unlabeled in ((DACLClassifier, True), (DACLRegressor, False)):
