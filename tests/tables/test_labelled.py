@@ -66,3 +66,43 @@ def test_the_regression_datasets_are_registered_with_numbers_as_targets():
     housing = load_dataset("california-housing", data_dir=SHARED)
     assert housing.is_regression and len(housing.y_train) == 16512 and housing.X_train["total_bedrooms"].isna().any()
     assert "regression" in repr(housing)
+
+
+def test_class_labels_are_read_as_written_in_memory_streamed_and_through_dacl_predict(tmp_path):
+    """Issue 45, class 5: labels are text unless every one is a number written as one: "007" and "7", "1" and
+    "1.0" are distinct classes (the second pair said), and dacl predict writes "007" back as written."""
+    from dacl.cli import main
+    from dacl.tables.stream import TableStream
+
+    path = tmp_path / "t.csv"
+    path.write_text("x,kind\n1,007\n2,7\n3,1\n4,\n5,007\n")
+    with pytest.warns(UserWarning, match="'007' and '7', the same number written two ways"):
+        assert read_labelled(path, "kind")[1].tolist() == ["007", "7", "1", None, "007"]
+    path.write_text("x,kind\n1,007\n2,012\n3,\n")
+    assert read_labelled(path, "kind")[1].tolist() == ["007", "012", None]
+    path.write_text("x,kind\n1,1\n2,1.0\n3,2\n")
+    with pytest.warns(UserWarning, match="'1' and '1.0', the same number written two ways: they are two classes"):
+        assert read_labelled(path, "kind")[1].tolist() == ["1", "1.0", "2"]
+    path.write_text("x,kind\n1,0.0\n2,1.0\n3,\n")  # pandas' writing of a 0/1 column with empty cells: numbers
+    assert read_labelled(path, "kind")[1].tolist() == [0, 1, None]
+    path.write_text("x,price\n1,3.50\n2,4.25\n3,\n4,10\n")  # "3.50" is a number all the same for a regression
+    labels, task = read_labelled(path, "price")[1:]
+    assert task == "regression" and labels[0] == 3.5 and np.isnan(labels[2])
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"a": rng.normal(size=80)})
+    frame["code"] = np.where(frame["a"] > 0, "007", "7")
+    frame.loc[40:, "code"] = None
+    frame.to_csv(tmp_path / "codes.csv", index=False)
+    frame.to_parquet(tmp_path / "codes.parquet")
+    for streamed in ("codes.parquet", "codes.csv"):
+        stream = TableStream([tmp_path / streamed], 16, label="code")
+        assert set(stream.labelled_rows("code")[1]) == {"007", "7"}, streamed
+    tiny = ["--epochs", "1", "--depth", "1", "--width", "8", "--batch-size", "32", "--candidates", "linear-raw",
+            "--quiet", "--threads", "1"]  # fmt: skip
+    with pytest.warns(UserWarning, match="same number written two ways"):
+        assert main(["fit", "--data", str(tmp_path / "codes.csv"), "--label", "code", "--out", str(tmp_path / "m"),
+                     *tiny]) == 0  # fmt: skip
+    assert main(["predict", "--model", str(tmp_path / "m"), "--data", str(tmp_path / "codes.csv"), "--out",
+                 str(tmp_path / "p.csv")]) == 0  # fmt: skip
+    written = pd.read_csv(tmp_path / "p.csv", dtype=str)["code"]
+    assert set(written) == {"007", "7"}

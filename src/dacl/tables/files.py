@@ -71,10 +71,18 @@ def label_values(raw: Any) -> np.ndarray:
     texts = {v for v in cells if isinstance(v, str)}
     if texts:
         parsed = {t: _number(t) for t in texts}
-        if all(p is not None for p in parsed.values()):  # numbers written as text: numbers
+        numbers = all(p is not None and _written_as(t, p) for t, p in parsed.items())
+        if numbers and len(set(parsed.values())) == len(parsed):  # each a number, written as one: numbers
             cells = np.array([parsed[v] if isinstance(v, str) else v for v in cells], dtype=object)
             cells[[isinstance(v, float) and math.isnan(v) for v in cells]] = None
     return cells
+
+
+def _written_as(text: str, number: float) -> bool:
+    """Whether ``text`` is how ``number`` is written back ("7", "7.0", "0.25", "nan"), so that reading it as a
+    number loses nothing: "007", "+7", "1.50" and "1e3" are not, and a column holding one is read as text
+    (classes as written; a regression reads the text as numbers all the same)."""
+    return text == repr(number) or (number.is_integer() and text == str(int(number)))
 
 
 def _csv_header(path: Path, options: dict) -> list[str]:
@@ -102,6 +110,15 @@ def check_unique_columns(names: list, what: Any) -> None:
         raise ValueError(f"{what} has the column name {name!r} more than once (columns "
                          f"{', '.join(map(str, where))}, counting from 0); give each column its own name.")  # fmt: skip
 
+
+
+def _label_name(label: str | int | None, header: list[str]) -> str | None:
+    """The label column's name in a CSV header (``label`` a name or a position), None where it has none."""
+    if isinstance(label, str):
+        return label if label in header else None
+    if isinstance(label, int) and not isinstance(label, bool) and -len(header) <= label < len(header):
+        return header[label]
+    return None
 
 
 def _column_index(index: int, columns: int, path: Path) -> int:
@@ -151,18 +168,23 @@ def read_table(
     if suffixes.endswith((".csv", ".csv.gz", ".tsv", ".tsv.gz", ".txt", ".data", ".test")):
         sep = "\t" if ".tsv" in suffixes else ","
         options = {"sep": sep, "skipinitialspace": True, "encoding": "utf-8-sig", **read_options}
-        if options.get("header", "infer") is not None:
-            check_unique_columns(_csv_header(path, options), path)  # pandas would rename a repeated name a.1, silently
+        header = _csv_header(path, options) if options.get("header", "infer") is not None else []
+        check_unique_columns(header, path)  # pandas would rename a repeated name a.1, silently
+        name = _label_name(label, header)
+        if name is not None and "dtype" not in options:  # the label cells as text, then label_values' rule
+            options = {**options, "dtype": {name: str}}
         frame = _parsed(path, "CSV", lambda: pd.read_csv(path, **options))
         X, y = _label_from_frame(frame, label, path)
-        if y is not None and pd.isna(pd.Series(y, dtype=object)).any():
-            # pandas reads NA, null, None, ... as missing: the label cells again, as written (label_values)
+        if y is None or (name is None and not pd.isna(pd.Series(y, dtype=object)).any()):
+            return X, y
+        if pd.isna(pd.Series(y, dtype=object)).any():  # pandas reads NA, null, None, ... as missing: read again
             position = next(i for i, c in enumerate(frame.columns) if c not in X.columns)  # the label's
-            raw = _parsed(path, "CSV", lambda: pd.read_csv(path, **{**options, "usecols": [position], "dtype": str,
-                                                                    "keep_default_na": False, "na_values": []}))
-            y = label_values(raw.iloc[:, 0].to_numpy(dtype=object))
-            if not any(isinstance(v, str) for v in y):  # numbers: NaN where no label, as pandas gives them
-                y = np.array([np.nan if v is None else v for v in y], dtype=np.float64)
+            y = _parsed(path, "CSV", lambda: pd.read_csv(path, **{**options, "usecols": [position], "dtype": str,
+                                                                  "keep_default_na": False, "na_values": []}))
+            y = y.iloc[:, 0].to_numpy(dtype=object)
+        y = label_values(y)  # "007" and "7", "1" and "1.0" stay apart; numbers written as numbers are numbers
+        if not any(isinstance(v, str) for v in y):  # numbers: NaN where no label, as pandas gives them
+            y = np.array([np.nan if v is None else v for v in y], dtype=np.float64)
         return X, y
     if suffixes.endswith(".parquet"):
         frame = _parsed(path, "Parquet", lambda: pd.read_parquet(path, **read_options))

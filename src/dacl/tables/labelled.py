@@ -48,9 +48,27 @@ def _as_labels(column: np.ndarray, task: str) -> np.ndarray:
         return numbers.to_numpy(dtype=np.float64)
     present = series.notna()
     values = series[present]
+    _warn_same_number(values)
     if len(values) and all(isinstance(v, float | np.floating) and float(v).is_integer() for v in values):
         series[present] = [int(v) for v in values]
     return series.where(present, None).to_numpy(dtype=object)
+
+
+def _warn_same_number(values: pd.Series) -> None:
+    """Classes are read as written ("007" and "7", "1" and "1.0" are two classes: ``label_files``): say so
+    where two of them are the same number, which may have been meant as one class."""
+    texts = [v for v in pd.unique(values) if isinstance(v, str)]
+    numbers = pd.to_numeric(pd.Series(texts, dtype=object), errors="coerce")
+    seen: dict[float, str] = {}
+    for text, number in zip(texts, numbers):
+        if pd.notna(number) and number in seen:
+            import warnings
+
+            warnings.warn(f"the label column holds {seen[number]!r} and {text!r}, the same number written two ways: "
+                          "they are two classes, as written; write them alike where they are one.", UserWarning,
+                          stacklevel=4)  # fmt: skip
+            return
+        seen.setdefault(number, text)
 
 
 def read_labelled(

@@ -35,6 +35,9 @@ def normalized_table(frame, what: str = "X"):
     converted = {}
     for name in frame.columns:
         column = frame[name]
+        nullable = _without_pandas_na(column)
+        if nullable is not None:  # pandas' nullable and Arrow dtypes: their pd.NA would break numpy's tests
+            converted[name] = column = nullable
         if pd.api.types.is_bool_dtype(column):
             converted[name] = column.astype("float64")
         elif pd.api.types.is_datetime64_any_dtype(column):
@@ -61,6 +64,19 @@ def normalized_table(frame, what: str = "X"):
     for name, column in converted.items():
         frame[name] = column
     return frame
+
+
+def _without_pandas_na(column: pd.Series) -> pd.Series | None:
+    """A column of a pandas extension dtype whose missing value is ``pd.NA`` (Int64, Float64, boolean, string,
+    Arrow types) as numpy-backed values with NaN for missing: numbers as float64, booleans as 0/1, anything
+    else as objects (text stays text). None for any other column (categoricals and dates keep their dtype)."""
+    dtype = column.dtype
+    if getattr(dtype, "na_value", None) is not pd.NA or isinstance(dtype, pd.CategoricalDtype | pd.DatetimeTZDtype):
+        return None  # numpy dtypes, pandas' default str (NaN for missing), categories and dates: as they are
+    if pd.api.types.is_bool_dtype(dtype) or pd.api.types.is_numeric_dtype(dtype):
+        return pd.Series(column.to_numpy(dtype=np.float64, na_value=np.nan), index=column.index, name=column.name)
+    values = column.astype(object)
+    return values.where(column.notna(), np.nan)
 
 
 LARGEST = 1e150  # past this magnitude scaling overflows (a standard deviation squares the values: 1e154)

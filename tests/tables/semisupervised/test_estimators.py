@@ -285,3 +285,37 @@ def test_score_and_cross_val_score_count_only_the_labelled_rows(table):
         regressor = DACLRegressor(**small).fit(frame, target)
         kept = np.arange(60)
         assert regressor.score(frame, target) == pytest.approx(r2_score(target[kept], regressor.predict(frame.iloc[kept])))
+
+
+def test_pandas_nullable_and_categorical_dtypes_work_in_x_and_y():
+    """Issue 45, class 5: Int64, Float64, boolean, string (with pd.NA) and category columns in X, and labels in
+    those dtypes (pd.NA marking unlabelled rows), fit and predict; the classes keep the labels' type."""
+    rng = np.random.default_rng(0)
+    n = 120
+    missing = np.arange(n) % 5 == 0
+    X = pd.DataFrame({
+        "a": pd.array(np.where(np.arange(n) % 9 == 0, None, rng.normal(size=n)), dtype="Float64"),
+        "count": pd.array(np.where(missing, None, rng.integers(0, 5, n)), dtype="Int64"),
+        "flag": pd.array([None if m else bool(i % 2) for i, m in enumerate(missing)], dtype="boolean"),
+        "city": pd.array([None if m else "xyz"[i % 3] for i, m in enumerate(missing)], dtype="string"),
+        "size": pd.Categorical([None if m else "sml"[i % 3] for i, m in enumerate(missing)]),
+    })  # fmt: skip
+    high = (X["a"].fillna(0) > 0).to_numpy()
+    small = dict(EVERY, candidates=("linear-raw", "probe"), cv=2)
+    labels = {
+        "Int64": (pd.array([None if i >= 60 else int(v) for i, v in enumerate(high)], dtype="Int64"), [0, 1]),
+        "boolean": (pd.array([None if i >= 60 else bool(v) for i, v in enumerate(high)], dtype="boolean"),
+                    [False, True]),
+        "string": (pd.Series([None if i >= 60 else "yes" if v else "no" for i, v in enumerate(high)], dtype="string"),
+                   ["no", "yes"]),
+        "category": (pd.Categorical([None if i >= 60 else "yes" if v else "no" for i, v in enumerate(high)]),
+                     ["no", "yes"]),
+    }  # fmt: skip
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        for name, (y, classes) in labels.items():
+            model = DACLClassifier(**small).fit(X, y)
+            assert model.classes_.tolist() == classes and type(model.classes_.tolist()[0]) is type(classes[0]), name
+            assert set(model.predict(X).tolist()) <= set(classes) and 0 <= model.score(X, y) <= 1
+        target = pd.array([None if i >= 60 else float(v) for i, v in enumerate(rng.normal(size=n))], dtype="Float64")
+        assert np.isfinite(DACLRegressor(**small).fit(X, target).predict(X)).all()

@@ -453,7 +453,7 @@ class DACLClassifier(ClassifierMixin, _SemiSupervised):
         if y is None:
             raise ValueError("DACLClassifier requires y to be passed, but the target y is None; mark unlabelled "
                              "rows with -1 or a missing value.")  # fmt: skip
-        y = column_or_1d(y, warn=True)
+        y = column_or_1d(as_written(y), warn=True)
         if len(y) != n:
             raise ValueError(f"y has {len(y)} labels but X has {n} rows; give one label (or -1) per row.")
         series = pd.Series(y, dtype=object)
@@ -607,7 +607,7 @@ class DACLRegressor(RegressorMixin, _SemiSupervised):
         if y is None:
             raise ValueError("DACLRegressor requires y to be passed, but the target y is None; mark rows without "
                              "a target with NaN.")  # fmt: skip
-        y = column_or_1d(y, warn=True)
+        y = column_or_1d(as_written(y), warn=True)
         if len(y) != n:
             raise ValueError(f"y has {len(y)} targets but X has {n} rows; give one number (or NaN) per row.")
         try:
@@ -654,9 +654,26 @@ class DACLRegressor(RegressorMixin, _SemiSupervised):
         return super().score(*_labelled_rows(X, y, sample_weight, None))
 
 
+def as_written(y):
+    """Labels or targets held in pandas (a Series, a one-column DataFrame, an array), nullable and categorical
+    dtypes included, as a numpy array of their values as written: Int64 gives ints, boolean bools, string
+    text, a categorical its categories' values, and every missing value (pd.NA, NaN, None) None. Anything
+    else is returned as it is."""
+    if isinstance(y, pd.DataFrame) and y.shape[1] == 1:
+        y = y.iloc[:, 0]
+    if not isinstance(y, pd.Series | pd.Index | pd.api.extensions.ExtensionArray):
+        return y
+    series = pd.Series(y)
+    if not isinstance(series.dtype, pd.api.extensions.ExtensionDtype):
+        return series.to_numpy()
+    values = series.astype(object)
+    return values.where(series.notna(), None).to_numpy(dtype=object)
+
+
 def _labelled_rows(X, y, sample_weight, marker) -> tuple:
     """(X, y, sample_weight) of the rows whose ``y`` is neither missing nor ``marker``; ValueError if none."""
-    series = pd.Series(column_or_1d(np.asarray(y, dtype=object), warn=True), dtype=object)
+    y = column_or_1d(as_written(y), warn=True)
+    series = pd.Series(y, dtype=object)
     keep = series.notna().to_numpy().copy()
     if marker is not None:
         keep &= ~series.isin([marker]).to_numpy()
