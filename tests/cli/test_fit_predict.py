@@ -470,3 +470,34 @@ def test_a_stream_gives_a_sample_of_its_unlabelled_rows_spread_over_its_files(fi
     model = DACLClassifier(depth=1, width=8, projection_dim=4, epochs=2, batch_size=64, warmup_epochs=0.0,
                            candidates=("probe", "spread"), cv=2, random_state=0).fit_files(parts, "churn")  # fmt: skip
     assert "spread" in set(model.selection_["candidate"])
+
+
+def test_stopping_ctrl_c_a_too_short_time_limit_and_kill_9_each_leave_a_clean_state(files, tmp_path, capsys):
+    """Issue 45, class 7: Ctrl-C during dacl fit: one line, status 130, no model folder; a --time-limit too
+    short for any candidate: one line naming the limit given; a kill -9 of dacl fit: the next fit into the
+    same --out is not refused (the lock is the operating system's, released with the process)."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "model"
+    long = ["--depth", "4", "--width", "256", "--epochs", "200", "--batch-size", "32", "--threads", "1", "--quiet"]
+    command = [sys.executable, "-m", "dacl", "fit", "--data", str(files / "train.csv"), "--label", "churn", "--out",
+               str(out), *long]  # fmt: skip
+    for stop, status in ((signal.SIGINT, 130), (signal.SIGKILL, -9)):
+        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        assert process.stdout.readline().startswith("dacl fit:")  # it has started: the lock is held
+        time.sleep(1)  # pretraining
+        process.send_signal(stop)
+        _, err = process.communicate(timeout=60)
+        assert process.returncode == status, err
+        if stop == signal.SIGINT:
+            assert err.strip().splitlines() == [err.strip()] and "interrupted; nothing was half-written" in err, err
+        assert not (out / "model.json").exists()
+    capsys.readouterr()
+    assert main(["fit", "--data", str(files / "train.csv"), "--label", "churn", "--out", str(out), *TINY,
+                 "--time-limit", "0.05"]) == 2  # fmt: skip
+    said = capsys.readouterr().err
+    assert "time_limit=0.05 s is too short for any candidate" in said and "--time-limit" in said, said
+    assert main(["fit", "--data", str(files / "train.csv"), "--label", "churn", "--out", str(out), *TINY]) == 0

@@ -28,7 +28,9 @@ REQUIRED = {"pretrain": ("data", "out"), "evaluate": ("checkpoint",), "compare":
 
 # A user's mistake (a bad value, file, config or checkpoint; a run that diverged) is reported in one
 # line with exit status 2; anything else is a bug and keeps its traceback.
-USER_ERRORS = (ValueError, FileNotFoundError, IsADirectoryError, NotADirectoryError, FloatingPointError)
+USER_ERRORS = (ValueError, FileNotFoundError, IsADirectoryError, NotADirectoryError, PermissionError,
+               FloatingPointError)  # fmt: skip
+INTERRUPTED = 130  # the shell's status of a command stopped by Ctrl-C (128 + SIGINT)
 
 
 def command_of(argv: list[str]) -> str:
@@ -142,6 +144,12 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"dacl {command}: error: {error} (--debug or DACL_DEBUG=1 shows the traceback)".strip(), file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # Ctrl-C: every file dacl writes is written whole or not at all (write_atomic)
+        if debug:
+            raise
+        print(f"dacl {command}: interrupted; nothing was half-written (a model folder is whole only once its "
+              "model.json is written, and is checked against it at load).", file=sys.stderr)  # fmt: skip
+        return INTERRUPTED
     return 0
 
 

@@ -33,6 +33,7 @@ from dacl.tables.semisupervised.candidates import (
     CLASSIFICATION,
     REGRESSION,
     Inputs,
+    OutOfTime,
     Projection,
     Settings,
     Task,
@@ -269,14 +270,21 @@ class _SemiSupervised(BaseEstimator):
                             unlabelled=unlabelled_rows)  # fmt: skip
             clock.mark("features")
             settings = self._settings(seed)
-            selection = select(inputs, targets, task, tuple(self.candidates), settings, folds=self.cv,
-                               ensemble=self.ensemble, time_limit=clock.left(),
-                               progress=bool(self.verbose))  # fmt: skip
-            clock.mark("choice")
-            for note in selection.notes:
-                warnings.warn(f"cross-validation on the labelled rows: {note}.", stacklevel=3)
-            with deadline(clock.deadline):
-                self.models_ = fit_chosen(inputs, targets, task, selection.choice.members, settings)
+            try:
+                selection = select(inputs, targets, task, tuple(self.candidates), settings, folds=self.cv,
+                                   ensemble=self.ensemble, time_limit=clock.left(),
+                                   progress=bool(self.verbose))  # fmt: skip
+                clock.mark("choice")
+                for note in selection.notes:
+                    warnings.warn(f"cross-validation on the labelled rows: {note}.", stacklevel=3)
+                with deadline(clock.deadline):
+                    self.models_ = fit_chosen(inputs, targets, task, selection.choice.members, settings)
+            except OutOfTime as error:  # the choice's own limit is what pretraining left: name the user's
+                spent = clock.timings()
+                raise ValueError(f"time_limit={self.time_limit:g} s is too short for any candidate ({error}): "
+                                 f"pretraining took {spent.get('pretraining', 0):.1f} s of it and the features "
+                                 f"{spent.get('features', 0):.1f} s; raise time_limit (dacl fit --time-limit), or "
+                                 "leave it unset.") from None  # fmt: skip
             clock.mark("refit")
         self.selection_ = pd.DataFrame(selection.rows)
         self.chosen_ = {**selection.choice.to_dict(), "skipped": dict(selection.skipped)}

@@ -268,7 +268,7 @@ def select(
     bar.close()
     scored = {k: v for k, v in predictions.items() if k[0] not in skipped}
     if not scored:
-        raise OutOfTime(f"no candidate could be cross-validated within time_limit={time_limit:g} s; raise it.")
+        raise OutOfTime(f"no candidate could be cross-validated in the {time_limit:.3g} s left to the choice")
     rows = []
     for (c, s), by_split in scored.items():
         used = sorted(by_split)
