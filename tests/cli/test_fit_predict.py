@@ -501,3 +501,23 @@ def test_stopping_ctrl_c_a_too_short_time_limit_and_kill_9_each_leave_a_clean_st
     said = capsys.readouterr().err
     assert "time_limit=0.05 s is too short for any candidate" in said and "--time-limit" in said, said
     assert main(["fit", "--data", str(files / "train.csv"), "--label", "churn", "--out", str(out), *TINY]) == 0
+
+
+def test_huge_cells_are_cut_in_messages_and_an_unwritable_folder_is_one_line(files, tmp_path, capsys):
+    """Issue 45, class 9: whatever raised it, the CLI prints an error as one line with each word cut to 120
+    characters (saying how long it was) and the whole to 2,000; an --out that cannot be written is one line."""
+    huge = "x" * 1_000_000
+    frame = pd.DataFrame({"a": [1.0, 2.0, 3.0, 4.0], "price": ["1.5", huge, "2.5", None]})
+    frame.to_csv(tmp_path / "huge.csv", index=False)
+    assert main(["fit", "--data", str(tmp_path / "huge.csv"), "--label", "price", "--task", "regression", "--out",
+                 str(tmp_path / "m"), *TINY]) == 2  # fmt: skip
+    said = capsys.readouterr().err
+    assert len(said) < 1000 and "characters]" in said and "needs numbers" in said, said[:300]
+    assert said.strip().count("\n") == 0
+    from dacl.cli import readable
+
+    listed = readable("the file lacks " + ", ".join(f"column_{i}" for i in range(3000)))
+    assert len(listed) <= 2000 and listed.endswith("characters in all]")
+    assert main(["fit", "--data", str(files / "train.csv"), "--label", "churn", "--out", "/proc/dacl-no/m", *TINY]) == 2
+    said = capsys.readouterr().err
+    assert said.startswith("dacl fit: error: cannot write to /proc/dacl-no/m") and said.strip().count("\n") == 0

@@ -33,6 +33,25 @@ USER_ERRORS = (ValueError, FileNotFoundError, IsADirectoryError, NotADirectoryEr
 INTERRUPTED = 130  # the shell's status of a command stopped by Ctrl-C (128 + SIGINT)
 
 
+LONGEST_WORD, LONGEST_MESSAGE = 120, 2000  # characters of one word and of a whole error message printed
+
+
+def readable(message: str) -> str:
+    """An error message as the CLI prints it: one line, each word (a cell, a path, a value quoted from the
+    data) cut to ``LONGEST_WORD`` characters and the whole to ``LONGEST_MESSAGE``, each cut saying how much
+    it left out, so that a megabyte cell or a thousand column names never flood the terminal."""
+    import re
+
+    def cut(found: re.Match) -> str:
+        word = found.group(0)
+        return f"{word[: LONGEST_WORD - 20]}...[{len(word):,} characters]"
+
+    message = re.sub(rf"\S{{{LONGEST_WORD + 1},}}", cut, " ".join(message.split()))
+    if len(message) > LONGEST_MESSAGE:
+        message = f"{message[: LONGEST_MESSAGE - 40]}...[{len(message):,} characters in all]"
+    return message
+
+
 def command_of(argv: list[str]) -> str:
     """The command an argument list names: its first word that is not a flag ("" if none)."""
     return next((a for a in argv if not a.startswith("-")), "")
@@ -142,7 +161,8 @@ def main(argv: list[str] | None = None) -> int:
     except USER_ERRORS as error:
         if debug:
             raise
-        print(f"dacl {command}: error: {error} (--debug or DACL_DEBUG=1 shows the traceback)".strip(), file=sys.stderr)
+        print(f"dacl {command}: error: {readable(str(error))} (--debug or DACL_DEBUG=1 shows the traceback)".strip(),
+              file=sys.stderr)  # fmt: skip
         return 2
     except KeyboardInterrupt:  # Ctrl-C: every file dacl writes is written whole or not at all (write_atomic)
         if debug:
