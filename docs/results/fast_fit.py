@@ -57,8 +57,8 @@ def run_cell(dataset: str, fraction: float, data_dir: str | None) -> dict:
     import numpy as np
     import torch
 
-    import dacl.tables.transformer as transformer
     import dacl.tables.semisupervised.estimators as estimators
+    import dacl.tables.transformer as transformer
     from dacl import DACLClassifier, DACLRegressor
     from dacl.data import load_dataset
     from dacl.data.subsets import label_subset

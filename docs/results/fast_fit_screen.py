@@ -30,8 +30,8 @@ SHOWN = ("probe", "knn", "fine-tune", "gbdt-raw", "linear-raw", "estimator")
 
 def run(variants: list[str], datasets: list[str], data_dir: str | None) -> None:
     from dacl.data import load_dataset
-    from dacl.tables.semisupervised.options import PRETRAINING_DEFAULTS
     from dacl.studies.label_study import STUDY_BUDGETS, StudyBudget, label_study
+    from dacl.tables.semisupervised.options import PRETRAINING_DEFAULTS
 
     for name in variants:
         width, steps, batch = VARIANTS[name]
@@ -56,8 +56,8 @@ def _admitted(spec: dict) -> bool:
 
 def cells(name: str) -> dict[tuple[str, float], dict[str, float]]:
     """(dataset, fraction) -> model -> test score (x 100), from the variant's stored cells."""
-    from dacl.tables.semisupervised.candidates import CLASSIFICATION, REGRESSION, Task
     from dacl.studies.label_study import estimator_outcome
+    from dacl.tables.semisupervised.candidates import CLASSIFICATION, REGRESSION, Task
 
     table = {}
     folder = REFERENCE[1] if name == REFERENCE[0] else OUT / name / "runs"

@@ -24,9 +24,16 @@ OUT = Path(__file__).parent / "tabular_encoders" / "plain"
 def measure(dataset: str, data_dir: str | None, fraction: float = 0.1, draws: int = 3) -> list[dict]:
     from dacl.data import load_dataset
     from dacl.data.subsets import label_subset
-    from dacl.tables.semisupervised.candidates import CANDIDATES, CLASSIFICATION, Inputs, Settings, Task, fine_tune_epochs
     from dacl.studies.experiment import prepare_features
     from dacl.studies.label_study import STUDY_BUDGETS, study_encoder
+    from dacl.tables.semisupervised.candidates import (
+        CANDIDATES,
+        CLASSIFICATION,
+        Inputs,
+        Settings,
+        Task,
+        fine_tune_epochs,
+    )
 
     features = prepare_features(load_dataset(dataset, data_dir=data_dir))
     X, y, X_test, y_test = features.X_train, features.y_train, features.X_test, features.y_test

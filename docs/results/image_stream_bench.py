@@ -154,8 +154,8 @@ def task_stream(args) -> dict:
 def task_memory(args) -> dict:
     import torch
 
-    from dacl.images.stream import ImageFolderStream
     from dacl.images import pretrain_images
+    from dacl.images.stream import ImageFolderStream
 
     started = time.perf_counter()
     stream = ImageFolderStream(args.folder, args.batch, image_size=args.size, workers=args.workers)

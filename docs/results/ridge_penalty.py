@@ -29,9 +29,9 @@ def measure(dataset: str, data_dir: str | None, fractions=(0.01, 0.1), draws: in
     from dacl.core.linear import RIDGE_ALPHAS, fit_ridge, ridge_leave_one_out, standardization
     from dacl.data import load_dataset
     from dacl.data.subsets import label_subset
-    from dacl.tables import encode
     from dacl.studies.experiment import prepare_features
     from dacl.studies.label_study import study_encoder
+    from dacl.tables import encode
 
     features = prepare_features(load_dataset(dataset, data_dir=data_dir))
     X, y, X_test, y_test = features.X_train, features.y_train, features.X_test, features.y_test

@@ -29,9 +29,8 @@ def probe_speed(data_dir: str, steps: int) -> dict:
     from dacl import PretrainConfig
     from dacl.data import load_dataset
     from dacl.evaluate import linear_probe_accuracy
-    from dacl.tables import encode
     from dacl.studies.experiment import prepare_features
-    from dacl.tables import pretrain
+    from dacl.tables import encode, pretrain
 
     features = prepare_features(load_dataset("fashion-mnist", data_dir=data_dir))
     train = features.X_train[:48_000]

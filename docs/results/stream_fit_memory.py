@@ -67,7 +67,8 @@ def main() -> None:
             "print('PEAK_KIB', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss); raise SystemExit(code)"
         )
         command = [sys.executable, "-c", code, "fit", "--data", str(folder), "--label", "y", "--out", str(model),
-                   "--overwrite", "--quiet", "--max-steps", str(args.max_steps), "--candidates", args.candidates]  # fmt: skip
+                   "--overwrite", "--quiet", "--max-steps", str(args.max_steps),
+                   "--candidates", args.candidates]  # fmt: skip
         started = time.perf_counter()
         done = subprocess.run(command, check=True, capture_output=True, text=True)
         seconds = time.perf_counter() - started
@@ -77,7 +78,8 @@ def main() -> None:
         row = {"rows": rows, "labelled": state["rows"]["labelled"], "seconds": round(seconds, 1),
                "peak_rss_gib": round(peak / 2**20, 2),
                "in_memory_columns_gib": round(rows * args.columns * 4 / 2**30, 2),
-               "in_memory_features_gib": round(rows * width * 4 / 2**30, 2), "chosen": state["chosen"]["model"]}  # fmt: skip
+               "in_memory_features_gib": round(rows * width * 4 / 2**30, 2),
+               "chosen": state["chosen"]["model"]}  # fmt: skip
         rows_out.append(row)
         print(json.dumps(row), flush=True)
     report = {"machine": platform.processor() or platform.machine(), "columns": args.columns,

@@ -111,8 +111,8 @@ def draws(name: str, out: Path = OUT, cells: Cells = Cells()) -> dict[tuple, lis
     every invocation's datasets count) that ``cells`` admits: each protocol's and each raw model's
     test score, the encoder's protocol chosen by cross-validation on the labelled rows (``cv``: no test
     score seen) and the estimator's outcome over the whole candidate set (``dacl.studies.label_study``'s rule)."""
-    from dacl.tables.semisupervised.candidates import Task
     from dacl.studies.label_study import estimator_outcome
+    from dacl.tables.semisupervised.candidates import Task
 
     by_draw: dict[tuple, dict] = {}
     for path in sorted((out / name / "runs").glob("*.json")):
@@ -170,9 +170,9 @@ def step_times(
     variants alternating over ``rounds`` rounds (the median of each)."""
     from dacl import PretrainConfig
     from dacl.data import load_dataset
-    from dacl.tables.semisupervised.options import PRETRAINING_DEFAULTS
     from dacl.studies.experiment import prepare_features
     from dacl.tables import pretrain
+    from dacl.tables.semisupervised.options import PRETRAINING_DEFAULTS
 
     features = prepare_features(load_dataset(dataset, data_dir=data_dir))
     X = features.X_train[: 512 * steps]

@@ -37,7 +37,11 @@ def test_alpha_is_mixup_alpha_now_and_the_old_name_warns(monkeypatch):
 
     seen = []
     original = estimators.DACL.__init__
-    monkeypatch.setattr(estimators.DACL, "__init__", lambda self, **kw: seen.append(kw["alpha"]) or original(self, **kw))
+    def recording(self, **kw):
+        seen.append(kw["alpha"])
+        original(self, **kw)
+
+    monkeypatch.setattr(estimators.DACL, "__init__", recording)
     X = np.random.default_rng(0).normal(size=(60, 3))
     y = np.where(X[:, 0] > 0, 1, 0)
     y[::2] = -1
@@ -284,7 +288,8 @@ def test_score_and_cross_val_score_count_only_the_labelled_rows(table):
         target[60:] = np.nan
         regressor = DACLRegressor(**small).fit(frame, target)
         kept = np.arange(60)
-        assert regressor.score(frame, target) == pytest.approx(r2_score(target[kept], regressor.predict(frame.iloc[kept])))
+        expected = r2_score(target[kept], regressor.predict(frame.iloc[kept]))
+        assert regressor.score(frame, target) == pytest.approx(expected)
 
 
 def test_pandas_nullable_and_categorical_dtypes_work_in_x_and_y():
