@@ -227,6 +227,25 @@ def test_truncated_or_empty_weights_with_a_matching_digest_fail_at_load(saved, t
         load_predictor(folder)
 
 
+@pytest.mark.parametrize("change", [
+    lambda s: {**s, "pretraining": {**s["pretraining"], "width": 10**7}},  # 10**14 weights: refused, not allocated
+    lambda s: {**s, "pretraining": {**s["pretraining"], "depth": s["pretraining"]["depth"] + 1}},
+    lambda s: {**s, "encoder": {**s["encoder"], "in_features": 10**9}, "preprocessing": s["preprocessing"]},
+])  # fmt: skip
+def test_a_record_describing_another_encoder_than_its_weights_is_refused_before_allocation(saved, tmp_path,
+                                                                                            change):
+    """Issue 45, class 2: the encoder the record describes is compared, shape by shape, with
+    encoder.safetensors before it is built; an absurd width would otherwise ask for terabytes."""
+    import resource
+
+    folder, state = _copy(saved, tmp_path, ("probe", "knn"))
+    _rewrite(folder, change(state))
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    with pytest.raises(ValueError, match="does not hold|encoder takes"):
+        load_predictor(folder)
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 200 * 1024  # KiB: under 200 MiB more
+
+
 def _paths(value, prefix=()):
     """Every path into a JSON value (keys and indices)."""
     yield prefix

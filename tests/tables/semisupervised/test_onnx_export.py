@@ -240,6 +240,44 @@ def test_a_graph_that_keeps_tensors_in_external_files_is_refused(models, tmp_pat
         load_onnx_predictor(folder)
 
 
+def test_the_graph_of_another_model_with_the_same_columns_is_refused(models, tmp_path):
+    """Issue 45, class 2: a graph swapped in from a model of the same columns (fewer classes; a regressor),
+    its digest recorded, passes every file check: it is refused on what it answers, before any prediction."""
+    import hashlib
+    import shutil
+
+    from dacl.tables.semisupervised.onnx_export import export_into_folder
+    from dacl.tables.semisupervised.onnx_runtime import load_onnx_predictor
+
+    name, folders, test = models
+    if name != "digits":
+        pytest.skip("one table is enough: the check reads only the record and the graph's answer")
+    _, frame, labels, _ = _table(name)
+    folder = tmp_path / "m"
+    shutil.copytree(folders[("probe",)], folder)
+    small = dict(SMALL, candidates=("linear-raw",))
+    known = pd.notna(pd.Series(labels, dtype=object)).to_numpy()
+    three = np.where(known, pd.Series(labels, dtype=object).where(known, 0).astype(int) % 3, None).astype(object)
+    numbers = np.where(known, pd.Series(labels, dtype=object).where(known, 0).astype(float), np.nan)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        others = {"another model's classes": DACLClassifier(**small).fit(frame, three),
+                  "a regressor's graph": DACLRegressor(**small).fit(frame, numbers)}  # fmt: skip
+    for said, other in others.items():
+        other_folder = tmp_path / said.replace(" ", "-").replace("'", "")
+        other.save(other_folder)
+        export_into_folder(other_folder)
+        data = (other_folder / "model.onnx").read_bytes()
+        (folder / "model.onnx").write_bytes(data)
+        state = json.loads((folder / "model.json").read_text())
+        state["files"]["model.onnx"] = hashlib.sha256(data).hexdigest()
+        (folder / "model.json").write_text(json.dumps(state))
+        with pytest.raises(ValueError, match="graph of another model"):
+            load_onnx_predictor(folder)
+    export_into_folder(folder)  # its own graph again: accepted
+    assert load_onnx_predictor(folder) is not None
+
+
 def test_a_member_without_an_onnx_form_is_named(models, tmp_path):
     from dacl.tables.semisupervised.onnx_export import ExportError
 

@@ -310,9 +310,11 @@ def load_predictor(folder: str | Path, precision: str | None = None) -> Predicto
             raise NotWholeModel(folder, f"its preprocessing gives {preprocessing.width} columns, but the encoder "
                                         f"takes {shape['in_features']}")  # fmt: skip
         config = PretrainConfig.from_dict(state["pretraining"])
+        weights = load_safetensors(files["encoder.safetensors"])  # as large as the file: no more
+        _check_encoder_shapes(config, shape, weights)  # before the encoder the record describes is allocated
         encoder = table_encoder(config, shape["in_features"], numeric=shape.get("numeric"),
                                 categories=shape.get("categories"))  # fmt: skip
-        encoder.load_state_dict(load_safetensors(files["encoder.safetensors"]))
+        encoder.load_state_dict(weights)
         encoder.eval()
         tensors = load_safetensors(files["members.safetensors"])
         task = Task(state["task"], len(state["classes"]) if state["classes"] else 0)
@@ -326,6 +328,22 @@ def load_predictor(folder: str | Path, precision: str | None = None) -> Predicto
         said = str(error).rstrip(".") if isinstance(error, ValueError) else f"{type(error).__name__}: {error}"
         raise NotWholeModel(folder, said[:400]) from None
     return predictor
+
+
+def _check_encoder_shapes(config: PretrainConfig, shape: dict[str, Any], weights: dict[str, torch.Tensor]) -> None:
+    """The encoder the record describes, built on the meta device (no memory), has exactly the tensors of
+    encoder.safetensors: a record whose sizes are absurd (or another model's) is refused before any
+    allocation it would cause."""
+    with torch.device("meta"):
+        skeleton = table_encoder(config, shape["in_features"], numeric=shape.get("numeric"),
+                                 categories=shape.get("categories"))  # fmt: skip
+    expected = {name: tuple(tensor.shape) for name, tensor in skeleton.state_dict().items()}
+    found = {name: tuple(tensor.shape) for name, tensor in weights.items()}
+    if expected != found:
+        differing = sorted(set(expected) ^ set(found)) or [n for n in expected if expected[n] != found[n]]
+        name = differing[0]
+        raise ValueError(f"the record describes an encoder that encoder.safetensors does not hold ({name}: the "
+                         f"record gives {expected.get(name)}, the file {found.get(name)})")  # fmt: skip
 
 
 def _check_outputs(folder: Path, predictor: Predictor) -> None:

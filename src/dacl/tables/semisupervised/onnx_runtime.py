@@ -129,4 +129,35 @@ def load_onnx_predictor(folder: str | Path, threads: int | None = None) -> OnnxP
     names = {i.name for i in session.get_inputs()}
     if names != set(preprocessing.columns):
         raise NotWholeModel(folder, f"{ONNX_FILE}'s inputs are not the model's columns")
-    return OnnxPredictor(state, preprocessing, session)
+    predictor = OnnxPredictor(state, preprocessing, session)
+    _check_graph_outputs(folder, predictor)
+    return predictor
+
+
+def _check_graph_outputs(folder: Path, predictor: OnnxPredictor) -> None:
+    """The graph answers as the record says, on one row of missing values (as ``load_predictor`` checks its
+    members): a label among the record's classes and one probability per class, or one finite number; a
+    graph of another model (other classes, a regressor's) is refused."""
+    import warnings
+
+    classes = predictor.state["classes"]
+    empty = pd.DataFrame({name: [np.nan] for name in predictor.preprocessing.columns})
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            outputs = predictor._run(empty, "a row of missing values")
+    except Exception as error:  # noqa: BLE001 (a graph that cannot answer: another model's)
+        raise NotWholeModel(folder, f"{ONNX_FILE} cannot predict the model's columns ({str(error)[:200]})") from None
+    names = [o.name for o in predictor.session.get_outputs()]
+    if classes:
+        labels = [v.item() if isinstance(v, np.generic) else v for v in np.asarray(outputs[0]).ravel()]
+        shape = np.shape(outputs[1]) if len(outputs) > 1 else None
+        known = {str(c) for c in classes}
+        answers_classes = {str(v) for v in labels} <= known
+        if names[:2] != ["label", "probabilities"] or shape != (1, len(classes)) or not answers_classes:
+            raise NotWholeModel(folder, f"{ONNX_FILE} is the graph of another model: it answers {names} of shape "
+                                        f"{shape} and labels {labels[:3]}, where the record names {len(classes)} "
+                                        "classes")  # fmt: skip
+    elif names[:1] != ["prediction"] or np.shape(outputs[0]) != (1,) or not np.isfinite(outputs[0]).all():
+        raise NotWholeModel(folder, f"{ONNX_FILE} is the graph of another model: it answers {names}, where the record "
+                                    "predicts one number a row")  # fmt: skip
