@@ -255,3 +255,18 @@ def test_a_streamed_value_too_large_to_scale_is_refused_naming_the_column():
     assert columns.transform(pa.table({"a": [1.0, 2.0], "b": [3.0, 4.0]})).shape == (2, 2)
     with pytest.raises(ValueError, match="column 'b' of the streamed table holds 1e.308, too large to scale"):
         columns.transform(pa.table({"a": [1.0, 2.0], "b": [3.0, 1e308]}))
+
+
+def test_streamed_columns_are_scaled_in_float64_and_checked_before_the_cast():
+    """Issue 45, class 4: a column around 1e8 that varies by units kept its variation only if scaled before
+    the float32 cast (float32's step at 1e8 is 8); a value past the network's bound is named; min-max
+    values are clipped first (in float64), so a huge one is 1, never infinite."""
+    from dacl.tables.stream import NumericColumns
+
+    offset = 1e8 + np.arange(10.0)
+    columns = NumericColumns(["a"], None, np.array([1 / 9]), np.array([-1e8 / 9]))
+    scaled = columns.transform(pa.table({"a": offset}))[:, 0]
+    np.testing.assert_allclose(scaled, np.arange(10) / 9, atol=1e-6)  # ten values, not one or two
+    with pytest.raises(ValueError, match=r"column 'a' of the streamed table holds 1e\+20 at row 1"):
+        columns.transform(pa.table({"a": [1e8, 1e20]}))
+    assert columns.transform(pa.table({"a": [1e8, 1e20]}), clip=True)[1, 0] == 1.0

@@ -11,8 +11,8 @@ import pandas as pd
 if TYPE_CHECKING:  # scikit-learn is imported by the fit only: a model folder's predictions need none of it
     from sklearn.compose import ColumnTransformer
 
-__all__ = ["LARGEST", "categorical_columns", "check_no_infinite", "make_preprocessor", "normalized_table",
-           "one_hot_blocks"]
+__all__ = ["LARGEST", "LARGEST_OF_DTYPE", "categorical_columns", "check_no_infinite", "check_scaled",
+           "make_preprocessor", "network_bound", "normalized_table", "one_hot_blocks", "warn_scaled_to_nothing"]
 
 SCALERS = ("minmax", "standard")  # scikit-learn's MinMaxScaler, StandardScaler
 # A categorical column with more distinct values than this is likely an ID: its rarest values share a column.
@@ -105,6 +105,60 @@ def check_no_infinite(X, what: str = "X") -> None:
             f"{what} holds values too large to scale{where} (up to {np.nanmax(np.abs(numeric)):.3g}; scaling "
             f"overflows above {LARGEST:.0e}); divide those columns by a power of ten or take their logarithm first."
         )
+
+
+#: The largest finite number of each dtype the networks compute in (torch.finfo's ``max``; the tests check
+#: these against torch): predictions through ONNX or numpy need no torch to know them.
+LARGEST_OF_DTYPE = {"float32": 3.4028234663852886e38, "bfloat16": 3.3895313892515355e38}
+#: The smallest step above 1 of each dtype (torch.finfo's ``eps``): a column whose scaled values span less
+#: is one number to the network.
+STEP_OF_DTYPE = {"float32": 2.0**-23, "bfloat16": 2.0**-7}
+
+
+def network_bound(precision: str | None = None) -> float:
+    """The largest magnitude of a scaled input that the networks take in ``precision`` ("float32",
+    "bfloat16"; None or "auto": the smaller over both, as the dtype is resolved later): the fourth root of
+    the dtype's largest number (4.3e9 for both, which share float32's 8 exponent bits), so that the sums
+    of products with the weights through the encoder and their squares (norms, distances, variances) stay
+    finite. A value past it lies billions of times outside the range the model was fitted on (min-max
+    scaling maps that range to [0, 1])."""
+    largest = LARGEST_OF_DTYPE.get(precision or "", min(LARGEST_OF_DTYPE.values()))
+    return float(largest**0.25)
+
+
+def check_scaled(scaled: np.ndarray, names: list, what: str, raw: np.ndarray | None = None,
+                 precision: str | None = None) -> None:  # fmt: skip
+    """Issue 45, class 4: the one check between the scaled float64 values and the network's dtype. Raise
+    ``ValueError`` naming the first column and row of ``scaled`` (N, K; ``names`` its K columns; ``raw``
+    their values as given) whose magnitude is past ``network_bound(precision)``: cast, it would be infinite
+    or make the network's sums so (NaN probabilities, NaN distances). NaN is left to the imputer."""
+    bound = network_bound(precision)
+    with np.errstate(invalid="ignore"):
+        past = np.abs(scaled) > bound
+    if not past.any():
+        return
+    row, column = (int(i[0]) for i in np.nonzero(past))  # the first row, then its first column
+    given = "" if raw is None else f"{raw[row, column]:.3g} at "
+    dtype = precision if precision in LARGEST_OF_DTYPE else "float32 or bfloat16"
+    raise ValueError(f"column {names[column]!r} of {what} holds {given}row {row} (counting from 0), "
+                     f"{scaled[row, column]:.3g} once scaled as in fit: past {bound:.3g}, the most the network "
+                     f"takes in {dtype}; replace it (an empty cell is imputed as in fit), clip the column to the "
+                     "range it was fitted on, or fit again with such rows in the data.")  # fmt: skip
+
+
+def warn_scaled_to_nothing(raw_span: np.ndarray, scaled_span: np.ndarray, names: list,
+                           precision: str | None = None) -> None:  # fmt: skip
+    """Issue 45, class 4: warn, naming them, of the numeric columns that vary (``raw_span`` > 0, their
+    training values' max - min) but whose scaled values span less than one step of the network's dtype
+    near 1 (``scaled_span``): scikit-learn's scalers take a span below about 1e-15 for a constant, so a
+    column measured in tiny units reaches the network as one number."""
+    step = STEP_OF_DTYPE.get(precision or "", max(STEP_OF_DTYPE.values()))
+    flat = np.flatnonzero((raw_span > 0) & (scaled_span < step))
+    if flat.size:
+        listed = ", ".join(f"{names[j]!r} (spans {raw_span[j]:.3g})" for j in flat[:10])
+        warnings.warn(f"column(s) {listed} vary too little to be scaled: each reaches the network as one "
+                      "number; multiply such a column by a power of ten (to span about 1) before fitting.",
+                      UserWarning, stacklevel=3)  # fmt: skip
 
 
 def make_preprocessor(X, scale: str = "minmax", impute: bool = True) -> ColumnTransformer:

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from dacl.tables.preprocess import LARGEST, normalized_table
+from dacl.tables.preprocess import LARGEST, check_scaled, normalized_table
 
 __all__ = ["UNSEEN", "SavedPreprocessing", "category_text"]
 
@@ -115,6 +115,9 @@ class SavedPreprocessing:
                 raise ValueError(f"column {column['name']!r} of {what} holds {kind} at row {row} (counting from 0); "
                                  f"replace it (an empty cell is imputed as in fit) or bring the column below "
                                  f"{LARGEST:.0e}.")  # fmt: skip
+            if not self.clip:  # issue 45, class 4: the one check of what the network's dtype can carry
+                check_scaled((array * column["scale"] + column["shift"])[:, None], [column["name"]], what,
+                             array[:, None])  # fmt: skip
             if column["fill"] is None and np.isnan(array).any():
                 raise ValueError(f"column {column['name']!r} of {what} has missing values and the model was "
                                  "fitted without imputation; fill them first.")  # fmt: skip

@@ -43,7 +43,7 @@ from torch import Tensor
 
 from dacl.engine.sources import check_shardable
 from dacl.tables.files import label_values
-from dacl.tables.preprocess import LARGEST, make_preprocessor, normalized_table
+from dacl.tables.preprocess import LARGEST, check_scaled, make_preprocessor, normalized_table
 
 __all__ = ["NumericColumns", "TableStream", "has_label", "table_files"]
 
@@ -187,7 +187,7 @@ class TableStream:
         table = self._read_arrow(group)
         if limit is not None:
             table = table.slice(0, limit)
-        values = self.numeric.transform(table) if self.numeric else None
+        values = self.numeric.transform(table, clip=self.scale == "minmax") if self.numeric else None
         rest = self._categorical_values(table)
         values = rest if values is None else values if rest is None else np.hstack([values, rest])
         if self.scale == "minmax":
@@ -358,14 +358,14 @@ def _check_same_columns(first, other, first_file: Path, file: Path) -> None:
 
 class NumericColumns:
     """The fitted numeric part of ``dacl.tables.preprocess.make_preprocessor`` (median imputation, then
-    min-max or standard scaling) applied to Arrow columns without pandas: one float32 array, NaN
-    replaced by the medians, then ``x * scale + offset`` in place. Equal to scikit-learn's transform
-    to float32 rounding (tests/test_stream.py)."""
+    min-max or standard scaling) applied to Arrow columns without pandas: NaN replaced by the medians,
+    then ``x * scale + offset`` in float64, checked against the network's bound (``check_scaled``), cast to
+    float32. Equal to scikit-learn's transform to float32 rounding (tests/test_stream.py)."""
 
     def __init__(self, names: list[str], medians: np.ndarray | None, scale: np.ndarray, offset: np.ndarray):
         self.names = names
-        self.medians = None if medians is None else medians.astype(np.float32)
-        self.scale, self.offset = scale.astype(np.float32), offset.astype(np.float32)
+        self.medians = None if medians is None else medians.astype(np.float64)
+        self.scale, self.offset = scale.astype(np.float64), offset.astype(np.float64)
 
     @classmethod
     def from_fitted(cls, pipeline, positions: list[int], columns: list[str]) -> NumericColumns:
@@ -384,7 +384,9 @@ class NumericColumns:
             offset = -scaler.mean_ * scale
         return cls(names, medians, scale, offset)
 
-    def transform(self, table) -> np.ndarray:
+    def transform(self, table, clip: bool = False) -> np.ndarray:
+        """The scaled float32 columns of an Arrow ``table``; ``clip``: min-max values beyond the sample's
+        range clipped to [0, 1] (in float64, before the check: a clipped value is never too large)."""
         values = np.empty((table.num_rows, len(self.names)), dtype=np.float32)
         for j, name in enumerate(self.names):
             column = table.column(name)
@@ -397,13 +399,13 @@ class NumericColumns:
                 raise ValueError(f"column {name!r} of the streamed table holds {numbers[huge][0]:.3g}, too large to "
                                  f"scale (the limit: {LARGEST:.0e} in magnitude); replace it (NaN is imputed) or "
                                  "divide the column by a power of ten first.")  # fmt: skip
-            values[:, j] = numbers
-        if self.medians is not None:
-            missing = np.isnan(values)
-            if missing.any():
-                values[missing] = np.broadcast_to(self.medians, values.shape)[missing]
-        values *= self.scale
-        values += self.offset
+            if self.medians is not None:
+                numbers = np.where(np.isnan(numbers), self.medians[j], numbers)
+            scaled = numbers * self.scale[j] + self.offset[j]  # in float64, then cast: no digit lost before
+            if clip:
+                np.clip(scaled, 0.0, 1.0, out=scaled)
+            check_scaled(scaled[:, None], [name], "the streamed table", numbers[:, None])  # issue 45, class 4
+            values[:, j] = scaled
         return values
 
 

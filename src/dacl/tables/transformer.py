@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import inspect
 import time
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -20,7 +21,14 @@ from dacl.config import PretrainConfig, choices_of, option_help, options
 from dacl.core.threads import resolve_threads, thread_limits
 from dacl.methods import method_names, mixes_blocks
 from dacl.tables.files import check_unique_columns
-from dacl.tables.preprocess import check_no_infinite, make_preprocessor, normalized_table, one_hot_blocks
+from dacl.tables.preprocess import (
+    check_no_infinite,
+    check_scaled,
+    make_preprocessor,
+    normalized_table,
+    one_hot_blocks,
+    warn_scaled_to_nothing,
+)
 from dacl.tables.train import encode, pretrain
 
 __all__ = ["DACL", "validate_table"]
@@ -223,6 +231,13 @@ class DACL(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         self.preprocessor_ = make_preprocessor(X, self.scale, self.impute).fit(X)
         self.clip_ = False  # fitted on every row: they lie in the scaled range
         features = self.preprocessed(X)
+        raw, names = self._numeric_columns(X)
+        if raw.size:
+            with np.errstate(invalid="ignore"), warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)  # an all-NaN column is refused before
+                scaled = features[:, : raw.shape[1]].astype(np.float64)
+                warn_scaled_to_nothing(np.nanmax(raw, 0) - np.nanmin(raw, 0), scaled.max(0) - scaled.min(0), names,
+                                       config.precision)  # fmt: skip
         labels = None
         if config.method == "supervised":
             if y is None:
@@ -283,10 +298,21 @@ class DACL(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         """The encoder's inputs for a validated table X: the fitted preprocessing, float32, and min-max
         values clipped to [0, 1] where the encoder was pretrained on a stream, which clips them
         (``dacl.tables.stream``): one path for the rows the encoder trained on and every later row."""
-        features = self.preprocessor_.transform(X).astype(np.float32)
+        scaled = self.preprocessor_.transform(X)
         if getattr(self, "clip_", False):
-            np.clip(features, 0.0, 1.0, out=features)
-        return features
+            np.clip(scaled, 0.0, 1.0, out=scaled)
+        else:  # issue 45, class 4: numbers the network's dtype cannot carry are named, not made NaN
+            raw, names = self._numeric_columns(X)
+            check_scaled(scaled[:, : raw.shape[1]], names, "X", raw)
+        return scaled.astype(np.float32)
+
+    def _numeric_columns(self, X) -> tuple[np.ndarray, list]:
+        """The numeric columns of a validated X as float64 (N, K), in the order the preprocessing puts them
+        first, and their names."""
+        positions = next((list(c) for name, _, c in self.preprocessor_.transformers_ if name == "numeric"), [])
+        if isinstance(X, pd.DataFrame):
+            return X.iloc[:, positions].to_numpy(dtype=np.float64), [X.columns[i] for i in positions]
+        return np.asarray(X, dtype=np.float64)[:, positions], positions
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -319,6 +319,12 @@ def test_values_too_large_to_scale_at_predict_name_the_column_and_the_row(saved,
         bad.loc[bad.index[7], "size"] = value
         with pytest.raises(ValueError, match=f"column 'size' of the data holds {said} at row 7"):
             predictor.predict(bad)
+    # issue 45, class 4: finite, but past what the network's dtype carries once scaled (NaN before)
+    bad = frame.copy()
+    bad.loc[bad.index[7], "size"] = 1e38
+    for precision in ("float32", "bfloat16"):
+        with pytest.raises(ValueError, match=r"column 'size' of the data holds 1e\+38 at row 7 .* once scaled"):
+            load_predictor(saved[("probe", "knn")][1], precision=precision).predict_proba(bad)
 
 
 def test_dacl_predict_imports_only_what_the_chosen_model_needs(table, saved, tmp_path):

@@ -278,6 +278,27 @@ def test_the_graph_of_another_model_with_the_same_columns_is_refused(models, tmp
     assert load_onnx_predictor(folder) is not None
 
 
+def test_a_value_past_the_networks_bound_is_named_through_the_graph_too(models, tmp_path):
+    """Issue 45, class 4: the graph scales in float64, then casts to float32; the same check before it
+    (``SavedPreprocessing``), so onnxruntime never answers NaN probabilities for it."""
+    import shutil
+
+    from dacl.tables.semisupervised.onnx_export import export_into_folder
+    from dacl.tables.semisupervised.onnx_runtime import load_onnx_predictor
+
+    name, folders, test = models
+    if name != "digits":
+        pytest.skip("one table is enough: the check is the preprocessing's, before the graph")
+    folder = tmp_path / "m"
+    shutil.copytree(folders[("probe",)], folder)
+    export_into_folder(folder)
+    bad = test.iloc[:5].copy()
+    bad.loc[bad.index[3], "pixel10"] = 1e12  # fitted on 0..16: 6e10 once scaled
+    with pytest.raises(ValueError, match=r"column 'pixel10' of the data holds 1e\+12 at row 3"):
+        load_onnx_predictor(folder).predict_proba(bad)
+    assert np.isfinite(load_onnx_predictor(folder).predict_proba(test.iloc[:5])).all()
+
+
 def test_a_member_without_an_onnx_form_is_named(models, tmp_path):
     from dacl.tables.semisupervised.onnx_export import ExportError
 
