@@ -50,7 +50,26 @@ def test_arrays_that_are_not_trees_are_refused():
     cycle["left"][root] = root  # a node that is its own child
     with pytest.raises(ValueError, match="cycle"):
         BoostedTrees.from_tensors(cycle, kept.link)
+    # issue 45: arrays that pass every range check yet would send scikit-learn's compiled walker, which
+    # trusts its nodes, outside a tree or round forever (a fuzz test met the hang)
+    inner = np.flatnonzero(~kept.tensors()["leaf"].astype(bool))
+    second_root = int(kept.tensors()["roots"][1])
+    for name, change, said in (
+        ("left", lambda a: _set(a, inner[0], second_root + 1), "outside its own tree"),
+        ("right", lambda a: _set(a, inner[1], inner[0]), "cycle"),
+        ("roots", lambda a: a[::-1].copy(), "not in order"),
+    ):
+        arrays = kept.tensors()
+        arrays[name] = change(arrays[name])
+        with pytest.raises(ValueError, match=said):
+            BoostedTrees.from_tensors(arrays, kept.link)
     with pytest.raises(ValueError, match="link"):
         BoostedTrees.from_tensors(kept.tensors(), "exp")
     with pytest.raises(ValueError, match="split on column"):
         kept.raw(np.zeros((2, 1)))
+
+
+def _set(array, index, value):
+    array = array.copy()
+    array[index] = value
+    return array

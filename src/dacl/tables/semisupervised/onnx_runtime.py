@@ -99,7 +99,8 @@ class OnnxPredictor(RecordedModel):
 def load_onnx_predictor(folder: str | Path, threads: int | None = None) -> OnnxPredictor | None:
     """The folder's ONNX graph in an onnxruntime session (``threads`` for its kernels), or None where the
     folder holds no graph (``dacl export --model FOLDER`` writes one) or onnxruntime is not installed: then
-    ``load_predictor`` predicts through torch. A graph that does not match its digest is refused."""
+    ``load_predictor`` predicts through torch. A folder any of whose files does not match its digest is
+    refused, as by ``load_predictor``, though the graph alone is run."""
     folder = Path(folder)
     try:
         state = read_record(folder)
@@ -116,6 +117,9 @@ def load_onnx_predictor(folder: str | Path, threads: int | None = None) -> OnnxP
     if state.get("format") != 1 or state.get("dacl_version") != __version__:
         return None  # load_predictor gives the message
     check_record(folder, state)
+    for name, digest in state["files"].items():  # a folder is whole or refused, whichever reader loads it
+        if name != ONNX_FILE:
+            read_member(folder, name, digest)
     data = read_member(folder, ONNX_FILE, state["files"][ONNX_FILE])
     refuse_external_data(folder, data)
     options = onnxruntime.SessionOptions()

@@ -137,8 +137,19 @@ def _problems(state: dict[str, Any]) -> list[str]:
     if columns is not None and (not columns or not all(isinstance(c, (str, int)) for c in columns)
                                 or len(set(map(str, columns))) != len(columns)):  # fmt: skip
         out.append("model.json's 'columns' must list the fitted columns once each")
-    for key in ("pretraining", "chosen", "rows"):
+    for key in ("pretraining", "rows"):
         need(key, dict)
+    # what the commands print and export read too (the graph's doc string, the predictions' column name)
+    kinds = {"classification": "DACLClassifier", "regression": "DACLRegressor"}
+    kind = kinds.get(task) if isinstance(task, str) else None
+    if kind is not None and state.get("kind") != kind:
+        out.append(f"model.json's 'kind' must be {kind!r} for its task, not {str(state.get('kind'))[:40]!r}")
+    label = state.get("label")
+    if label is not None and (not isinstance(label, (str, int)) or isinstance(label, bool)):
+        out.append(f"model.json's 'label' must be the label column's name or null, not {type(label).__name__}")
+    chosen = need("chosen", dict)
+    if chosen is not None and not (isinstance(chosen.get("model"), str) and isinstance(chosen.get("members"), list)):
+        out.append("model.json's 'chosen' must name its 'model' and list its 'members'")
     need("selection", list)
     files = need("files", dict)
     if files is not None:

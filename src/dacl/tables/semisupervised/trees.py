@@ -114,7 +114,19 @@ class BoostedTrees:
                 trees.right[inner].min()) < 0 or max(trees.left[inner].max(), trees.right[inner].max()) >= nodes))
                 or (inner & (trees.feature < 0)).any()):  # fmt: skip
             raise ValueError("the trees' arrays do not describe trees (an index points outside them)")
-        trees.depth  # noqa: B018  (walks every path once: a cycle is refused at load, not at predict)
+        # each tree a block of nodes in preorder, as scikit-learn lays them out: the blocks in order from
+        # node 0, and an inner node's children after it inside its own block (no cycle can then exist, and
+        # scikit-learn's compiled walker, which trusts its nodes, never reads outside a tree)
+        index = np.arange(nodes)
+        ends = np.append(trees.roots[1:], nodes)
+        block_end = ends[np.searchsorted(trees.roots, index, side="right") - 1]
+        if trees.roots[0] != 0 or (np.diff(trees.roots) <= 0).any():
+            raise ValueError("the trees' arrays do not describe trees (the trees' roots are not in order)")
+        for child in (trees.left[inner], trees.right[inner]):
+            if (child <= index[inner]).any():
+                raise ValueError("the trees' arrays hold a cycle (a child before its parent)")
+            if (child >= block_end[inner]).any():
+                raise ValueError("the trees' arrays do not describe trees (a child outside its own tree)")
         return trees
 
     @cached_property
