@@ -31,8 +31,8 @@ def nearest(query: Tensor, reference: Tensor, k: int, *, skip_self: bool = False
     """The ``k`` rows of ``reference`` nearest each row of ``query`` by Euclidean distance (on unit-length
     rows the cosine order): (squared distances, indices), each (n, k), nearest first. ``skip_self``: query
     row i is reference row i and is not its own neighbour. Queries go in chunks of at most ``block``
-    distances (8 MB of float32: the chunk stays in cache between the product and the top-k, 1.2-2.2x faster
-    on one thread than 128 MB chunks, docs/results/speed.md), so memory stays bounded."""
+    distances (8 MB of float32), so memory stays bounded: as fast as chunks of 16 to 128 MB or faster (1.0-1.2x
+    against 128 MB on one thread; docs/results/speed.md, "The k-NN chunk")."""
     k = min(k, len(reference) - int(skip_self))
     if k <= 0 or len(query) == 0:
         empty = torch.zeros(len(query), max(k, 0))

@@ -299,6 +299,30 @@ def test_a_value_past_the_networks_bound_is_named_through_the_graph_too(models, 
     assert np.isfinite(load_onnx_predictor(folder).predict_proba(test.iloc[:5])).all()
 
 
+def test_the_graph_runs_in_chunks_of_rows_with_the_outputs_of_one_run(models, tmp_path):
+    """dacl predict (and the example) feed the graph ROWS_PER_RUN rows a run: the same outputs as one run
+    over every row, for a k-NN member (the spread model's graph) and a network."""
+    import shutil
+
+    import onnxruntime as ort
+
+    from dacl.tables.semisupervised.onnx_export import export_into_folder
+    from dacl.tables.semisupervised.onnx_runtime import ROWS_PER_RUN, load_onnx_predictor
+
+    name, folders, test = models
+    if name != "digits":
+        pytest.skip("one table is enough: the chunks are the runtime's, whatever the model")
+    many = pd.concat([test] * (2 * ROWS_PER_RUN // len(test) + 1), ignore_index=True)  # over two chunks
+    for members in (("spread",), ("probe",)):
+        folder = tmp_path / members[0]
+        shutil.copytree(folders[members], folder)
+        export_into_folder(folder)
+        session = ort.InferenceSession(str(folder / "model.onnx"), providers=["CPUExecutionProvider"])
+        whole = session.run(None, graph_inputs(session, many))[1]
+        chunked = load_onnx_predictor(folder).predict_proba(many)
+        np.testing.assert_allclose(chunked, whole.astype(np.float64), rtol=0, atol=1e-6)  # kernels may block rows
+
+
 def test_a_member_without_an_onnx_form_is_named(models, tmp_path):
     from dacl.tables.semisupervised.onnx_export import ExportError
 

@@ -278,7 +278,7 @@ class NearestNeighbours:
 
     def predict(self, inputs: Inputs, similarities: int = 2**21) -> np.ndarray:
         """Queries in chunks of at most ``similarities`` query x reference-row similarities (8 MB of
-        float32, kept in cache between the product and the top-k), so memory stays bounded however many rows
+        float32, the size of ``dacl.core.propagation.nearest``), so memory stays bounded however many rows
         are referenced."""
         reference = torch.as_tensor(self.features)
         values = self.values()

@@ -68,6 +68,12 @@ def refuse_external_data(folder: Path, data: bytes) -> None:
 
 
 
+# rows per onnxruntime run: a k-NN member compares each row with every stored row (up to 12,288), so the
+# whole table at once is a matrix of gigabytes; 1,024 rows a run is 2-4x faster for those and no slower for
+# the others (docs/results/speed.md, "Predictions with the graph of a spread model")
+ROWS_PER_RUN = 1024
+
+
 @dataclass
 class OnnxPredictor(RecordedModel):
     """A model folder's ``model.onnx`` in an onnxruntime session: ``predict`` and ``predict_proba`` as
@@ -81,8 +87,14 @@ class OnnxPredictor(RecordedModel):
     def _run(self, X: Any, what: str) -> list[np.ndarray]:
         if not isinstance(X, pd.DataFrame):
             raise ValueError(f"{what} must be a table with named columns.")
-        # the checks and warnings of dacl predict, then the graph
-        return self.session.run(None, self.preprocessing.graph_inputs(X, what))
+        # the checks and warnings of dacl predict, then the graph, ROWS_PER_RUN rows a run
+        feeds = self.preprocessing.graph_inputs(X, what)
+        rows = len(X)
+        if rows <= ROWS_PER_RUN:
+            return self.session.run(None, feeds)
+        parts = [self.session.run(None, {name: value[start : start + ROWS_PER_RUN] for name, value in feeds.items()})
+                 for start in range(0, rows, ROWS_PER_RUN)]  # fmt: skip
+        return [np.concatenate([part[i] for part in parts]) for i in range(len(parts[0]))]
 
     def predict_proba(self, X: Any, what: str = "the data") -> np.ndarray:
         if self.state["classes"] is None:
