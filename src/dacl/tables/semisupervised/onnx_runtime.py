@@ -69,8 +69,8 @@ def refuse_external_data(folder: Path, data: bytes) -> None:
 
 
 # rows per onnxruntime run: a k-NN member compares each row with every stored row (up to 12,288), so the
-# whole table at once is a matrix of gigabytes; 1,024 rows a run is 2-4x faster for those and no slower for
-# the others (docs/results/speed.md, "Predictions with the graph of a spread model")
+# whole table at once is a matrix of gigabytes; 1,024 rows a run is 1.8-5.5x faster for those and no slower
+# for the others (docs/results/speed.md, "Predictions with the graph of a spread model")
 ROWS_PER_RUN = 1024
 
 
