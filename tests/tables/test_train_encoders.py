@@ -170,6 +170,18 @@ def _classifier_saves_and_loads(table, folder, **options):
     predictor = load_predictor(folder / "model")
     assert (predictor.predict(frame[["city", "count", "size"]]) == model.predict(frame)).all()
     assert np.allclose(predictor.predict_proba(frame), model.predict_proba(frame), atol=1e-6)
+    # issue 45, class 2: a record describing a far larger encoder than its file is refused before building it,
+    # also where the embeddings cannot be built on torch's meta device
+    import json
+    import shutil
+
+    edited = folder / "edited"
+    shutil.copytree(folder / "model", edited)
+    state = json.loads((edited / "model.json").read_text())
+    state["pretraining"]["width"] = 10**7
+    (edited / "model.json").write_text(json.dumps(state))
+    with pytest.raises(ValueError, match="does not hold"):
+        load_predictor(edited)
 
 
 # two categorical columns one-hot encoded: columns 2-4 (three categories) and 5-6 (two), numeric 0-1

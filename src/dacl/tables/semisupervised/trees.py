@@ -117,11 +117,11 @@ class BoostedTrees:
         # each tree a block of nodes in preorder, as scikit-learn lays them out: the blocks in order from
         # node 0, and an inner node's children after it inside its own block (no cycle can then exist, and
         # scikit-learn's compiled walker, which trusts its nodes, never reads outside a tree)
-        index = np.arange(nodes)
-        ends = np.append(trees.roots[1:], nodes)
-        block_end = ends[np.searchsorted(trees.roots, index, side="right") - 1]
         if trees.roots[0] != 0 or (np.diff(trees.roots) <= 0).any():
             raise ValueError("the trees' arrays do not describe trees (the trees' roots are not in order)")
+        index = np.arange(nodes)
+        ends = np.append(trees.roots[1:], nodes)
+        block_end = ends[np.searchsorted(trees.roots, index, side="right") - 1]  # the end of each node's tree
         for child in (trees.left[inner], trees.right[inner]):
             if (child <= index[inner]).any():
                 raise ValueError("the trees' arrays hold a cycle (a child before its parent)")
