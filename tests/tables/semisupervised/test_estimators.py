@@ -220,14 +220,16 @@ def test_a_time_limit_holds_for_the_whole_fit_and_says_what_it_left_out():
     import time
 
     rng = np.random.default_rng(0)
-    X = rng.normal(size=(3000, 20))
-    y = np.where(rng.random(3000) < 0.1, (X[:, 0] + X[:, 1] > 0).astype(int), -1)
+    X = rng.normal(size=(6000, 20))
+    y = np.where(rng.random(6000) < 0.05, (X[:, 0] + X[:, 1] > 0).astype(int), -1)
     DACLClassifier(**EVERY).fit(X[:300], y[:300])  # torch's first-call start-up, paid outside the limit
     started = time.perf_counter()
-    model = DACLClassifier(random_state=0, depth=2, width=256, time_limit=6.0).fit(X, y)
+    model = DACLClassifier(random_state=0, depth=2, width=512, time_limit=6.0).fit(X, y)
     seconds = time.perf_counter() - started
     assert seconds < 6.6, seconds  # within the limit, 10% slack
-    assert model.dacl_.pretraining_steps_ < 50 * (3000 // 512)  # shortened to fit its share
+    # shortened to fit its share: the whole pretraining (500 steps of 2 x 512) takes longer than 3.3 s even on
+    # a bf16 CPU with the machine to itself (250 steps of 2 x 256 once fitted in it, and this test failed)
+    assert model.dacl_.pretraining_steps_ < 500
     assert set(model.timings_) >= {"preprocessing", "pretraining", "features", "choice", "refit", "total"}
     assert model.timings_["pretraining"] <= 0.55 * 6.0 and abs(model.timings_["total"] - seconds) < 0.5
     assert isinstance(model.chosen_["skipped"], dict) and model.predict(X[:5]).shape == (5,)
