@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -126,19 +127,21 @@ def network_bound(precision: str | None = None) -> float:
     return float(largest**0.25)
 
 
-def check_scaled(scaled: np.ndarray, names: list, what: str, raw: np.ndarray | None = None,
+def check_scaled(scaled: np.ndarray, names: list, what: str,
+                 raw: np.ndarray | Callable[[int, int], float] | None = None,
                  precision: str | None = None) -> None:  # fmt: skip
     """Issue 45, class 4: the one check between the scaled float64 values and the network's dtype. Raise
     ``ValueError`` naming the first column and row of ``scaled`` (N, K; ``names`` its K columns; ``raw``
-    their values as given) whose magnitude is past ``network_bound(precision)``: cast, it would be infinite
-    or make the network's sums so (NaN probabilities, NaN distances). NaN is left to the imputer."""
+    their values as given, or a function of (row, column) giving one, read only for the message) whose
+    magnitude is past ``network_bound(precision)``: cast, it would be infinite or make the network's sums so
+    (NaN probabilities, NaN distances). NaN is left to the imputer."""
     bound = network_bound(precision)
     with np.errstate(invalid="ignore"):
         past = np.abs(scaled) > bound
     if not past.any():
         return
     row, column = (int(i[0]) for i in np.nonzero(past))  # the first row, then its first column
-    given = "" if raw is None else f"{raw[row, column]:.3g} at "
+    given = "" if raw is None else f"{raw(row, column) if callable(raw) else raw[row, column]:.3g} at "
     dtype = precision if precision in LARGEST_OF_DTYPE else "float32 or bfloat16"
     raise ValueError(f"column {names[column]!r} of {what} holds {given}row {row} (counting from 0), "
                      f"{scaled[row, column]:.3g} once scaled as in fit: past {bound:.3g}, the most the network "

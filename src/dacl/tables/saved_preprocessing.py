@@ -85,6 +85,11 @@ class SavedPreprocessing:
     def columns(self) -> list[str]:
         return [c["name"] for c in self.numeric] + [c["name"] for c in self.categorical]
 
+    def missing_row(self) -> pd.DataFrame:
+        """One row of the model's columns with every cell missing: what a folder's loaders run its members
+        or its graph on, to check that they answer as the record says."""
+        return pd.DataFrame({name: [np.nan] for name in self.columns})
+
     @property
     def width(self) -> int:
         return len(self.numeric) + sum(len(c["categories"]) + bool(c["infrequent"]) for c in self.categorical)

@@ -231,11 +231,12 @@ class DACL(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         self.preprocessor_ = make_preprocessor(X, self.scale, self.impute).fit(X)
         self.clip_ = False  # fitted on every row: they lie in the scaled range
         features = self.preprocessed(X)
-        raw, names = self._numeric_columns(X)
-        if raw.size:
+        positions, names = self._numeric_columns(X)
+        if positions:
+            raw = _columns_at(X, positions)
             with np.errstate(invalid="ignore"), warnings.catch_warnings():
                 warnings.simplefilter("ignore", RuntimeWarning)  # an all-NaN column is refused before
-                scaled = features[:, : raw.shape[1]].astype(np.float64)
+                scaled = features[:, : len(positions)].astype(np.float64)
                 warn_scaled_to_nothing(np.nanmax(raw, 0) - np.nanmin(raw, 0), scaled.max(0) - scaled.min(0), names,
                                        config.precision)  # fmt: skip
         labels = None
@@ -302,17 +303,16 @@ class DACL(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         if getattr(self, "clip_", False):
             np.clip(scaled, 0.0, 1.0, out=scaled)
         else:  # issue 45, class 4: numbers the network's dtype cannot carry are named, not made NaN
-            raw, names = self._numeric_columns(X)
-            check_scaled(scaled[:, : raw.shape[1]], names, "X", raw)
+            positions, names = self._numeric_columns(X)
+            given = X.iloc if isinstance(X, pd.DataFrame) else np.asarray(X)  # one cell read, for the message
+            check_scaled(scaled[:, : len(positions)], names, "X", lambda row, j: float(given[row, positions[j]]))
         return scaled.astype(np.float32)
 
-    def _numeric_columns(self, X) -> tuple[np.ndarray, list]:
-        """The numeric columns of a validated X as float64 (N, K), in the order the preprocessing puts them
+    def _numeric_columns(self, X) -> tuple[list[int], list]:
+        """The positions in a validated X of the numeric columns, in the order the preprocessing puts them
         first, and their names."""
         positions = next((list(c) for name, _, c in self.preprocessor_.transformers_ if name == "numeric"), [])
-        if isinstance(X, pd.DataFrame):
-            return X.iloc[:, positions].to_numpy(dtype=np.float64), [X.columns[i] for i in positions]
-        return np.asarray(X, dtype=np.float64)[:, positions], positions
+        return positions, ([X.columns[i] for i in positions] if isinstance(X, pd.DataFrame) else positions)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -322,6 +322,13 @@ class DACL(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         tags.transformer_tags.preserves_dtype = ["float32"]
         tags.non_deterministic = self.random_state is None
         return tags
+
+
+def _columns_at(X, positions: list[int]) -> np.ndarray:
+    """The columns of a validated X at ``positions``, as float64 (N, K)."""
+    if isinstance(X, pd.DataFrame):
+        return X.iloc[:, positions].to_numpy(dtype=np.float64)
+    return np.asarray(X, dtype=np.float64)[:, positions]
 
 
 DACL.__doc__ = DACL.__doc__.replace("{parameters}\n", _parameters_doc())

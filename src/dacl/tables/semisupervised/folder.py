@@ -361,10 +361,9 @@ def _check_encoder_shapes(config: PretrainConfig, shape: dict[str, Any], weights
 def _check_outputs(folder: Path, predictor: Predictor) -> None:
     """The preprocessing and the members answer as the record says, on one row of missing values: one finite
     output per class (or one number)."""
-    empty = pd.DataFrame({name: [np.nan] for name in predictor.preprocessing.columns})  # every cell missing
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        inputs = predictor._inputs(empty, "a row of missing values")  # the preprocessing runs as at predict
+        inputs = predictor._inputs(predictor.preprocessing.missing_row(), "a row of missing values")  # as at predict
     classes = predictor.state["classes"]
     expected = (1, len(classes)) if classes else (1,)
     for index, member in enumerate(predictor.members):

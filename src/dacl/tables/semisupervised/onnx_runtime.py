@@ -11,6 +11,7 @@ through torch, and gives the same predictions (``dacl.tables.semisupervised.onnx
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -154,14 +155,11 @@ def _check_graph_outputs(folder: Path, predictor: OnnxPredictor) -> None:
     """The graph answers as the record says, on one row of missing values (as ``load_predictor`` checks its
     members): a label among the record's classes and one probability per class, or one finite number; a
     graph of another model (other classes, a regressor's) is refused."""
-    import warnings
-
     classes = predictor.state["classes"]
-    empty = pd.DataFrame({name: [np.nan] for name in predictor.preprocessing.columns})
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            outputs = predictor._run(empty, "a row of missing values")
+            outputs = predictor._run(predictor.preprocessing.missing_row(), "a row of missing values")
     except Exception as error:  # noqa: BLE001 (a graph that cannot answer: another model's)
         raise NotWholeModel(folder, f"{ONNX_FILE} cannot predict the model's columns ({str(error)[:200]})") from None
     names = [o.name for o in predictor.session.get_outputs()]
