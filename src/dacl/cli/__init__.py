@@ -178,10 +178,26 @@ def main(argv: list[str] | None = None) -> int:
 QUICK_EXIT = ("predict", "export")
 
 
+def end_as_interrupted() -> None:
+    """End the process by SIGINT, as Python ends on an unhandled Ctrl-C, once the one-line message is out.
+
+    A shell sees status 130 either way, but only a child that died by SIGINT stops a shell loop around it
+    (bash's wait-and-cooperative-exit); and the status no longer depends on where the interrupt landed
+    (one that passed through an extension's ``PyRun_String`` made Python kill itself by SIGINT anyway)."""
+    import signal
+
+    sys.stdout.flush()
+    sys.stderr.flush()
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    os.kill(os.getpid(), signal.SIGINT)
+
+
 def entry() -> None:
     """The ``dacl`` command (the console script and ``python -m dacl``): ``main``, then the exit."""
     argv = sys.argv[1:]
     code = main(argv)
+    if code == INTERRUPTED and os.name == "posix":
+        end_as_interrupted()
     if command_of(argv) in QUICK_EXIT:
         sys.stdout.flush()
         sys.stderr.flush()
