@@ -1,5 +1,11 @@
+import os
+
 import pytest
 import torch
+
+# The encoder cache (dacl.tables.encoder_cache) is off in the tests, for them and for the commands they
+# start, so that every fit pretrains as the test says; the cache's own tests name a folder.
+os.environ["DACL_CACHE"] = "off"
 
 
 @pytest.fixture(autouse=True)

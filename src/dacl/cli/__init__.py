@@ -7,6 +7,7 @@ import argparse
 import os
 import re
 import sys
+import warnings
 from importlib import import_module
 from typing import Any
 
@@ -156,6 +157,7 @@ def main(argv: list[str] | None = None) -> int:
             init_from_environment(getattr(args, "device", "cpu") or "cpu")
             if rank() != 0:
                 sys.stdout = open(os.devnull, "w")  # noqa: SIM115 (for the life of the process)
+                warnings.simplefilter("ignore")  # rank 0 says it once; errors still reach stderr
         args.thread_count = _apply_threads(args.threads)
         import_module(COMMANDS[args.command]).run(args)
     except USER_ERRORS as error:

@@ -73,7 +73,7 @@ def _tables(args: argparse.Namespace, state: dict, recorded: dict):
         raise ValueError("this checkpoint records no dataset: pass --data (and --label for a file).")
     result = load_model(args.checkpoint)
     metadata = state.get("metadata", {})
-    if "preprocessing" in metadata:  # a streamed run: its own fitted preprocessing, not one refitted here
+    if "preprocessing" in metadata and "files" in metadata:  # a streamed run: its own fitted preprocessing
         from dacl.studies.experiment import prepare_features
         from dacl.tables.saved_preprocessing import SavedPreprocessing
 

@@ -38,6 +38,16 @@ def add_parser(sub) -> argparse.ArgumentParser:
     add(data, "scale")
     add(parser, "out", help="the model folder to write (required)")
     add(parser, "overwrite", help="replace a model already in --out")
+    reuse = parser.add_argument_group("pretrain once, fit many times")
+    reuse.add_argument("--encoder", default=None, help="fit on the encoder of a dacl pretrain run on this table (its "
+                       "--out folder: any number of processes or machines, streamed or in memory) instead of "
+                       "pretraining; its preprocessing and options are the model's, and the model folder keeps a copy "
+                       "of it")  # fmt: skip
+    reuse.add_argument("--cache", default=None, help="the encoder cache's folder: a fit whose rows and pretraining "
+                       "options (seed, threads, precision included) are those of an earlier fit takes its encoder "
+                       "from there, bit for bit; default $DACL_CACHE, else ~/.cache/dacl/encoders")  # fmt: skip
+    reuse.add_argument("--no-cache", dest="no_cache", action="store_true", help="pretrain without the encoder cache, "
+                       "neither reading nor writing it")  # fmt: skip
     parser.add_argument("--seed", type=int, default=0, help="seed of the pretraining, the splits and the models")
     add_pretrain_options(parser, domain="tables", skip=("seed",), defaults=defaults)
     choice = parser.add_argument_group("the choice on the labelled rows")
@@ -75,17 +85,44 @@ def _values(args: argparse.Namespace) -> dict[str, Any]:
     values = {parameter_of(name): getattr(args, name) for name in (*CONFIG_PARAMETERS, *SEMI_PARAMETERS)}
     values = {k: v for k, v in values.items() if v is not None}
     values.update(scale=args.scale, one_hot_mixing=args.one_hot_mixing, random_state=args.seed,
-                  verbose=not args.quiet, n_jobs=args.threads)  # fmt: skip
+                  verbose=not args.quiet, n_jobs=args.threads, encoder=args.encoder,
+                  encoder_cache=False if args.no_cache else (args.cache or True))  # fmt: skip
     return values
 
 
 def run(args: argparse.Namespace) -> None:
+    from dacl.core.distributed import rank, world_size
+
     out = Path(args.out)
+    if args.no_cache and args.cache:
+        raise ValueError("--cache names the encoder cache and --no-cache turns it off; give one of them.")
+    if world_size() > 1:  # torchrun: every process pretrains its share of each batch; rank 0 chooses and writes
+        _check_processes(args, world_size())
+        if rank() != 0:
+            return _fit(args, out)
     if (out / "model.json").exists() and not args.overwrite:
         raise ValueError(f"--out {out} already holds a model; choose another folder or pass --overwrite.")
     common.check_writable(out)
     with common.exclusive_out(out, "fit"):
         return _fit(args, out)
+
+
+def _check_processes(args: argparse.Namespace, processes: int) -> None:
+    """Under torchrun, what one process would take that several cannot: a time limit (the processes would
+    stop at different steps), a batch the processes cannot share evenly, and a given encoder (nothing to
+    pretrain: run dacl fit --encoder in one process)."""
+    from dacl.tables.semisupervised.options import PRETRAINING_DEFAULTS
+
+    if args.time_limit is not None:
+        raise ValueError(f"--time-limit fits one process's run; under torchrun ({processes} processes) give --epochs "
+                         "or --max-steps instead.")  # fmt: skip
+    if args.encoder:
+        raise ValueError("--encoder fits on an encoder already pretrained: nothing is left for several processes; "
+                         "run dacl fit --encoder in one process (pretrain under torchrun with dacl pretrain).")
+    batch = args.batch_size or PRETRAINING_DEFAULTS["batch_size"]
+    if batch % processes:
+        raise ValueError(f"--batch-size {batch} is not divisible by the {processes} processes; give a multiple of "
+                         f"{processes} (the global batch is split evenly).")  # fmt: skip
 
 
 def _fit(args: argparse.Namespace, out: Path) -> None:
@@ -152,7 +189,12 @@ def _limit(args: argparse.Namespace) -> str:
 
 
 def _save(model, args: argparse.Namespace, out: Path) -> None:
-    """The fitted model written to ``out``, its selection table and its choice printed."""
+    """The fitted model written to ``out``, its selection table and its choice printed (by rank 0 alone
+    under torchrun: the other processes only pretrained)."""
+    from dacl.core.distributed import rank
+
+    if rank() != 0:
+        return
     model.save(out, label=args.label, overwrite=args.overwrite)
     from dacl.tables.semisupervised.leaderboard import leaderboard
 

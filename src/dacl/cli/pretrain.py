@@ -106,14 +106,101 @@ def run(args: argparse.Namespace) -> None:
     if streamed:
         return _stream(args, config)
     from dacl.tables import pretrain
+    from dacl.tables.saved_preprocessing import SavedPreprocessing
 
     spec = common.data_spec(args)
+    table = _partly_labelled_table(args)
+    if table is not None:
+        return _every_row(args, config, spec, *table)
     dataset, features = common.load_features(spec)
+    # the fitted preprocessing as data, so that dacl fit --encoder applies it to the same columns
+    saved = SavedPreprocessing.from_fitted(features.preprocessor, features.columns).to_dict()
     # the one-hot blocks tell the embeddings which columns are numeric and which make one categorical column
     result = pretrain(features.X_train, config, features.y_train, checkpoint_dir=args.out,
                       checkpoint_every=args.checkpoint_every, resume=args.resume, progress=not args.quiet,
-                      metadata={"data": spec, "dataset": dataset.name}, categories=features.blocks)  # fmt: skip
+                      metadata={"data": spec, "dataset": dataset.name, "preprocessing": saved},
+                      categories=features.blocks)  # fmt: skip
     _report(config.method, dataset.name, result, args.out)
+
+
+def _partly_labelled_table(args: argparse.Namespace):
+    """(X, labels or None) of a table file (the one dacl fit takes) with no --label or with some rows'
+    label cells empty; None for a registered dataset or a file labelled on every row (split and evaluated
+    as before)."""
+    import pandas as pd
+
+    from dacl.data.registry import DATASETS
+    from dacl.tables.files import read_table
+
+    path = Path(str(args.data))
+    if str(args.data) in DATASETS or not path.is_file():
+        return None
+    X, y = read_table(path, args.label)
+    if y is not None and not pd.isna(pd.Series(y, dtype=object)).any():
+        return None
+    if not isinstance(X, pd.DataFrame):
+        X = pd.DataFrame(X, columns=[str(i) for i in range(X.shape[1])])
+    return X, y
+
+
+def _every_row(args: argparse.Namespace, config, spec: dict, X, y) -> None:
+    """Pretrain on every row of a table with no labels or some (as dacl fit does, its preprocessing fitted
+    on every row and recorded in the run for dacl fit --encoder), then score the frozen encoder on the
+    labelled rows where there are any (``labelled_rows_score``)."""
+    from dacl.tables.transformer import CONFIG_PARAMETERS, DACL
+
+    if config.method == "supervised":
+        raise ValueError(f"method 'supervised' trains on labels and {args.data} has rows without one; choose a "
+                         "self-supervised method (dacl+, dacl, ...).")  # fmt: skip
+    name = Path(str(args.data)).stem
+    dacl = DACL(**{option: getattr(config, option) for option in CONFIG_PARAMETERS}, scale=args.scale,
+                random_state=config.seed, verbose=not args.quiet, encoder_cache=False, n_jobs=args.thread_count)
+    dacl.fit(X, checkpoint_dir=args.out, checkpoint_every=args.checkpoint_every, resume=args.resume,
+             metadata={"data": spec, "dataset": name})  # fmt: skip
+    labelled = "no label column" if y is None else f"{int(_labelled_mask(y).sum())} labelled"
+    last = dacl.history_[-1] if dacl.history_ else None
+    print(f"{config.method} on {name} (every row: {len(X)}, {labelled}): {len(dacl.history_)} epochs"
+          + (f", final loss {last['loss']:.4f}" if last else "") + f"; checkpoint in {args.out}")  # fmt: skip
+    if y is not None:
+        score = labelled_rows_score(dacl.transform(X[_labelled_mask(y)]), y[_labelled_mask(y)])
+        if score:
+            print(score)
+
+
+def _labelled_mask(values):
+    import pandas as pd
+
+    return pd.notna(pd.Series(values, dtype=object)).to_numpy()
+
+
+def labelled_rows_score(features, labels) -> str | None:
+    """The frozen encoder scored on the labelled rows of a partly labelled table: a linear model's
+    cross-validated accuracy (classes) or R² (numbers), 5 folds or as many as the rarest class allows."""
+    import numpy as np
+    from sklearn.linear_model import LogisticRegression, RidgeCV
+    from sklearn.model_selection import KFold, StratifiedKFold, cross_val_score
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from dacl.tables.labelled import infer_task
+
+    task = infer_task(labels)
+    if task == "classification":
+        labels = np.asarray([str(v) for v in labels])
+        folds = min(5, int(np.unique(labels, return_counts=True)[1].min()))
+        if folds < 2 or len(np.unique(labels)) < 2:
+            return None
+        model, split, what = LogisticRegression(max_iter=1000), StratifiedKFold(folds, shuffle=True,
+                                                                                random_state=0), "accuracy"
+    else:
+        labels = np.asarray(labels, dtype=np.float64)
+        folds = min(5, len(labels) // 2)
+        if folds < 2:
+            return None
+        model, split, what = RidgeCV(), KFold(folds, shuffle=True, random_state=0), "r2"
+    scores = cross_val_score(make_pipeline(StandardScaler(), model), features, labels, cv=split, scoring=what)
+    return (f"the frozen encoder on the {len(labels)} labelled rows: a linear model's {folds}-fold {what} "
+            f"{scores.mean():.4f} ± {scores.std():.4f}")
 
 
 def _report(method: str, name: str, result, out: str, what: str = "") -> None:

@@ -9,6 +9,8 @@ use :class:`GlobalBatchNorm`, which sums the per-process statistics with a diffe
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import torch
 import torch.distributed as dist
@@ -17,6 +19,7 @@ from torch import Tensor, nn
 __all__ = [
     "GlobalBatchNorm",
     "all_reduce_mean",
+    "alone",
     "barrier",
     "gather_with_grad",
     "init_from_environment",
@@ -28,19 +31,38 @@ __all__ = [
 ]
 
 
+_alone = False  # inside ``alone()``: this process works as if there were no process group
+
+
+def _grouped() -> bool:
+    return not _alone and dist.is_available() and dist.is_initialized()
+
+
 def is_distributed() -> bool:
-    """Whether a process group with more than one process is initialised."""
-    return dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
+    """Whether a process group with more than one process is initialised (and not set aside by ``alone``)."""
+    return _grouped() and dist.get_world_size() > 1
 
 
 def world_size() -> int:
     """Number of processes of the initialised process group, 1 without one."""
-    return dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1
+    return dist.get_world_size() if _grouped() else 1
 
 
 def rank() -> int:
     """This process's rank in the initialised process group, 0 without one."""
-    return dist.get_rank() if dist.is_available() and dist.is_initialized() else 0
+    return dist.get_rank() if _grouped() else 0
+
+
+@contextmanager
+def alone() -> Iterator[None]:
+    """Work in this process only, whatever process group exists: every helper here answers as in one
+    process (a fit's choice on rank 0 after a pretraining on every rank trains its candidates alone)."""
+    global _alone
+    before, _alone = _alone, True
+    try:
+        yield
+    finally:
+        _alone = before
 
 
 def local_rank() -> int:

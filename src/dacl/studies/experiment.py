@@ -11,6 +11,7 @@ import time
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import torch
 
 from dacl.config import PretrainConfig
@@ -37,6 +38,9 @@ class Features:
     classes: np.ndarray
     # each column's one-hot block (0, 1, ...) or -1 (dacl.tables.preprocess.one_hot_blocks)
     blocks: np.ndarray | None = None
+    # the fitted make_preprocessor transformer (None where a saved one was applied) and its columns' names
+    preprocessor: Any = None
+    columns: list[str] | None = None
 
 
 class _Saved:
@@ -69,6 +73,7 @@ def prepare_features(dataset: Dataset, scale: str = "minmax", impute: bool = Tru
     else:
         preprocessor = make_preprocessor(dataset.X_train, scale, impute).fit(dataset.X_train)
         blocks = one_hot_blocks(preprocessor)
+    fitted = {"preprocessor": None if saved is not None else preprocessor, "columns": _names(dataset.X_train)}
     if dataset.is_regression:
         return Features(
             preprocessor.transform(dataset.X_train).astype(np.float32),
@@ -77,6 +82,7 @@ def prepare_features(dataset: Dataset, scale: str = "minmax", impute: bool = Tru
             np.asarray(dataset.y_test, dtype=np.float64),
             np.array([]),
             blocks,
+            **fitted,
         )
     classes, y_train = np.unique(dataset.y_train, return_inverse=True)
     unseen = set(np.unique(dataset.y_test)) - set(classes)
@@ -90,7 +96,13 @@ def prepare_features(dataset: Dataset, scale: str = "minmax", impute: bool = Tru
         y_test,
         classes,
         blocks,
+        **fitted,
     )
+
+
+def _names(X: Any) -> list[str]:
+    """A table's column names as text (a DataFrame's), or "0", "1", ... for an array's columns."""
+    return [str(c) for c in X.columns] if isinstance(X, pd.DataFrame) else [str(i) for i in range(np.shape(X)[1])]
 
 
 def evaluate_encoder(result: PretrainResult, features: Features, knn_k: int = 10) -> dict[str, float]:

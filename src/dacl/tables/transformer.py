@@ -5,7 +5,9 @@ Verma et al., "Towards Domain-Agnostic Contrastive Learning", ICML 2021.
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
+import os
 import time
 import warnings
 
@@ -48,6 +50,13 @@ OWN_PARAMETERS = {
     "random_state": ("int, RandomState instance or None, default=None", "Seed of the weights, the views and "
                      "the batch order; pass an int for reproducible output across calls."),
     "verbose": ("bool, default=False", "Show a progress bar while pretraining."),
+    "encoder_cache": ("bool or path, default=True", "Keep the pretrained encoder on disk under a digest of the "
+                      "preprocessed rows, the options with the seed, and the threads, precision and machine kind "
+                      "(``dacl.tables.encoder_cache``), and take it from there when the same pretraining is asked "
+                      "again: the same encoder bit for bit, without the pretraining's time. True: the folder "
+                      "``$DACL_CACHE`` (``off``: no cache), else ``~/.cache/dacl/encoders``; a path: that folder; "
+                      "False: no cache. Runs with random_state=None, a time_limit that shortened them, or labels "
+                      "(method='supervised') are not kept."),
     "n_jobs": ("int or None, default=None", "Threads for torch and for scikit-learn's OpenMP pools: None picks "
                "the cores this process may use (affinity, cgroup CPU quota) less those other processes keep busy; "
                "-1 every usable core; N exactly N (``dacl.core.threads``)."),
@@ -201,6 +210,7 @@ class DACL(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         one_hot_mixing: str = "coordinates",
         random_state: int | None = None,
         verbose: bool = False,
+        encoder_cache: bool | str = True,
         n_jobs: int | None = None,
     ) -> None:
         for name, value in locals().items():
@@ -214,18 +224,24 @@ class DACL(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     def _validate(self, X, reset: bool):
         return validate_table(self, X, reset=reset, impute=self.impute)
 
-    def fit(self, X, y=None, *, steps_per_epoch: int | None = None, time_limit: float | None = None):
+    def fit(self, X, y=None, *, steps_per_epoch: int | None = None, time_limit: float | None = None,
+            checkpoint_dir=None, checkpoint_every: int = 0, resume: bool = False, metadata: dict | None = None):
         """Fit the preprocessing and pretrain the encoder on X (y is used by method='supervised' only);
         ``steps_per_epoch`` ends each epoch after that many batches (a cap on a long pass); ``time_limit``
-        (seconds) shortens the pretraining to fit in it (``dacl.engine.fit``)."""
+        (seconds) shortens the pretraining to fit in it (``dacl.engine.fit``). With ``checkpoint_dir`` the run
+        writes checkpoints there (``checkpoint_every`` epochs; ``resume`` continues one) that also record the
+        fitted preprocessing and the column names, with ``metadata``: ``dacl.tables.pretrained_run`` reads
+        the run back for the estimators' ``encoder=`` (the encoder cache is not used then)."""
         self._validate_params()
         X = self._validate(X, reset=True)
         if X.shape[0] < 2:
             raise ValueError(f"DACL needs at least 2 samples to form a batch, got 1 sample (X shape {X.shape}).")
+        run = {"checkpoint_dir": checkpoint_dir, "checkpoint_every": checkpoint_every, "resume": resume,
+               "metadata": metadata} if checkpoint_dir is not None else None  # fmt: skip
         with thread_limits(resolve_threads(self.n_jobs)):
-            return self._fit(X, y, steps_per_epoch, time_limit)
+            return self._fit(X, y, steps_per_epoch, time_limit, run)
 
-    def _fit(self, X, y, steps_per_epoch: int | None, time_limit: float | None):
+    def _fit(self, X, y, steps_per_epoch: int | None, time_limit: float | None, run: dict | None = None):
         started = time.perf_counter()
         config = self._config()
         self.preprocessor_ = make_preprocessor(X, self.scale, self.impute).fit(X)
@@ -249,18 +265,43 @@ class DACL(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         categories = one_hot_blocks(self.preprocessor_)
         blocks = categories if self.one_hot_mixing == "blocks" and mixes_blocks(config) else None
         prepared = time.perf_counter()
-        result = pretrain(
-            features,
-            config,
-            labels,
-            progress=self.verbose,
-            blocks=blocks,
-            categories=categories,
-            steps_per_epoch=steps_per_epoch,
-            time_limit=time_limit,
-        )
+        if run is not None:  # a run kept in a folder: its preprocessing and columns recorded with it
+            names = [str(c) for c in X.columns] if isinstance(X, pd.DataFrame) else [str(i) for i in range(X.shape[1])]
+            recorded = {**(run["metadata"] or {}), "preprocessing": self.saved_preprocessing(names).to_dict(),
+                        "rows": int(X.shape[0])}  # fmt: skip
+            result = pretrain(features, config, labels, progress=self.verbose, blocks=blocks, categories=categories,
+                              steps_per_epoch=steps_per_epoch, time_limit=time_limit,
+                              **{**run, "metadata": recorded})  # fmt: skip
+            self.from_cache_ = False
+        else:
+            result = self._pretrained(features, config, labels, blocks, categories, steps_per_epoch, time_limit)
         self.timings_ = {"preprocessing": prepared - started, "pretraining": time.perf_counter() - prepared}
         return self._trained(result)
+
+    def _pretrained(self, features, config, labels, blocks, categories, steps_per_epoch, time_limit):
+        """``pretrain`` on the preprocessed rows, or its encoder from the cache (``encoder_cache``): the
+        method is built as ``pretrain`` builds it (epochs=0) and the cached weights loaded into it."""
+        from dacl.core.distributed import rank
+        from dacl.tables.encoder_cache import cache_folder, cache_key, load_cached, store_cached
+
+        run = {"progress": self.verbose, "blocks": blocks, "categories": categories,
+               "steps_per_epoch": steps_per_epoch}  # fmt: skip
+        root = cache_folder(self.encoder_cache) if labels is None and isinstance(self.random_state, Integral) else None
+        self.from_cache_ = False
+        if root is None:
+            return pretrain(features, config, labels, time_limit=time_limit, **run)
+        key = cache_key(features, [None if b is None else np.asarray(b).tolist() for b in (blocks, categories)],
+                        {**config.to_dict(), "steps_per_epoch": steps_per_epoch}, _where(config))  # fmt: skip
+        shell = pretrain(features, dataclasses.replace(config, epochs=0), **{**run, "progress": False})
+        cached = load_cached(root, key, shell.model)
+        if cached is not None:
+            self.from_cache_ = True
+            return dataclasses.replace(shell, config=config, history=cached.history, steps=cached.steps)
+        started = time.perf_counter()
+        result = pretrain(features, config, labels, time_limit=time_limit, **run)
+        if result.shortened_to is None and rank() == 0:  # a run cut by its time limit is not the one asked for
+            store_cached(root, key, result.model, result.history, result.steps, time.perf_counter() - started)
+        return result
 
     def fit_stream(self, stream, *, time_limit: float | None = None):
         """Pretrain the encoder on a ``dacl.tables.stream.TableStream`` (files bigger than memory), whose
@@ -308,6 +349,17 @@ class DACL(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
             check_scaled(scaled[:, : len(positions)], names, "X", lambda row, j: float(given[row, positions[j]]))
         return scaled.astype(np.float32)
 
+    def saved_preprocessing(self, columns: list[str]):
+        """The fitted preprocessing as data (``dacl.tables.saved_preprocessing``) for the column names
+        ``columns`` (those of the table it was fitted on, in order)."""
+        from dacl.tables.saved_preprocessing import SavedPreprocessing
+
+        return SavedPreprocessing.from_fitted(self.preprocessor_, columns, clip=self.clip_)
+
+    def pretraining_options(self) -> dict:
+        """The pretraining's options (the config without its seed), as a model folder records them."""
+        return {k: v for k, v in self._config().to_dict().items() if k != "seed"}
+
     def _numeric_columns(self, X) -> tuple[list[int], list]:
         """The positions in a validated X of the numeric columns, in the order the preprocessing puts them
         first, and their names."""
@@ -322,6 +374,20 @@ class DACL(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         tags.transformer_tags.preserves_dtype = ["float32"]
         tags.non_deterministic = self.random_state is None
         return tags
+
+
+def _where(config: PretrainConfig) -> dict[str, str | int]:
+    """Where a pretraining runs, as far as its numbers depend on it: threads, precision, the CPU kind (or
+    the GPU), torch, and the processes (``dacl.tables.encoder_cache.cache_key``)."""
+    import torch
+
+    from dacl.core.distributed import world_size
+    from dacl.core.runtime import cpu_kind, device_name, resolve_device, resolve_precision
+
+    device = resolve_device(config.device)
+    return {"threads": torch.get_num_threads(), "precision": resolve_precision(config.precision, device),
+            "device": cpu_kind() if device.type == "cpu" else device_name(device), "torch": torch.__version__,
+            "processes": world_size()}  # fmt: skip
 
 
 def _columns_at(X, positions: list[int]) -> np.ndarray:
@@ -339,5 +405,6 @@ DACL._parameter_constraints = {
     "one_hot_mixing": [StrOptions({"coordinates", "blocks"})],
     "random_state": ["random_state"],
     "verbose": ["boolean", "verbose"],
+    "encoder_cache": ["boolean", str, os.PathLike],
     "n_jobs": [Integral, None],
 }

@@ -12,6 +12,7 @@ Unlabelled rows are marked as scikit-learn's semi-supervised estimators mark the
 from __future__ import annotations
 
 import inspect
+import os
 import time
 import warnings
 from typing import Any
@@ -26,8 +27,10 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d
 
 from dacl.config import epochs_within, option_help, options
+from dacl.core.distributed import alone, is_distributed, rank
 from dacl.core.threads import resolve_threads, thread_limits
 from dacl.tables.preprocess import LARGEST
+from dacl.tables.pretrained_run import PretrainedRun, check_same_columns
 from dacl.tables.semisupervised.candidates import (
     CANDIDATES,
     CLASSIFICATION,
@@ -47,6 +50,14 @@ from dacl.tables.transformer import CONFIG_PARAMETERS, DACL, OWN_PARAMETERS, _ch
 
 __all__ = ["DACLClassifier", "DACLRegressor", "capped_pretraining"]
 
+ENCODER_PARAMETER = {
+    "encoder": ("str, path, fitted DACL or None, default=None", "Fit on an encoder pretrained once instead of "
+                "pretraining: the --out folder of a ``dacl pretrain`` run on a table (any number of processes or "
+                "machines, streamed or in memory; ``dacl.tables.pretrained_run``) or a fitted ``dacl.DACL``. Its "
+                "preprocessing and pretraining options are the model's; the table must have its columns (any "
+                "order), and a pretraining parameter set here away from its default must be the encoder's. The "
+                "model folder keeps a copy of the encoder: it predicts without the run."),
+}
 UNLABELED_PARAMETER = {
     "unlabeled_value": ("int, str or None, default=-1", "The label that marks an unlabelled row (as "
                         "scikit-learn's SelfTrainingClassifier); missing values (NaN, None) always do. Set "
@@ -87,7 +98,8 @@ def _parameters_doc(cls) -> str:
             name = parameter_of(f.name)
             lines += [f"    {name} : {kind.__name__ if isinstance(kind, type) else 'tuple of str'}",
                       f"        {option_help(f, defaults[name], _choices(f))}."]  # fmt: skip
-    own = {**SEMI_PARAMETERS, **(UNLABELED_PARAMETER if "unlabeled_value" in defaults else {}), **OWN_PARAMETERS}
+    own = {**SEMI_PARAMETERS, **(UNLABELED_PARAMETER if "unlabeled_value" in defaults else {}), **ENCODER_PARAMETER,
+           **OWN_PARAMETERS}
     for name, (kind, text) in own.items():
         lines += [f"    {name} : {kind}", f"        {text}"]
     lines += ["    alpha : float or None", f"        {DEPRECATED_ALPHA[1]}"]
@@ -162,8 +174,38 @@ class _SemiSupervised(BaseEstimator):
         threads (resolved once by the caller; default ``n_jobs``)."""
         values = capped_pretraining(self._config_values(), rows, self.max_steps)
         return DACL(**values, scale=self.scale, impute=self.impute, one_hot_mixing=self.one_hot_mixing,
-                    random_state=seed, verbose=self.verbose,
+                    random_state=seed, verbose=self.verbose, encoder_cache=self._cache(),
                     n_jobs=self.n_jobs if threads is None else threads)  # fmt: skip
+
+    def _cache(self) -> bool | str:
+        """The pretraining's ``encoder_cache``: off where no seed is set (no fit would repeat the run)."""
+        return self.encoder_cache if isinstance(self.random_state, int | np.integer) else False
+
+    def _given_encoder(self, columns: list[str]):
+        """The pretraining ``encoder`` names (a run folder or a fitted DACL), checked against the table's
+        ``columns`` and the pretraining parameters set away from their defaults."""
+        given = self.encoder
+        if isinstance(given, DACL):
+            check_is_fitted(given, "encoder_")
+            pretrained, where = given, "the fitted DACL given as encoder"
+            names = [str(c) for c in getattr(given, "feature_names_in_", range(given.n_features_in_))]
+        else:
+            pretrained = given if isinstance(given, PretrainedRun) else PretrainedRun(given)
+            where, names = f"the encoder {pretrained.folder}", pretrained.columns
+        check_same_columns(names, columns, "the table", f"{where} was pretrained on {len(names)} columns")
+        options = pretrained.pretraining_options()
+        defaults = {name: p.default for name, p in inspect.signature(type(self).__init__).parameters.items()}
+        differing = [f"{parameter_of(name)}={getattr(self, parameter_of(name))!r} (the encoder's: {options[name]!r})"
+                     for name in CONFIG_PARAMETERS if name in options
+                     and getattr(self, parameter_of(name)) != defaults[parameter_of(name)]
+                     and _differs(getattr(self, parameter_of(name)), options[name])]  # fmt: skip
+        if differing:
+            raise ValueError(f"{where} was pretrained with other options than those set here: "
+                             f"{', '.join(differing[:5])}; leave them at their defaults (the encoder's are used), "
+                             "or pretrain with these.")  # fmt: skip
+        self.encoder_from_ = {"encoder": str(getattr(pretrained, "folder", "a fitted DACL")),
+                              "columns": len(names)}  # fmt: skip
+        return pretrained
 
     def _epoch_cap(self, rows: int) -> int | None:
         """``max_steps`` where one pass over ``rows`` rows is longer than it (the run is then one epoch of
@@ -199,15 +241,24 @@ class _SemiSupervised(BaseEstimator):
         seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
         threads = resolve_threads(self.n_jobs)
         self.fitted_with_ = self._fitted_with(threads)
-        with thread_limits(threads):
-            dacl = self._pretraining(len(every), seed, threads)
-            self._clock.mark("preprocessing")
-            self.dacl_ = dacl.fit(every, steps_per_epoch=self._epoch_cap(len(every)),
-                                  time_limit=self._clock.pretraining())  # fmt: skip
-            self._clock.mark("pretraining", self.dacl_.timings_)
-            raw = self.dacl_.preprocessed(every)
         columns = [str(c) for c in X.columns] if isinstance(X, pd.DataFrame) else [str(i) for i in range(X.shape[1])]
-        return self._choose(raw, np.flatnonzero(labelled), targets, task, seed, columns, unlabelled)
+        with thread_limits(threads):
+            if self.encoder is not None:  # pretrained once, elsewhere: its preprocessing and encoder
+                self.dacl_ = self._given_encoder(columns)
+                self._clock.mark("preprocessing")
+            else:
+                self.encoder_from_ = None
+                dacl = self._pretraining(len(every), seed, threads)
+                self._clock.mark("preprocessing")
+                self.dacl_ = dacl.fit(every, steps_per_epoch=self._epoch_cap(len(every)),
+                                      time_limit=self._clock.pretraining())  # fmt: skip
+                self._clock.mark("pretraining", self.dacl_.timings_)
+            raw = self.dacl_.preprocessed(every)
+        if is_distributed() and rank() != 0:  # torchrun: every process pretrained its share; rank 0 chooses
+            self.encoder_, self.history_ = self.dacl_.encoder_, self.dacl_.history_
+            return self
+        with alone():  # the choice and its candidates' training in this process only
+            return self._choose(raw, np.flatnonzero(labelled), targets, task, seed, columns, unlabelled)
 
     def fit_files(self, files, label: str, *, ignore=(), buffer_rows: int = 262_144, sample_rows: int = 200_000):
         """``fit`` on Parquet (or CSV) files bigger than memory (a folder, a glob or a list; rows whose
@@ -239,15 +290,23 @@ class _SemiSupervised(BaseEstimator):
         threads = resolve_threads(self.n_jobs)
         self.fitted_with_ = self._fitted_with(threads)
         with thread_limits(threads):
-            pretraining = self._pretraining(stream.rows, seed, threads)
-            self.dacl_ = pretraining.fit_stream(stream, time_limit=self._clock.pretraining())
-            self._clock.mark("pretraining")
+            if self.encoder is not None:  # pretrained once, elsewhere: its preprocessing and encoder
+                self.dacl_ = self._given_encoder(list(stream.columns))
+            else:
+                self.encoder_from_ = None
+                pretraining = self._pretraining(stream.rows, seed, threads)
+                self.dacl_ = pretraining.fit_stream(stream, time_limit=self._clock.pretraining())
+                self._clock.mark("pretraining")
             raw = self.dacl_.preprocessed(X)  # clipped as the stream clipped them
             sample = stream.unlabelled_sample(label, self._settings(seed).unlabelled_rows, seed)
             pool = (self.dacl_.preprocessed(validate_table(self, sample, reset=False, impute=self.impute))
                     if len(sample) else raw[:0])  # fmt: skip
-        return self._choose(raw, rows, targets, task, seed, list(stream.columns), unlabelled, project_rows=rows,
-                            pool=pool)  # fmt: skip
+        if is_distributed() and rank() != 0:  # torchrun: every process pretrained its share; rank 0 chooses
+            self.encoder_, self.history_ = self.dacl_.encoder_, self.dacl_.history_
+            return self
+        with alone():
+            return self._choose(raw, rows, targets, task, seed, list(stream.columns), unlabelled, project_rows=rows,
+                                pool=pool)  # fmt: skip
 
     def _choose(self, raw, rows, targets, task, seed, columns, unlabelled, project_rows=None, pool=None):
         """Features of the preprocessed rows ``raw``; the choice and the fit on its labelled ``rows``, with a
@@ -344,6 +403,8 @@ def _semi_constraints(with_unlabeled: bool) -> dict:
         "one_hot_mixing": [StrOptions({"coordinates", "blocks"})],
         "random_state": ["random_state"],
         "verbose": ["boolean", "verbose"],
+        "encoder": [None, str, os.PathLike, DACL, PretrainedRun],
+        "encoder_cache": ["boolean", str, os.PathLike],
         "n_jobs": [Integral, None],
         **({"unlabeled_value": [Integral, str, None]} if with_unlabeled else {}),
     }
@@ -363,6 +424,13 @@ def _check_lists(estimator) -> None:
     cs = estimator.logistic_cs
     if not cs or len(set(cs)) != len(cs) or not all(isinstance(v, int | float) and v > 0 for v in cs):
         raise ValueError(f"logistic_cs must be distinct positive numbers, got {list(cs)}.")
+
+
+def _differs(given: Any, recorded: Any) -> bool:
+    """Whether a parameter's value differs from the one an encoder's record gives (a tuple read back as a list)."""
+    if isinstance(given, list | tuple) and isinstance(recorded, list | tuple):
+        return list(given) != list(recorded)
+    return given != recorded
 
 
 def _no_labelled_rows(what: str) -> ValueError:
@@ -449,6 +517,8 @@ class DACLClassifier(ClassifierMixin, _SemiSupervised):
         one_hot_mixing: str = "coordinates",
         random_state: int | None = None,
         verbose: bool = False,
+        encoder: str | None = None,
+        encoder_cache: bool | str = True,
         n_jobs: int | None = None,
         alpha: float | None = None,
     ) -> None:
@@ -604,6 +674,8 @@ class DACLRegressor(RegressorMixin, _SemiSupervised):
         one_hot_mixing: str = "coordinates",
         random_state: int | None = None,
         verbose: bool = False,
+        encoder: str | None = None,
+        encoder_cache: bool | str = True,
         n_jobs: int | None = None,
         alpha: float | None = None,
     ) -> None:

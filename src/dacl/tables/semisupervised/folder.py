@@ -115,17 +115,17 @@ def save_model(estimator, folder: str | Path, *, label: str | None = None, overw
         if trees is not None:
             files[description["file"]] = trees
     files["members.safetensors"] = save_safetensors(_contiguous(tensors))
-    preprocessing = SavedPreprocessing.from_fitted(
-        estimator.dacl_.preprocessor_, estimator.columns_, clip=estimator.dacl_.clip_
-    )
+    preprocessing = estimator.dacl_.saved_preprocessing(estimator.columns_)
+    pretraining = estimator.dacl_.pretraining_options()
     classes = None if not task.is_classification else [_plain(c) for c in estimator.classes_]
     state = {
         "format": FORMAT, "dacl_version": __version__, "kind": type(estimator).__name__, "task": task.kind,
         "label": label, "classes": classes, "columns": estimator.columns_,
         "preprocessing": preprocessing.to_dict(),
-        "encoder": {"in_features": preprocessing.width, "width": estimator.width, "depth": estimator.depth,
+        "encoder": {"in_features": preprocessing.width, "width": pretraining["width"], "depth": pretraining["depth"],
                     "type": type(estimator.encoder_).__name__, **_embedded_columns(estimator.encoder_)},
-        "pretraining": {k: v for k, v in estimator.dacl_._config().to_dict().items() if k != "seed"},
+        "pretraining": pretraining,
+        "encoder_from": getattr(estimator, "encoder_from_", None),
         "rows": {"labelled": estimator.n_labelled_, "unlabelled": estimator.n_unlabelled_},
         "fitted_with": getattr(estimator, "fitted_with_", None),
         "chosen": estimator.chosen_, "members": members,
