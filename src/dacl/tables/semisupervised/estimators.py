@@ -50,6 +50,8 @@ from dacl.tables.transformer import CONFIG_PARAMETERS, DACL, OWN_PARAMETERS, _ch
 
 __all__ = ["DACLClassifier", "DACLRegressor", "capped_pretraining"]
 
+# the pretraining options that make an encoder what it is (those of the runtime group only say where it runs)
+ENCODER_OPTIONS = tuple(f.name for f in options() if f.name in CONFIG_PARAMETERS and f.metadata["group"] != "runtime")
 ENCODER_PARAMETER = {
     "encoder": ("str, path, fitted DACL or None, default=None", "Fit on an encoder pretrained once instead of "
                 "pretraining: the --out folder of a ``dacl pretrain`` run on a table (any number of processes or "
@@ -196,7 +198,7 @@ class _SemiSupervised(BaseEstimator):
         options = pretrained.pretraining_options()
         defaults = {name: p.default for name, p in inspect.signature(type(self).__init__).parameters.items()}
         differing = [f"{parameter_of(name)}={getattr(self, parameter_of(name))!r} (the encoder's: {options[name]!r})"
-                     for name in CONFIG_PARAMETERS if name in options
+                     for name in ENCODER_OPTIONS if name in options
                      and getattr(self, parameter_of(name)) != defaults[parameter_of(name)]
                      and _differs(getattr(self, parameter_of(name)), options[name])]  # fmt: skip
         if differing:
