@@ -175,3 +175,19 @@ def test_study_encoder_loads_the_encoder_the_study_stored_and_trains_no_step(tmp
         stored = {k.removeprefix("model.encoder."): f.get_tensor(k) for k in f.keys() if k.startswith("model.encoder.")}
     weights = encoder.state_dict()
     assert set(weights) == set(stored) and all(torch.equal(weights[k], stored[k]) for k in stored)
+
+
+def test_the_study_takes_its_encoder_from_the_encoder_cache_of_every_fit(tmp_path, monkeypatch):
+    """Issue 46: with the cache on, a study in a new folder on the same rows pretrains no step: the encoder
+    is the cache's (the same weights), as a repeated DACLClassifier fit's."""
+    small = Dataset("tiny", *(lambda d: (d.X_train[:300], d.y_train[:300], d.X_test[:100], d.y_test[:100]))(
+        load_dataset("digits")))  # fmt: skip
+    monkeypatch.setenv("DACL_CACHE", str(tmp_path / "cache"))
+    first, _, _ = study_encoder("tiny", prepare_features(small), tmp_path / "one", budget="smoke")
+    assert len(list((tmp_path / "cache").iterdir())) == 1 and not (tmp_path / "one" / "encoders").exists()
+    from dacl.core.optim import LARS
+
+    monkeypatch.setattr(LARS, "step", lambda *a, **k: pytest.fail("the cached encoder was trained again"))
+    again, _, _ = study_encoder("tiny", prepare_features(small), tmp_path / "two", budget="smoke")
+    weights = again.state_dict()
+    assert all(torch.equal(weights[k], v) for k, v in first.state_dict().items())

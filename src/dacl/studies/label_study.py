@@ -39,6 +39,7 @@ from dacl.studies.baselines import BASELINES, SELF_TRAINING_UNLABELLED, baseline
 from dacl.studies.experiment import prepare_features
 from dacl.studies.runs import experiment_options, run_key, stored_options, stored_run
 from dacl.tables import encode, pretrain
+from dacl.tables.encoder_cache import cache_folder, pretrain_cached
 from dacl.tables.semisupervised.candidates import (
     CANDIDATES,
     CLASSIFICATION,
@@ -327,6 +328,11 @@ def study_encoder(
     limit = None if time_limit is None else PRETRAINING_SHARE * time_limit
     suffix = ("" if limit is None else f"-t{limit:g}") + ("" if data_key is None else f"-d{data_key}")
     folder = Path(out) / "encoders" / f"{study_run_name(name, method, blocks)}-{key}{suffix}"
+    cache = cache_folder(True)  # the encoder cache (dacl.tables.encoder_cache), as every fit's, where it is on
+    if cache is not None and limit is None and not folder.exists():
+        result, _ = pretrain_cached(cache, features.X_train, config, blocks=blocks, categories=features.blocks,
+                                    progress=progress)  # fmt: skip
+        return result.encoder, config, blocks
     encoder = pretrain(features.X_train, config, checkpoint_dir=folder, resume=True, progress=progress, blocks=blocks,
                        categories=features.blocks, time_limit=limit).encoder  # fmt: skip
     return encoder, config, blocks

@@ -33,7 +33,8 @@ from torch import nn
 
 from dacl.files import NotInside, read_inside, write_atomic
 
-__all__ = ["CACHE_ENV", "CachedEncoder", "cache_folder", "cache_key", "load_cached", "store_cached"]
+__all__ = ["CACHE_ENV", "CachedEncoder", "cache_folder", "cache_key", "load_cached", "pretrain_cached", "store_cached",
+           "where_it_runs"]
 
 FORMAT = 1
 CACHE_ENV = "DACL_CACHE"
@@ -146,3 +147,43 @@ def store_cached(root: Path, key: str, encoder: nn.Module, history: list, steps:
     except OSError as error:
         warnings.warn(f"the encoder could not be kept in the cache {root} ({error}); the fit goes on without it "
                       "(encoder_cache=False / dacl fit --no-cache turns the cache off).", stacklevel=3)  # fmt: skip
+
+
+def where_it_runs(config) -> dict[str, Any]:
+    """Where a pretraining runs, as far as its numbers depend on it: threads, precision, the CPU kind (or
+    the GPU), torch, and the processes (part of :func:`cache_key`)."""
+    from dacl.core.distributed import world_size
+    from dacl.core.runtime import cpu_kind, device_name, resolve_device, resolve_precision
+
+    device = resolve_device(config.device)
+    return {"threads": torch.get_num_threads(), "precision": resolve_precision(config.precision, device),
+            "device": cpu_kind() if device.type == "cpu" else device_name(device), "torch": torch.__version__,
+            "processes": world_size()}  # fmt: skip
+
+
+def pretrain_cached(root: Path | None, features: np.ndarray, config, *, blocks: Any = None, categories: Any = None,
+                    steps_per_epoch: int | None = None, progress: bool = False, time_limit: float | None = None):
+    """``dacl.tables.pretrain`` on preprocessed rows through the cache in ``root`` (None: no cache):
+    (result, whether it came from the cache). A hit builds the method as ``pretrain`` does (no epochs)
+    and loads the cached weights into it; a miss pretrains and keeps the run unless its time limit
+    shortened it (then it is not the run asked for), on rank 0 of a process group."""
+    import dataclasses
+    import time
+
+    from dacl.core.distributed import rank
+    from dacl.tables.train import pretrain
+
+    run = {"progress": progress, "blocks": blocks, "categories": categories, "steps_per_epoch": steps_per_epoch}
+    if root is None:
+        return pretrain(features, config, time_limit=time_limit, **run), False
+    listed = [None if b is None else np.asarray(b).tolist() for b in (blocks, categories)]
+    key = cache_key(features, listed, {**config.to_dict(), "steps_per_epoch": steps_per_epoch}, where_it_runs(config))
+    shell = pretrain(features, dataclasses.replace(config, epochs=0), **{**run, "progress": False})
+    cached = load_cached(root, key, shell.model)
+    if cached is not None:
+        return dataclasses.replace(shell, config=config, history=cached.history, steps=cached.steps), True
+    started = time.perf_counter()
+    result = pretrain(features, config, time_limit=time_limit, **run)
+    if result.shortened_to is None and rank() == 0:
+        store_cached(root, key, result.model, result.history, result.steps, time.perf_counter() - started)
+    return result, False

@@ -5,7 +5,6 @@ Verma et al., "Towards Domain-Agnostic Contrastive Learning", ICML 2021.
 
 from __future__ import annotations
 
-import dataclasses
 import inspect
 import os
 import time
@@ -279,28 +278,17 @@ class DACL(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         return self._trained(result)
 
     def _pretrained(self, features, config, labels, blocks, categories, steps_per_epoch, time_limit):
-        """``pretrain`` on the preprocessed rows, or its encoder from the cache (``encoder_cache``): the
-        method is built as ``pretrain`` builds it (epochs=0) and the cached weights loaded into it."""
-        from dacl.core.distributed import rank
-        from dacl.tables.encoder_cache import cache_folder, cache_key, load_cached, store_cached
+        """``pretrain`` on the preprocessed rows, or its encoder from the cache (``encoder_cache``;
+        ``dacl.tables.encoder_cache.pretrain_cached``); runs with labels or no seed are not cached."""
+        from dacl.tables.encoder_cache import cache_folder, pretrain_cached
 
-        run = {"progress": self.verbose, "blocks": blocks, "categories": categories,
-               "steps_per_epoch": steps_per_epoch}  # fmt: skip
-        root = cache_folder(self.encoder_cache) if labels is None and isinstance(self.random_state, Integral) else None
-        self.from_cache_ = False
-        if root is None:
-            return pretrain(features, config, labels, time_limit=time_limit, **run)
-        key = cache_key(features, [None if b is None else np.asarray(b).tolist() for b in (blocks, categories)],
-                        {**config.to_dict(), "steps_per_epoch": steps_per_epoch}, _where(config))  # fmt: skip
-        shell = pretrain(features, dataclasses.replace(config, epochs=0), **{**run, "progress": False})
-        cached = load_cached(root, key, shell.model)
-        if cached is not None:
-            self.from_cache_ = True
-            return dataclasses.replace(shell, config=config, history=cached.history, steps=cached.steps)
-        started = time.perf_counter()
-        result = pretrain(features, config, labels, time_limit=time_limit, **run)
-        if result.shortened_to is None and rank() == 0:  # a run cut by its time limit is not the one asked for
-            store_cached(root, key, result.model, result.history, result.steps, time.perf_counter() - started)
+        if labels is not None or not isinstance(self.random_state, Integral):
+            self.from_cache_ = False
+            return pretrain(features, config, labels, progress=self.verbose, blocks=blocks, categories=categories,
+                            steps_per_epoch=steps_per_epoch, time_limit=time_limit)  # fmt: skip
+        result, self.from_cache_ = pretrain_cached(cache_folder(self.encoder_cache), features, config, blocks=blocks,
+                                                   categories=categories, steps_per_epoch=steps_per_epoch,
+                                                   progress=self.verbose, time_limit=time_limit)  # fmt: skip
         return result
 
     def fit_stream(self, stream, *, time_limit: float | None = None):
@@ -374,20 +362,6 @@ class DACL(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         tags.transformer_tags.preserves_dtype = ["float32"]
         tags.non_deterministic = self.random_state is None
         return tags
-
-
-def _where(config: PretrainConfig) -> dict[str, str | int]:
-    """Where a pretraining runs, as far as its numbers depend on it: threads, precision, the CPU kind (or
-    the GPU), torch, and the processes (``dacl.tables.encoder_cache.cache_key``)."""
-    import torch
-
-    from dacl.core.distributed import world_size
-    from dacl.core.runtime import cpu_kind, device_name, resolve_device, resolve_precision
-
-    device = resolve_device(config.device)
-    return {"threads": torch.get_num_threads(), "precision": resolve_precision(config.precision, device),
-            "device": cpu_kind() if device.type == "cpu" else device_name(device), "torch": torch.__version__,
-            "processes": world_size()}  # fmt: skip
 
 
 def _columns_at(X, positions: list[int]) -> np.ndarray:
