@@ -1,4 +1,4 @@
-"""docs/results/tabular_encoders.py reads the stored cells as it says: the encoder's protocol chosen by
+"""benchmarks/tabular_encoders.py reads the stored cells as it says: the encoder's protocol chosen by
 cross-validation (never by the test score), one machine kind per table, and issue 20's bar counted
 against the trees, logistic regression and SCARF."""
 
@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[1] / "docs" / "results" / "tabular_encoders.py"
+SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "tabular_encoders.py"
 
 
 @pytest.fixture(scope="module")

@@ -16,7 +16,7 @@ __all__ = ["DEMO_CONFIG", "add_parser", "run"]
 # The demo's budget: the paper's protocol (LARS, warm-up + cosine, tau 0.5, alpha 0.9, rho 0.3,
 # 3-layer head) on a smaller encoder so that all six rows run in under 3 minutes on 2 CPU cores.
 # lr 0.5 was chosen over 0.1 on a validation split of digits' training set, never its test set
-# (docs/results/demo_validation.py, docs/results/demo-validation.txt).
+# (benchmarks/demo_validation.py, docs/results/demo-validation.txt).
 DEMO_CONFIG = {"depth": 4, "width": 256, "epochs": 100, "batch_size": 256, "lr": 0.5}
 
 
