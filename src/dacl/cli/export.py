@@ -29,7 +29,7 @@ def run(args: argparse.Namespace) -> None:
     from dacl.tables.semisupervised.folder import load_predictor
 
     if args.out is None:
-        from dacl.tables.semisupervised.onnx_export import export_into_folder
+        from dacl.tables.semisupervised.folder import export_into_folder
         from dacl.tables.semisupervised.record import read_record
 
         read_record(args.model)  # a model folder, before the lock is taken in it

@@ -58,7 +58,7 @@ DATASETS: dict[str, Callable[..., Dataset]] = {
     "fashion-mnist": _images("load_idx_dataset", name="fashion-mnist"),
     "cifar10": _images("load_cifar", name="cifar10"),
     "cifar100": _images("load_cifar", name="cifar100"),
-    "cifar10-jpeg": _images("load_cifar10_jpeg"),
+    "cifar10-jpeg": DatasetLoader("dacl.images.sets:load_cifar10_jpeg", {}),
     **{name: _tables("uci", "load_uci", name=name) for name in ("adult", "letter", "magic", "spambase")},
     **{name: _tables("regression", "load_regression", name=name) for name in ("california-housing", "wine-quality")},
 }

@@ -20,7 +20,6 @@ from dacl.data.download import RemoteFile, data_home, fetch
 __all__ = [
     "flatten_images",
     "load_cifar",
-    "load_cifar10_jpeg",
     "load_idx_dataset",
     "load_mnist5k",
     "permute_pixels",
@@ -191,18 +190,3 @@ def load_cifar(name: str, data_dir: str | Path | None = None, seed: int = 0, per
         permute_pixels(flatten_images(X_test), permutation_seed), y_test,
         {"split": "official", "pixel_permutation_seed": permutation_seed, "source": str(path)},
     )  # fmt: skip
-
-
-def load_cifar10_jpeg(seed: int = 0, data_dir: str | Path | None = None, permutation_seed: int = 0) -> Dataset:
-    """CIFAR-10 from its JPEG image folders (``dacl.images.sets``), flattened and with the pixels permuted as
-    the paper's Table 1 (its images read as a table): what runs offline where only the JPEG copy is at hand;
-    ``cifar10`` is the official lossless set. ``seed`` is not used (the folders hold the official split)."""
-    from dacl.images.sets import load_image_dataset
-
-    images = load_image_dataset("cifar10-jpeg", data_dir=data_dir)
-
-    def flat(x):
-        return permute_pixels(flatten_images(x.numpy()), permutation_seed)
-
-    return Dataset("cifar10-jpeg", flat(images.train_images), images.train_labels.numpy(), flat(images.test_images),
-                   images.test_labels.numpy(), {**images.info, "pixel_permutation_seed": permutation_seed})  # fmt: skip

@@ -32,7 +32,7 @@ FILES = ("model.json", "encoder.safetensors", "members.safetensors", "model.onnx
 @pytest.fixture(scope="module")
 def folders(tmp_path_factory):
     """The model to mutate (probe + trees, with its ONNX graph) and two donors of the same columns."""
-    from dacl.tables.semisupervised.onnx_export import export_into_folder
+    from dacl.tables.semisupervised.folder import export_into_folder
 
     pytest.importorskip("onnxruntime")
     root = tmp_path_factory.mktemp("fuzz")

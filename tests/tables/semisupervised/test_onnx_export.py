@@ -216,7 +216,7 @@ def test_a_graph_that_keeps_tensors_in_external_files_is_refused(models, tmp_pat
 
     import onnx
 
-    from dacl.tables.semisupervised.onnx_export import export_into_folder
+    from dacl.tables.semisupervised.folder import export_into_folder
     from dacl.tables.semisupervised.onnx_runtime import load_onnx_predictor
 
     _, folders, _ = models
@@ -246,7 +246,7 @@ def test_the_graph_of_another_model_with_the_same_columns_is_refused(models, tmp
     import hashlib
     import shutil
 
-    from dacl.tables.semisupervised.onnx_export import export_into_folder
+    from dacl.tables.semisupervised.folder import export_into_folder
     from dacl.tables.semisupervised.onnx_runtime import load_onnx_predictor
 
     name, folders, test = models
@@ -283,7 +283,7 @@ def test_a_value_past_the_networks_bound_is_named_through_the_graph_too(models, 
     (``SavedPreprocessing``), so onnxruntime never answers NaN probabilities for it."""
     import shutil
 
-    from dacl.tables.semisupervised.onnx_export import export_into_folder
+    from dacl.tables.semisupervised.folder import export_into_folder
     from dacl.tables.semisupervised.onnx_runtime import load_onnx_predictor
 
     name, folders, test = models
@@ -306,7 +306,7 @@ def test_the_graph_runs_in_chunks_of_rows_with_the_outputs_of_one_run(models, tm
 
     import onnxruntime as ort
 
-    from dacl.tables.semisupervised.onnx_export import export_into_folder
+    from dacl.tables.semisupervised.folder import export_into_folder
     from dacl.tables.semisupervised.onnx_runtime import ROWS_PER_RUN, load_onnx_predictor
 
     name, folders, test = models

@@ -59,8 +59,8 @@ from dacl.tables.semisupervised.selection import predict_chosen
 from dacl.tables.semisupervised.trees import BoostedTrees
 from dacl.tables.train import embedded_columns, encode, table_encoder
 
-__all__ = ["FORMAT", "Predictor", "TRUSTED_TREE_TYPES", "load_predictor", "predictions_table", "recorded_outputs",
-           "save_model"]
+__all__ = ["FORMAT", "Predictor", "TRUSTED_TREE_TYPES", "export_into_folder", "load_predictor", "predictions_table",
+           "recorded_outputs", "save_model"]
 
 FORMAT = 1
 TRUSTED_TREE_TYPES = ["sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor"]
@@ -410,3 +410,19 @@ def _member(index: int, description: dict[str, Any], tensors, files, encoder, ta
                                     tensors[prefix + "projection.components"].numpy())  # fmt: skip
         return Trees(task, model, projection)
     raise ValueError(f"unknown member type {kind!r} in the model folder.")
+
+
+def export_into_folder(folder: str | Path) -> Path:
+    """The model of ``folder`` written as ``folder/model.onnx``, its digest recorded in model.json: ``dacl
+    predict`` then runs it through onnxruntime, without torch (``dacl.tables.semisupervised.onnx_runtime``).
+    Here, not in ``onnx_export``: the export reads a predictor and knows nothing of folders."""
+    from dacl.tables.semisupervised.onnx_export import to_onnx  # needs onnx: imported when asked for
+
+    folder = Path(folder)
+    with hold(folder, LOCK_FILE):  # dacl export holds it already; never beside another writer of the folder
+        data = to_onnx(load_predictor(folder, precision="float32")).SerializeToString()
+        state = read_record(folder)
+        write_atomic(folder / ONNX_FILE, data)
+        state["files"][ONNX_FILE] = digest_of(data)
+        write_atomic(folder / MODEL_FILE, json.dumps(state, indent=2).encode())  # last: the graph is whole by then
+    return folder / ONNX_FILE

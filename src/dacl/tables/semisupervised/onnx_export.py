@@ -41,7 +41,7 @@ from dacl.tables.saved_preprocessing import category_text
 from dacl.tables.semisupervised.candidates import FineTuned, LinearModel, NearestNeighbours, Trees
 from dacl.tables.semisupervised.trees import BoostedTrees
 
-__all__ = ["ML_OPSET", "OPSET", "ExportError", "export_into_folder", "to_onnx"]
+__all__ = ["ML_OPSET", "OPSET", "ExportError", "to_onnx"]
 
 OPSET = 18  # the default ONNX domain's version: onnxruntime 1.16+ runs it
 ML_OPSET = 3  # ai.onnx.ml: LabelEncoder and TreeEnsembleClassifier / Regressor
@@ -366,22 +366,3 @@ def to_onnx(predictor, path: str | Path | None = None) -> Any:
 
         write_atomic(Path(path), model.SerializeToString())
     return model
-
-
-def export_into_folder(folder: str | Path) -> Path:
-    """The model of ``folder`` written as ``folder/model.onnx``, its digest recorded in model.json: ``dacl
-    predict`` then runs it through onnxruntime, without torch (``dacl.tables.semisupervised.onnx_runtime``)."""
-    import json
-
-    from dacl.files import LOCK_FILE, hold, write_atomic
-    from dacl.tables.semisupervised.folder import load_predictor
-    from dacl.tables.semisupervised.record import MODEL_FILE, ONNX_FILE, digest_of, read_record
-
-    folder = Path(folder)
-    with hold(folder, LOCK_FILE):  # dacl export holds it already; never beside another writer of the folder
-        data = to_onnx(load_predictor(folder, precision="float32")).SerializeToString()
-        state = read_record(folder)
-        write_atomic(folder / ONNX_FILE, data)
-        state["files"][ONNX_FILE] = digest_of(data)
-        write_atomic(folder / MODEL_FILE, json.dumps(state, indent=2).encode())  # last: the graph is whole by then
-    return folder / ONNX_FILE
