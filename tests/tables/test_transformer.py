@@ -59,7 +59,8 @@ def test_parameters_are_the_configs_options_documented_and_validated():
 
     names = set(inspect.signature(DACL.__init__).parameters) - {"self"}
     tables = {f.name for f in options() if "tables" in f.metadata["domains"]}
-    assert names == tables - {"seed"} | {"scale", "impute", "one_hot_mixing", "random_state", "verbose", "n_jobs"}
+    assert names == tables - {"seed"} | {"scale", "impute", "one_hot_mixing", "random_state", "verbose", "n_jobs",
+                                         "encoder_cache"}
     assert {"pooling", "architecture", "crop_scale"}.isdisjoint(names)
     assert names == set(DACL._parameter_constraints)
     for name in names:
