@@ -10,6 +10,7 @@ folder cannot make dacl read, create or truncate a file elsewhere, nor tell whet
 from __future__ import annotations
 
 import errno
+import hashlib
 import os
 import stat
 import tempfile
@@ -18,9 +19,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-__all__ = ["LOCK_FILE", "Busy", "NotInside", "file_mode", "hold", "open_inside", "read_inside", "write_atomic"]
+__all__ = ["LOCK_FILE", "Busy", "NotInside", "digest_of", "file_mode", "hold", "open_inside", "read_inside",
+           "write_atomic"]
 
 _lock = threading.Lock()
+
+
+def digest_of(data: bytes) -> str:
+    """The digest a record keeps of a file's bytes (SHA-256, hex): a model folder's and a cache entry's."""
+    return hashlib.sha256(data).hexdigest()
 
 
 def file_mode() -> int:

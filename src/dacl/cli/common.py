@@ -57,6 +57,14 @@ def load_features(spec: dict[str, Any]):
     return dataset, prepare_features(dataset, spec["scale"])
 
 
+def present(values) -> Any:
+    """Which cells of a label column hold a label (not None, NaN or pd.NA), as a boolean array: the rows
+    dacl fit chooses on and dacl pretrain scores on."""
+    import pandas as pd
+
+    return pd.notna(pd.Series(values, dtype=object)).to_numpy()
+
+
 def print_results(results: dict[str, Any], paths: dict[str, Path] | None) -> None:
     from dacl.studies.report import markdown_table
 

@@ -142,7 +142,7 @@ def _fit(args: argparse.Namespace, out: Path) -> None:
         model = DACLClassifier(**values)
     else:
         model = DACLRegressor(**values)
-    labelled = int(_present(y).sum())
+    labelled = int(common.present(y).sum())
     more = f", {len(unlabeled)} more from {args.unlabeled}" if unlabeled is not None else ""
     print(f"dacl fit: {task} of {args.label!r} on {args.data}: {labelled} labelled rows, "
           f"{len(y) - labelled} unlabelled{more}{_limit(args)}")  # fmt: skip
@@ -174,7 +174,7 @@ def _streamed(args: argparse.Namespace, out: Path) -> None:
     if task == "classification":
         values["unlabeled_value"] = None if args.unlabeled_value is None else _label_like(args.unlabeled_value, labels)
     model = (DACLClassifier if task == "classification" else DACLRegressor)(**values)
-    labelled = int(_present(labels).sum())
+    labelled = int(common.present(labels).sum())
     print(f"dacl fit: {task} of {args.label!r} on {len(files)} file(s) at {args.data}, streamed: {labelled} labelled "
           f"rows, {len(labels) - labelled} unlabelled{_limit(args)}")  # fmt: skip
     model.fit_files(files, args.label, ignore=args.ignore)
@@ -228,11 +228,6 @@ def _label_column(files: list, label: str) -> Any:
         parts.append(table[label].to_pandas().to_numpy(dtype=object))
     return label_values(np.concatenate(parts))
 
-
-def _present(values) -> Any:
-    import pandas as pd
-
-    return pd.notna(pd.Series(values, dtype=object)).to_numpy()
 
 
 def _label_like(text: str, y) -> Any:

@@ -136,7 +136,7 @@ def _partly_labelled_table(args: argparse.Namespace):
     if str(args.data) in DATASETS or not path.is_file():
         return None
     X, y = read_table(path, args.label)
-    if y is not None and not pd.isna(pd.Series(y, dtype=object)).any():
+    if y is not None and common.present(y).all():
         return None
     if not isinstance(X, pd.DataFrame):
         X = pd.DataFrame(X, columns=[str(i) for i in range(X.shape[1])])
@@ -157,20 +157,15 @@ def _every_row(args: argparse.Namespace, config, spec: dict, X, y) -> None:
                 random_state=config.seed, verbose=not args.quiet, encoder_cache=False, n_jobs=args.thread_count)
     dacl.fit(X, checkpoint_dir=args.out, checkpoint_every=args.checkpoint_every, resume=args.resume,
              metadata={"data": spec, "dataset": name})  # fmt: skip
-    labelled = "no label column" if y is None else f"{int(_labelled_mask(y).sum())} labelled"
+    labelled = None if y is None else common.present(y)
+    said = "no label column" if labelled is None else f"{int(labelled.sum())} labelled"
     last = dacl.history_[-1] if dacl.history_ else None
-    print(f"{config.method} on {name} (every row: {len(X)}, {labelled}): {len(dacl.history_)} epochs"
+    print(f"{config.method} on {name} (every row: {len(X)}, {said}): {len(dacl.history_)} epochs"
           + (f", final loss {last['loss']:.4f}" if last else "") + f"; checkpoint in {args.out}")  # fmt: skip
-    if y is not None:
-        score = labelled_rows_score(dacl.transform(X[_labelled_mask(y)]), y[_labelled_mask(y)])
+    if labelled is not None:
+        score = labelled_rows_score(dacl.transform(X[labelled]), y[labelled])
         if score:
             print(score)
-
-
-def _labelled_mask(values):
-    import pandas as pd
-
-    return pd.notna(pd.Series(values, dtype=object)).to_numpy()
 
 
 def labelled_rows_score(features, labels) -> str | None:

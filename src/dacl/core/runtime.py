@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import torch
 
-__all__ = ["autocast", "cpu_has_fast_bf16", "device_name", "resolve_device", "resolve_precision", "synchronize"]
+__all__ = ["autocast", "cpu_has_fast_bf16", "device_name", "numbers_depend_on", "resolve_device", "resolve_precision",
+           "synchronize"]
 
 PRECISIONS = ("auto", "float32", "bfloat16")
 
@@ -80,6 +81,15 @@ def device_name(device: torch.device | str) -> str:
     if torch.device(device).type == "cuda":
         return torch.cuda.get_device_name(device)
     return "cpu"
+
+
+def numbers_depend_on(device: str | torch.device, precision: str) -> dict[str, str]:
+    """Where a run computes, as far as its numbers depend on it (besides threads): the resolved precision,
+    the CPU kind (or the GPU's name) and torch's version; a model folder's ``fitted_with`` and the encoder
+    cache's key record it."""
+    device = resolve_device(device)
+    return {"precision": resolve_precision(precision, device),
+            "device": cpu_kind() if device.type == "cpu" else device_name(device), "torch": torch.__version__}
 
 
 def available_memory(device: torch.device | str) -> int | None:

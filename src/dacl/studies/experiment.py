@@ -20,7 +20,7 @@ from dacl.engine.loop import PretrainResult
 from dacl.evaluate import knn_accuracy, linear_probe_accuracy
 from dacl.methods import METHODS, method_names
 from dacl.tables import encode, pretrain
-from dacl.tables.preprocess import check_no_infinite, make_preprocessor, normalized_table, one_hot_blocks
+from dacl.tables.preprocess import check_no_infinite, column_names, make_preprocessor, normalized_table, one_hot_blocks
 
 __all__ = ["COMPARE_METHODS", "Features", "compare", "evaluate_encoder", "prepare_features", "run_method"]
 
@@ -51,7 +51,6 @@ class _Saved:
         self.saved, self.clip = saved, clip
 
     def transform(self, X):
-        import pandas as pd
 
         frame = X if isinstance(X, pd.DataFrame) else pd.DataFrame(X)
         values = self.saved.transform(frame)
@@ -73,7 +72,7 @@ def prepare_features(dataset: Dataset, scale: str = "minmax", impute: bool = Tru
     else:
         preprocessor = make_preprocessor(dataset.X_train, scale, impute).fit(dataset.X_train)
         blocks = one_hot_blocks(preprocessor)
-    fitted = {"preprocessor": None if saved is not None else preprocessor, "columns": _names(dataset.X_train)}
+    fitted = {"preprocessor": None if saved is not None else preprocessor, "columns": column_names(dataset.X_train)}
     if dataset.is_regression:
         return Features(
             preprocessor.transform(dataset.X_train).astype(np.float32),
@@ -98,11 +97,6 @@ def prepare_features(dataset: Dataset, scale: str = "minmax", impute: bool = Tru
         blocks,
         **fitted,
     )
-
-
-def _names(X: Any) -> list[str]:
-    """A table's column names as text (a DataFrame's), or "0", "1", ... for an array's columns."""
-    return [str(c) for c in X.columns] if isinstance(X, pd.DataFrame) else [str(i) for i in range(np.shape(X)[1])]
 
 
 def evaluate_encoder(result: PretrainResult, features: Features, knn_k: int = 10) -> dict[str, float]:

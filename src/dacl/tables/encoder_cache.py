@@ -31,7 +31,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from dacl.files import NotInside, read_inside, write_atomic
+from dacl.files import NotInside, digest_of, read_inside, write_atomic
 
 __all__ = ["CACHE_ENV", "CachedEncoder", "cache_folder", "cache_key", "load_cached", "pretrain_cached", "store_cached",
            "where_it_runs"]
@@ -80,10 +80,6 @@ class CachedEncoder:
     seconds: float
 
 
-def _sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
 def load_cached(root: Path, key: str, encoder: nn.Module) -> CachedEncoder | None:
     """The entry ``key`` of ``root`` loaded into ``encoder`` (built by the caller as the options say), or
     None where there is none; a damaged or foreign entry is refused with a warning naming why (the caller
@@ -99,7 +95,7 @@ def load_cached(root: Path, key: str, encoder: nn.Module) -> CachedEncoder | Non
         if problem:
             raise ValueError(problem)
         data = read_inside(folder, WEIGHTS, limit=int(record["bytes"]))
-        if _sha256(data) != record["sha256"]:
+        if digest_of(data) != record["sha256"]:
             raise ValueError(f"{WEIGHTS} does not match the digest its record gives")
         weights = load_safetensors(data)
         expected = {name: tuple(t.shape) for name, t in encoder.state_dict().items()}
@@ -136,7 +132,7 @@ def store_cached(root: Path, key: str, encoder: nn.Module, history: list, steps:
 
     state = {name: tensor.detach().cpu().contiguous().clone() for name, tensor in encoder.state_dict().items()}
     data = save_safetensors(state)
-    record = {"format": FORMAT, "dacl": __version__, "key": key, "sha256": _sha256(data), "bytes": len(data),
+    record = {"format": FORMAT, "dacl": __version__, "key": key, "sha256": digest_of(data), "bytes": len(data),
               "steps": int(steps), "seconds": float(seconds), "history": history}  # fmt: skip
     folder = root / key
     try:
@@ -153,12 +149,10 @@ def where_it_runs(config) -> dict[str, Any]:
     """Where a pretraining runs, as far as its numbers depend on it: threads, precision, the CPU kind (or
     the GPU), torch, and the processes (part of :func:`cache_key`)."""
     from dacl.core.distributed import world_size
-    from dacl.core.runtime import cpu_kind, device_name, resolve_device, resolve_precision
+    from dacl.core.runtime import numbers_depend_on
 
-    device = resolve_device(config.device)
-    return {"threads": torch.get_num_threads(), "precision": resolve_precision(config.precision, device),
-            "device": cpu_kind() if device.type == "cpu" else device_name(device), "torch": torch.__version__,
-            "processes": world_size()}  # fmt: skip
+    return {"threads": torch.get_num_threads(), **numbers_depend_on(config.device, config.precision),
+            "processes": world_size()}
 
 
 def pretrain_cached(root: Path | None, features: np.ndarray, config, *, blocks: Any = None, categories: Any = None,

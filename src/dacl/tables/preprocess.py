@@ -12,12 +12,18 @@ import pandas as pd
 if TYPE_CHECKING:  # scikit-learn is imported by the fit only: a model folder's predictions need none of it
     from sklearn.compose import ColumnTransformer
 
-__all__ = ["LARGEST", "LARGEST_OF_DTYPE", "categorical_columns", "check_no_infinite", "check_scaled",
+__all__ = ["LARGEST", "LARGEST_OF_DTYPE", "categorical_columns", "check_no_infinite", "check_scaled", "column_names",
            "make_preprocessor", "network_bound", "normalized_table", "one_hot_blocks", "warn_scaled_to_nothing"]
 
 SCALERS = ("minmax", "standard")  # scikit-learn's MinMaxScaler, StandardScaler
 # A categorical column with more distinct values than this is likely an ID: its rarest values share a column.
 MAX_CATEGORIES = 50
+
+
+def column_names(X) -> list[str]:
+    """A table's column names as text: a DataFrame's, or "0", "1", ... for an array's columns (as the
+    estimators, a model folder and a pretraining run record them)."""
+    return [str(c) for c in X.columns] if isinstance(X, pd.DataFrame) else [str(i) for i in range(np.shape(X)[1])]
 
 
 def categorical_columns(X) -> list:

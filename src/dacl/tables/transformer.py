@@ -25,6 +25,7 @@ from dacl.tables.files import check_unique_columns
 from dacl.tables.preprocess import (
     check_no_infinite,
     check_scaled,
+    column_names,
     make_preprocessor,
     normalized_table,
     one_hot_blocks,
@@ -264,32 +265,26 @@ class DACL(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         categories = one_hot_blocks(self.preprocessor_)
         blocks = categories if self.one_hot_mixing == "blocks" and mixes_blocks(config) else None
         prepared = time.perf_counter()
-        if run is not None:  # a run kept in a folder: its preprocessing and columns recorded with it
-            names = [str(c) for c in X.columns] if isinstance(X, pd.DataFrame) else [str(i) for i in range(X.shape[1])]
-            recorded = {**(run["metadata"] or {}), "preprocessing": self.saved_preprocessing(names).to_dict(),
-                        "rows": int(X.shape[0])}  # fmt: skip
-            result = pretrain(features, config, labels, progress=self.verbose, blocks=blocks, categories=categories,
-                              steps_per_epoch=steps_per_epoch, time_limit=time_limit,
-                              **{**run, "metadata": recorded})  # fmt: skip
-            self.from_cache_ = False
-        else:
-            result = self._pretrained(features, config, labels, blocks, categories, steps_per_epoch, time_limit)
+        result, self.from_cache_ = self._pretrained(X, features, config, labels, steps_per_epoch, time_limit, run,
+                                                    blocks=blocks, categories=categories)  # fmt: skip
         self.timings_ = {"preprocessing": prepared - started, "pretraining": time.perf_counter() - prepared}
         return self._trained(result)
 
-    def _pretrained(self, features, config, labels, blocks, categories, steps_per_epoch, time_limit):
-        """``pretrain`` on the preprocessed rows, or its encoder from the cache (``encoder_cache``;
-        ``dacl.tables.encoder_cache.pretrain_cached``); runs with labels or no seed are not cached."""
+    def _pretrained(self, X, features, config, labels, steps_per_epoch, time_limit, run, **blocks):
+        """(``pretrain`` on the preprocessed rows, whether its encoder came from the cache): a run kept in a
+        folder (``run``) records the preprocessing and the columns with it; otherwise the cache
+        (``encoder_cache``; ``dacl.tables.encoder_cache.pretrain_cached``) serves the runs with a seed and
+        no labels."""
         from dacl.tables.encoder_cache import cache_folder, pretrain_cached
 
-        if labels is not None or not isinstance(self.random_state, Integral):
-            self.from_cache_ = False
-            return pretrain(features, config, labels, progress=self.verbose, blocks=blocks, categories=categories,
-                            steps_per_epoch=steps_per_epoch, time_limit=time_limit)  # fmt: skip
-        result, self.from_cache_ = pretrain_cached(cache_folder(self.encoder_cache), features, config, blocks=blocks,
-                                                   categories=categories, steps_per_epoch=steps_per_epoch,
-                                                   progress=self.verbose, time_limit=time_limit)  # fmt: skip
-        return result
+        options = {"progress": self.verbose, "steps_per_epoch": steps_per_epoch, "time_limit": time_limit, **blocks}
+        if run is not None:
+            recorded = {**(run["metadata"] or {}), "rows": int(X.shape[0]),
+                        "preprocessing": self.saved_preprocessing(column_names(X)).to_dict()}  # fmt: skip
+            return pretrain(features, config, labels, **options, **{**run, "metadata": recorded}), False
+        if labels is None and isinstance(self.random_state, Integral):
+            return pretrain_cached(cache_folder(self.encoder_cache), features, config, **options)
+        return pretrain(features, config, labels, **options), False
 
     def fit_stream(self, stream, *, time_limit: float | None = None):
         """Pretrain the encoder on a ``dacl.tables.stream.TableStream`` (files bigger than memory), whose

@@ -29,7 +29,7 @@ from sklearn.utils.validation import check_is_fitted, column_or_1d
 from dacl.config import epochs_within, option_help, options
 from dacl.core.distributed import alone, is_distributed, rank
 from dacl.core.threads import resolve_threads, thread_limits
-from dacl.tables.preprocess import LARGEST
+from dacl.tables.preprocess import LARGEST, column_names
 from dacl.tables.pretrained_run import PretrainedRun, check_same_columns
 from dacl.tables.semisupervised.candidates import (
     CANDIDATES,
@@ -162,14 +162,12 @@ class _SemiSupervised(BaseEstimator):
     def _fitted_with(self, threads: int) -> dict[str, Any]:
         """What a fit's numbers hang on besides the data (model.json's ``fitted_with``): the same seed, thread
         count and precision on the same CPU kind and torch give the same model bit for bit (tested)."""
-        import torch
+        from dacl.core.runtime import numbers_depend_on
 
-        from dacl.core.runtime import cpu_kind, device_name, resolve_device, resolve_precision
-
-        device = resolve_device(self.device)
-        return {"threads": int(threads), "precision": resolve_precision(self.precision, device),
+        where = numbers_depend_on(self.device, self.precision)
+        return {"threads": int(threads), "precision": where["precision"],
                 "random_state": self.random_state if isinstance(self.random_state, (int, type(None))) else "generator",
-                "device": cpu_kind() if device.type == "cpu" else device_name(device), "torch": torch.__version__}
+                "device": where["device"], "torch": where["torch"]}
 
     def _pretraining(self, rows: int, seed: int, threads: int | None = None) -> DACL:
         """The DACL transformer that pretrains the encoder (:func:`capped_pretraining`) on ``threads``
@@ -243,24 +241,20 @@ class _SemiSupervised(BaseEstimator):
         seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
         threads = resolve_threads(self.n_jobs)
         self.fitted_with_ = self._fitted_with(threads)
-        columns = [str(c) for c in X.columns] if isinstance(X, pd.DataFrame) else [str(i) for i in range(X.shape[1])]
+        self.encoder_from_ = None  # _given_encoder says where a given encoder came from
+        columns = column_names(X)
         with thread_limits(threads):
             if self.encoder is not None:  # pretrained once, elsewhere: its preprocessing and encoder
                 self.dacl_ = self._given_encoder(columns)
                 self._clock.mark("preprocessing")
             else:
-                self.encoder_from_ = None
                 dacl = self._pretraining(len(every), seed, threads)
                 self._clock.mark("preprocessing")
                 self.dacl_ = dacl.fit(every, steps_per_epoch=self._epoch_cap(len(every)),
                                       time_limit=self._clock.pretraining())  # fmt: skip
                 self._clock.mark("pretraining", self.dacl_.timings_)
             raw = self.dacl_.preprocessed(every)
-        if is_distributed() and rank() != 0:  # torchrun: every process pretrained its share; rank 0 chooses
-            self.encoder_, self.history_ = self.dacl_.encoder_, self.dacl_.history_
-            return self
-        with alone():  # the choice and its candidates' training in this process only
-            return self._choose(raw, np.flatnonzero(labelled), targets, task, seed, columns, unlabelled)
+        return self._choose(raw, np.flatnonzero(labelled), targets, task, seed, columns, unlabelled)
 
     def fit_files(self, files, label: str, *, ignore=(), buffer_rows: int = 262_144, sample_rows: int = 200_000):
         """``fit`` on Parquet (or CSV) files bigger than memory (a folder, a glob or a list; rows whose
@@ -291,11 +285,11 @@ class _SemiSupervised(BaseEstimator):
         self._clock.mark("preprocessing")
         threads = resolve_threads(self.n_jobs)
         self.fitted_with_ = self._fitted_with(threads)
+        self.encoder_from_ = None  # _given_encoder says where a given encoder came from
         with thread_limits(threads):
             if self.encoder is not None:  # pretrained once, elsewhere: its preprocessing and encoder
                 self.dacl_ = self._given_encoder(list(stream.columns))
             else:
-                self.encoder_from_ = None
                 pretraining = self._pretraining(stream.rows, seed, threads)
                 self.dacl_ = pretraining.fit_stream(stream, time_limit=self._clock.pretraining())
                 self._clock.mark("pretraining")
@@ -303,14 +297,20 @@ class _SemiSupervised(BaseEstimator):
             sample = stream.unlabelled_sample(label, self._settings(seed).unlabelled_rows, seed)
             pool = (self.dacl_.preprocessed(validate_table(self, sample, reset=False, impute=self.impute))
                     if len(sample) else raw[:0])  # fmt: skip
-        if is_distributed() and rank() != 0:  # torchrun: every process pretrained its share; rank 0 chooses
+        return self._choose(raw, rows, targets, task, seed, list(stream.columns), unlabelled, project_rows=rows,
+                            pool=pool)  # fmt: skip
+
+    def _choose(self, *args, **kwargs):
+        """The choice after the pretraining (``_chosen``), in this process only (``alone``: its candidates
+        train here); under torchrun every process pretrained its share and rank 0 alone chooses, the other
+        ranks keeping the encoder only."""
+        if is_distributed() and rank() != 0:
             self.encoder_, self.history_ = self.dacl_.encoder_, self.dacl_.history_
             return self
         with alone():
-            return self._choose(raw, rows, targets, task, seed, list(stream.columns), unlabelled, project_rows=rows,
-                                pool=pool)  # fmt: skip
+            return self._chosen(*args, **kwargs)
 
-    def _choose(self, raw, rows, targets, task, seed, columns, unlabelled, project_rows=None, pool=None):
+    def _chosen(self, raw, rows, targets, task, seed, columns, unlabelled, project_rows=None, pool=None):
         """Features of the preprocessed rows ``raw``; the choice and the fit on its labelled ``rows``, with a
         sample of the unlabelled rows (``Settings.unlabelled_rows``) for the candidates that use them: of
         ``raw``'s other rows, or ``pool`` (preprocessed rows given apart)."""

@@ -11,12 +11,13 @@ one exists.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import re
 from pathlib import Path
 from typing import Any
+
+from dacl.files import digest_of  # the record's digest of each file, kept by the files' layer
 
 __all__ = ["MEMBER_TYPES", "MODEL_FILE", "NotWholeModel", "ONNX_FILE", "check_record", "digest_of", "member_file",
            "read_member", "read_record"]
@@ -36,11 +37,6 @@ class NotWholeModel(ValueError):
     def __init__(self, folder: Path, problem: str) -> None:
         super().__init__(f"{folder} is not a whole dacl model: {problem}. Fit the model again, or restore the "
                          "folder from a copy.")  # fmt: skip
-
-
-def digest_of(data: bytes) -> str:
-    """The digest the record keeps of a file's bytes (SHA-256, hex)."""
-    return hashlib.sha256(data).hexdigest()
 
 
 def _plain_name(name: Any) -> bool:
