@@ -172,10 +172,11 @@ def pretrain_cached(root: Path | None, features: np.ndarray, config, *, blocks: 
         return pretrain(features, config, time_limit=time_limit, **run), False
     listed = [None if b is None else np.asarray(b).tolist() for b in (blocks, categories)]
     key = cache_key(features, listed, {**config.to_dict(), "steps_per_epoch": steps_per_epoch}, where_it_runs(config))
-    shell = pretrain(features, dataclasses.replace(config, epochs=0), **{**run, "progress": False})
-    cached = load_cached(root, key, shell.model)
-    if cached is not None:
-        return dataclasses.replace(shell, config=config, history=cached.history, steps=cached.steps), True
+    if os.path.lexists(root / key):  # an entry: the method built as pretrain builds it, its weights loaded
+        shell = pretrain(features, dataclasses.replace(config, epochs=0), **{**run, "progress": False})
+        cached = load_cached(root, key, shell.model)
+        if cached is not None:
+            return dataclasses.replace(shell, config=config, history=cached.history, steps=cached.steps), True
     started = time.perf_counter()
     result = pretrain(features, config, time_limit=time_limit, **run)
     if result.shortened_to is None and rank() == 0:
