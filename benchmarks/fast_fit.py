@@ -62,7 +62,7 @@ def run_cell(dataset: str, fraction: float, data_dir: str | None) -> dict:
     from dacl import DACLClassifier, DACLRegressor
     from dacl.data import load_dataset
     from dacl.data.subsets import label_subset
-    from dacl.tables.semisupervised.candidates import CANDIDATES
+    from dacl.tables.semisupervised.registry import CANDIDATES
 
     phases: dict[str, float] = {}
     candidate_seconds: dict[str, float] = {}

@@ -29,13 +29,13 @@ def measure(dataset: str, data_dir: str | None, fraction: float = 0.1, draws: in
     from dacl.studies.experiment import prepare_features
     from dacl.studies.label_study import STUDY_BUDGETS, study_encoder
     from dacl.tables.semisupervised.candidates import (
-        CANDIDATES,
         CLASSIFICATION,
         Inputs,
         Settings,
         Task,
         fine_tune_epochs,
     )
+    from dacl.tables.semisupervised.registry import CANDIDATES
 
     features = prepare_features(load_dataset(dataset, data_dir=data_dir))
     X, y, X_test, y_test = features.X_train, features.y_train, features.X_test, features.y_test

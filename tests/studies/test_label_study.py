@@ -20,7 +20,8 @@ from dacl.studies.label_study import (
     summarise,
 )
 from dacl.tables import pretrain
-from dacl.tables.semisupervised.candidates import CANDIDATES, Inputs, Projection, Settings, Task
+from dacl.tables.semisupervised.candidates import Inputs, Projection, Settings, Task
+from dacl.tables.semisupervised.registry import CANDIDATES
 
 SETTINGS = Settings(fine_tune_lrs=(1e-3,), fine_tune_epochs=(2,), gbdt_max_iter=5)
 

@@ -41,7 +41,6 @@ from dacl.studies.runs import experiment_options, run_key, stored_options, store
 from dacl.tables import encode, pretrain
 from dacl.tables.encoder_cache import cache_folder, pretrain_cached
 from dacl.tables.semisupervised.candidates import (
-    CANDIDATES,
     CLASSIFICATION,
     REGRESSION,
     Inputs,
@@ -51,6 +50,7 @@ from dacl.tables.semisupervised.candidates import (
 )
 from dacl.tables.semisupervised.estimators import capped_pretraining
 from dacl.tables.semisupervised.options import MAX_STEPS, PRETRAINING_DEFAULTS, PRETRAINING_SHARE
+from dacl.tables.semisupervised.registry import CANDIDATES
 from dacl.tables.semisupervised.selection import ENSEMBLE, MOST_MEMBERS, prefers_pair, select
 from dacl.tables.semisupervised.transductive import unlabelled_pool
 

@@ -7,7 +7,6 @@ import torch
 
 from dacl.core.encoders import MLPEncoder
 from dacl.tables.semisupervised.candidates import (
-    CANDIDATES,
     CLASSIFICATION,
     FINE_TUNE_DECAY,
     REGRESSION,
@@ -22,6 +21,7 @@ from dacl.tables.semisupervised.candidates import (
     shared_raw_fits,
     tuned_network,
 )
+from dacl.tables.semisupervised.registry import CANDIDATES
 from oracles import cosine_knn_votes
 
 SETTINGS = Settings(fine_tune_lrs=(1e-3,), fine_tune_epochs=(2, 4), gbdt_max_iter=10, self_train_base=("probe", "C=1"))

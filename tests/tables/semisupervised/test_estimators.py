@@ -189,8 +189,8 @@ def test_bad_targets_are_refused_and_few_labels_are_said(table):
 def test_parameters_are_the_configs_options_and_the_light_options_modules_defaults():
     import inspect
 
-    from dacl.tables.semisupervised.candidates import CANDIDATES
     from dacl.tables.semisupervised.options import CANDIDATE_NAMES, PRETRAINING_DEFAULTS, SEMI_DEFAULTS
+    from dacl.tables.semisupervised.registry import CANDIDATES
     from dacl.tables.transformer import CONFIG_PARAMETERS
 
     assert CANDIDATE_NAMES == tuple(CANDIDATES)
@@ -249,11 +249,11 @@ def test_progress_shows_the_choice_and_verbose_false_is_silent(table, capsys):
 def test_n_jobs_sets_the_threads_of_the_fit_and_restores_them(table, monkeypatch):
     import torch
 
-    import dacl.tables.semisupervised.candidates as candidates
+    import dacl.tables.semisupervised.registry as registry
 
     seen = []
-    fit = candidates.CANDIDATES["probe"].fit
-    monkeypatch.setitem(candidates.CANDIDATES, "probe", candidates.CANDIDATES["probe"].__class__(
+    fit = registry.CANDIDATES["probe"].fit
+    monkeypatch.setitem(registry.CANDIDATES, "probe", registry.CANDIDATES["probe"].__class__(
         "probe", "", lambda *a: (seen.append(torch.get_num_threads()), fit(*a))[1], True))  # fmt: skip
     before = torch.get_num_threads()
     X, y = table

@@ -7,7 +7,8 @@ import pytest
 
 from dacl.tables.semisupervised import candidates as candidates_module
 from dacl.tables.semisupervised import selection
-from dacl.tables.semisupervised.candidates import Candidate, Inputs, Settings, Task
+from dacl.tables.semisupervised.candidates import Inputs, Settings, Task
+from dacl.tables.semisupervised.registry import Candidate
 from dacl.tables.semisupervised.selection import select, splits
 
 CLASSES = Task("classification", 3)

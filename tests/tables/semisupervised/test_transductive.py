@@ -8,12 +8,12 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from dacl.tables.semisupervised.candidates import CANDIDATES, Inputs, Settings, Task
+from dacl.tables.semisupervised.candidates import Inputs, Settings, Task
 from dacl.tables.semisupervised.options import UNLABELLED_CANDIDATES
+from dacl.tables.semisupervised.registry import CANDIDATES
 from dacl.tables.semisupervised.selection import select
 from dacl.tables.semisupervised.transductive import (
     SELF_TRAINABLE,
-    fit_self_trained,
     fit_spread_features,
     fit_spread_raw,
     unlabelled_pool,
@@ -85,13 +85,13 @@ def test_self_training_refits_its_base_with_the_confident_predictions_on_the_unl
 
     monkeypatch.setitem(CANDIDATES, "linear-raw", dataclasses.replace(base, refit=spy))
     settings = dataclasses.replace(SETTINGS, self_train_base=("linear-raw", ""), self_train_threshold=1.01)
-    (alone,) = fit_self_trained(inputs, y, CLASSES, settings).values()  # nothing confident: the base alone
+    (alone,) = CANDIDATES["self-train"].fit(inputs, y, CLASSES, settings).values()  # nothing confident: the base alone
     assert [n for n, _ in seen] == [45]
     direct = base.refit(inputs, y, CLASSES, settings, "")
     np.testing.assert_array_equal(alone.predict(inputs.unlabelled), direct.predict(inputs.unlabelled))
     seen.clear()
     settings = dataclasses.replace(settings, self_train_threshold=0.0, self_train_rounds=2)
-    fit_self_trained(inputs, y, CLASSES, settings)
+    CANDIDATES["self-train"].fit(inputs, y, CLASSES, settings)
     assert [n for n, _ in seen] == [45, 195, 195]  # every unlabelled row confident: labelled + pool, twice
     pseudo = direct.predict(inputs.unlabelled).argmax(1)
     np.testing.assert_array_equal(seen[1][1], np.concatenate([y, pseudo]))  # the base's own predictions

@@ -11,9 +11,11 @@ On the raw (preprocessed) columns, what a data scientist fits without dacl:
 - ``gbdt-raw``: scikit-learn's histogram gradient-boosted trees;
 - ``gbdt-raw+features``: the trees on the raw columns and the encoder's features side by side.
 
-Every candidate's ``fit`` returns its *settings* (one, or for fine-tuning one per (lr, epochs)), each a
-fitted model whose ``predict`` gives class probabilities (n, C) or predictions (n,), so that
-cross-validation scores every setting of one training run (``dacl.tables.semisupervised.selection``).
+The registry that names them (with the candidates that also use the unlabelled rows) is
+``dacl.tables.semisupervised.registry``. Every candidate's ``fit`` returns its *settings* (one, or for
+fine-tuning one per (lr, epochs)), each a fitted model whose ``predict`` gives class probabilities (n, C)
+or predictions (n,), so that cross-validation scores every setting of one training run
+(``dacl.tables.semisupervised.selection``).
 """
 
 from __future__ import annotations
@@ -36,8 +38,6 @@ from torch import nn
 from dacl.core.linear import LinearHead, fit_ridge, fit_softmax
 
 __all__ = [
-    "CANDIDATES",
-    "Candidate",
     "OutOfTime",
     "deadline",
     "seconds_left",
@@ -46,8 +46,14 @@ __all__ = [
     "Settings",
     "Task",
     "default_setting",
+    "fit_fine_tuned",
+    "fit_knn",
     "gbdt_leaf_size",
+    "linear_family",
+    "refit_fine_tuned",
+    "shared_between_encoders",
     "shared_raw_fits",
+    "trees_family",
 ]
 
 CLASSIFICATION, REGRESSION = "classification", "regression"
@@ -220,7 +226,7 @@ def logistic_setting(c: float, settings: Settings) -> str:
     return "" if len(settings.logistic_cs) == 1 else f"C={c:g}"
 
 
-def _linear(source: str) -> tuple[Callable[..., dict[str, Any]], Callable[..., Any]]:
+def linear_family(source: str) -> tuple[Callable[..., dict[str, Any]], Callable[..., Any]]:
     """``fit`` and ``refit`` of ridge (numbers; its penalty by leave-one-out, one setting "") or logistic
     regression (classes; one setting per ``Settings.logistic_cs``) on ``inputs.features`` (the probe) or
     ``inputs.X`` (the raw columns)."""
@@ -298,7 +304,7 @@ class NearestNeighbours:
         return torch.cat(parts).numpy() if parts else empty.numpy()
 
 
-def _fit_knn(inputs: Inputs, y: np.ndarray, task: Task, settings: Settings) -> dict[str, Any]:
+def fit_knn(inputs: Inputs, y: np.ndarray, task: Task, settings: Settings) -> dict[str, Any]:
     features = F.normalize(_tensor(inputs.features), dim=1).numpy()
     targets = np.asarray(y, dtype=np.int64 if task.is_classification else np.float64)
     return {"": NearestNeighbours(task, features, targets, _neighbours(y, task, settings.knn_k))}
@@ -437,7 +443,7 @@ def fine_tune(
     return kept
 
 
-def _fit_fine_tuned(inputs: Inputs, y: np.ndarray, task: Task, settings: Settings) -> dict[str, Any]:
+def fit_fine_tuned(inputs: Inputs, y: np.ndarray, task: Task, settings: Settings) -> dict[str, Any]:
     if inputs.encoder is None:
         raise ValueError("fine-tuning needs the pretrained encoder.")
     grid = fine_tune_epochs(settings, len(y))
@@ -470,7 +476,7 @@ def default_setting(candidate: str, settings: Settings, rows: int, task: Task | 
     return f"lr={max(settings.fine_tune_lrs):g}, epochs={max(fine_tune_epochs(settings, rows))}"
 
 
-def _fit_one_fine_tuned(inputs: Inputs, y: np.ndarray, task: Task, settings: Settings, setting: str) -> Any:
+def refit_fine_tuned(inputs: Inputs, y: np.ndarray, task: Task, settings: Settings, setting: str) -> Any:
     lr, epochs = fine_tune_setting(setting)
     (network,) = fine_tune(inputs.encoder, inputs.X, y, task, lr, (epochs,), settings, inputs.precision,
                            shorter=True).values()
@@ -525,7 +531,7 @@ class Trees:
         return probabilities
 
 
-def _fit_trees(with_features: bool) -> Callable[..., dict[str, Any]]:
+def trees_family(with_features: bool) -> Callable[..., dict[str, Any]]:
     def fit(inputs: Inputs, y: np.ndarray, task: Task, settings: Settings) -> dict[str, Any]:
         from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
 
@@ -565,7 +571,7 @@ def shared_raw_fits() -> Iterator[None]:
         _shared_raw_fits = previous
 
 
-def _shared(name: str, fit: Callable[..., dict[str, Any]]) -> Callable[..., dict[str, Any]]:
+def shared_between_encoders(name: str, fit: Callable[..., dict[str, Any]]) -> Callable[..., dict[str, Any]]:
     def shared(inputs: Inputs, y: np.ndarray, task: Task, settings: Settings) -> dict[str, Any]:
         if _shared_raw_fits is None:
             return fit(inputs, y, task, settings)
@@ -578,64 +584,3 @@ def _shared(name: str, fit: Callable[..., dict[str, Any]]) -> Callable[..., dict
         return _shared_raw_fits[key]
 
     return shared
-
-
-def _transductive(name: str) -> Callable[..., Any]:
-    """A function of ``dacl.tables.semisupervised.transductive``, imported when first called (that module
-    builds on this one's models and registry)."""
-
-    def call(*args: Any) -> Any:
-        from dacl.tables.semisupervised import transductive
-
-        return getattr(transductive, name)(*args)
-
-    call.__name__ = name
-    return call
-
-
-# --- the registry --------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Candidate:
-    """One model family: ``fit(inputs, y, task, settings)`` returns its fitted settings by name;
-    ``refit`` (where given) fits one named setting alone (fine-tuning: only that run)."""
-
-    name: str
-    description: str
-    fit: Callable[..., dict[str, Any]]
-    uses_encoder: bool
-    refit: Callable[..., Any] | None = field(default=None)
-    uses_unlabelled: bool = False  # sees ``Inputs.unlabelled`` (left out where there are none)
-    classification_only: bool = False
-
-    def fit_setting(self, inputs: Inputs, y: np.ndarray, task: Task, settings: Settings, setting: str) -> Any:
-        if self.refit is not None:
-            return self.refit(inputs, y, task, settings, setting)
-        return self.fit(inputs, y, task, settings)[setting]
-
-
-_PROBE, _LINEAR_RAW = _linear("features"), _linear("X")
-CANDIDATES: dict[str, Candidate] = {
-    c.name: c
-    for c in (
-        Candidate("probe", "linear head on the frozen DACL features", _PROBE[0], True, _PROBE[1]),
-        Candidate("knn", "k-nearest neighbours (cosine) on the frozen DACL features", _fit_knn, True),
-        Candidate("fine-tune", "the DACL encoder and a linear head trained end to end", _fit_fine_tuned, True,
-                  _fit_one_fine_tuned),
-        Candidate("linear-raw", "logistic regression (classes) or ridge (numbers) on the raw columns",
-                  _shared("linear-raw", _LINEAR_RAW[0]), False, _LINEAR_RAW[1]),
-        Candidate("gbdt-raw", "gradient-boosted trees on the raw columns", _shared("gbdt-raw", _fit_trees(False)),
-                  False),
-        Candidate("gbdt-raw+features", "gradient-boosted trees on the raw columns and the DACL features' top "
-                  f"{TREE_FEATURES} principal components",
-                  _fit_trees(True), True),
-        Candidate("spread", "label spreading over the DACL features' k-NN graph of the labelled and unlabelled "
-                  "rows", _transductive("fit_spread_features"), True, uses_unlabelled=True),
-        Candidate("spread-raw", "label spreading over the raw columns' k-NN graph of the labelled and unlabelled "
-                  "rows", _transductive("fit_spread_raw"), False, uses_unlabelled=True),
-        Candidate("self-train", "self-training: the choice's best cheap candidate refitted with its confident "
-                  "predictions on the unlabelled rows", _transductive("fit_self_trained"), True,
-                  _transductive("refit_self_trained"), uses_unlabelled=True, classification_only=True),
-    )
-}  # fmt: skip

@@ -32,7 +32,6 @@ from dacl.core.threads import resolve_threads, thread_limits
 from dacl.tables.preprocess import LARGEST, column_names
 from dacl.tables.pretrained_run import PretrainedRun, check_same_columns
 from dacl.tables.semisupervised.candidates import (
-    CANDIDATES,
     CLASSIFICATION,
     REGRESSION,
     Inputs,
@@ -43,6 +42,7 @@ from dacl.tables.semisupervised.candidates import (
     deadline,
 )
 from dacl.tables.semisupervised.options import MAX_STEPS, PRETRAINING_DEFAULTS, PRETRAINING_SHARE, SEMI_PARAMETERS
+from dacl.tables.semisupervised.registry import CANDIDATES
 from dacl.tables.semisupervised.selection import fit_chosen, predict_chosen, select
 from dacl.tables.semisupervised.transductive import unlabelled_pool
 from dacl.tables.train import encode

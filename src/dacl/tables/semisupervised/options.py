@@ -13,7 +13,7 @@ __all__ = [
     "UNLABELLED_CANDIDATES",
 ]
 
-# The candidates, in the order of dacl.tables.semisupervised.candidates.CANDIDATES (tested to agree).
+# The candidates, in the order of dacl.tables.semisupervised.registry.CANDIDATES (tested to agree).
 # the candidates that use the unlabelled rows at choice time (Candidate.uses_unlabelled; tested to agree)
 UNLABELLED_CANDIDATES = ("spread", "spread-raw", "self-train")
 CANDIDATE_NAMES = ("probe", "knn", "fine-tune", "linear-raw", "gbdt-raw", "gbdt-raw+features", "spread", "spread-raw",

@@ -32,7 +32,6 @@ from typing import Any
 import numpy as np
 
 from dacl.tables.semisupervised.candidates import (
-    CANDIDATES,
     Inputs,
     OutOfTime,
     Settings,
@@ -41,6 +40,7 @@ from dacl.tables.semisupervised.candidates import (
     default_setting,
     fine_tune_setting,
 )
+from dacl.tables.semisupervised.registry import CANDIDATES
 from dacl.tables.semisupervised.transductive import SELF_TRAINABLE
 
 __all__ = [

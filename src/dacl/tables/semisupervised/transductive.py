@@ -24,6 +24,7 @@ unlabelled rows without: a held-out row is neither in the graph nor among the ps
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
@@ -32,7 +33,7 @@ import torch
 import torch.nn.functional as F
 
 from dacl.core.propagation import knn_graph, nearest, spread_labels
-from dacl.tables.semisupervised.candidates import CANDIDATES, Inputs, NearestNeighbours, Settings, Task
+from dacl.tables.semisupervised.candidates import Inputs, NearestNeighbours, Settings, Task
 
 __all__ = [
     "GRAPH_LABELLED",
@@ -145,13 +146,19 @@ def _base_of(setting: str) -> tuple[str, str]:
     return candidate, base_setting
 
 
-def _self_trained(inputs: Inputs, y: np.ndarray, task: Task, settings: Settings, base: tuple[str, str]) -> Any:
+# the fit of one setting of a candidate named in the registry (``Candidate.fit_setting``): given by the
+# registry, which builds on this module, so that self-training can refit whichever base the choice prefers
+BaseFit = Callable[[str], Callable[..., Any]]
+
+
+def _self_trained(inputs: Inputs, y: np.ndarray, task: Task, settings: Settings, base: tuple[str, str],
+                  base_fit: BaseFit) -> Any:  # fmt: skip
     if not task.is_classification:
         raise ValueError("self-training needs class probabilities: classes only.")
     if inputs.unlabelled is None or len(inputs.unlabelled) == 0:
         raise ValueError("self-training needs unlabelled rows (Inputs.unlabelled).")
     candidate, setting = base
-    fit = CANDIDATES[candidate].fit_setting
+    fit = base_fit(candidate)
     model = fit(inputs, y, task, settings, setting)
     for _ in range(settings.self_train_rounds):
         probabilities = model.predict(inputs.unlabelled)
@@ -164,15 +171,17 @@ def _self_trained(inputs: Inputs, y: np.ndarray, task: Task, settings: Settings,
     return model
 
 
-def fit_self_trained(inputs: Inputs, y: np.ndarray, task: Task, settings: Settings) -> dict[str, Any]:
+def fit_self_trained(inputs: Inputs, y: np.ndarray, task: Task, settings: Settings, *, base_fit: BaseFit
+                     ) -> dict[str, Any]:  # fmt: skip
     """``self-train`` of ``settings.self_train_base`` (module doc): one setting, named by the base."""
     if settings.self_train_base is None:
         raise ValueError("self-training needs its base candidate (Settings.self_train_base).")
     base = tuple(settings.self_train_base)
-    return {self_train_setting(base): _self_trained(inputs, y, task, settings, base)}
+    return {self_train_setting(base): _self_trained(inputs, y, task, settings, base, base_fit)}
 
 
-def refit_self_trained(inputs: Inputs, y: np.ndarray, task: Task, settings: Settings, setting: str) -> Any:
+def refit_self_trained(inputs: Inputs, y: np.ndarray, task: Task, settings: Settings, setting: str, *,
+                       base_fit: BaseFit) -> Any:  # fmt: skip
     """``self-train`` of the base its setting names."""
     base = _base_of(setting)
-    return _self_trained(inputs, y, task, replace(settings, self_train_base=base), base)
+    return _self_trained(inputs, y, task, replace(settings, self_train_base=base), base, base_fit)
