@@ -240,7 +240,10 @@ def select(
                     bar.update(1)
                     continue
                 reserve = _refit_reserve(split_seconds, predictions, pairs, y, task)
-                late = _too_late(deadline_at, split_seconds.get(name), reserve)
+                per_split = split_seconds.get(name)
+                if per_split is None and name == "self-train":
+                    per_split = _self_train_estimate(split_seconds, grids[name], len(train), inputs)
+                late = _too_late(deadline_at, per_split, reserve)
                 try:
                     if late:
                         raise OutOfTime(late)
@@ -407,6 +410,20 @@ def _refit_reserve(split_seconds, predictions, pairs, y, task) -> float:
         means[c] = max(means.get(c, -np.inf), mean)
     ahead = sorted(means, key=means.get, reverse=True)[:2]
     return 1.3 * sum(split_seconds.get(c, 0.0) for c in ahead)
+
+
+def _self_train_estimate(split_seconds: dict[str, float], settings: Settings, labelled: int, inputs: Inputs
+                         ) -> float | None:  # fmt: skip
+    """Seconds a first fold of ``self-train`` may take, before one was timed: its base's fit on the fold
+    (timed already), then ``self_train_rounds`` refits on up to every unlabelled row beside the labelled
+    ones, each taken to cost in proportion to its rows (an upper bound for the trees and linear models,
+    whose fixed costs do not grow). Without it a time limit was overrun by the one fold it could not stop."""
+    base = settings.self_train_base
+    if base is None or base[0] not in split_seconds:
+        return None
+    pool = 0 if inputs.unlabelled is None else len(inputs.unlabelled)
+    grown = (labelled + pool) / max(labelled, 1)
+    return split_seconds[base[0]] * (1 + settings.self_train_rounds * grown)
 
 
 def _too_late(deadline_at: float | None, per_split: float | None, reserve: float) -> str:
