@@ -32,13 +32,13 @@ def table(dataset: str, data_dir: str | None, fraction: float, draw: int) -> tup
     from dacl.data.subsets import label_subset
 
     data = load_dataset(dataset, data_dir=data_dir)
-    train = pd.DataFrame(data.X_train).copy()
+    train = pd.DataFrame(data.X_train).reset_index(drop=True)  # the labels below are set by position
     train.columns = [str(c) for c in train.columns]
     labels = pd.Series(np.asarray(data.y_train).astype(str), dtype=object)
     keep = np.zeros(len(labels), bool)
     keep[label_subset(data.y_train, fraction, draw)] = True
     train["label"] = labels.where(keep, None)
-    test = pd.DataFrame(data.X_test).copy()
+    test = pd.DataFrame(data.X_test).reset_index(drop=True)
     test.columns = train.columns[:-1]
     test["label"] = np.asarray(data.y_test).astype(str)
     return train, test
@@ -71,6 +71,7 @@ def main() -> None:
     parser.add_argument("--fraction", type=float, default=0.01)
     parser.add_argument("--parts", default="cache,torchrun")
     parser.add_argument("--repeats", type=int, default=3, help="first, cached and uncached second fits, each")
+    parser.add_argument("--keep", default=None, help="a folder to keep the tables and model folders in")
     parser.add_argument("--out", default=str(RESULTS / "reuse"))
     args = parser.parse_args()
     from dacl.core.runtime import cpu_kind
@@ -79,7 +80,8 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
     results = {"dataset": args.dataset, "fraction": args.fraction, "cpu": cpu_kind()}
     with tempfile.TemporaryDirectory() as scratch:
-        work = Path(scratch)
+        work = Path(args.keep or scratch)
+        work.mkdir(parents=True, exist_ok=True)
         train, test = table(args.dataset, args.data_dir, args.fraction, draw=0)
         train.to_csv(work / "train.csv", index=False)
         other, _ = table(args.dataset, args.data_dir, args.fraction, draw=1)  # other labelled rows, same rows
