@@ -7,12 +7,13 @@ of each, side by side in one run, and whether the cached and uncached models are
 digest in model.json but the record's).
 torchrun: the same fit in one process (2 threads) and in two (1 thread each), each scored on the test split.
 
-python benchmarks/reuse.py --dataset adult --data-dir ../shared/data   # docs/results/reuse.md
+python benchmarks/reuse.py --dataset adult --data-dir ../shared/data   # docs/guide/reuse.md, "Measured"
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import subprocess
 import sys
@@ -79,8 +80,8 @@ def main() -> None:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     results = {"dataset": args.dataset, "fraction": args.fraction, "cpu": cpu_kind()}
-    with tempfile.TemporaryDirectory() as scratch:
-        work = Path(args.keep or scratch)
+    with contextlib.nullcontext(args.keep) if args.keep else tempfile.TemporaryDirectory() as scratch:
+        work = Path(scratch)
         work.mkdir(parents=True, exist_ok=True)
         train, test = table(args.dataset, args.data_dir, args.fraction, draw=0)
         train.to_csv(work / "train.csv", index=False)

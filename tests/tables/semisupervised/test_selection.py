@@ -164,7 +164,7 @@ def test_under_a_time_limit_self_training_is_not_started_where_its_base_scaled_t
 
     def self_trained(inputs, labels, task, settings):
         started_self_training.append(len(inputs))
-        return {"linear-raw ": Fixed(right)}
+        return {"linear-raw": Fixed(right)}  # named by its base, as self_train_setting names it
 
     monkeypatch.setattr(selection, "CANDIDATES", {
         "linear-raw": Candidate("linear-raw", "", base, False),
