@@ -151,7 +151,8 @@ def test_a_time_limit_leaves_out_the_candidates_whose_folds_do_not_fit(monkeypat
 def test_under_a_time_limit_self_training_is_not_started_where_its_base_scaled_to_the_unlabelled_rows_would_not_fit(
         monkeypatch):  # fmt: skip
     """Its first fold's time is unknown until it has run, and it cannot stop inside a refit: estimated from
-    its base's fold (0.05 s) x (1 + 2 rounds x 13.5 times the rows) = 1.4 s, over the 1 s limit."""
+    its base's fold (0.05 s) x (1 + 2 rounds x 13.5 times the rows: every unlabelled row, uncapped) = 1.4 s,
+    over the 1 s limit."""
     import time
 
     y = np.repeat([0, 1], 200)
@@ -171,11 +172,11 @@ def test_under_a_time_limit_self_training_is_not_started_where_its_base_scaled_t
         "self-train": Candidate("self-train", "", self_trained, False, uses_unlabelled=True)})  # fmt: skip
     pool = Inputs(np.zeros((4000, 1), np.float32), np.zeros((4000, 1)))
     inputs = Inputs(np.arange(400, dtype=np.float32)[:, None], np.zeros((400, 1)), unlabelled=pool)
-    two = Task("classification", 2)
-    select(inputs, y, two, ("linear-raw", "self-train"), Settings())  # no limit: fitted on every fold
+    two, settings = Task("classification", 2), Settings(self_train_rounds=2, self_train_rows=None)
+    select(inputs, y, two, ("linear-raw", "self-train"), settings)  # no limit: fitted on every fold
     assert len(started_self_training) == 5  # (and the scoring's imports paid outside the limit)
     started_self_training.clear()
-    chosen = select(inputs, y, two, ("linear-raw", "self-train"), Settings(), time_limit=1.0)
+    chosen = select(inputs, y, two, ("linear-raw", "self-train"), settings, time_limit=1.0)
     assert started_self_training == [] and "left out for time" in chosen.skipped["self-train"]
     assert "a fold takes 1.4 s" in chosen.skipped["self-train"]
 

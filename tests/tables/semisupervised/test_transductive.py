@@ -97,6 +97,53 @@ def test_self_training_refits_its_base_with_the_confident_predictions_on_the_unl
     np.testing.assert_array_equal(seen[1][1], np.concatenate([y, pseudo]))  # the base's own predictions
 
 
+def test_a_self_training_round_adds_at_most_its_cap_of_pseudo_labelled_rows_the_most_confident(monkeypatch):
+    inputs, y, _ = _clusters()
+    base = CANDIDATES["linear-raw"]
+    seen = []
+
+    def spy(inputs, y, task, settings, setting):
+        seen.append(inputs)
+        return base.refit(inputs, y, task, settings, setting)
+
+    monkeypatch.setitem(CANDIDATES, "linear-raw", dataclasses.replace(base, refit=spy))
+    settings = dataclasses.replace(SETTINGS, self_train_base=("linear-raw", ""), self_train_threshold=0.0,
+                                   self_train_rounds=1, self_train_rows=20)  # fmt: skip
+    CANDIDATES["self-train"].fit(inputs, y, CLASSES, settings)
+    assert [len(s) for s in seen] == [45, 65]
+    top = base.refit(inputs, y, CLASSES, settings, "").predict(inputs.unlabelled).max(1)
+    expected = np.sort(np.argsort(-top, kind="stable")[:20])  # the 20 highest top probabilities
+    np.testing.assert_array_equal(seen[1].X[45:], inputs.unlabelled.X[expected])
+    assert top[expected].min() >= np.delete(top, expected).max()
+
+
+def test_in_the_choice_self_training_starts_from_its_bases_fit_of_the_same_split_and_scores_as_a_fresh_fit(
+        monkeypatch):  # fmt: skip
+    """The base's fold fits are reused (seeded: the same models), so self-training refits only with the
+    pseudo-labels: its held-out score is that of self-training fitted from scratch on each split."""
+    from dacl.tables.semisupervised.selection import splits
+
+    inputs, y, _ = _clusters(60, 120)
+    base = CANDIDATES["gbdt-raw"]
+    sizes = []
+
+    def counting(inputs, y, task, settings):
+        sizes.append(len(inputs))
+        return base.fit(inputs, y, task, settings)
+
+    monkeypatch.setitem(CANDIDATES, "gbdt-raw", dataclasses.replace(base, fit=counting))
+    chosen = select(inputs, y, CLASSES, ("gbdt-raw", "self-train"), SETTINGS, folds=3, halving=False)
+    pairs, _ = splits(y, CLASSES, 3, SETTINGS.seed)
+    assert sizes[: len(pairs)] == [len(t) for t, _ in pairs]  # the base's own folds
+    assert all(n > 60 for n in sizes[len(pairs) :])  # then only refits with pseudo-labelled rows
+    row = next(r for r in chosen.rows if r["candidate"] == "self-train")
+    assert row["setting"] == "gbdt-raw"
+    fresh = dataclasses.replace(SETTINGS, self_train_base=("gbdt-raw", ""))
+    correct = [(CANDIDATES["self-train"].fit(inputs.take(t), y[t], CLASSES, fresh)["gbdt-raw"].predict(
+        inputs.take(v)).argmax(1) == y[v]).mean() for t, v in pairs]  # fmt: skip
+    assert row["cv_accuracy"] == pytest.approx(np.mean(correct), abs=1e-12)
+
+
 def test_no_held_out_row_of_a_fold_reaches_a_candidate_that_uses_unlabelled_rows(monkeypatch):
     """Every fit of every candidate during the choice, self-training's inner fits included, sees only its
     fold's training rows with labels and the unlabelled rows without: the held-out rows (and so their labels)

@@ -9,7 +9,8 @@ registry: self-training is handed the registry's lookup of its base candidate.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+import hashlib
+from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import Any
 
@@ -34,7 +35,7 @@ from dacl.tables.semisupervised.transductive import (
     refit_self_trained,
 )
 
-__all__ = ["CANDIDATES", "Candidate"]
+__all__ = ["CANDIDATES", "Candidate", "fitted_key"]
 
 
 @dataclass(frozen=True)
@@ -51,9 +52,31 @@ class Candidate:
     classification_only: bool = False
 
     def fit_setting(self, inputs: Inputs, y: np.ndarray, task: Task, settings: Settings, setting: str) -> Any:
+        """One setting fitted on these rows, or the model fitted before on the same rows, labels and
+        settings (``remember``): the fits are seeded, so it is the model a new fit gives (self-training
+        starts from its base's fit of the same fold; the refit of a chosen ensemble fits a member that is
+        also self-training's base once)."""
+        key = fitted_key(self.name, setting, y, settings)
+        if key in inputs.cache:
+            return inputs.cache[key]
         if self.refit is not None:
-            return self.refit(inputs, y, task, settings, setting)
-        return self.fit(inputs, y, task, settings)[setting]
+            model = self.refit(inputs, y, task, settings, setting)
+        else:
+            model = self.fit(inputs, y, task, settings)[setting]
+        inputs.cache[key] = model
+        return model
+
+    def remember(self, inputs: Inputs, y: np.ndarray, settings: Settings, fitted: dict[str, Any]) -> None:
+        """Keep ``fitted`` (this candidate's settings fitted on ``inputs``, ``y``) for :meth:`fit_setting`."""
+        for setting, model in fitted.items():
+            inputs.cache[fitted_key(self.name, setting, y, settings)] = model
+
+
+def fitted_key(candidate: str, setting: str, y: np.ndarray, settings: Settings) -> tuple[str, ...]:
+    """What a fit of one setting depends on besides the rows: the candidate, the setting, the labels and
+    the settings (but the base of self-training, which only self-training reads)."""
+    labels = hashlib.sha256(np.ascontiguousarray(y).tobytes()).hexdigest()
+    return ("fitted", candidate, setting, labels, repr(replace(settings, self_train_base=None)))
 
 
 def _setting_fit(candidate: str) -> Callable[..., Any]:

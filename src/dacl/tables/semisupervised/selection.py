@@ -222,6 +222,7 @@ def select(
     dropped: dict[tuple[str, str], str] = {}
     deadline_at = None if time_limit is None else started + time_limit
     bar = _bar(progress, sum(len(r) for r in rounds) * len(order))
+    fold_inputs: dict[int, Inputs] = {}  # each split's training rows, shared by its candidates' fits
     for number, round_pairs in enumerate(rounds):  # the repeats of the k-fold split (one where not repeated)
         for name in order:
             if name == "self-train" and number == 0 and name not in skipped:
@@ -248,9 +249,12 @@ def select(
                     if late:
                         raise OutOfTime(late)
                     begun = time.perf_counter()
+                    seen = fold_inputs.setdefault(index, inputs.take(train))
                     with deadline(None if deadline_at is None else deadline_at - reserve):
-                        fitted = CANDIDATES[name].fit(inputs.take(train), y[train], task, grids[name])
+                        fitted = CANDIDATES[name].fit(seen, y[train], task, grids[name])
                     spent = time.perf_counter() - begun
+                    if name in SELF_TRAINABLE:  # self-training of this split starts from its fit
+                        CANDIDATES[name].remember(seen, y[train], grids[name], fitted)
                 except OutOfTime as error:
                     if number == 0:  # not one whole k-fold: left out
                         skipped[name] = f"left out for time ({error}) after {time.perf_counter() - started:.0f} s"
@@ -269,6 +273,7 @@ def select(
         if halving and number == 0 and len(rounds) > 1:
             grids, dropped = _halve(grids, predictions, pairs, y, task, len(rounds))
     bar.close()
+    fold_inputs.clear()
     scored = {k: v for k, v in predictions.items() if k[0] not in skipped}
     if not scored:
         raise OutOfTime(f"no candidate could be cross-validated in the {time_limit:.3g} s left to the choice")
@@ -415,13 +420,15 @@ def _refit_reserve(split_seconds, predictions, pairs, y, task) -> float:
 def _self_train_estimate(split_seconds: dict[str, float], settings: Settings, labelled: int, inputs: Inputs
                          ) -> float | None:  # fmt: skip
     """Seconds a first fold of ``self-train`` may take, before one was timed: its base's fit on the fold
-    (timed already), then ``self_train_rounds`` refits on up to every unlabelled row beside the labelled
-    ones, each taken to cost in proportion to its rows (an upper bound for the trees and linear models,
-    whose fixed costs do not grow). Without it a time limit was overrun by the one fold it could not stop."""
+    (timed already; reused where the base was fitted on the same split), then ``self_train_rounds`` refits
+    on up to ``self_train_rows`` unlabelled rows beside the labelled ones, each taken to cost in proportion
+    to its rows (an upper bound for the trees and linear models, whose fixed costs do not grow). Without it
+    a time limit was overrun by the one fold it could not stop."""
     base = settings.self_train_base
     if base is None or base[0] not in split_seconds:
         return None
     pool = 0 if inputs.unlabelled is None else len(inputs.unlabelled)
+    pool = pool if settings.self_train_rows is None else min(pool, settings.self_train_rows)
     grown = (labelled + pool) / max(labelled, 1)
     return split_seconds[base[0]] * (1 + settings.self_train_rounds * grown)
 

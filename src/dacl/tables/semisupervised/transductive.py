@@ -13,9 +13,12 @@
   exported as the ``knn`` candidate is.
 - ``self-train``: self-training (Lee 2013's pseudo-labels; scikit-learn's ``SelfTrainingClassifier``) of
   the best cheap candidate of the choice (``SELF_TRAINABLE``, chosen after the first repeat of the
-  cross-validation: ``Settings.self_train_base``): fitted on the labelled rows, it labels the unlabelled rows
-  whose top probability reaches ``Settings.self_train_threshold``, and is fitted again on both, for
-  ``Settings.self_train_rounds`` rounds. The result is a model of the base's kind.
+  cross-validation: ``Settings.self_train_base``): fitted on the labelled rows (in a cross-validation the
+  base's own fit of the split, reused: ``Candidate.fit_setting``), it labels the unlabelled rows whose top
+  probability reaches ``Settings.self_train_threshold``, at most ``Settings.self_train_rows`` of them (the
+  most confident), and is fitted again on both, for ``Settings.self_train_rounds`` rounds. The result is a
+  model of the base's kind. The cap bounds a round's refit (up to 8,192 pseudo-labelled rows beside tens
+  of labelled ones made the trees' refits most of the choice's time, for no better score).
 
 In a cross-validation each fold's candidates see the fold's training rows with their labels and the
 unlabelled rows without: a held-out row is neither in the graph nor among the pseudo-labelled rows
@@ -162,9 +165,13 @@ def _self_trained(inputs: Inputs, y: np.ndarray, task: Task, settings: Settings,
     model = fit(inputs, y, task, settings, setting)
     for _ in range(settings.self_train_rounds):
         probabilities = model.predict(inputs.unlabelled)
-        confident = np.flatnonzero(probabilities.max(1) >= settings.self_train_threshold)
+        top = probabilities.max(1)
+        confident = np.flatnonzero(top >= settings.self_train_threshold)
         if len(confident) == 0:
             break
+        most = settings.self_train_rows
+        if most is not None and len(confident) > most:  # the most confident, ties in row order
+            confident = np.sort(confident[np.argsort(-top[confident], kind="stable")[:most]])
         pseudo = probabilities[confident].argmax(1)
         joined = inputs.joined(inputs.unlabelled.take(confident))
         model = fit(joined, np.concatenate([y, pseudo]).astype(y.dtype), task, settings, setting)
