@@ -8,8 +8,8 @@ registry: self-training is handed the registry's lookup of its base candidate.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import Any
