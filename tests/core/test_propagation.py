@@ -6,7 +6,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from dacl.core.propagation import knn_graph, nearest, spread_labels
+from dacl.core.propagation import knn_graph, nearest, normalized_affinity, spread_labels
 from oracles import label_spreading, nearest_rows
 
 
@@ -53,6 +53,20 @@ def test_spreading_solves_zhou_et_als_closed_form(weighting, alpha):
     np.testing.assert_allclose(spread.numpy().sum(1)[reached], 1, atol=1e-4)  # a class distribution per row
     scale = got_mass.numpy()[reached] / mass[reached]  # the indicator's spread, up to Zhou's factor (1 - α)
     np.testing.assert_allclose(scale, scale[0], rtol=1e-3)
+
+
+@pytest.mark.parametrize("weighting", ["cosine", "binary"])
+def test_one_affinity_serves_every_alpha_with_the_same_spread_as_its_own(weighting):
+    points = _points(70, seed=4)
+    labelled = torch.as_tensor(np.arange(70) % 5 == 0)
+    targets = torch.as_tensor(np.eye(3)[np.arange(70) % 3])
+    distances, indices = knn_graph(points, 5)
+    shared = normalized_affinity(distances, indices, weighting)
+    for alpha in (0.5, 0.99):
+        alone = spread_labels(distances, indices, targets, labelled, alpha=alpha, weighting=weighting)
+        given = spread_labels(distances, indices, targets, labelled, alpha=alpha, weighting=weighting, affinity=shared)
+        for a, b in zip(alone, given):
+            torch.testing.assert_close(a, b, atol=0, rtol=0)
 
 
 def test_a_spread_number_is_a_weighted_mean_of_the_known_ones_and_unreached_rows_say_so():

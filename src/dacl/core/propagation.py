@@ -20,7 +20,7 @@ import warnings
 import torch
 from torch import Tensor
 
-__all__ = ["WEIGHTINGS", "knn_graph", "nearest", "spread_labels"]
+__all__ = ["WEIGHTINGS", "knn_graph", "nearest", "normalized_affinity", "spread_labels"]
 
 WEIGHTINGS = ("cosine", "binary")  # max(0, cos)^3 on unit-length rows (Iscen et al.); 1 per edge (scikit-learn's knn)
 GAMMA = 3  # Iscen et al.'s exponent of the cosine affinity
@@ -71,8 +71,9 @@ def knn_graph(points: Tensor, k: int, known: tuple[Tensor, Tensor] | None = None
     return torch.cat([first[0], best]), torch.cat([first[1], indices.gather(1, order)])
 
 
-def _normalized_affinity(distances: Tensor, indices: Tensor, weighting: str) -> Tensor:
-    """S = D^-1/2 W D^-1/2 of the symmetrized k-NN graph (W + Wᵀ), as a sparse CSR matrix."""
+def normalized_affinity(distances: Tensor, indices: Tensor, weighting: str = "cosine") -> Tensor:
+    """S = D^-1/2 W D^-1/2 of the symmetrized k-NN graph (W + Wᵀ), as a sparse CSR matrix (one for every α
+    of :func:`spread_labels` on the same graph)."""
     n, k = indices.shape
     if weighting == "cosine":  # unit-length rows: cos = 1 - d²/2
         weights = (1 - distances / 2).clamp_min(0) ** GAMMA
@@ -101,16 +102,18 @@ def spread_labels(
     alpha: float = 0.99,
     weighting: str = "cosine",
     steps: int = 20,
+    affinity: Tensor | None = None,
 ) -> tuple[Tensor, Tensor]:
     """Spread ``targets`` (n, C) (one-hot rows or numbers; any value on an unlabelled row is ignored) from
     the rows where ``labelled`` (n,) is True over the k-NN graph (``distances``, ``indices`` from
     :func:`knn_graph`): F solves (I - αS)F = Y by ``steps`` of conjugate gradient (module doc).
+    ``affinity``: S of this graph and ``weighting`` (:func:`normalized_affinity`), where already computed.
 
     Returns (the spread targets divided by the spread of the labelled rows' indicator, (n, C); that
     indicator's spread, (n,): 0 on a row that no path joins to a labelled row, whose targets are then 0)."""
     if not 0 < alpha < 1:
         raise ValueError(f"alpha must lie in (0, 1), got {alpha}.")
-    s = _normalized_affinity(distances, indices, weighting)
+    s = normalized_affinity(distances, indices, weighting) if affinity is None else affinity
     mask = labelled.float()[:, None]
     y = torch.cat([targets.float() * mask, mask], dim=1)
     f = y.clone()  # conjugate gradient on every column at once, from F = Y

@@ -35,7 +35,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from dacl.core.propagation import knn_graph, nearest, spread_labels
+from dacl.core.propagation import knn_graph, nearest, normalized_affinity, spread_labels
 from dacl.tables.semisupervised.candidates import Inputs, NearestNeighbours, Settings, Task
 
 __all__ = [
@@ -108,9 +108,11 @@ def _fit_spread(source: str, inputs: Inputs, y: np.ndarray, task: Task, settings
     is_labelled[: len(kept)] = True
     weighting = "cosine" if source == "features" else "binary"
     nodes = points.numpy()
+    affinity = normalized_affinity(distances, indices, weighting)  # the graph's, for every alpha
     fitted = {}
     for alpha in settings.spread_alphas:
-        spread, mass = spread_labels(distances, indices, targets, is_labelled, alpha=alpha, weighting=weighting)
+        spread, mass = spread_labels(distances, indices, targets, is_labelled, alpha=alpha, weighting=weighting,
+                                     affinity=affinity)  # fmt: skip
         reached = (mass > 0)[:, None]
         if not task.is_classification:
             out = torch.where(reached, spread, torch.zeros_like(spread)).double()[:, 0] * scale + mean
