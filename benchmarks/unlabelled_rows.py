@@ -50,7 +50,9 @@ def fit_once(dataset, fraction: float, draw: int, threads: int, candidates: tupl
     started = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        model = kind(random_state=0, n_jobs=threads, **extra).fit(dataset.X_train, marked)
+        # no encoder cache: each fit pretrains, as a default fit of a new table does (the second of a pair
+        # would otherwise load the first's encoder)
+        model = kind(random_state=0, n_jobs=threads, encoder_cache=False, **extra).fit(dataset.X_train, marked)
     seconds = time.perf_counter() - started
     score = model.score(dataset.X_test, np.asarray(dataset.y_test))
     return {"score": float(score), "seconds": seconds, "timings": model.timings_, "chosen": model.chosen_["model"],

@@ -188,3 +188,10 @@ def test_logistic_regression_has_a_setting_per_c_and_one_fixed_c_is_the_old_sing
         assert old[0] == "" and torch.equal(old[1].head.weight, fitted["C=1"].head.weight)
     with pytest.raises(ValueError, match="logistic_cs"):
         Settings(logistic_cs=(1.0, -1.0))
+
+
+@pytest.mark.parametrize("wrong", [{"self_train_rows": 0}, {"self_train_rounds": 0}])
+def test_self_training_settings_out_of_range_are_refused(wrong):
+    with pytest.raises(ValueError, match=next(iter(wrong))):
+        Settings(**wrong)
+    assert Settings(self_train_rows=None).self_train_rows is None  # every confident row, as before
