@@ -29,7 +29,7 @@ def variant_classifier(rounds: int, rows: int | None):
         def _settings(self, seed: int):
             return replace(super()._settings(seed), self_train_rounds=rounds, self_train_rows=rows)
 
-    Variant.__name__ = "DACLClassifier"  # scikit-learn's clone and repr read the class's parameters
+    Variant.__name__ = "DACLClassifier"  # the class it stands for (a model folder records its kind by name)
     return Variant
 
 

@@ -57,14 +57,12 @@ class Candidate:
         starts from its base's fit of the same fold; the refit of a chosen ensemble fits a member that is
         also self-training's base once)."""
         key = fitted_key(self.name, setting, y, settings)
-        if key in inputs.cache:
-            return inputs.cache[key]
-        if self.refit is not None:
-            model = self.refit(inputs, y, task, settings, setting)
-        else:
-            model = self.fit(inputs, y, task, settings)[setting]
-        inputs.cache[key] = model
-        return model
+        if key not in inputs.cache:
+            if self.refit is not None:
+                self.remember(inputs, y, settings, {setting: self.refit(inputs, y, task, settings, setting)})
+            else:
+                self.remember(inputs, y, settings, self.fit(inputs, y, task, settings))
+        return inputs.cache[key]
 
     def remember(self, inputs: Inputs, y: np.ndarray, settings: Settings, fitted: dict[str, Any]) -> None:
         """Keep ``fitted`` (this candidate's settings fitted on ``inputs``, ``y``) for :meth:`fit_setting`."""

@@ -249,7 +249,9 @@ def select(
                     if late:
                         raise OutOfTime(late)
                     begun = time.perf_counter()
-                    seen = fold_inputs.setdefault(index, inputs.take(train))
+                    if index not in fold_inputs:  # taken once a split (setdefault would copy the rows each time)
+                        fold_inputs[index] = inputs.take(train)
+                    seen = fold_inputs[index]
                     with deadline(None if deadline_at is None else deadline_at - reserve):
                         fitted = CANDIDATES[name].fit(seen, y[train], task, grids[name])
                     spent = time.perf_counter() - begun
@@ -266,8 +268,9 @@ def select(
                     bar.update(1)
                     continue
                 split_seconds[name] = max(split_seconds.get(name, 0.0), spent)
+                held_out = inputs.take(held)  # once for every setting of the fit
                 for setting, model in fitted.items():
-                    predictions.setdefault((name, setting), {})[index] = model.predict(inputs.take(held))
+                    predictions.setdefault((name, setting), {})[index] = model.predict(held_out)
                     seconds[(name, setting)] = seconds.get((name, setting), 0.0) + spent / len(fitted)
                 bar.update(1)
         if halving and number == 0 and len(rounds) > 1:
