@@ -136,7 +136,10 @@ def test_the_estimator_gives_the_same_model_on_one_and_two_threads(tmp_path):
     script.write_text(FIT_ON_THREADS)
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
     env.pop("MKL_CBWR", None)
-    runs = [json.loads(subprocess.run([sys.executable, str(script), str(n)], capture_output=True, text=True,
-                                      env=env, check=True).stdout.strip().splitlines()[-1]) for n in (1, 2)]  # fmt: skip
+    runs = []
+    for count in (1, 2):
+        done = subprocess.run([sys.executable, str(script), str(count)], capture_output=True, text=True, env=env)
+        assert done.returncode == 0, done.stderr[-2000:]
+        runs.append(json.loads(done.stdout.strip().splitlines()[-1]))
     assert runs[0]["mkl"] == "AUTO,STRICT"
     assert runs[0] == runs[1]
