@@ -5,8 +5,9 @@
   (those plus spread, spread-raw, self-train), the same labelled rows, seed and thread count, one after
   the other in one process: total seconds of each fit, its phases, its test score;
 - ``--compare threads``: today's default fit on 1 thread and on 2 (``n_jobs``), the same labelled rows
-  and seed: test scores and choices (pretraining's sums run in another order on two threads, so the
-  encoders differ as by a re-seed and the choice must not hang on that noise).
+  and seed: test scores, choices, and whether the two models' test predictions are the same bit for bit
+  (since dacl.core.batchnorm they should be: before it, pretraining's sums ran in another order on two
+  threads and the encoders differed as by a re-seed).
 
 Every fit is the label study's: the registered dataset's training split, the labels of the study's draw
 (``label_subset``), the rest unlabelled, scored on the test split. Each fit is stored as one JSON file
@@ -21,6 +22,7 @@ under ``OUT/runs`` (a stopped run skips what is done); ``OUT/results.md`` is the
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import platform
 import time
@@ -55,7 +57,10 @@ def fit_once(dataset, fraction: float, draw: int, threads: int, candidates: tupl
         model = kind(random_state=0, n_jobs=threads, encoder_cache=False, **extra).fit(dataset.X_train, marked)
     seconds = time.perf_counter() - started
     score = model.score(dataset.X_test, np.asarray(dataset.y_test))
-    return {"score": float(score), "seconds": seconds, "timings": model.timings_, "chosen": model.chosen_["model"],
+    predicted = model.predict(dataset.X_test) if regression else model.predict_proba(dataset.X_test)
+    digest = hashlib.sha256(np.ascontiguousarray(predicted, dtype=np.float64).tobytes()).hexdigest()
+    return {"score": float(score), "seconds": seconds, "predictions": digest, "timings": model.timings_,
+            "chosen": model.chosen_["model"],
             "members": model.chosen_["members"], "labelled": len(rows)}  # fmt: skip
 
 
@@ -95,7 +100,7 @@ def markdown(results: dict, variants: list[str]) -> str:
     first, second = variants
     lines = [f"| dataset | labels | draw | {first} score | {second} score | difference | {first} s | {second} s | "
              f"time ratio | {first} chose | {second} chose |", "|---|---:|---:|" + "---:|" * 6 + "---|---|"]
-    ratios, differences = [], []
+    ratios, differences, same = [], [], []
     for (name, fraction, draw), pair in cells.items():
         if len(pair) < 2:
             continue
@@ -103,6 +108,8 @@ def markdown(results: dict, variants: list[str]) -> str:
         ratio, difference = b["seconds"] / a["seconds"], 100 * (b["score"] - a["score"])
         ratios.append(ratio)
         differences.append(difference)
+        if "predictions" in a and "predictions" in b:
+            same.append(a["predictions"] == b["predictions"])
         lines.append(f"| {name} | {100 * fraction:g}% | {draw} | {100 * a['score']:.1f} | {100 * b['score']:.1f} | "
                      f"{difference:+.1f} | {a['seconds']:.1f} | {b['seconds']:.1f} | {ratio:.2f} | {a['chosen']} | "
                      f"{b['chosen']} |")  # fmt: skip
@@ -113,6 +120,8 @@ def markdown(results: dict, variants: list[str]) -> str:
                   f"total {total:.2f}; score difference: mean {np.mean(differences):+.2f}, largest "
                   f"{np.abs(differences).max():.1f} points; {sum(abs(d) > 1 for d in differences)} of "
                   f"{len(differences)} more than 1 point apart."]  # fmt: skip
+        if same:
+            lines[-1] += f" The same test predictions, bit for bit: {sum(same)} of {len(same)}."
     return "\n".join(lines) + "\n"
 
 
