@@ -1,5 +1,6 @@
-"""OneThreadBatchNorm1d: nn.BatchNorm1d's numbers, and the same ones on any thread count; the engine and the
-estimator give the same model on 1 thread and on 2 (issue 44: a choice that does not flip on the thread count)."""
+"""OneThreadBatchNorm1d: nn.BatchNorm1d's numbers, and the same ones on any thread count; dacl's encoders are
+built with it, and the estimator gives the same model on 1 thread and on 2 (issue 44: a choice that does not
+flip on the thread count)."""
 
 import json
 import os
@@ -101,6 +102,19 @@ def test_the_swap_keeps_the_tensors_and_leaves_other_norms_alone():
     assert model[1].weight is weight and model[1].running_mean is mean and list(model.state_dict()) == keys
 
 
+def test_dacls_encoders_and_heads_are_built_with_it_and_the_gin_keeps_torchs():
+    from dacl.core.encoders import MLPEncoder, ProjectionHead
+    from dacl.graphs.gin import GINEncoder
+    from dacl.tables.encoder import ResidualMLP
+
+    def norms(module):
+        return {type(m) for m in module.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)}
+
+    assert norms(MLPEncoder(5, 8, 2)) == norms(ProjectionHead(8, 8, 4)) == {OneThreadBatchNorm1d}
+    assert norms(ResidualMLP(5, 8, 2)) == {OneThreadBatchNorm1d}
+    assert norms(GINEncoder(3, 8, 2)) == {nn.BatchNorm1d}
+
+
 def test_a_batch_of_one_row_is_refused_as_by_nn_batchnorm1d():
     module = OneThreadBatchNorm1d(3)
     with pytest.raises(ValueError, match="more than 1 value per channel"):
@@ -131,7 +145,8 @@ FIT_ON_THREADS = textwrap.dedent("""
 
 def test_the_estimator_gives_the_same_model_on_one_and_two_threads(tmp_path):
     """The default pipeline (pretraining in bf16 where the CPU has it, the choice, fine-tuning) on 1 and on 2
-    threads, each in a fresh process as a user runs it: the same encoder, scores, choice and probabilities."""
+    threads, each in a fresh process as a user runs it: the same encoder, scores, choice and probabilities
+    (with torch's BatchNorm kernels in the encoder's place it fails: checked)."""
     script = tmp_path / "fit.py"
     script.write_text(FIT_ON_THREADS)
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}

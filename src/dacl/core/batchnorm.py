@@ -6,8 +6,11 @@ partial sum per thread and then adds the partial sums: on 2 threads the statisti
 differ from those on 1 in their last bits, and a few hundred steps of training turn that into another
 encoder, as another seed would (with tens of labels, another model and a test score a few points away).
 :class:`OneThreadBatchNorm1d` runs torch's own kernels, forward and backward, on one thread: the same
-numbers as ``nn.BatchNorm1d`` on one thread, whatever the thread count around it. The rest of the work
-(the matrix products) keeps every thread; with ``MKL_CBWR`` set (``import dacl`` sets it: ``dacl/__init__``)
+numbers as ``nn.BatchNorm1d`` on one thread, whatever the thread count around it. dacl's MLP encoder, its
+projection heads and the tables' ResNet are built with it; ``one_thread_batchnorm(module)`` converts your own
+encoder. The GIN keeps torch's: its message passing sums over threads too, so one-thread BatchNorm would
+cost time there (17% on 2 threads, measured) and fix nothing. The rest of the work (the matrix products)
+keeps every thread; with ``MKL_CBWR`` set (``import dacl`` sets it: ``dacl/__init__``)
 they too sum in an order that does not depend on it.
 """
 

@@ -21,6 +21,8 @@ from typing import Protocol
 import torch
 from torch import Tensor, nn
 
+from dacl.core.batchnorm import OneThreadBatchNorm1d
+
 __all__ = ["LayerHook", "MLPEncoder", "MixAt", "ProjectionHead", "as_weight_dtype", "encoder_depth", "encoder_width"]
 
 
@@ -79,7 +81,7 @@ def _block(in_features: int, out_features: int) -> nn.Sequential:
     # No bias: the BatchNorm that follows has its own shift.
     return nn.Sequential(
         nn.Linear(in_features, out_features, bias=False),
-        nn.BatchNorm1d(out_features),
+        OneThreadBatchNorm1d(out_features),  # nn.BatchNorm1d's numbers, the same on any thread count
         nn.ReLU(inplace=True),
     )
 

@@ -14,8 +14,7 @@ same loop runs in every process: each takes its share of every global batch (``c
 is the global batch), the method runs inside ``DistributedDataParallel`` (gradients averaged over
 processes, NT-Xent negatives gathered from all of them), BatchNorm normalises over the global batch
 (``sync_batchnorm``), the batch order is the same everywhere and each process draws its own views;
-process 0 writes checkpoints, shows progress and runs callbacks, and every process resumes. On the CPU
-the numbers do not depend on the thread count (``dacl.core.batchnorm``): the same seed, the same model.
+process 0 writes checkpoints, shows progress and runs callbacks, and every process resumes.
 """
 
 from __future__ import annotations
@@ -33,7 +32,6 @@ import torch
 from torch import nn
 
 from dacl.config import PretrainConfig
-from dacl.core.batchnorm import one_thread_batchnorm
 from dacl.core.distributed import all_reduce_mean, barrier, local_rank, rank, sync_batchnorm, world_size
 from dacl.core.optim import build_optimizer, warmup_cosine
 from dacl.core.runtime import autocast, resolve_device, resolve_precision, synchronize
@@ -121,8 +119,6 @@ def fit(
         source = shard(rank(), processes)
         if config.sync_batchnorm:
             sync_batchnorm(method)
-    if device.type == "cpu":
-        one_thread_batchnorm(method)  # the same model on any thread count (dacl.core.batchnorm)
     placement = {"device": str(device), "precision": precision, "processes": processes}
     result = PretrainResult(method, config, placement=placement)
     run_state = {"config": config.to_dict(), "resolved": placement, **(state or {})}

@@ -24,6 +24,7 @@ import math
 import torch
 from torch import Tensor, nn
 
+from dacl.core.batchnorm import OneThreadBatchNorm1d
 from dacl.core.encoders import LayerHook, as_weight_dtype
 
 __all__ = [
@@ -182,7 +183,7 @@ class ColumnEmbedding(nn.Module):
 
 
 def _residual_block(width: int, hidden: int) -> nn.Sequential:
-    return nn.Sequential(nn.BatchNorm1d(width), nn.Linear(width, hidden), nn.ReLU(inplace=True),
+    return nn.Sequential(OneThreadBatchNorm1d(width), nn.Linear(width, hidden), nn.ReLU(inplace=True),
                          nn.Linear(hidden, width))  # fmt: skip
 
 
@@ -202,7 +203,7 @@ class ResidualMLP(nn.Module):
         self.in_features, self.out_features, self.depth = in_features, width, depth
         self.first = nn.Linear(in_features, width)
         self.blocks = nn.ModuleList(_residual_block(width, int(hidden_factor * width)) for _ in range(depth))
-        self.last = nn.Sequential(nn.BatchNorm1d(width), nn.ReLU(inplace=True))
+        self.last = nn.Sequential(OneThreadBatchNorm1d(width), nn.ReLU(inplace=True))
 
     def forward(self, x: Tensor, hook: LayerHook | None = None) -> Tensor:
         hook = hook or (lambda layer, h, groups: h)
