@@ -60,8 +60,7 @@ def fit_once(dataset, fraction: float, draw: int, threads: int, candidates: tupl
     predicted = model.predict(dataset.X_test) if regression else model.predict_proba(dataset.X_test)
     digest = hashlib.sha256(np.ascontiguousarray(predicted, dtype=np.float64).tobytes()).hexdigest()
     return {"score": float(score), "seconds": seconds, "predictions": digest, "timings": model.timings_,
-            "chosen": model.chosen_["model"],
-            "members": model.chosen_["members"], "labelled": len(rows)}  # fmt: skip
+            "chosen": model.chosen_["model"], "members": model.chosen_["members"], "labelled": len(rows)}  # fmt: skip
 
 
 def run(args) -> dict:

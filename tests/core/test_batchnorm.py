@@ -134,8 +134,7 @@ FIT_ON_THREADS = textwrap.dedent("""
                            projection_dim=64, fine_tune_epochs=(3,), fine_tune_lrs=(1e-3,), cv=2,
                            candidates=("probe", "fine-tune", "spread", "gbdt-raw+features"), encoder_cache=False)
     model.fit(X, y)
-    encoder = model.encoder_ if hasattr(model, "encoder_") else model.dacl_.encoder_
-    weights = hashlib.sha256(b"".join(v.float().numpy().tobytes() for v in encoder.state_dict().values()))
+    weights = hashlib.sha256(b"".join(v.float().numpy().tobytes() for v in model.encoder_.state_dict().values()))
     print(json.dumps({"encoder": weights.hexdigest(), "chosen": model.chosen_["model"],
                       "scores": model.selection_["cv_accuracy"].round(12).tolist(),
                       "proba": hashlib.sha256(model.predict_proba(X).tobytes()).hexdigest(),

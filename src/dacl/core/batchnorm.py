@@ -1,5 +1,5 @@
-"""BatchNorm whose training numbers do not depend on the thread count: the same seed gives the same model
-on 1 thread and on 16.
+"""BatchNorm whose training numbers do not depend on the thread count: with MKL's reproducible mode, the
+same seed gives the same encoder on 1 thread and on 2 (tested; more threads were not measured here).
 
 On the CPU, torch's BatchNorm over ``(N, C)`` rows (the tabular MLPs, the GIN) sums the batch in one
 partial sum per thread and then adds the partial sums: on 2 threads the statistics and the gradients
@@ -9,7 +9,7 @@ encoder, as another seed would (with tens of labels, another model and a test sc
 numbers as ``nn.BatchNorm1d`` on one thread, whatever the thread count around it. dacl's MLP encoder, its
 projection heads and the tables' ResNet are built with it; ``one_thread_batchnorm(module)`` converts your own
 encoder. The GIN keeps torch's: its message passing sums over threads too, so one-thread BatchNorm would
-cost time there (17% on 2 threads, measured) and fix nothing. The rest of the work (the matrix products)
+cost time there (1.18x on 2 threads, measured) and fix nothing. The rest of the work (the matrix products)
 keeps every thread; with ``MKL_CBWR`` set (``import dacl`` sets it: ``dacl/__init__``)
 they too sum in an order that does not depend on it.
 """
