@@ -3,6 +3,8 @@ import os
 import pytest
 import torch
 
+import dacl  # noqa: F401  before any test computes: it sets MKL's reproducible mode (dacl.core.runtime)
+
 # The encoder cache (dacl.tables.encoder_cache) is off in the tests, for them and for the commands they
 # start, so that every fit pretrains as the test says; the cache's own tests name a folder.
 os.environ["DACL_CACHE"] = "off"

@@ -33,3 +33,18 @@ def test_a_config_is_resolved_only_when_a_run_starts():
     assert resolve_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")
     with pytest.raises(ValueError, match="device must be"):
         resolve_device("tpu-7")
+
+
+@pytest.mark.parametrize("order", ["dacl first", "torch multiplied first"])
+def test_mkl_is_in_its_reproducible_mode_only_where_dacl_came_before_the_first_product(order):
+    """MKL reads MKL_CBWR at its first product: ``import dacl`` first turns its strict mode on; a product
+    before it leaves the mode off, and ``reproducible_products`` says so (the encoder cache then keys on
+    the thread count)."""
+    import subprocess
+    import sys
+
+    early = "import torch; torch.ones(4, 4) @ torch.ones(4, 4); " if order != "dacl first" else ""
+    script = early + "import dacl; from dacl.core.runtime import reproducible_products; print(reproducible_products())"
+    env = {k: v for k, v in __import__("os").environ.items() if k != "MKL_CBWR"}
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, check=True)
+    assert done.stdout.strip() == str(order == "dacl first")

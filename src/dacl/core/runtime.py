@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import torch
 
-__all__ = ["autocast", "cpu_has_fast_bf16", "device_name", "numbers_depend_on", "resolve_device", "resolve_precision",
-           "synchronize"]
+__all__ = ["autocast", "cpu_has_fast_bf16", "device_name", "numbers_depend_on", "reproducible_products",
+           "resolve_device", "resolve_precision", "synchronize"]
 
 PRECISIONS = ("auto", "float32", "bfloat16")
 
@@ -63,6 +63,27 @@ def cpu_kind() -> str:
              else "AVX512-BF16" if getattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False)()
              else "no bf16 units")  # fmt: skip
     return f"{platform.machine()}, {units}, {torch.backends.cpu.get_cpu_capability()} kernels"
+
+
+MKL_STRICT = 0x10000  # MKL's flag for "strict" conditional numerical reproducibility (mkl_cbwr.h)
+
+
+def reproducible_products() -> bool:
+    """Whether this process's Intel MKL multiplies in its strict reproducible mode (``MKL_CBWR=AUTO,STRICT``,
+    set by ``import dacl``): the sums of its products then do not depend on the thread count. MKL reads
+    the setting once, at its first call, so it is off where torch multiplied before dacl was imported.
+    Asked of the MKL inside torch's CPU library (its service call ``mkl_serv_cbwr_get``, as MKL's own
+    ``mkl_cbwr_get``); False where there is none (a build without MKL, another machine)."""
+    import ctypes
+    import os
+
+    library = os.path.join(os.path.dirname(torch.__file__), "lib", "libtorch_cpu.so")
+    try:
+        query = ctypes.CDLL(library).mkl_serv_cbwr_get
+    except (OSError, AttributeError):
+        return False
+    query.restype, query.argtypes = ctypes.c_int, [ctypes.c_int]
+    return bool(query(-1) & MKL_STRICT)  # -1: MKL_CBWR_ALL, the whole mode
 
 
 def autocast(device: torch.device, precision: str) -> torch.autocast:
