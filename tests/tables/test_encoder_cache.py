@@ -11,7 +11,7 @@ import torch
 from dacl import DACL, DACLClassifier
 from dacl.core.runtime import reproducible_products
 from dacl.tables import encoder_cache
-from dacl.tables.encoder_cache import RECORD, THREAD_FREE_ENCODERS, WEIGHTS, cache_folder
+from dacl.tables.encoder_cache import RECORD, WEIGHTS, cache_folder
 
 TINY = dict(epochs=3, depth=1, width=16, projection_dim=8, batch_size=64, warmup_epochs=0.0, random_state=0,
             n_jobs=1)  # fmt: skip
@@ -69,32 +69,35 @@ def test_the_thread_count_is_in_the_key_only_where_the_numbers_depend_on_it(tabl
     X, _ = table
     cache = tmp_path / "cache"
     assert reproducible_products()  # dacl was imported before torch computed (conftest)
-    DACL(**TINY, encoder_cache=str(cache)).fit(X)
-    on_two = DACL(**{**TINY, "n_jobs": 2}, encoder_cache=str(cache)).fit(X)
+    fp32 = {**TINY, "precision": "float32"}
+    DACL(**fp32, encoder_cache=str(cache)).fit(X)
+    on_two = DACL(**{**fp32, "n_jobs": 2}, encoder_cache=str(cache)).fit(X)
     assert on_two.from_cache_ and len(entries(cache)) == 1  # another thread count, the same entry
-    fresh = DACL(**{**TINY, "n_jobs": 2}, encoder_cache=False).fit(X)
+    fresh = DACL(**{**fp32, "n_jobs": 2}, encoder_cache=False).fit(X)
     assert np.array_equal(on_two.transform(X), fresh.transform(X))  # and what the fit on 2 threads gives
+    bf16 = DACL(**{**TINY, "precision": "bfloat16"})
+    assert encoder_cache.where_it_runs(bf16._config())["threads"] == torch.get_num_threads()
     monkeypatch.setattr("dacl.core.runtime.reproducible_products", lambda: False)  # MKL's mode off
     assert encoder_cache.where_it_runs(fresh._config())["threads"] == torch.get_num_threads()
-    assert not DACL(**{**TINY, "n_jobs": 2}, encoder_cache=str(cache)).fit(X).from_cache_
+    assert not DACL(**{**fp32, "n_jobs": 2}, encoder_cache=str(cache)).fit(X).from_cache_
     assert len(entries(cache)) == 2
 
 
 @pytest.mark.parametrize("encoder", [dict(), dict(numeric_embedding="periodic"), dict(numeric_embedding="ple"),
                                      dict(table_encoder="resnet")])
-def test_the_encoders_left_thread_free_pretrain_to_the_same_weights_on_one_and_two_threads(encoder):
-    """What lets the key leave the thread count out (THREAD_FREE_ENCODERS): widths and a batch where
-    torch's BatchNorm and MKL's products split their sums by thread; the ResNet, which keeps it, differs."""
+@pytest.mark.parametrize("width, batch", [(256, 512), (512, 256)])
+def test_in_float32_the_encoders_pretrain_to_the_same_weights_on_one_and_two_threads(encoder, width, batch):
+    """What lets the key leave the thread count out in float32: widths and batches where torch's BatchNorm
+    and MKL's products split their sums by thread (in bf16, oneDNN's still do at 512 x 256)."""
     rng = np.random.default_rng(1)
     X = rng.normal(size=(1024, 12)).astype(np.float32)
-    options = dict(epochs=2, depth=2, width=256, projection_dim=64, batch_size=512, warmup_epochs=0.0,
-                   random_state=0, encoder_cache=False, **encoder)  # fmt: skip
+    options = dict(epochs=2, depth=2, width=width, projection_dim=64, batch_size=batch, warmup_epochs=0.0,
+                   random_state=0, encoder_cache=False, precision="float32", **encoder)  # fmt: skip
     assert reproducible_products()
     one, two = (DACL(**options, n_jobs=n).fit(X) for n in (1, 2))
     weights = two.encoder_.state_dict()
-    same = all(torch.equal(tensor, weights[name]) for name, tensor in one.encoder_.state_dict().items())
-    free = encoder_cache.where_it_runs(one._config())["threads"] == "any"
-    assert same and free if encoder.get("table_encoder", "mlp") in THREAD_FREE_ENCODERS else not free
+    assert all(torch.equal(tensor, weights[name]) for name, tensor in one.encoder_.state_dict().items())
+    assert encoder_cache.where_it_runs(one._config())["threads"] == "any"
 
 
 def test_no_seed_a_shortened_run_or_the_cache_turned_off_keeps_nothing(table, tmp_path, monkeypatch):

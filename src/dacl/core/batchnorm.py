@@ -1,5 +1,6 @@
 """BatchNorm whose training numbers do not depend on the thread count: with MKL's reproducible mode, the
-same seed gives the same encoder on 1 thread and on 2 (tested; more threads were not measured here).
+same seed gives the same float32 encoder on 1 thread and on 2 (tested; more threads were not measured here;
+in bf16 oneDNN's products still split some sums by thread, by shape: ``dacl.tables.encoder_cache``).
 
 On the CPU, torch's BatchNorm over ``(N, C)`` rows (the tabular MLPs, the GIN) sums the batch in one
 partial sum per thread and then adds the partial sums: on 2 threads the statistics and the gradients
@@ -11,7 +12,7 @@ projection heads and the tables' ResNet are built with it; ``one_thread_batchnor
 encoder. The GIN keeps torch's: its message passing sums over threads too, so one-thread BatchNorm would
 cost time there (1.18x on 2 threads, measured) and fix nothing. The rest of the work (the matrix products)
 keeps every thread; with ``MKL_CBWR`` set (``import dacl`` sets it: ``dacl/__init__``)
-they too sum in an order that does not depend on it.
+MKL's float32 products too sum in an order that does not depend on it.
 """
 
 from __future__ import annotations

@@ -34,17 +34,13 @@ from torch import nn
 
 from dacl.files import NotInside, digest_of, read_inside, write_atomic
 
-__all__ = ["CACHE_ENV", "THREAD_FREE_ENCODERS", "CachedEncoder", "cache_folder", "cache_key", "load_cached",
-           "pretrain_cached", "store_cached", "where_it_runs"]
+__all__ = ["CACHE_ENV", "CachedEncoder", "cache_folder", "cache_key", "load_cached", "pretrain_cached", "store_cached",
+           "where_it_runs"]
 
 FORMAT = 1
 CACHE_ENV = "DACL_CACHE"
 RECORD, WEIGHTS = "encoder.json", "encoder.safetensors"
 LARGEST_RECORD = 64 * 2**20  # bytes of encoder.json read at most (its history grows with the epochs)
-# the table encoders whose pretraining gives the same weights on 1 and 2 threads with MKL's strict mode
-# (tests/tables/test_encoder_cache.py, with and without numeric embeddings); the ResNet's do not (its residual
-# blocks' first Linear differed in the last bits after 2 epochs, bf16 on a Xeon with AMX): threads stay in its key
-THREAD_FREE_ENCODERS = ("mlp",)
 
 
 def cache_folder(setting: bool | str | os.PathLike | None) -> Path | None:
@@ -153,16 +149,18 @@ def store_cached(root: Path, key: str, encoder: nn.Module, history: list, steps:
 def where_it_runs(config) -> dict[str, Any]:
     """Where a pretraining runs, as far as its numbers depend on it: precision, the CPU kind (or the GPU),
     torch, the processes (part of :func:`cache_key`), and the thread count unless the numbers do not
-    depend on it: on the CPU with MKL's strict reproducible mode on (``dacl.core.runtime``), the MLP
-    encoder (``THREAD_FREE_ENCODERS``) and its head, their BatchNorm on one thread
-    (``dacl.core.batchnorm``), pretrain to the same weights on 1 and 2 threads (tested), so that a fit on
-    another thread count (``--threads auto`` under another load) takes the same entry."""
+    depend on it: in float32 on the CPU with MKL's strict reproducible mode on (``dacl.core.runtime``:
+    MKL's products then sum in one order on any thread count), where dacl's table encoders and heads,
+    their BatchNorm on one thread (``dacl.core.batchnorm``), pretrain to the same weights on 1 and 2
+    threads (tested), so that a fit on another thread count (``--threads auto`` under another load) takes
+    the same entry. Not in bfloat16: oneDNN's bf16 products split some sums by thread, by shape (a
+    512-wide MLP's weight gradients at batch 256 differed on 1 and 2 threads, Xeon with AMX)."""
     from dacl.core.distributed import world_size
     from dacl.core.runtime import numbers_depend_on, reproducible_products, resolve_device
 
     numbers = numbers_depend_on(config.device, config.precision)
-    free = (getattr(config, "table_encoder", None) in THREAD_FREE_ENCODERS
-            and resolve_device(config.device).type == "cpu" and reproducible_products())  # fmt: skip
+    free = (numbers["precision"] == "float32" and resolve_device(config.device).type == "cpu"
+            and reproducible_products())  # fmt: skip
     return {"threads": "any" if free else torch.get_num_threads(), **numbers, "processes": world_size()}
 
 
