@@ -36,8 +36,9 @@ DATASETS = ("digits", "adult", "letter", "magic", "spambase", "mnist-test", "fas
             "wine-quality")  # fmt: skip
 
 
-def fit_once(dataset, fraction: float, draw: int, threads: int, candidates: tuple[str, ...] | None) -> dict:
-    """One default fit on the study's label draw, scored on the test split."""
+def fit_once(dataset, fraction: float, draw: int, threads: int, candidates: tuple[str, ...] | None,
+             precision: str = "auto") -> dict:
+    """One default fit on the study's label draw (in ``precision``), scored on the test split."""
     from dacl import DACLClassifier, DACLRegressor
     from dacl.data.subsets import label_subset
     from dacl.studies.experiment import prepare_features
@@ -54,7 +55,8 @@ def fit_once(dataset, fraction: float, draw: int, threads: int, candidates: tupl
         warnings.simplefilter("ignore")
         # no encoder cache: each fit pretrains, as a default fit of a new table does (the second of a pair
         # would otherwise load the first's encoder)
-        model = kind(random_state=0, n_jobs=threads, encoder_cache=False, **extra).fit(dataset.X_train, marked)
+        model = kind(random_state=0, n_jobs=threads, encoder_cache=False, precision=precision,
+                     **extra).fit(dataset.X_train, marked)  # fmt: skip
     seconds = time.perf_counter() - started
     score = model.score(dataset.X_test, np.asarray(dataset.y_test))
     predicted = model.predict(dataset.X_test) if regression else model.predict_proba(dataset.X_test)
@@ -74,14 +76,16 @@ def run(args) -> dict:
     for name in args.datasets.split(","):
         dataset = load_dataset(name, data_dir=args.data_dir)
         for fraction in (float(f) for f in args.fractions.split(",")):
-            for draw in range(args.draws if fraction < 1 else 1):
+            draws = range(args.draws if fraction < 1 else 1) if args.draw is None else [args.draw]
+            for draw in draws:
                 for variant, (threads, candidates) in variants.items():
                     path = out / "runs" / f"{name}-{fraction:g}-{draw}-{variant.replace(' ', '')}.json"
                     if path.is_file():
                         record = json.loads(path.read_text())
                     else:
                         record = {"dataset": name, "fraction": fraction, "draw": draw, "variant": variant,
-                                  **fit_once(dataset, fraction, draw, threads, candidates)}  # fmt: skip
+                                  "precision": args.precision,
+                                  **fit_once(dataset, fraction, draw, threads, candidates, args.precision)}  # fmt: skip
                         write_atomic(path, json.dumps(record).encode())
                     records.append(record)
                     print(f"{name} {fraction:g} draw {draw} {variant}: {100 * record['score']:.1f} in "
@@ -130,7 +134,10 @@ def main() -> None:
     parser.add_argument("--datasets", default=",".join(DATASETS))
     parser.add_argument("--fractions", default="0.01")
     parser.add_argument("--draws", type=int, default=1)
+    parser.add_argument("--draw", type=int, default=None, help="only this draw (0-based) of each fraction")
     parser.add_argument("--data-dir", default=None)
+    parser.add_argument("--precision", default="auto", help="the fits' precision (auto: bf16 where the CPU has "
+                        "bf16 units); float32 tells MKL's products from oneDNN's bf16 ones")  # fmt: skip
     parser.add_argument("--out", required=True)
     run(parser.parse_args())
 

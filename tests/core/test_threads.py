@@ -73,3 +73,17 @@ def test_limits_apply_to_torch_and_openmp_and_are_restored():
         assert torch.get_num_threads() == 1
         assert all(pool["num_threads"] == 1 for pool in threadpool_info() if pool["user_api"] == "openmp")
     assert torch.get_num_threads() == before
+
+
+def test_thread_count_sets_and_restores_torchs_count():
+    import torch
+
+    from dacl.core.threads import one_thread, thread_count
+
+    before = torch.get_num_threads()
+    with one_thread():
+        assert torch.get_num_threads() == 1
+        with thread_count(2):
+            assert torch.get_num_threads() == 2
+        assert torch.get_num_threads() == 1
+    assert torch.get_num_threads() == before

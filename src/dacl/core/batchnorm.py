@@ -21,20 +21,9 @@ import torch
 from torch import Tensor, nn
 from torch.autograd.function import once_differentiable
 
+from dacl.core.threads import one_thread
+
 __all__ = ["OneThreadBatchNorm1d", "one_thread_batchnorm"]
-
-
-class _one_thread:
-    """Within it, torch's intra-op work runs on one thread (restored on leaving)."""
-
-    def __enter__(self) -> None:
-        self.threads = torch.get_num_threads()
-        if self.threads != 1:
-            torch.set_num_threads(1)
-
-    def __exit__(self, *exc) -> None:
-        if self.threads != 1:
-            torch.set_num_threads(self.threads)
 
 
 class _BatchNormOnOneThread(torch.autograd.Function):
@@ -43,7 +32,7 @@ class _BatchNormOnOneThread(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x: Tensor, weight: Tensor | None, bias: Tensor | None, running_mean: Tensor | None,
                 running_var: Tensor | None, momentum: float, eps: float) -> Tensor:  # fmt: skip
-        with _one_thread():
+        with one_thread():
             out, mean, invstd = torch.native_batch_norm(x, weight, bias, running_mean, running_var, True, momentum, eps)
         ctx.save_for_backward(x, weight, mean, invstd)
         ctx.eps = eps
@@ -55,7 +44,7 @@ class _BatchNormOnOneThread(torch.autograd.Function):
         x, weight, mean, invstd = ctx.saved_tensors
         wanted = [ctx.needs_input_grad[0], weight is not None and ctx.needs_input_grad[1],
                   ctx.needs_input_grad[2]]  # fmt: skip
-        with _one_thread():
+        with one_thread():
             dx, dweight, dbias = torch.ops.aten.native_batch_norm_backward(
                 grad.contiguous(), x, weight, None, None, mean, invstd, True, ctx.eps, wanted
             )

@@ -22,6 +22,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from dacl.core.threads import one_thread, thread_count
+
 __all__ = ["RIDGE_ALPHAS", "LinearHead", "fit_ridge", "fit_softmax", "ridge_leave_one_out", "standardization"]
 
 # the penalties fit_ridge chooses among: 10^-2 .. 10^6 in quarter decades (standardized features)
@@ -54,9 +56,11 @@ class LinearHead:
 
 
 def standardization(features: Tensor) -> tuple[Tensor, Tensor]:
-    """Column means and standard deviations (a constant column gets std 1, as scikit-learn's scaler)."""
-    mean = features.mean(0)
-    std = features.std(0, unbiased=False)
+    """Column means and standard deviations (a constant column gets std 1, as scikit-learn's scaler),
+    summed on one thread: torch splits a sum over many rows by thread (1 and 2 threads differ)."""
+    with one_thread():
+        mean = features.mean(0)
+        std = features.std(0, unbiased=False)
     return mean, torch.where(std > 1e-12 * (1 + mean.abs()), std, torch.ones_like(std))
 
 
@@ -91,18 +95,24 @@ def fit_softmax(
     optimizer = torch.optim.LBFGS([weight, bias], lr=1, max_iter=max_iter, history_size=20,
                                   tolerance_grad=tolerance, tolerance_change=1e-10,
                                   line_search_fn="strong_wolfe")  # fmt: skip
+    threads = torch.get_num_threads()
 
     @torch.no_grad()
     def closure() -> Tensor:
-        # the objective and its gradient written out: d/dlogits of the mean cross-entropy is (p - onehot) / n
-        log_p = torch.log_softmax(torch.addmm(bias, z, weight), dim=1)
-        loss = -(log_p * one_hot).sum() / n + penalty * weight.square().sum()
-        g = (log_p.exp() - one_hot) / n
-        torch.addmm(weight, z_t, g, beta=2 * penalty, out=weight.grad)
+        # the objective and its gradient written out: d/dlogits of the mean cross-entropy is (p - onehot) / n;
+        # the row-wise work and the products (MKL's, in one order on any thread count) on every thread, the
+        # sums over rows and L-BFGS's own dot products and norms (outside) on one: the same fit on any count
+        with thread_count(threads):
+            log_p = torch.log_softmax(torch.addmm(bias, z, weight), dim=1)
+            picked = log_p * one_hot
+            g = (log_p.exp() - one_hot) / n
+            torch.addmm(weight, z_t, g, beta=2 * penalty, out=weight.grad)
+        loss = -picked.sum() / n + penalty * weight.square().sum()
         torch.sum(g, dim=0, out=bias.grad)
         return loss
 
-    optimizer.step(closure)
+    with one_thread():
+        optimizer.step(closure)
     return LinearHead(mean, std, weight.detach(), bias.detach())
 
 

@@ -27,7 +27,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-__all__ = ["busy_cores", "cgroup_cpu_quota", "resolve_threads", "thread_limits", "usable_cores"]
+__all__ = ["busy_cores", "cgroup_cpu_quota", "one_thread", "resolve_threads", "thread_count", "thread_limits",
+           "usable_cores"]
 
 CGROUP = Path("/sys/fs/cgroup")
 
@@ -141,3 +142,32 @@ def thread_limits(threads: int) -> Iterator[int]:
             yield threads
     finally:
         torch.set_num_threads(previous)
+
+
+class thread_count:
+    """Within it, torch's intra-op work runs on ``threads`` threads (the count restored on leaving). A class,
+    not a generator: it is entered for every BatchNorm layer and every L-BFGS evaluation."""
+
+    def __init__(self, threads: int) -> None:
+        self.threads = threads
+
+    def __enter__(self) -> None:
+        import torch
+
+        self.before = torch.get_num_threads()
+        if self.before != self.threads:
+            torch.set_num_threads(self.threads)
+
+    def __exit__(self, *exc) -> None:
+        import torch
+
+        if self.before != self.threads:
+            torch.set_num_threads(self.before)
+
+
+def one_thread() -> thread_count:
+    """Torch's intra-op work on one thread within it: for the kernels whose sums split by thread even with
+    MKL's strict mode (torch's BatchNorm over rows, ``dacl.core.batchnorm``; LAPACK's SVD; torch's
+    reductions over rows, in ``dacl.core.linear``), so that their numbers do not depend on the thread
+    count."""
+    return thread_count(1)
