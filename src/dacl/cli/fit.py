@@ -44,9 +44,8 @@ def add_parser(sub) -> argparse.ArgumentParser:
                        "pretraining; its preprocessing and options are the model's, and the model folder keeps a copy "
                        "of it")  # fmt: skip
     reuse.add_argument("--cache", default=None, help="the encoder cache's folder: a fit whose rows and pretraining "
-                       "options (seed and precision included; threads but in float32) are those of an earlier fit "
-                       "takes its encoder from there, bit for bit; default $DACL_CACHE, else "
-                       "~/.cache/dacl/encoders")  # fmt: skip
+                       "options (seed, threads, precision included) are those of an earlier fit takes its encoder "
+                       "from there, bit for bit; default $DACL_CACHE, else ~/.cache/dacl/encoders")  # fmt: skip
     reuse.add_argument("--no-cache", dest="no_cache", action="store_true", help="pretrain without the encoder cache, "
                        "neither reading nor writing it")  # fmt: skip
     parser.add_argument("--seed", type=int, default=0, help="seed of the pretraining, the splits and the models")

@@ -1,6 +1,6 @@
 """BatchNorm whose training numbers do not depend on the thread count: with MKL's reproducible mode, the
-same seed gives the same float32 encoder on 1 thread and on 2 (tested; more threads were not measured here;
-in bf16 oneDNN's products still split some sums by thread, by shape: ``dacl.tables.encoder_cache``).
+same seed gave the same encoder on 1 thread and on 2 in the cases tested (more threads were not measured
+here; in bf16 oneDNN's products still split some sums by thread, by shape: docs/guide/tables.md).
 
 On the CPU, torch's BatchNorm over ``(N, C)`` rows (the tabular MLPs, the GIN) sums the batch in one
 partial sum per thread and then adds the partial sums: on 2 threads the statistics and the gradients

@@ -1,8 +1,8 @@
 """Pretrain once, fit many times: encoders kept on disk under a digest of what made them.
 
 A table's pretraining depends only on the preprocessed rows, their one-hot blocks, the pretraining
-options with the seed, and where it ran (precision, CPU kind, torch, dacl; the thread count only where the
-numbers depend on it: :func:`where_it_runs`): :func:`cache_key`
+options with the seed, and where it ran (threads, precision, CPU kind, torch, MKL's mode, dacl:
+:func:`where_it_runs`): :func:`cache_key`
 digests exactly these, never a file's name, so that a second ``DACLClassifier.fit`` / ``dacl fit`` of the
 same rows (other labels, other candidates, another ``cv``) takes the encoder from the cache instead of
 pretraining it again, and gets the same model bit for bit (tested).
@@ -147,21 +147,17 @@ def store_cached(root: Path, key: str, encoder: nn.Module, history: list, steps:
 
 
 def where_it_runs(config) -> dict[str, Any]:
-    """Where a pretraining runs, as far as its numbers depend on it: precision, the CPU kind (or the GPU),
-    torch, the processes (part of :func:`cache_key`), and the thread count unless the numbers do not
-    depend on it: in float32 on the CPU with MKL's strict reproducible mode on (``dacl.core.runtime``:
-    MKL's products then sum in one order on any thread count), where dacl's table encoders and heads,
-    their BatchNorm on one thread (``dacl.core.batchnorm``), pretrain to the same weights on 1 and 2
-    threads (tested), so that a fit on another thread count (``--threads auto`` under another load) takes
-    the same entry. Not in bfloat16: oneDNN's bf16 products split some sums by thread, by shape (a
-    512-wide MLP's weight gradients at batch 256 differed on 1 and 2 threads, Xeon with AMX)."""
+    """Where a pretraining runs, as far as its numbers depend on it: threads, precision, the CPU kind (or
+    the GPU), torch, the processes, and whether MKL's strict reproducible mode is on in this process
+    (``dacl.core.runtime.reproducible_products``: off where torch multiplied before dacl was imported,
+    and the products then sum in another order): part of :func:`cache_key`. The thread count stays in
+    the key although dacl's encoders pretrain to the same weights on 1 and 2 threads in most cases
+    measured: DACL+ on fashion-mnist's 784 columns did not, in float32 too (docs/results/labels.md)."""
     from dacl.core.distributed import world_size
-    from dacl.core.runtime import numbers_depend_on, reproducible_products, resolve_device
+    from dacl.core.runtime import numbers_depend_on, reproducible_products
 
-    numbers = numbers_depend_on(config.device, config.precision)
-    free = (numbers["precision"] == "float32" and resolve_device(config.device).type == "cpu"
-            and reproducible_products())  # fmt: skip
-    return {"threads": "any" if free else torch.get_num_threads(), **numbers, "processes": world_size()}
+    return {"threads": torch.get_num_threads(), **numbers_depend_on(config.device, config.precision),
+            "processes": world_size(), "mkl_strict": reproducible_products()}
 
 
 def pretrain_cached(root: Path | None, features: np.ndarray, config, *, blocks: Any = None, categories: Any = None,

@@ -51,9 +51,9 @@ OWN_PARAMETERS = {
                      "the batch order; pass an int for reproducible output across calls."),
     "verbose": ("bool, default=False", "Show a progress bar while pretraining."),
     "encoder_cache": ("bool or path, default=True", "Keep the pretrained encoder on disk under a digest of the "
-                      "preprocessed rows, the options with the seed, and the precision, machine kind and threads (not "
-                      "in float32: ``dacl.tables.encoder_cache``), and take it from there when the same pretraining "
-                      "is asked again: the same encoder bit for bit, without the pretraining's time. True: the folder "
+                      "preprocessed rows, the options with the seed, and the threads, precision and machine kind "
+                      "(``dacl.tables.encoder_cache``), and take it from there when the same pretraining is asked "
+                      "again: the same encoder bit for bit, without the pretraining's time. True: the folder "
                       "``$DACL_CACHE`` (``off``: no cache), else ``~/.cache/dacl/encoders``; a path: that folder; "
                       "False: no cache. Runs with random_state=None, a time_limit that shortened them, or labels "
                       "(method='supervised') are not kept."),
