@@ -23,10 +23,13 @@ All randomness comes from an optional ``torch.Generator`` so that runs repeat ex
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import nullcontext
 from typing import Protocol, runtime_checkable
 
 import torch
 from torch import Tensor
+
+from dacl.core.threads import one_thread
 
 __all__ = [
     "BinaryMixup",
@@ -464,11 +467,16 @@ class GeometricMixup(_CoefficientMixup):
         self.partners = check_partners(partners)
 
     def mix(self, x: Tensor, partner: Tensor, lam: Tensor) -> Tensor:
-        return x.pow(lam) * partner.pow(1.0 - lam)
+        """Eq. 5 on one thread on the CPU: torch's ``pow`` takes a vector path and a scalar one for a chunk's
+        last elements, which differ in the last bit, and the chunks follow the thread count (1 and 2
+        threads gave different views, fashion-mnist's DACL+; tests/core/test_views.py)."""
+        with one_thread() if x.device.type == "cpu" else nullcontext():
+            return x.pow(lam) * partner.pow(1.0 - lam)
 
     def combine(self, others: Tensor, weights: Tensor) -> Tensor:
-        """Π_j x̃_j^w_j: then x^λ0 ⊙ Π_j x̃_j^((1 - λ0) w_j) (Eq. 5 with k partners)."""
-        return others.pow(weights).prod(0)
+        """Π_j x̃_j^w_j: then x^λ0 ⊙ Π_j x̃_j^((1 - λ0) w_j) (Eq. 5 with k partners); on one thread (``mix``)."""
+        with one_thread() if others.device.type == "cpu" else nullcontext():
+            return others.pow(weights).prod(0)
 
     def __repr__(self) -> str:
         return f"GeometricMixup(beta={self.beta}{_partners_text(self.partners)})"
