@@ -13,8 +13,8 @@ from typing import Any
 # Intel MKL's matrix products in an order that depends neither on the thread count nor on the memory's
 # alignment (its "strict conditional numerical reproducibility", the fastest code path kept; measured: the
 # same speed): read once, at MKL's first call, so set before torch computes anything. A value the user
-# set is kept. With dacl.core.batchnorm, pretraining gave the same encoder on 1 and 2 threads in most cases
-# measured (not all: docs/guide/tables.md).
+# set is kept. With dacl.core.batchnorm, pretraining gave the same encoder on 1 and 2 threads in the float32
+# cases measured (bf16: not for every shape, docs/guide/tables.md).
 os.environ.setdefault("MKL_CBWR", "AUTO,STRICT")
 
 from dacl._aliases import install as _install_moved_paths

@@ -151,8 +151,8 @@ def where_it_runs(config) -> dict[str, Any]:
     the GPU), torch, the processes, and whether MKL's strict reproducible mode is on in this process
     (``dacl.core.runtime.reproducible_products``: off where torch multiplied before dacl was imported,
     and the products then sum in another order): part of :func:`cache_key`. The thread count stays in
-    the key although dacl's encoders pretrain to the same weights on 1 and 2 threads in most cases
-    measured: DACL+ on fashion-mnist's 784 columns did not, in float32 too (docs/results/labels.md)."""
+    the key although dacl's encoders pretrain to the same float32 weights on 1 and 2 threads in the cases
+    measured: in bf16 oneDNN's products split some sums by thread, by shape (docs/results/labels.md)."""
     from dacl.core.distributed import world_size
     from dacl.core.runtime import numbers_depend_on, reproducible_products
 
