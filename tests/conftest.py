@@ -15,3 +15,11 @@ def _few_threads():
     # Keep timings stable on the 2-core CI machine.
     torch.set_num_threads(2)
     yield
+
+
+@pytest.fixture
+def threads():
+    """``torch.set_num_threads`` for a test that runs the same work on several counts; the count restored after."""
+    before = torch.get_num_threads()
+    yield torch.set_num_threads
+    torch.set_num_threads(before)

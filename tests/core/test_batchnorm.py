@@ -18,13 +18,6 @@ from dacl.core.batchnorm import OneThreadBatchNorm1d, one_thread_batchnorm
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture
-def threads():
-    before = torch.get_num_threads()
-    yield torch.set_num_threads
-    torch.set_num_threads(before)
-
-
 def _step(module: nn.Module, x: torch.Tensor, grad: torch.Tensor, precision=None):
     """Output, gradients of the input, weight and bias, and the buffers after one training forward and backward."""
     x = x.clone().requires_grad_()

@@ -107,21 +107,17 @@ def test_linear_probe_accuracy_with_the_torch_head_matches_scikit_learns(digits)
         linear_probe_accuracy(X[:10], y[:10], X[:10], y[:10], solver="lbfgs")
 
 
-def test_the_softmax_fit_is_the_same_on_one_and_two_threads():
+def test_the_softmax_fit_is_the_same_on_one_and_two_threads(threads):
     """Sizes where torch splits the sums over rows by thread (8,400 x 26 log-probabilities, as a
     self-training fit on a pool of unlabelled rows): before the sums ran on one thread the two fits
     differed in the last bits, and L-BFGS carried it on."""
     rng = np.random.default_rng(0)
     x = torch.as_tensor(rng.normal(size=(8400, 512)).astype(np.float32))
     y = torch.as_tensor(rng.integers(0, 26, 8400))
-    before = torch.get_num_threads()
     heads = []
-    try:
-        for threads in (1, 2):
-            torch.set_num_threads(threads)
-            heads.append(fit_softmax(x, y, 26, C=1.0, max_iter=60))
-            assert torch.get_num_threads() == threads  # restored after the fit's one-thread parts
-    finally:
-        torch.set_num_threads(before)
+    for count in (1, 2):
+        threads(count)
+        heads.append(fit_softmax(x, y, 26, C=1.0, max_iter=60))
+        assert torch.get_num_threads() == count  # restored after the fit's one-thread parts
     for name in ("weight", "bias", "mean", "std"):
         assert torch.equal(getattr(heads[0], name), getattr(heads[1], name)), name

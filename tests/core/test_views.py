@@ -271,23 +271,19 @@ def test_mixup_plus_over_a_wider_menu_keeps_each_samples_type_for_both_views():
         MixupPlus(types=("linear", "cutmix"))
 
 
-def test_geometric_mixup_is_the_same_on_one_and_two_threads():
+def test_geometric_mixup_is_the_same_on_one_and_two_threads(threads):
     """torch's pow differs in the last bit between its vector path and the scalar one for a chunk's last
     elements, and the chunks follow the thread count: sparse rows like fashion-mnist's gave other views on
     2 threads in a few of these draws before Eq. 5 ran on one thread."""
     mixup = GeometricMixup(0.9)
     generator = torch.Generator().manual_seed(0)
-    before = torch.get_num_threads()
-    try:
-        for _ in range(100):
-            rows = int(torch.randint(100, 200, (1,), generator=generator))
-            x, partner = (torch.rand(rows, 784, generator=generator) for _ in range(2))
-            x[x < 0.5], partner[partner < 0.5] = 0.0, 0.0
-            lam = 0.9 + 0.1 * torch.rand(rows, 1, generator=generator)
-            mixed = []
-            for threads in (1, 2):
-                torch.set_num_threads(threads)
-                mixed.append(mixup.mix(x, partner, lam))
-            assert torch.equal(*mixed)
-    finally:
-        torch.set_num_threads(before)
+    for _ in range(100):
+        rows = int(torch.randint(100, 200, (1,), generator=generator))
+        x, partner = (torch.rand(rows, 784, generator=generator) for _ in range(2))
+        x[x < 0.5], partner[partner < 0.5] = 0.0, 0.0
+        lam = 0.9 + 0.1 * torch.rand(rows, 1, generator=generator)
+        mixed = []
+        for count in (1, 2):
+            threads(count)
+            mixed.append(mixup.mix(x, partner, lam))
+        assert torch.equal(*mixed)

@@ -197,18 +197,14 @@ def test_self_training_settings_out_of_range_are_refused(wrong):
     assert Settings(self_train_rows=None).self_train_rows is None  # every confident row, as before
 
 
-def test_the_projection_is_the_same_on_one_and_two_threads():
+def test_the_projection_is_the_same_on_one_and_two_threads(threads):
     """LAPACK's SVD splits its sums by thread even in MKL's strict mode (the components 1.6e-5 apart on 1
     and 2 threads before it ran on one): the trees' projected features must not depend on the count."""
     rng = np.random.default_rng(0)
     features = (rng.normal(size=(20000, 512)) @ rng.normal(size=(512, 512)) * 0.05).astype(np.float32)
-    before = torch.get_num_threads()
     fitted = []
-    try:
-        for threads in (1, 2):
-            torch.set_num_threads(threads)
-            fitted.append(Projection.fit(features, seed=0))
-    finally:
-        torch.set_num_threads(before)
+    for count in (1, 2):
+        threads(count)
+        fitted.append(Projection.fit(features, seed=0))
     assert np.array_equal(fitted[0].mean, fitted[1].mean)
     assert np.array_equal(fitted[0].components, fitted[1].components)
